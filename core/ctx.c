@@ -1,0 +1,307 @@
+/* ctx.c - the per-step context: arena, tape, scratch and backward. */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine-impl.h"
+
+#define ARENA_CHUNK (64u << 20)
+#define ALIGN 64
+
+static must_chunk *chunk_new(size_t size)
+{
+    must_chunk *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    if (posix_memalign((void **)&c->base, ALIGN, size) != 0) {
+        free(c);
+        return NULL;
+    }
+    c->size = size;
+    return c;
+}
+
+must_ctx *must_ctx_new(int threads)
+{
+    must_ctx *ctx = calloc(1, sizeof *ctx);
+    if (!ctx)
+        return NULL;
+    if (threads <= 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = n > 0 ? (int)n : 1;
+    }
+    ctx->threads = threads;
+    ctx->grad_enabled = 1;
+    ctx->training = 1;
+    must_threads_init();
+    return ctx;
+}
+
+void must_ctx_free(must_ctx *ctx)
+{
+    if (!ctx)
+        return;
+    for (must_chunk *c = ctx->chunks, *n; c; c = n) {
+        n = c->next;
+        free(c->base);
+        free(c);
+    }
+    free(ctx->tape);
+    free(ctx->scratch);
+    free(ctx);
+}
+
+void must_ctx_reset(must_ctx *ctx)
+{
+    for (must_chunk *c = ctx->chunks; c; c = c->next)
+        c->used = 0;
+    ctx->cur = ctx->chunks;
+    ctx->tape_len = 0;
+    must_err_clear(&ctx->err);
+}
+
+void must_ctx_set_grad(must_ctx *ctx, int enabled) { ctx->grad_enabled = enabled != 0; }
+int must_ctx_grad(const must_ctx *ctx) { return ctx->grad_enabled; }
+void must_ctx_set_training(must_ctx *ctx, int training) { ctx->training = training != 0; }
+int must_ctx_training(const must_ctx *ctx) { return ctx->training; }
+int must_ctx_threads(const must_ctx *ctx) { return ctx->threads; }
+const must_err *must_ctx_error(const must_ctx *ctx) { return &ctx->err; }
+
+int must_ctx_fail(must_ctx *ctx, int code, const char *fmt, ...)
+{
+    if (ctx->err.code != MUST_OK)   /* keep the first error: it is the cause */
+        return ctx->err.code;
+    ctx->err.code = code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ctx->err.msg, sizeof ctx->err.msg, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+void *must_ctx_alloc(must_ctx *ctx, size_t bytes)
+{
+    bytes = (bytes + ALIGN - 1) & ~(size_t)(ALIGN - 1);
+    if (bytes == 0)
+        bytes = ALIGN;
+    must_chunk *c = ctx->cur;
+    while (c && c->size - c->used < bytes)
+        c = c->next;
+    if (!c) {
+        c = chunk_new(bytes > ARENA_CHUNK ? bytes : ARENA_CHUNK);
+        if (!c) {
+            must_ctx_fail(ctx, MUST_ENOMEM, "arena: cannot allocate %zu bytes", bytes);
+            return NULL;
+        }
+        /* Append, so that reuse after reset walks the chunks in order. */
+        must_chunk **tail = &ctx->chunks;
+        while (*tail)
+            tail = &(*tail)->next;
+        *tail = c;
+    }
+    ctx->cur = c;
+    void *p = c->base + c->used;
+    c->used += bytes;
+    return p;
+}
+
+size_t must_ctx_arena_bytes(const must_ctx *ctx)
+{
+    size_t n = 0;
+    for (const must_chunk *c = ctx->chunks; c; c = c->next)
+        n += c->size;
+    return n;
+}
+
+void *must_ctx_dup(must_ctx *ctx, const void *src, size_t bytes)
+{
+    void *p = must_ctx_alloc(ctx, bytes);
+    if (p && bytes)
+        memcpy(p, src, bytes);
+    return p;
+}
+
+float *must_ctx_scratch(must_ctx *ctx, size_t nfloats)
+{
+    if (nfloats > ctx->scratch_len) {
+        free(ctx->scratch);
+        ctx->scratch = NULL;
+        ctx->scratch_len = 0;
+        if (posix_memalign((void **)&ctx->scratch, ALIGN, nfloats * sizeof(float)) != 0) {
+            ctx->scratch = NULL;
+            must_ctx_fail(ctx, MUST_ENOMEM, "scratch: cannot allocate %zu floats", nfloats);
+            return NULL;
+        }
+        ctx->scratch_len = nfloats;
+    }
+    return ctx->scratch;
+}
+
+must_tensor *must_tensor_new(must_ctx *ctx, int ndim, const int *shape)
+{
+    if (ndim < 1 || ndim > MUST_MAX_DIMS) {
+        must_ctx_fail(ctx, MUST_EINVAL, "tensor: %d dimensions (1..%d allowed)", ndim,
+                      MUST_MAX_DIMS);
+        return NULL;
+    }
+    size_t n = 1;
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] <= 0) {
+            must_ctx_fail(ctx, MUST_ESHAPE, "tensor: dimension %d is %d", i, shape[i]);
+            return NULL;
+        }
+        n *= (size_t)shape[i];
+    }
+    must_tensor *t = must_ctx_alloc(ctx, sizeof *t);
+    float *d = t ? must_ctx_alloc(ctx, n * sizeof(float)) : NULL;
+    if (!d)
+        return NULL;
+    memset(t, 0, sizeof *t);
+    t->ndim = ndim;
+    for (int i = 0; i < ndim; i++)
+        t->shape[i] = shape[i];
+    t->numel = n;
+    t->data = d;
+    return t;
+}
+
+must_tensor *must_tensor_new4(must_ctx *ctx, int n, int c, int h, int w)
+{
+    int s[4] = {n, c, h, w};
+    return must_tensor_new(ctx, 4, s);
+}
+
+must_tensor *must_tensor_zeros(must_ctx *ctx, int ndim, const int *shape)
+{
+    must_tensor *t = must_tensor_new(ctx, ndim, shape);
+    if (t)
+        memset(t->data, 0, t->numel * sizeof(float));
+    return t;
+}
+
+must_tensor *must_scalar_new(must_ctx *ctx)
+{
+    int one = 1;
+    return must_tensor_new(ctx, 1, &one);
+}
+
+char *must_shape_str(const must_tensor *t, char *buf, size_t len)
+{
+    size_t k = 0;
+    k += (size_t)snprintf(buf + k, len - k, "(");
+    for (int i = 0; i < t->ndim && k < len; i++)
+        k += (size_t)snprintf(buf + k, len - k, "%s%d", i ? ", " : "", t->shape[i]);
+    if (k < len)
+        snprintf(buf + k, len - k, ")");
+    return buf;
+}
+
+int must_shape_eq(const must_tensor *a, const must_tensor *b)
+{
+    if (a->ndim != b->ndim)
+        return 0;
+    for (int i = 0; i < a->ndim; i++)
+        if (a->shape[i] != b->shape[i])
+            return 0;
+    return 1;
+}
+
+must_tensor *must_shape_fail(must_ctx *ctx, const char *op, const must_tensor *a,
+                             const must_tensor *b)
+{
+    char sa[64], sb[64];
+    must_ctx_fail(ctx, MUST_ESHAPE, "%s: shapes %s and %s do not fit", op,
+                  must_shape_str(a, sa, sizeof sa), must_shape_str(b, sb, sizeof sb));
+    return NULL;
+}
+
+must_node *must_tape_record(must_ctx *ctx, const char *op, must_backward_fn fn,
+                            must_tensor *out, int n_in, must_tensor *const *in)
+{
+    if (!ctx->grad_enabled || !out)
+        return NULL;
+    int need = 0;
+    for (int i = 0; i < n_in; i++)
+        if (in[i] && (in[i]->flags & MUST_T_REQ_GRAD))
+            need = 1;
+    if (!need)
+        return NULL;
+    if (n_in > MUST_NODE_MAX_IN) {
+        must_ctx_fail(ctx, MUST_EINVAL, "%s: %d inputs (at most %d)", op, n_in,
+                      MUST_NODE_MAX_IN);
+        return NULL;
+    }
+    if (ctx->tape_len == ctx->tape_cap) {
+        size_t cap = ctx->tape_cap ? 2 * ctx->tape_cap : 256;
+        must_node **t = realloc(ctx->tape, cap * sizeof *t);
+        if (!t) {
+            must_ctx_fail(ctx, MUST_ENOMEM, "tape: out of memory");
+            return NULL;
+        }
+        ctx->tape = t;
+        ctx->tape_cap = cap;
+    }
+    must_node *nd = must_ctx_alloc(ctx, sizeof *nd);
+    if (!nd)
+        return NULL;
+    memset(nd, 0, sizeof *nd);
+    nd->op = op;
+    nd->backward = fn;
+    nd->out = out;
+    nd->n_in = n_in;
+    for (int i = 0; i < n_in; i++)
+        nd->in[i] = in[i];
+    out->flags |= MUST_T_REQ_GRAD;
+    if (!out->name)
+        out->name = op;
+    ctx->tape[ctx->tape_len++] = nd;
+    return nd;
+}
+
+int must_backward(must_ctx *ctx, must_tensor *loss)
+{
+    if (ctx->err.code)
+        return ctx->err.code;
+    if (!loss)
+        return must_ctx_fail(ctx, MUST_EINVAL, "backward: no loss");
+    if (loss->numel != 1) {
+        char s[64];
+        return must_ctx_fail(ctx, MUST_ESHAPE, "backward: loss has shape %s, not one element",
+                             must_shape_str(loss, s, sizeof s));
+    }
+    if (!(loss->flags & MUST_T_REQ_GRAD))
+        return must_ctx_fail(ctx, MUST_EINVAL,
+                             "backward: the loss does not depend on any trainable tensor");
+    /* Activation gradients are allocated only now, so forward passes that
+     * never reach backward (evaluation with grad on) cost no extra memory. */
+    for (size_t i = 0; i < ctx->tape_len; i++) {
+        must_tensor *o = ctx->tape[i]->out;
+        for (int k = 0; k < ctx->tape[i]->n_in; k++) {
+            must_tensor *x = ctx->tape[i]->in[k];
+            if (x && (x->flags & MUST_T_REQ_GRAD) && !x->grad) {
+                x->grad = must_ctx_alloc(ctx, x->numel * sizeof(float));
+                if (!x->grad)
+                    return ctx->err.code;
+                memset(x->grad, 0, x->numel * sizeof(float));
+            }
+        }
+        if (!o->grad) {
+            o->grad = must_ctx_alloc(ctx, o->numel * sizeof(float));
+            if (!o->grad)
+                return ctx->err.code;
+            memset(o->grad, 0, o->numel * sizeof(float));
+        }
+    }
+    loss->grad[0] += 1.0f;
+    for (size_t i = ctx->tape_len; i-- > 0;) {
+        must_node *nd = ctx->tape[i];
+        nd->backward(ctx, nd);
+        if (ctx->err.code)
+            return ctx->err.code;
+    }
+    return MUST_OK;
+}

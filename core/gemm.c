@@ -1,0 +1,55 @@
+/* gemm.c - one thread pool: OpenMP splits a GEMM, OpenBLAS runs single-threaded.
+ *
+ * Running OpenBLAS's own threads beside our OpenMP loops made training 3x
+ * slower on the project machines (the two pools spin against each other), so
+ * OpenBLAS is pinned to one thread and the parallelism is ours. */
+#include "config.h"
+
+#include <cblas.h>
+#include <stdlib.h>
+
+#include "engine-impl.h"
+
+void must_threads_init(void)
+{
+    static int done;
+    if (!done) {
+        openblas_set_num_threads(1);
+        done = 1;
+    }
+}
+
+void must_sgemm(const must_ctx *ctx, int trans_a, int trans_b, int m, int n, int k, float alpha,
+                const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc)
+{
+    enum CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans;
+    enum CBLAS_TRANSPOSE tb = trans_b ? CblasTrans : CblasNoTrans;
+    int nt = ctx ? ctx->threads : 1;
+    if (m <= 0 || n <= 0)
+        return;
+    /* Small products are not worth a fork; 2 MFLOP is about 20 us here. */
+    if (nt <= 1 || (double)m * n * k < 1e6) {
+        cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
+    /* Split the larger dimension of C into one block per thread, each a
+     * multiple of 16 wide so the BLAS kernels keep full vectors. */
+    int split_n = n >= m;
+    int len = split_n ? n : m;
+    int per = (len + nt - 1) / nt;
+    per = (per + 15) & ~15;
+    int blocks = (len + per - 1) / per;
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int i = 0; i < blocks; i++) {
+        int lo = i * per, cnt = len - lo < per ? len - lo : per;
+        if (split_n) {
+            const float *bb = trans_b ? b + (size_t)lo * ldb : b + lo;
+            cblas_sgemm(CblasRowMajor, ta, tb, m, cnt, k, alpha, a, lda, bb, ldb, beta, c + lo,
+                        ldc);
+        } else {
+            const float *aa = trans_a ? a + lo : a + (size_t)lo * lda;
+            cblas_sgemm(CblasRowMajor, ta, tb, cnt, n, k, alpha, aa, lda, b, ldb, beta,
+                        c + (size_t)lo * ldc, ldc);
+        }
+    }
+}

@@ -1,0 +1,170 @@
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "must/io.h"
+
+int must_afile_open(must_afile *af, const char *path, must_err *err)
+{
+    memset(af, 0, sizeof *af);
+    size_t n = strlen(path);
+    af->path = malloc(n + 1);
+    af->tmp = malloc(n + 32);
+    if (!af->path || !af->tmp) {
+        free(af->path);
+        free(af->tmp);
+        return must_err_set(err, MUST_ENOMEM, "%s: out of memory", path);
+    }
+    memcpy(af->path, path, n + 1);
+    /* The pid keeps two writers of the same file from sharing a temporary. */
+    snprintf(af->tmp, n + 32, "%s.tmp.%ld", path, (long)getpid());
+    af->fp = fopen(af->tmp, "wb");
+    if (!af->fp) {
+        int e = errno;
+        free(af->path);
+        free(af->tmp);
+        memset(af, 0, sizeof *af);
+        return must_err_set(err, MUST_EIO, "%s: cannot create: %s", path, strerror(e));
+    }
+    return MUST_OK;
+}
+
+int must_afile_commit(must_afile *af, must_err *err)
+{
+    int rc = MUST_OK;
+    if (!af->fp)
+        return must_err_set(err, MUST_EINVAL, "atomic file not open");
+    if (fflush(af->fp) != 0 || ferror(af->fp) || fsync(fileno(af->fp)) != 0) {
+        rc = must_err_set(err, MUST_EIO, "%s: write failed: %s", af->path, strerror(errno));
+        fclose(af->fp);
+        remove(af->tmp);
+    } else if (fclose(af->fp) != 0) {
+        rc = must_err_set(err, MUST_EIO, "%s: close failed: %s", af->path, strerror(errno));
+        remove(af->tmp);
+    } else if (rename(af->tmp, af->path) != 0) {
+        rc = must_err_set(err, MUST_EIO, "%s: rename failed: %s", af->path, strerror(errno));
+        remove(af->tmp);
+    }
+    free(af->path);
+    free(af->tmp);
+    memset(af, 0, sizeof *af);
+    return rc;
+}
+
+void must_afile_abort(must_afile *af)
+{
+    if (af->fp) {
+        fclose(af->fp);
+        remove(af->tmp);
+    }
+    free(af->path);
+    free(af->tmp);
+    memset(af, 0, sizeof *af);
+}
+
+int must_file_write_atomic(const char *path, const void *buf, size_t len, must_err *err)
+{
+    must_afile af;
+    int rc = must_afile_open(&af, path, err);
+    if (rc)
+        return rc;
+    if (len && fwrite(buf, 1, len, af.fp) != len) {
+        rc = must_err_set(err, MUST_EIO, "%s: write failed: %s", path, strerror(errno));
+        must_afile_abort(&af);
+        return rc;
+    }
+    return must_afile_commit(&af, err);
+}
+
+int must_file_read(const char *path, char **buf, size_t *len, must_err *err)
+{
+    *buf = NULL;
+    if (len)
+        *len = 0;
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return must_err_set(err, errno == ENOENT ? MUST_ENOTFOUND : MUST_EIO,
+                            "%s: cannot open: %s", path, strerror(errno));
+    size_t cap = 1 << 16, n = 0;
+    char *b = malloc(cap + 1);
+    if (!b) {
+        fclose(fp);
+        return must_err_set(err, MUST_ENOMEM, "%s: out of memory", path);
+    }
+    for (;;) {
+        size_t got = fread(b + n, 1, cap - n, fp);
+        n += got;
+        if (n < cap)
+            break;
+        char *nb = realloc(b, 2 * cap + 1);
+        if (!nb) {
+            free(b);
+            fclose(fp);
+            return must_err_set(err, MUST_ENOMEM, "%s: out of memory", path);
+        }
+        b = nb;
+        cap *= 2;
+    }
+    int bad = ferror(fp);
+    fclose(fp);
+    if (bad) {
+        free(b);
+        return must_err_set(err, MUST_EIO, "%s: read failed", path);
+    }
+    b[n] = '\0';
+    *buf = b;
+    if (len)
+        *len = n;
+    return MUST_OK;
+}
+
+int must_mkdir_p(const char *path, must_err *err)
+{
+    size_t n = strlen(path);
+    char *p = malloc(n + 1);
+    if (!p)
+        return must_err_set(err, MUST_ENOMEM, "out of memory");
+    memcpy(p, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (p[i] != '/' && p[i] != '\0')
+            continue;
+        char c = p[i];
+        p[i] = '\0';
+        if (mkdir(p, 0777) != 0 && errno != EEXIST) {
+            int e = errno;
+            int rc = must_err_set(err, MUST_EIO, "%s: cannot create directory: %s", p, strerror(e));
+            free(p);
+            return rc;
+        }
+        p[i] = c;
+    }
+    free(p);
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+        return must_err_set(err, MUST_EIO, "%s: not a directory", path);
+    return MUST_OK;
+}
+
+int must_file_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+char *must_path_join(const char *a, const char *b)
+{
+    size_t na = strlen(a), nb = strlen(b);
+    char *s = malloc(na + nb + 2);
+    if (!s)
+        return NULL;
+    memcpy(s, a, na);
+    size_t k = na;
+    if (na && a[na - 1] != '/')
+        s[k++] = '/';
+    memcpy(s + k, b, nb + 1);
+    return s;
+}

@@ -1,0 +1,105 @@
+/* must.c - the `must` program: one binary, many subcommands. */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static int cmd_help(int argc, char **argv);
+static int cmd_version(int argc, char **argv);
+
+static const must_cmd commands[] = {
+    {"help", cmd_help, "show the commands, or one command's help"},
+    {"version", cmd_version, "print the version"},
+};
+#define NCMD (int)(sizeof commands / sizeof commands[0])
+
+int must_cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "must %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry 'must %s --help'.\n", cmd);
+    return 2;
+}
+
+int must_cli_is_help(const char *arg)
+{
+    return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
+}
+
+int must_cli_int(const char *cmd, const char *opt, const char *val, int lo, int hi)
+{
+    char *end;
+    if (!val) {
+        must_cli_usage_error(cmd, "%s needs a value", opt);
+        return -1;
+    }
+    long v = strtol(val, &end, 10);
+    if (*val == '\0' || *end != '\0' || v < lo || v > hi) {
+        must_cli_usage_error(cmd, "%s: '%s' is not a whole number in %d..%d", opt, val, lo, hi);
+        return -1;
+    }
+    return (int)v;
+}
+
+static void overview(FILE *fp)
+{
+    fprintf(fp, "usage: must <command> [options]\n\ncommands:\n");
+    for (int i = 0; i < NCMD; i++)
+        fprintf(fp, "  %-12s %s\n", commands[i].name, commands[i].summary);
+    fprintf(fp, "\n'must <command> --help' describes one command.\n");
+}
+
+static const must_cmd *find(const char *name)
+{
+    for (int i = 0; i < NCMD; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+static int cmd_help(int argc, char **argv)
+{
+    if (argc < 2) {
+        overview(stdout);
+        return 0;
+    }
+    const must_cmd *c = find(argv[1]);
+    if (!c)
+        return must_cli_usage_error("help", "unknown command '%s'", argv[1]);
+    char *sub[] = {argv[1], "--help", NULL};
+    return c->fn(2, sub);
+}
+
+static int cmd_version(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    printf("must %s\n", PACKAGE_VERSION);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        overview(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0)
+        return cmd_version(0, NULL);
+    if (must_cli_is_help(argv[1]))
+        return cmd_help(1, argv + 1);
+    const must_cmd *c = find(argv[1]);
+    if (!c) {
+        fprintf(stderr, "must: unknown command '%s'\n", argv[1]);
+        overview(stderr);
+        return 2;
+    }
+    return c->fn(argc - 1, argv + 1);
+}

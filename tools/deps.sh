@@ -1,0 +1,18 @@
+#!/bin/sh
+# Installs what building and testing must needs on Debian 12, when missing.
+# Run as root (or with sudo).  Does nothing when everything is there.
+set -e
+pkgs="build-essential autoconf automake libtool pkg-config libopenblas-dev libpng-dev \
+libinih-dev libjansson-dev check"
+missing=""
+for p in $pkgs; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+        missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    echo "deps.sh: installing:$missing"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # shellcheck disable=SC2086
+    apt-get install -y -qq --no-install-recommends $missing
+fi
