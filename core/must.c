@@ -14,6 +14,7 @@ static int cmd_version(int argc, char **argv);
 static const must_cmd commands[] = {
     {"help", cmd_help, "show the commands, or one command's help"},
     {"version", cmd_version, "print the version"},
+    {"bench", must_cmd_bench, "benchmarks: speed measured, one JSON line each"},
 };
 #define NCMD (int)(sizeof commands / sizeof commands[0])
 

@@ -1,0 +1,17 @@
+/* bench.h - the benchmarks behind `must bench` (private to the program). */
+#ifndef MUST_BENCH_H
+#define MUST_BENCH_H
+
+/* Each takes argv after "bench" (argv[0] is its own name). */
+int must_bench_ops(int argc, char **argv);
+int must_bench_train(int argc, char **argv);
+int must_bench_label(int argc, char **argv);
+int must_bench_data(int argc, char **argv);
+int must_bench_world(int argc, char **argv);
+
+/* Wall-clock seconds from a monotonic clock. */
+double must_bench_now(void);
+/* Peak resident set size of this process in MiB. */
+double must_bench_peak_rss_mib(void);
+
+#endif
