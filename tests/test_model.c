@@ -1,0 +1,407 @@
+/* test_model.c - the backbone: sizes against torchvision's, names, init,
+ * feature description, FLOP counts, forward shapes and a whole-network
+ * gradient check; the `must model` command. */
+#include "config.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <sys/wait.h>
+
+#include "must/gradcheck.h"
+#include "must/model.h"
+#include "refmodel.h"
+#include "testutil.h"
+
+static must_refmodel *tv_resnet(int depth, int classes)
+{
+    must_refmodel_config c;
+    memset(&c, 0, sizeof c);
+    must_backbone_config_default(&c.backbone);
+    c.backbone.depth = depth;
+    c.backbone.fpn_channels = 0;
+    c.classes = classes;
+    must_err e = {0};
+    must_refmodel *m = must_refmodel_new(&c, &e);
+    ck_assert_msg(m != NULL, "%s", e.msg);
+    return m;
+}
+
+static size_t total_params(const must_refmodel *m)
+{
+    must_params *sets[4];
+    int n = must_refmodel_sets(m, sets, 4);
+    size_t t = 0;
+    for (int i = 0; i < n; i++)
+        t += must_params_numel(sets[i], 1);
+    return t;
+}
+
+/* torchvision.models.resnet{18,34,50}() with the 1000-class fc:
+ * sum(p.numel() for p in model.parameters()). */
+START_TEST(parameter_counts_match_torchvision)
+{
+    static const struct {
+        int depth;
+        size_t params;
+        int tensors;   /* state-dict entries without num_batches_tracked and fc */
+    } want[] = {{18, 11689512, 100}, {34, 21797672, 180}, {50, 25557032, 265}};
+    for (int i = 0; i < 3; i++) {
+        must_refmodel *m = tv_resnet(want[i].depth, 1000);
+        ck_assert_uint_eq(total_params(m), want[i].params);
+        must_params *bp = must_backbone_params(must_refmodel_backbone(m));
+        ck_assert_int_eq(must_params_count(bp), want[i].tensors);
+        /* The per-module report adds up to the whole. */
+        size_t sum = 0;
+        for (int k = 0; k < MUST_REFMODEL_NMODULES; k++)
+            sum += must_refmodel_module_numel(m, k);
+        ck_assert_uint_eq(sum, want[i].params);
+        must_refmodel_free(m);
+    }
+}
+END_TEST
+
+/* Convention: FLOPs = 2 x multiply-adds of the convolutions and the fc
+ * (BN, ReLU, pooling and adds not counted).  torchvision's model table
+ * lists 1.81 / 3.66 / 4.09 "GFLOPS" for these at 224x224, which are
+ * multiply-adds in this same convention; the often-quoted 1.82 / 3.67 /
+ * 4.11 GMAC (ptflops) also count BN, ReLU and pooling, so they sit a few
+ * tenths of a percent above. */
+START_TEST(flops_match_torchvision_at_224)
+{
+    static const struct {
+        int depth;
+        double tv_gmac, ptflops_gmac;
+    } want[] = {{18, 1.81, 1.82}, {34, 3.66, 3.67}, {50, 4.09, 4.11}};
+    for (int i = 0; i < 3; i++) {
+        must_refmodel *m = tv_resnet(want[i].depth, 1000);
+        double gmac = must_refmodel_flops(m, 224, 224, NULL) / 2e9;
+        ck_assert_float_near(gmac, want[i].tv_gmac, 0.005);
+        ck_assert_msg(gmac < want[i].ptflops_gmac && gmac > 0.99 * want[i].ptflops_gmac,
+                      "ResNet-%d: %.4f GMAC vs %.2f", want[i].depth, gmac,
+                      want[i].ptflops_gmac);
+        must_refmodel_free(m);
+    }
+    /* ResNet-18 by hand: stem 64*3*49*112^2; layer1 4 convs 64*64*9*56^2;
+     * layers 2-4 each 4 convs + a 1x1 downsample at stride 2 that keep
+     * C*C'*9*H*W constant: (2 + 3*2 + ...) -- spelled out: */
+    must_refmodel *m = tv_resnet(18, 1000);
+    double mac = 64.0 * 3 * 49 * 112 * 112 + 4 * 64.0 * 64 * 9 * 56 * 56;
+    static const int c[3] = {128, 256, 512}, hw[3] = {28, 14, 7};
+    for (int s = 0; s < 3; s++) {
+        double cc = c[s], cin = c[s] / 2, a = (double)hw[s] * hw[s];
+        mac += (cin * cc * 9 + 3 * cc * cc * 9 + cin * cc) * a;
+    }
+    mac += 512.0 * 1000;
+    ck_assert_float_near(must_refmodel_flops(m, 224, 224, NULL), 2 * mac, 1.0);
+    must_refmodel_free(m);
+}
+END_TEST
+
+START_TEST(reference_model_size_and_flops)
+{
+    must_refmodel_config c;
+    must_refmodel_config_reference(&c);
+    must_err e = {0};
+    must_refmodel *m = must_refmodel_new(&c, &e);
+    ck_assert_msg(m != NULL, "%s", e.msg);
+    ck_assert_uint_eq(total_params(m), 3237621);
+    ck_assert_float_near(must_refmodel_flops(m, 64, 64, NULL) / 1e9, 0.200, 0.0005);
+    ck_assert_float_near(must_refmodel_flops(m, 128, 128, NULL) / 1e9, 0.799, 0.0005);
+    /* The pixel heads at stride 4 are about half the work at 128 (REFERENCE_MODEL.md: 56%
+     * with their share of the fusion's producers). */
+    double mod[MUST_REFMODEL_NMODULES];
+    double tot = must_refmodel_flops(m, 128, 128, mod);
+    double heads = mod[MUST_BACKBONE_NMODULES + 1] + mod[MUST_BACKBONE_NMODULES + 2];
+    ck_assert(heads / tot > 0.5 && heads / tot < 0.6);
+    must_refmodel_free(m);
+}
+END_TEST
+
+static void expect(const must_params *p, const char *name, int ndim, int s0, int s1, int s2,
+                   int s3, unsigned flags)
+{
+    const must_tensor *t = must_params_find(p, name);
+    ck_assert_msg(t != NULL, "no tensor %s", name);
+    int s[4] = {s0, s1, s2, s3};
+    ck_assert_msg(t->ndim == ndim, "%s: ndim %d", name, t->ndim);
+    for (int i = 0; i < ndim; i++)
+        ck_assert_msg(t->shape[i] == s[i], "%s: dim %d is %d, expected %d", name, i,
+                      t->shape[i], s[i]);
+    ck_assert_msg((t->flags & (MUST_T_PARAM | MUST_T_BUFFER | MUST_T_NO_DECAY)) == flags,
+                  "%s: flags %u, expected %u", name, t->flags, flags);
+}
+
+#define W MUST_T_PARAM
+#define ND (MUST_T_PARAM | MUST_T_NO_DECAY)
+#define BUF MUST_T_BUFFER
+
+START_TEST(names_follow_torchvision)
+{
+    must_backbone_config c;
+    must_backbone_config_default(&c);
+    c.depth = 18;
+    c.fpn_channels = 0;
+    must_err e = {0};
+    must_backbone *bb = must_backbone_new(&c, &e);
+    ck_assert_msg(bb != NULL, "%s", e.msg);
+    const must_params *p = must_backbone_params(bb);
+    expect(p, "conv1.weight", 4, 64, 3, 7, 7, W);
+    expect(p, "bn1.weight", 1, 64, 0, 0, 0, ND);
+    expect(p, "bn1.bias", 1, 64, 0, 0, 0, ND);
+    expect(p, "bn1.running_mean", 1, 64, 0, 0, 0, BUF);
+    expect(p, "bn1.running_var", 1, 64, 0, 0, 0, BUF);
+    expect(p, "layer1.0.conv1.weight", 4, 64, 64, 3, 3, W);
+    expect(p, "layer1.1.bn2.running_var", 1, 64, 0, 0, 0, BUF);
+    ck_assert_ptr_null(must_params_find(p, "layer1.0.downsample.0.weight"));
+    expect(p, "layer2.0.conv1.weight", 4, 128, 64, 3, 3, W);
+    expect(p, "layer2.0.downsample.0.weight", 4, 128, 64, 1, 1, W);
+    expect(p, "layer2.0.downsample.1.weight", 1, 128, 0, 0, 0, ND);
+    expect(p, "layer2.0.downsample.1.running_mean", 1, 128, 0, 0, 0, BUF);
+    expect(p, "layer4.1.conv2.weight", 4, 512, 512, 3, 3, W);
+    ck_assert_ptr_null(must_params_find(p, "layer2.1.downsample.0.weight"));
+    ck_assert_ptr_null(must_params_find(p, "fpn.lateral3.weight"));
+    must_backbone_free(bb);
+
+    c.depth = 50;
+    c.fpn_channels = 256;
+    bb = must_backbone_new(&c, &e);
+    p = must_backbone_params(bb);
+    expect(p, "layer1.0.conv1.weight", 4, 64, 64, 1, 1, W);
+    expect(p, "layer1.0.conv2.weight", 4, 64, 64, 3, 3, W);
+    expect(p, "layer1.0.conv3.weight", 4, 256, 64, 1, 1, W);
+    expect(p, "layer1.0.bn3.weight", 1, 256, 0, 0, 0, ND);
+    expect(p, "layer1.0.downsample.0.weight", 4, 256, 64, 1, 1, W);
+    expect(p, "layer3.5.conv3.weight", 4, 1024, 256, 1, 1, W);
+    expect(p, "layer4.0.downsample.0.weight", 4, 2048, 1024, 1, 1, W);
+    expect(p, "fpn.lateral3.weight", 4, 256, 512, 1, 1, W);
+    expect(p, "fpn.lateral3.bias", 1, 256, 0, 0, 0, ND);
+    expect(p, "fpn.lateral5.weight", 4, 256, 2048, 1, 1, W);
+    expect(p, "fpn.output4.weight", 4, 256, 256, 3, 3, W);
+    expect(p, "fpn.output4.bias", 1, 256, 0, 0, 0, ND);
+    expect(p, "fpn.p6.weight", 4, 256, 256, 3, 3, W);
+    expect(p, "fpn.p7.bias", 1, 256, 0, 0, 0, ND);
+    ck_assert_ptr_null(must_params_find(p, "fpn.bn3.weight"));
+    must_backbone_free(bb);
+
+    /* With FPN batch norm the convs it follows lose their bias. */
+    c.depth = 18;
+    c.fpn_bn = 1;
+    c.fpn_max_level = 6;
+    bb = must_backbone_new(&c, &e);
+    p = must_backbone_params(bb);
+    expect(p, "fpn.bn3.running_var", 1, 256, 0, 0, 0, BUF);
+    expect(p, "fpn.bn6.weight", 1, 256, 0, 0, 0, ND);
+    ck_assert_ptr_null(must_params_find(p, "fpn.output3.bias"));
+    ck_assert_ptr_null(must_params_find(p, "fpn.p7.weight"));
+    expect(p, "fpn.lateral3.bias", 1, 256, 0, 0, 0, ND);
+    must_backbone_free(bb);
+}
+END_TEST
+
+START_TEST(init_is_deterministic_kaiming)
+{
+    must_backbone_config c;
+    must_backbone_config_default(&c);
+    c.depth = 18;
+    c.width = 0.5f;
+    c.fpn_channels = 64;
+    c.seed = 7;
+    must_backbone *a = must_backbone_new(&c, NULL), *b = must_backbone_new(&c, NULL);
+    must_params *pa = must_backbone_params(a), *pb = must_backbone_params(b);
+    size_t n = must_params_numel(pa, 0);
+    ck_assert_int_eq(memcmp(must_params_data(pa), must_params_data(pb), n * sizeof(float)), 0);
+    must_backbone_init(b, 8);
+    ck_assert_int_ne(memcmp(must_params_data(pa), must_params_data(pb), n * sizeof(float)), 0);
+    /* std = sqrt(2 / fan_in) for conv weights; BN 1 / 0; running_var 1. */
+    const must_tensor *w = must_params_find(pa, "layer3.0.conv2.weight"); // (128, 128, 3, 3)
+    double s2 = 0;
+    for (size_t i = 0; i < w->numel; i++)
+        s2 += (double)w->data[i] * w->data[i];
+    ck_assert_float_near(sqrt(s2 / w->numel), sqrt(2.0 / (128 * 9)), 0.002);
+    const must_tensor *g = must_params_find(pa, "layer3.0.bn2.weight");
+    const must_tensor *bt = must_params_find(pa, "layer3.0.bn2.bias");
+    const must_tensor *rm = must_params_find(pa, "layer3.0.bn2.running_mean");
+    const must_tensor *rv = must_params_find(pa, "layer3.0.bn2.running_var");
+    const must_tensor *lb = must_params_find(pa, "fpn.lateral4.bias");
+    for (int i = 0; i < 128; i++) {
+        ck_assert(g->data[i] == 1.0f && bt->data[i] == 0.0f);
+        ck_assert(rm->data[i] == 0.0f && rv->data[i] == 1.0f);
+    }
+    for (int i = 0; i < 64; i++)
+        ck_assert(lb->data[i] == 0.0f);
+    must_backbone_free(a);
+    must_backbone_free(b);
+}
+END_TEST
+
+START_TEST(feature_description)
+{
+    must_backbone_config c;
+    must_backbone_config_default(&c);
+    c.depth = 18;
+    c.width = 0.5f;
+    c.fpn_channels = 64;
+    must_backbone *bb = must_backbone_new(&c, NULL);
+    must_feature_desc d;
+    must_backbone_features(bb, &d);
+    static const int ch[MUST_NLEVELS] = {32, 64, 128, 256, 64, 64, 64, 64, 64, 64};
+    static const int st[MUST_NLEVELS] = {4, 8, 16, 32, 4, 8, 16, 32, 64, 128};
+    ck_assert_uint_eq(d.present, (1u << MUST_NLEVELS) - 1);
+    for (int l = 0; l < MUST_NLEVELS; l++) {
+        ck_assert_int_eq(d.channels[l], ch[l]);
+        ck_assert_int_eq(d.stride[l], st[l]);
+    }
+    must_backbone_free(bb);
+
+    /* No FPN: only C levels.  No pool, stride-1 stem: C2 at stride 1. */
+    c.fpn_channels = 0;
+    c.stem_pool = 0;
+    c.stem_stride = 1;
+    c.stem_kernel = 3;
+    c.depth = 50;
+    c.width = 0.25f;
+    bb = must_backbone_new(&c, NULL);
+    must_backbone_features(bb, &d);
+    ck_assert_uint_eq(d.present, 0xfu);
+    ck_assert_int_eq(d.stride[MUST_C2], 1);
+    ck_assert_int_eq(d.stride[MUST_C5], 8);
+    ck_assert_int_eq(d.channels[MUST_C2], 64);   /* 4 x round(64 x 0.25) */
+    ck_assert_int_eq(d.channels[MUST_C5], 512);
+    ck_assert_int_eq(d.channels[MUST_P3], 0);
+    must_backbone_free(bb);
+}
+END_TEST
+
+START_TEST(flops_count_only_what_is_asked)
+{
+    must_backbone_config c;
+    must_backbone_config_default(&c);
+    c.depth = 18;
+    c.width = 0.5f;
+    c.fpn_channels = 64;
+    must_backbone *bb = must_backbone_new(&c, NULL);
+    double mod[MUST_BACKBONE_NMODULES];
+    double c5 = must_backbone_flops(bb, 64, 64, MUST_LEVEL_BIT(MUST_C5), mod);
+    ck_assert(mod[5] == 0.0 && mod[4] > 0.0);
+    double c3 = must_backbone_flops(bb, 64, 64, MUST_LEVEL_BIT(MUST_C3), mod);
+    ck_assert(mod[3] == 0.0 && mod[4] == 0.0 && mod[2] > 0.0 && c3 < c5);
+    /* P5 alone: lateral5 (256->64 1x1 at 2x2) + output5 (64->64 3x3 at 2x2). */
+    must_backbone_flops(bb, 64, 64, MUST_LEVEL_BIT(MUST_P5), mod);
+    ck_assert_float_near(mod[5], 2.0 * (256 * 64 + 64 * 64 * 9) * 4, 0.5);
+    /* P7 needs P5 and P6 too: + p6 (at 1x1) + p7 (at 1x1). */
+    must_backbone_flops(bb, 64, 64, MUST_LEVEL_BIT(MUST_P7), mod);
+    ck_assert_float_near(mod[5], 2.0 * ((256 * 64 + 64 * 64 * 9) * 4 + 2 * 64 * 64 * 9), 0.5);
+    double all = must_backbone_flops(bb, 64, 64, MUST_LEVEL_BIT(MUST_P2), mod);
+    ck_assert(all > c5);
+    ck_assert_float_near(must_backbone_flops(bb, 64, 64, 0x3ffu, NULL), all, 0.5);
+    /* Padding keeps every map at least 1 x 1 (as in PyTorch); nothing is
+     * counted for an empty input. */
+    ck_assert(must_backbone_flops(bb, 1, 1, MUST_LEVEL_BIT(MUST_C5), NULL) > 0.0);
+    ck_assert(must_backbone_flops(bb, 0, 0, MUST_LEVEL_BIT(MUST_C5), NULL) == 0.0);
+    must_backbone_free(bb);
+}
+END_TEST
+
+START_TEST(bad_configs_are_refused)
+{
+    must_backbone_config c;
+    must_err e = {0};
+    must_backbone_config_default(&c);
+    c.depth = 19;
+    ck_assert_ptr_null(must_backbone_new(&c, &e));
+    ck_assert_int_eq(e.code, MUST_EINVAL);
+    ck_assert_ptr_nonnull(strstr(e.msg, "depth 19"));
+    must_backbone_config_default(&c);
+    c.width = 0.0f;
+    ck_assert_ptr_null(must_backbone_new(&c, &e));
+    ck_assert_ptr_nonnull(strstr(e.msg, "width"));
+    must_backbone_config_default(&c);
+    c.fpn_min_level = 2;
+    ck_assert_ptr_null(must_backbone_new(&c, &e));
+    ck_assert_ptr_nonnull(strstr(e.msg, "FPN levels 2..7"));
+    must_backbone_config_default(&c);
+    c.stem_kernel = 4;
+    ck_assert_ptr_null(must_backbone_new(&c, &e));
+    ck_assert_ptr_nonnull(strstr(e.msg, "stem_kernel 4"));
+    /* Pixel heads without an FPN. */
+    must_refmodel_config rc;
+    must_refmodel_config_reference(&rc);
+    rc.backbone.fpn_channels = 0;
+    ck_assert_ptr_null(must_refmodel_new(&rc, &e));
+    ck_assert_ptr_nonnull(strstr(e.msg, "P2"));
+}
+END_TEST
+
+START_TEST(level_names_parse)
+{
+    unsigned m;
+    must_err e = {0};
+    ck_assert_int_eq(must_levels_parse("C5,P2,p3", &m, &e), MUST_OK);
+    ck_assert_uint_eq(m, MUST_LEVEL_BIT(MUST_C5) | MUST_LEVEL_BIT(MUST_P2) |
+                             MUST_LEVEL_BIT(MUST_P3));
+    ck_assert_int_eq(must_levels_parse("C5,,P2", &m, &e), MUST_EINVAL);
+    ck_assert_int_eq(must_levels_parse("C6", &m, &e), MUST_EINVAL);
+    ck_assert_ptr_nonnull(strstr(e.msg, "'C6'"));
+    ck_assert_int_eq(must_levels_parse("", &m, &e), MUST_EINVAL);
+    ck_assert_str_eq(must_level_name(MUST_P7), "P7");
+    ck_assert_ptr_null(must_level_name(MUST_NLEVELS));
+}
+END_TEST
+
+/* ---- the `must model` command ---- */
+
+static int run_cmd(const char *args, char *out, size_t len)
+{
+    const char *bin = getenv("MUST_BIN");
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s model %s 2>&1", bin && *bin ? bin : "./must", args);
+    FILE *fp = popen(cmd, "r");
+    ck_assert_ptr_nonnull(fp);
+    size_t n = fread(out, 1, len - 1, fp);
+    out[n] = '\0';
+    int st = pclose(fp);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+START_TEST(cli_model)
+{
+    static char out[65536];
+    ck_assert_int_eq(run_cmd("--reference", out, sizeof out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "3,237,621"));
+    ck_assert_ptr_nonnull(strstr(out, "0.1997"));
+    ck_assert_int_eq(run_cmd("--reference --size 128", out, sizeof out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "0.7986"));
+    ck_assert_int_eq(run_cmd("--depth 50 --no-fpn --classes 1000", out, sizeof out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "25,557,032"));
+    ck_assert_int_eq(run_cmd("--depth 18 --no-fpn --names", out, sizeof out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "layer2.0.downsample.1.running_var"));
+    ck_assert_int_eq(run_cmd("--help", out, sizeof out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "usage: must model"));
+    ck_assert_int_eq(run_cmd("--frobnicate", out, sizeof out), 2);
+    ck_assert_ptr_nonnull(strstr(out, "--frobnicate"));
+    ck_assert_int_eq(run_cmd("--depth 19", out, sizeof out), 2);
+    ck_assert_ptr_nonnull(strstr(out, "depth 19"));
+    ck_assert_int_eq(run_cmd("--width", out, sizeof out), 2);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("model");
+    TCase *tc = tcase_create("build");
+    tcase_add_test(tc, parameter_counts_match_torchvision);
+    tcase_add_test(tc, flops_match_torchvision_at_224);
+    tcase_add_test(tc, reference_model_size_and_flops);
+    tcase_add_test(tc, names_follow_torchvision);
+    tcase_add_test(tc, init_is_deterministic_kaiming);
+    tcase_add_test(tc, feature_description);
+    tcase_add_test(tc, flops_count_only_what_is_asked);
+    tcase_add_test(tc, bad_configs_are_refused);
+    tcase_add_test(tc, level_names_parse);
+    suite_add_tcase(s, tc);
+    TCase *cli = tcase_create("cli");
+    tcase_add_test(cli, cli_model);
+    tcase_set_timeout(cli, 60);
+    suite_add_tcase(s, cli);
+    return test_run(s);
+}
