@@ -364,7 +364,7 @@ int must_backbone_forward(must_backbone *bb, must_ctx *ctx, must_tensor *x, unsi
     for (int s = 0; s < 4; s++)
         if (want & MUST_LEVEL_BIT(MUST_C2 + s))
             out[MUST_C2 + s] = c[s];
-    if (bb->has_fpn && (want & ~0xfu)) {
+    if (bb->has_fpn && (want & ~0xfu) && !must_ctx_error(ctx)->code) {
         must_tensor *p[MUST_NLEVELS] = {NULL};
         mfpn_forward(&bb->fpn, ctx, c, want, mom, eps, p);
         for (int i = MUST_P2; i < MUST_NLEVELS; i++)

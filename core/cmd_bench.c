@@ -12,6 +12,8 @@ static const struct {
     must_cmd_fn fn;
     const char *summary;
 } kinds[] = {
+    {"train", must_bench_train, "training steps of the reference model (vs PyTorch)"},
+    {"label", must_bench_label, "inference batches of the reference model (vs PyTorch)"},
     {NULL, NULL, NULL}, /* placeholder: every bench adds its line above this one */
 };
 

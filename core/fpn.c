@@ -65,6 +65,13 @@ int mfpn_forward(const mfpn *f, must_ctx *ctx, must_tensor *const *c, unsigned w
     int lo = plan(f, want, need);
     if (lo > 5)
         return MUST_OK;
+    for (int l = lo; l <= 5; l++)
+        if (!c[l - 2])
+            return must_ctx_error(ctx)->code ? must_ctx_error(ctx)->code
+                                             : must_ctx_fail(ctx, MUST_EINVAL, "fpn: no C%d", l);
+    if ((want & MUST_LEVEL_BIT(MUST_P2)) && !c[0])
+        return must_ctx_error(ctx)->code ? must_ctx_error(ctx)->code
+                                         : must_ctx_fail(ctx, MUST_EINVAL, "fpn: no C2");
     must_tensor *inner[6] = {NULL}, *p[8] = {NULL};
     inner[5] = mconv_fwd(ctx, &f->lateral[5], c[3]);
     for (int l = 4; l >= lo; l--) {
