@@ -72,15 +72,37 @@ static int ends_with(const char *s, const char *suffix)
     return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
+/* Kaiming normal, two values per Box-Muller draw (the engine's
+ * must_rng_normal keeps one of the pair; a ResNet-50 has 25M weights). */
+static void init_normal(must_tensor *t, must_rng *r, float sd)
+{
+    for (size_t i = 0; i < t->numel; i += 2) {
+        double u1 = ((double)(must_rng_u64(r) >> 11) + 1.0) * (1.0 / 9007199254740993.0);
+        double u2 = (double)(must_rng_u64(r) >> 11) * (1.0 / 9007199254740992.0);
+        double rad = sqrt(-2.0 * log(u1)), th = 6.283185307179586 * u2;
+        t->data[i] = sd * (float)(rad * cos(th));
+        if (i + 1 < t->numel)
+            t->data[i + 1] = sd * (float)(rad * sin(th));
+    }
+}
+
 void model_init_params(must_params *p, must_rng *r)
 {
-    for (int i = 0; i < must_params_count(p); i++) {
+    /* One stream per tensor, seeded from r, so that tensors initialise in
+     * parallel and each tensor's values do not depend on the thread count. */
+    int n = must_params_count(p);
+    uint64_t base = must_rng_u64(r);
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int i = 0; i < n; i++) {
         must_tensor *t = must_params_get(p, i);
+        must_rng tr;
+        must_rng_seed(&tr, base + 0x9e3779b97f4a7c15ull * (uint64_t)(i + 1));
         if (t->ndim == 4) {
-            must_init_kaiming(t, r);
+            size_t fan_in = t->numel / (size_t)t->shape[0];
+            init_normal(t, &tr, sqrtf(2.0f / (float)fan_in));
         } else if (t->ndim == 2) {
             float bound = 1.0f / sqrtf((float)t->shape[1]);
-            must_init_uniform(t, r, -bound, bound);
+            must_init_uniform(t, &tr, -bound, bound);
         } else if (ends_with(t->name, "running_var") ||
                    (ends_with(t->name, ".weight") && t->ndim == 1)) {
             must_init_const(t, 1.0f);

@@ -398,6 +398,7 @@ int main(void)
     tcase_add_test(tc, flops_count_only_what_is_asked);
     tcase_add_test(tc, bad_configs_are_refused);
     tcase_add_test(tc, level_names_parse);
+    tcase_set_timeout(tc, 120); /* builds full-size ResNet-50s on a shared machine */
     suite_add_tcase(s, tc);
     TCase *cli = tcase_create("cli");
     tcase_add_test(cli, cli_model);
