@@ -781,6 +781,12 @@ START_TEST(elementwise_losses_by_hand)
     l = must_op_bce_logits(ctx, x, tb2, NULL);
     ck_assert_float_near(l->data[0], (100.0 + 0.0 + log(2.0)) / 3, 1e-5);
 
+    /* Far on the right side log(1 + e^-x) must not round to 0. */
+    must_tensor *x1 = tensor_from(ctx, 1, 1, 1, 1, (float[]){20.0f});
+    l = must_op_bce_logits(ctx, x1, (float[]){1.0f}, NULL);
+    ck_assert_float_near(l->data[0], log1p(exp(-20.0)), 1e-14);
+    ck_assert_msg(l->data[0] > 0, "bce rounds to %g", l->data[0]);
+
     /* Errors. */
     must_ctx_reset(ctx);
     ck_assert_ptr_null(must_op_huber(ctx, x, t, NULL, 0.0f));
@@ -912,7 +918,7 @@ START_TEST(grad_soft_cross_entropy)
         must_tensor *x = param4(p, "x", 6, 5, 0, 0);
         must_params_alloc(p, NULL);
         fill_uniform(x, 110, -2, 2);
-        float t[30], m[6] = {1, 0, 1, 1, 0, 1};
+        float t[30], m[6] = {1, 0, 0.5f, 2, 0, 1}; /* weights, not only 0/1 */
         must_rng r;
         must_rng_seed(&r, 111);
         for (int i = 0; i < 6; i++) {
@@ -922,7 +928,7 @@ START_TEST(grad_soft_cross_entropy)
             for (int k = 0; k < 5; k++)
                 t[i * 5 + k] /= s;
         }
-        struct loss_case c = {L_SCE, x, NULL, 0, t, masked ? m : NULL, masked ? 4.0f : 6.0f};
+        struct loss_case c = {L_SCE, x, NULL, 0, t, masked ? m : NULL, masked ? 4.5f : 6.0f};
         check_loss(ctx, &c, p, 1e-2f, masked ? "soft_cross_entropy masked" : "soft_cross_entropy");
         must_params_free(p);
     }
@@ -986,13 +992,13 @@ START_TEST(grad_cosine_loss)
             float t[72], m[24];
             must_rng r;
             must_rng_seed(&r, 141);
-            int counted = 0;
+            float wsum = 0;
             for (int i = 0; i < 72; i++)
                 t[i] = must_rng_uniform(&r) * 2 - 1;
-            for (int i = 0; i < 24; i++)
-                counted += (m[i] = (float)must_rng_below(&r, 2)) != 0;
+            for (int i = 0; i < 24; i++) /* weights 0, 0.5, 1, 1.5 */
+                wsum += m[i] = (float)must_rng_below(&r, 4) * 0.5f;
             struct loss_case c = {norm ? L_COS_NORM : L_COS, x, NULL, 0, t, masked ? m : NULL,
-                                  masked ? (float)counted : 24.0f};
+                                  masked ? wsum : 24.0f};
             char what[64];
             snprintf(what, sizeof what, "cosine_loss%s%s", norm ? " after l2normalize" : "",
                      masked ? " masked" : "");
