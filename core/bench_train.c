@@ -12,6 +12,7 @@
 #include "bench.h"
 #include "cli.h"
 #include "must/model.h"
+#include "must/optim.h"
 #include "refmodel.h"
 
 typedef struct bench_opts {
@@ -77,23 +78,6 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* SGD with momentum and weight decay on every trainable value, PyTorch's
- * rule: g += wd w; buf = mu buf + g; w -= lr buf. */
-static void sgd_step(must_params *const *sets, int n, float **bufs, float lr, float mu, float wd,
-                     int threads)
-{
-    for (int s = 0; s < n; s++) {
-        float *w = must_params_data(sets[s]), *g = must_params_grad(sets[s]), *b = bufs[s];
-        long m = (long)must_params_numel(sets[s], 1);
-#pragma omp parallel for num_threads(threads) schedule(static)
-        for (long i = 0; i < m; i++) {
-            float gi = g[i] + wd * w[i];
-            b[i] = mu * b[i] + gi;
-            w[i] -= lr * b[i];
-        }
-    }
-}
-
 static int run(int argc, char **argv, int train)
 {
     const char *kind = train ? "train" : "label";
@@ -129,13 +113,23 @@ static int run(int argc, char **argv, int train)
     x.data = malloc(x.numel * sizeof(float));
     int32_t *ycls = malloc((size_t)B * sizeof *ycls), *yseg = malloc(npix * sizeof *yseg);
     float *ydep = malloc(npix * sizeof *ydep);
-    float *bufs[4] = {NULL};
+    must_optim *opt = NULL;
     double *times = calloc((size_t)o.steps, sizeof *times);
-    int ok = x.data && ycls && yseg && ydep && times;
-    for (int s = 0; s < nsets && ok; s++)
-        ok = (bufs[s] = calloc(must_params_numel(sets[s], 1) + 1, sizeof(float))) != NULL;
-    if (!ok) {
+    if (!x.data || !ycls || !yseg || !ydep || !times) {
         fprintf(stderr, "must bench %s: out of memory\n", kind);
+        rc = 1;
+        goto out;
+    }
+    /* torch_reference.py's optimizer: weight decay on every parameter. */
+    must_optim_config oc;
+    must_optim_config_default(&oc, MUST_OPTIM_SGD);
+    oc.lr = 0.01;
+    oc.momentum = 0.9;
+    oc.weight_decay = 1e-4;
+    oc.no_decay_exclude = 0;
+    oc.threads = threads;
+    if (train && !(opt = must_optim_new(&oc, sets, nsets, &err))) {
+        fprintf(stderr, "must bench %s: %s\n", kind, err.msg);
         rc = 1;
         goto out;
     }
@@ -162,7 +156,11 @@ static int run(int argc, char **argv, int train)
             must_tensor *loss = must_refmodel_loss(m, ctx, &x, ycls, yseg, ydep);
             if (loss && must_backward(ctx, loss) == MUST_OK) {
                 last_loss = loss->data[0];
-                sgd_step(sets, nsets, bufs, 0.01f, 0.9f, 1e-4f, threads);
+                if (must_optim_step(opt, NULL, &err) != MUST_OK) {
+                    fprintf(stderr, "must bench %s: step %d: %s\n", kind, step, err.msg);
+                    rc = 1;
+                    goto out;
+                }
             }
         } else {
             must_tensor *lc, *ls, *ld;
@@ -195,8 +193,7 @@ static int run(int argc, char **argv, int train)
         printf(",\"loss\":%.5f", (double)last_loss);
     printf("}\n");
 out:
-    for (int s = 0; s < 4; s++)
-        free(bufs[s]);
+    must_optim_free(opt);
     free(times);
     free(x.data);
     free(ycls);

@@ -45,30 +45,3 @@ __attribute__((weak)) must_tensor *must_op_linear(must_ctx *ctx, must_tensor *x,
     return MUST_PENDING("linear");
 }
 
-__attribute__((weak)) must_tensor *must_op_resize_nearest(must_ctx *ctx, must_tensor *x, int oh,
-                                                          int ow)
-{
-    (void)x, (void)oh, (void)ow;
-    return MUST_PENDING("resize_nearest");
-}
-
-__attribute__((weak)) must_tensor *must_op_resize_bilinear(must_ctx *ctx, must_tensor *x, int oh,
-                                                           int ow)
-{
-    (void)x, (void)oh, (void)ow;
-    return MUST_PENDING("resize_bilinear");
-}
-
-__attribute__((weak)) must_tensor *must_op_cross_entropy(must_ctx *ctx, must_tensor *logits,
-                                                         const int32_t *labels, int ignore)
-{
-    (void)logits, (void)labels, (void)ignore;
-    return MUST_PENDING("cross_entropy");
-}
-
-__attribute__((weak)) must_tensor *must_op_l1(must_ctx *ctx, must_tensor *x, const float *target,
-                                              const float *mask)
-{
-    (void)x, (void)target, (void)mask;
-    return MUST_PENDING("l1");
-}
