@@ -16,6 +16,7 @@ static const must_cmd commands[] = {
     {"version", cmd_version, "print the version"},
     {"bench", must_cmd_bench, "benchmarks: speed measured, one JSON line each"},
     {"inspect", must_cmd_inspect, "list the tensors and metadata of a safetensors file"},
+    {"features", must_cmd_features, "backbone feature maps of PNG images, to safetensors"},
     {"model", must_cmd_model, "the backbone's architecture: parameters and GFLOP per module"},
 };
 #define NCMD (int)(sizeof commands / sizeof commands[0])

@@ -9,7 +9,11 @@
 
 #include "must/gradcheck.h"
 #include "engine-impl.h"
+#include "must/checkpoint.h"
+#include "must/image.h"
+#include "must/io.h"
 #include "must/model.h"
+#include "must/safetensors.h"
 #include "refmodel.h"
 #include "testutil.h"
 
@@ -592,6 +596,209 @@ END_TEST
 START_TEST(whole_network_gradient_eval_mode) { whole_check(18, 0, 0); }
 END_TEST
 
+
+/* ---- the `must features` command ---- */
+
+static int run_must(const char *args, char *out, size_t len)
+{
+    const char *bin = getenv("MUST_BIN");
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "%s %s 2>&1", bin && *bin ? bin : "./must", args);
+    FILE *fp = popen(cmd, "r");
+    ck_assert_ptr_nonnull(fp);
+    size_t n = fread(out, 1, len - 1, fp);
+    out[n] = '\0';
+    int st = pclose(fp);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static char *tmp_path(const char *name)
+{
+    must_mkdir_p(test_tmpdir(), NULL);
+    return must_path_join(test_tmpdir(), name);
+}
+
+/* A random RGB PNG; returns its path (caller frees). */
+static char *make_png(const char *name, int w, int h, uint64_t seed)
+{
+    must_image img;
+    ck_assert_int_eq(must_image_alloc(&img, w, h, 3, 8, NULL), MUST_OK);
+    must_rng r;
+    must_rng_seed(&r, seed);
+    unsigned char *px = img.pixels;
+    for (size_t i = 0; i < must_image_bytes(&img); i++)
+        px[i] = (unsigned char)must_rng_below(&r, 256);
+    char *p = tmp_path(name);
+    must_err e = {0};
+    ck_assert_msg(must_png_write(p, &img, &e) == MUST_OK, "%s", e.msg);
+    must_image_free(&img);
+    return p;
+}
+
+START_TEST(features_cli_errors)
+{
+    static char out[8192];
+    char args[2048];
+    char *a = make_png("feat_a.png", 40, 36, 1), *b = make_png("feat_b.png", 36, 40, 2);
+    char *o = tmp_path("feat_err.safetensors");
+    char *bad = tmp_path("feat_bad.png");
+    ck_assert_int_eq(must_file_write_atomic(bad, "\x89PNG\r\n\x1a\nnot really", 18, NULL),
+                     MUST_OK);
+    ck_assert_int_eq(run_must("features --help", out, sizeof out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "usage: must features"));
+    snprintf(args, sizeof args, "features --levels C5 %s", a);
+    ck_assert_int_eq(run_must(args, out, sizeof out), 2);
+    ck_assert_ptr_nonnull(strstr(out, "--out"));
+    snprintf(args, sizeof args, "features --levels C5,Q1 --out %s %s", o, a);
+    ck_assert_int_eq(run_must(args, out, sizeof out), 2);
+    ck_assert_ptr_nonnull(strstr(out, "Q1"));
+    snprintf(args, sizeof args, "features --no-fpn --levels P3 --out %s %s", o, a);
+    ck_assert_int_eq(run_must(args, out, sizeof out), 2);
+    ck_assert_ptr_nonnull(strstr(out, "needs an FPN"));
+    snprintf(args, sizeof args, "features --levels C5 --out %s", o);
+    ck_assert_int_eq(run_must(args, out, sizeof out), 2);
+    snprintf(args, sizeof args, "features --levels C5 --bogus --out %s %s", o, a);
+    ck_assert_int_eq(run_must(args, out, sizeof out), 2);
+    /* Bad inputs: named in the message, exit 1, nothing written. */
+    snprintf(args, sizeof args, "features --reference --levels C5 --out %s %s %s/none.png", o,
+             a, test_tmpdir());
+    ck_assert_int_eq(run_must(args, out, sizeof out), 1);
+    ck_assert_ptr_nonnull(strstr(out, "none.png"));
+    snprintf(args, sizeof args, "features --reference --levels C5 --out %s %s", o, bad);
+    ck_assert_int_eq(run_must(args, out, sizeof out), 1);
+    ck_assert_ptr_nonnull(strstr(out, "feat_bad.png"));
+    snprintf(args, sizeof args, "features --reference --levels C5 --out %s %s %s", o, a, b);
+    ck_assert_int_eq(run_must(args, out, sizeof out), 1);
+    ck_assert_ptr_nonnull(strstr(out, "feat_b.png"));
+    ck_assert_ptr_nonnull(strstr(out, "36x40"));
+    snprintf(args, sizeof args, "features --reference --levels C5 --checkpoint %s --out %s %s",
+             bad, o, a);
+    ck_assert_int_eq(run_must(args, out, sizeof out), 1);
+    ck_assert_ptr_nonnull(strstr(out, "feat_bad.png"));
+    ck_assert(!must_file_exists(o));
+    free(a), free(b), free(o), free(bad);
+}
+END_TEST
+
+/* The file holds what an in-process forward gives on the same pixels. */
+static void expect_features(const char *file, must_backbone *bb, char **imgs, int n,
+                            unsigned want)
+{
+    must_err e = {0};
+    must_st *st = NULL;
+    ck_assert_msg(must_st_open(file, &st, &e) == MUST_OK, "%s", e.msg);
+    const char *list = must_st_meta(st, "must.images");
+    ck_assert_ptr_nonnull(list);
+    for (int i = 0; i < n; i++)
+        ck_assert_ptr_nonnull(strstr(list, imgs[i]));
+    must_ctx *ctx = must_ctx_new(1);
+    must_ctx_set_training(ctx, 0);
+    must_ctx_set_grad(ctx, 0);
+    static const float mean[3] = {0.485f, 0.456f, 0.406f}, sd[3] = {0.229f, 0.224f, 0.225f};
+    must_image img;
+    ck_assert_int_eq(must_png_read(imgs[0], &img, 3, 8, NULL), MUST_OK);
+    int w = img.width, h = img.height;
+    must_image_free(&img);
+    must_tensor *x = must_tensor_new4(ctx, n, 3, h, w);
+    for (int i = 0; i < n; i++) {
+        ck_assert_int_eq(must_png_read(imgs[i], &img, 3, 8, NULL), MUST_OK);
+        const unsigned char *px = img.pixels;
+        for (int c = 0; c < 3; c++)
+            for (int k = 0; k < w * h; k++)
+                x->data[((size_t)i * 3 + c) * w * h + k] = (px[3 * k + c] / 255.0f - mean[c]) / sd[c];
+        must_image_free(&img);
+    }
+    must_tensor *out[MUST_NLEVELS];
+    ck_assert_int_eq(must_backbone_forward(bb, ctx, x, want, out), MUST_OK);
+    int found = 0;
+    for (int l = 0; l < MUST_NLEVELS; l++) {
+        const must_st_tensor *t = must_st_find(st, must_level_name(l));
+        if (!(want & MUST_LEVEL_BIT(l))) {
+            ck_assert_ptr_null(t);
+            continue;
+        }
+        found++;
+        ck_assert_msg(t != NULL, "no %s in %s", must_level_name(l), file);
+        ck_assert_int_eq(t->dtype, MUST_ST_F32);
+        ck_assert_int_eq(t->ndim, 4);
+        for (int k = 0; k < 4; k++)
+            ck_assert_int_eq(t->shape[k], out[l]->shape[k]);
+        float *v = malloc(t->numel * sizeof *v);
+        ck_assert_int_eq(must_st_to_f32(st, t, v, NULL), MUST_OK);
+        /* The command ran other batch sizes, so GEMM blocking and float
+         * rounding differ: compare on the tensor's scale. */
+        double scale = 0;
+        for (size_t k = 0; k < t->numel; k++)
+            scale = fmax(scale, fabs(out[l]->data[k]));
+        for (size_t k = 0; k < t->numel; k++)
+            ck_assert_msg(fabs(v[k] - out[l]->data[k]) <= 1e-5 * scale, "%s %s[%zu]: %g vs %g",
+                          file, must_level_name(l), k, v[k], out[l]->data[k]);
+        free(v);
+    }
+    ck_assert_int_eq(must_st_count(st), found);
+    must_ctx_free(ctx);
+    must_st_close(st);
+}
+
+START_TEST(features_written_and_loaded)
+{
+    static char out[8192];
+    char args[4096];
+    char *imgs[3] = {make_png("feat_0.png", 40, 36, 10), make_png("feat_1.png", 40, 36, 11),
+                     make_png("feat_2.png", 40, 36, 12)};
+    char *o = tmp_path("feat.safetensors"), *ck = tmp_path("feat_ckpt.safetensors");
+    unsigned want = MUST_LEVEL_BIT(MUST_C5) | MUST_LEVEL_BIT(MUST_P2) | MUST_LEVEL_BIT(MUST_P7);
+
+    /* Random init (seed 1), three images in batches of two. */
+    snprintf(args, sizeof args, "features --reference --levels C5,P2,P7 --batch 2 --out %s %s %s %s",
+             o, imgs[0], imgs[1], imgs[2]);
+    ck_assert_msg(run_must(args, out, sizeof out) == 0, "%s", out);
+    must_backbone_config c;
+    must_backbone_config_default(&c);
+    c.depth = 18;
+    c.width = 0.5f;
+    c.fpn_channels = 64;
+    must_backbone *bb = must_backbone_new(&c, NULL);
+    expect_features(o, bb, imgs, 3, want);
+
+    /* From a checkpoint with other weights, BN statistics and a head: the
+     * head's tensors are skipped. */
+    must_backbone_init(bb, 77);
+    must_params *bp = must_backbone_params(bb);
+    must_rng r;
+    must_rng_seed(&r, 5);
+    for (int i = 0; i < must_params_count(bp); i++) {
+        must_tensor *t = must_params_get(bp, i);
+        if (t->flags & MUST_T_BUFFER)
+            must_init_uniform(t, &r, strstr(t->name, "var") ? 0.5f : -0.3f,
+                              strstr(t->name, "var") ? 2.0f : 0.3f);
+    }
+    must_params *head = must_params_new("fc.");
+    must_params_add4(head, "weight", 10, 256, 0, 0, MUST_T_PARAM);
+    must_params_alloc(head, NULL);
+    must_params *sets[2] = {bp, head};
+    must_err e = {0};
+    ck_assert_msg(must_ckpt_save(ck, sets, 2, NULL, &e) == MUST_OK, "%s", e.msg);
+    snprintf(args, sizeof args,
+             "features --reference --checkpoint %s --levels C5,P2,P7 --out %s %s %s %s", ck, o,
+             imgs[0], imgs[1], imgs[2]);
+    ck_assert_msg(run_must(args, out, sizeof out) == 0, "%s", out);
+    expect_features(o, bb, imgs, 3, want);
+
+    /* A checkpoint of another architecture is refused, naming a tensor. */
+    snprintf(args, sizeof args,
+             "features --depth 18 --width 0.25 --fpn-channels 64 --checkpoint %s --levels C5 "
+             "--out %s %s", ck, o, imgs[0]);
+    ck_assert_int_eq(run_must(args, out, sizeof out), 1);
+    ck_assert_ptr_nonnull(strstr(out, "conv1.weight"));
+    must_params_free(head);
+    must_backbone_free(bb);
+    for (int i = 0; i < 3; i++)
+        free(imgs[i]);
+    free(o), free(ck);
+}
+END_TEST
+
 /* ---- the `must model` command ---- */
 
 static int run_cmd(const char *args, char *out, size_t len)
@@ -670,6 +877,7 @@ int main(void)
     tcase_add_test(fw, whole_network_gradient_bottleneck);
     tcase_add_test(fw, whole_network_gradient_fpn_bn);
     tcase_add_test(fw, whole_network_gradient_eval_mode);
+    tcase_add_test(fw, features_written_and_loaded);
     tcase_set_timeout(fw, 120);
     if (ops_present())
         suite_add_tcase(s, fw);
@@ -677,6 +885,7 @@ int main(void)
         fprintf(stderr, "forward tests skipped: ops not in this build yet\n");
     TCase *cli = tcase_create("cli");
     tcase_add_test(cli, cli_model);
+    tcase_add_test(cli, features_cli_errors);
     tcase_set_timeout(cli, 60);
     suite_add_tcase(s, cli);
     return test_run(s);
