@@ -499,7 +499,9 @@ static void run_big(int threads, float *out, size_t *nout)
     must_tensor *x = param4(p, "x", 2, 8, 40, 40);   // (N, C, H, W)
     must_tensor *lg = param4(p, "lg", 2, 5, 80, 80); // (N, K, 2H, 2W)
     must_tensor *nm = param4(p, "nm", 2, 3, 80, 80);
+    must_tensor *cls = param4(p, "cls", 1000, 20, 0, 0); // (N, K)
     must_params_alloc(p, NULL);
+    fill_uniform(cls, 84, -3, 3);
     fill_uniform(x, 80, -1, 1);
     fill_uniform(lg, 81, -3, 3);
     fill_uniform(nm, 82, -1, 1);
@@ -529,12 +531,20 @@ static void run_big(int threads, float *out, size_t *nout)
     must_tensor *cl = must_op_cosine_loss(ctx, nn, tgt, msk);
     must_tensor *hl = must_op_huber(ctx, nm, tgt, msk, 0.3f);
     must_tensor *bl = must_op_bce_logits(ctx, lg, tgt, NULL);
+    /* Soft targets: 20 of the uniform values per row (not normalised, which
+     * the formula allows); every third example masked out. */
+    float cm[1000];
+    for (int i = 0; i < 1000; i++)
+        cm[i] = i % 3 ? 1.0f : 0.0f;
+    must_tensor *sc = must_op_soft_cross_entropy(ctx, cls, tgt, cm);
+    must_tensor *l1l = must_op_l1(ctx, nm, tgt, NULL);
     must_tensor *tot = must_op_add(ctx, must_op_add(ctx, must_op_add(ctx, l1, l2), ce),
                                    must_op_add(ctx, must_op_add(ctx, cl, hl), bl));
+    tot = must_op_add(ctx, tot, must_op_add(ctx, sc, l1l));
     ck_assert_int_eq(must_backward(ctx, tot), MUST_OK);
     size_t k = 0;
-    const must_tensor *outs[] = {up, upn, dn, ce, nn, cl, hl, bl};
-    for (int i = 0; i < 8; i++) {
+    const must_tensor *outs[] = {up, upn, dn, ce, nn, cl, hl, bl, sc, l1l};
+    for (int i = 0; i < 10; i++) {
         memcpy(out + k, outs[i]->data, outs[i]->numel * sizeof(float));
         k += outs[i]->numel;
     }
