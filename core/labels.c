@@ -212,12 +212,13 @@ int must_label_parse_box(char *line, int nclasses, const char **id, must_box *bo
     char *s = line, *f[8];
     int n = 0;
     char *p;
-    while (n < 8 && (p = next_field(&s)))
-        f[n++] = p;
+    while ((p = next_field(&s)))
+        if (n++ < 8)
+            f[n - 1] = p;
     *id = n ? f[0] : NULL;
     if (n == 0)
         return must_err_set(err, MUST_EFORMAT, "empty line");
-    if (n < 7 || n > 8 || next_field(&s))
+    if (n < 7 || n > 8)
         return must_err_set(err, MUST_EFORMAT,
                             "box of '%s' has %d fields, want 'id x0 y0 x1 y1 class score "
                             "[difficult]'", f[0], n);
