@@ -279,32 +279,8 @@ int ds_read_ini(must_dataset *ds, ds_sink *sink)
     if (sink->stop)
         goto out;
 
-    /* Unknown sections and keys (one complaint per unknown section). */
-    for (int i = 0; i < st.ne; i++) {
-        ini_entry *en = &st.e[i];
-        const char *const *keys = section_keys(en->section);
-        if (!keys) {
-            int first = 1;
-            for (int j = 0; j < i; j++)
-                if (strcmp(st.e[j].section, en->section) == 0)
-                    first = 0;
-            if (first)
-                ds_issue(ds, sink, MUST_EFORMAT, st.path, en->line, "[%s]: unknown section%s",
-                         en->section, *en->section ? "" : " (keys before any [section])");
-            continue;
-        }
-        int known = strncmp(en->key, "x_", 2) == 0 && keys != dataset_keys;
-        for (int k = 0; keys[k] && !known; k++)
-            known = strcmp(keys[k], en->key) == 0;
-        if (!known)
-            ds_issue(ds, sink, MUST_EFORMAT, st.path, en->line, "[%s] %s: unknown key",
-                     en->section, en->key);
-    }
-    if (sink->stop)
-        goto out;
-
     ini_entry *en;
-    long v;
+    /* The name first, so that every later message carries it. */
     if (!(en = ini_get(&st, "dataset", "name")) || !*en->value) {
         ds_issue(ds, sink, MUST_EFORMAT, st.path, en ? en->line : 0,
                  "[dataset] name: missing or empty");
@@ -317,6 +293,31 @@ int ds_read_ini(must_dataset *ds, ds_sink *sink)
         free(ds->name);
         ds->name = name;
     }
+    /* Unknown sections and keys (one complaint per unknown section). */
+    for (int i = 0; i < st.ne; i++) {
+        ini_entry *x = &st.e[i];
+        const char *const *keys = section_keys(x->section);
+        if (!keys) {
+            int first = 1;
+            for (int j = 0; j < i; j++)
+                if (strcmp(st.e[j].section, x->section) == 0)
+                    first = 0;
+            if (first)
+                ds_issue(ds, sink, MUST_EFORMAT, st.path, x->line, "[%s]: unknown section%s",
+                         x->section, *x->section ? "" : " (keys before any [section])");
+            continue;
+        }
+        int known = strncmp(x->key, "x_", 2) == 0 && keys != dataset_keys;
+        for (int k = 0; keys[k] && !known; k++)
+            known = strcmp(keys[k], x->key) == 0;
+        if (!known)
+            ds_issue(ds, sink, MUST_EFORMAT, st.path, x->line, "[%s] %s: unknown key",
+                     x->section, x->key);
+    }
+    if (sink->stop)
+        goto out;
+
+    long v;
     if (!(en = ini_get(&st, "dataset", "count")))
         ds_issue(ds, sink, MUST_EFORMAT, st.path, 0, "[dataset] count: missing");
     else if (!parse_count(en->value, 0, &v))
