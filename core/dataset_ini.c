@@ -270,7 +270,9 @@ int ds_read_ini(must_dataset *ds, ds_sink *sink)
                                       : e.msg);
         return MUST_OK;
     }
-    ini_state st = {.ds = ds, .sink = sink, .path = ds->ini_path, .p = buf};
+    /* A UTF-8 byte order mark is no part of the first line. */
+    const char *text = strncmp(buf, "\xEF\xBB\xBF", 3) == 0 ? buf + 3 : buf;
+    ini_state st = {.ds = ds, .sink = sink, .path = ds->ini_path, .p = text};
     int r = ini_parse_stream(line_reader, &st, on_key, &st);
     if (st.oom || r == -2) {
         rc = must_err_set(sink->err, MUST_ENOMEM, "%s: out of memory", ds->ini_path);

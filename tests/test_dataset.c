@@ -185,7 +185,7 @@ START_TEST(ini_rules)
     const char *dir = good_set("ds_ini_rules");
     char *orig = du_read(dir, "dataset.ini");
 
-    /* CRLF line ends and comments are fine. */
+    /* CRLF line ends, comments and a byte order mark are fine. */
     size_t n = strlen(orig);
     char *crlf = malloc(2 * n + 64), *q = crlf;
     q += sprintf(q, "# a comment\r\n; another\r\n");
@@ -195,11 +195,26 @@ START_TEST(ini_rules)
         *q++ = *p;
     }
     *q = '\0';
+    memmove(crlf + 3, crlf, strlen(crlf) + 1);
+    memcpy(crlf, "\xEF\xBB\xBF", 3); /* and a byte order mark */
     du_write(dir, "dataset.ini", crlf);
     free(crlf);
     must_dataset *ds;
     must_err e = {0};
     ck_assert_msg(must_dataset_open(dir, &ds, &e) == MUST_OK, "CRLF: %s", e.msg);
+    must_dataset_close(ds);
+
+    /* A value may go on in indented continuation lines. */
+    du_write(dir, "dataset.ini", orig);
+    ck_assert_int_eq(du_replace(dir, "dataset.ini", "classes = sphere, cube, cylinder",
+                                "classes = sphere,\n    cube, ; a comment\n\tcylinder"), 0);
+    du_append(dir, "dataset.ini", "bad key\n");
+    open_fails(dir, MUST_EFORMAT, "dataset.ini:32: expected", NULL, NULL); /* lines still counted */
+    ck_assert_int_eq(du_replace(dir, "dataset.ini", "bad key\n", ""), 0);
+    ck_assert_msg(must_dataset_open(dir, &ds, &e) == MUST_OK, "continuation: %s", e.msg);
+    ck_assert_int_eq(must_dataset_nclasses(ds, MUST_LABEL_CLASSIFICATION), 3);
+    ck_assert_str_eq(must_dataset_class_name(ds, MUST_LABEL_CLASSIFICATION, 1), "cube");
+    ck_assert_str_eq(must_dataset_class_name(ds, MUST_LABEL_CLASSIFICATION, 2), "cylinder");
     must_dataset_close(ds);
 
     /* x_ keys in a task section are kept, not checked. */
