@@ -329,10 +329,10 @@ int must_loader_new(must_dataset *const *sets, int nsets, const must_loader_opts
     L->per_epoch = o->drop_last ? L->len / (size_t)o->batch
                                 : (L->len + (size_t)o->batch - 1) / (size_t)o->batch;
     if (L->per_epoch == 0) {
+        must_err_set(err, MUST_EINVAL, "loader: %zu examples per epoch make no whole batch of %d",
+                     L->len, o->batch);
         must_loader_free(L);
-        return must_err_set(err, MUST_EINVAL,
-                            "loader: %zu examples per epoch make no whole batch of %d", L->len,
-                            o->batch);
+        return MUST_EINVAL;
     }
     L->end = o->epochs ? o->epochs * L->per_epoch : UINT64_MAX;
     L->nslots = o->queue ? o->queue : 2 * o->workers + 1;
@@ -345,9 +345,10 @@ int must_loader_new(must_dataset *const *sets, int nsets, const must_loader_opts
     }
     for (int i = 0; i < L->nslots; i++)
         if (batch_alloc(&L->slots[i].b, o->batch, o->size, tasks, L->ncls)) {
+            must_err_set(err, MUST_ENOMEM, "out of memory for %d batches of %d at %d^2",
+                         L->nslots, o->batch, o->size);
             must_loader_free(L);
-            return must_err_set(err, MUST_ENOMEM, "out of memory for %d batches of %d at %d^2",
-                                L->nslots, o->batch, o->size);
+            return MUST_ENOMEM;
         }
     L->threads = calloc((size_t)(o->workers ? o->workers : 1), sizeof *L->threads);
     if (!L->threads) {

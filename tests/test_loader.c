@@ -69,7 +69,8 @@ static size_t batch_bytes(const must_batch *b, char **out)
     PUT(b->cls_soft, (size_t)B * b->ncls * sizeof *b->cls_soft);
     for (int k = 0; k < B; k++) {
         PUT(&b->boxes[k].n, sizeof(int));
-        PUT(b->boxes[k].v, (size_t)b->boxes[k].n * sizeof(must_box));
+        if (b->boxes[k].n)
+            PUT(b->boxes[k].v, (size_t)b->boxes[k].n * sizeof(must_box));
     }
     PUT(b->seg, (size_t)B * px * sizeof *b->seg);
     PUT(b->depth, (size_t)B * px * sizeof *b->depth);
