@@ -17,6 +17,7 @@ static const must_cmd commands[] = {
     {"bench", must_cmd_bench, "benchmarks: speed measured, one JSON line each"},
     {"dataset", must_cmd_dataset, "check a dataset directory, or draw its labels"},
     {"import", must_cmd_import, "build a dataset from another layout (imagefolder)"},
+    {"inspect", must_cmd_inspect, "list the tensors and metadata of a safetensors file"},
 };
 #define NCMD (int)(sizeof commands / sizeof commands[0])
 
