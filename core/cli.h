@@ -15,6 +15,8 @@ typedef struct must_cmd {
 /* Each command file defines one of these; core/must.c lists them. */
 int must_cmd_bench(int argc, char **argv);
 int must_cmd_demo(int argc, char **argv);
+int must_cmd_dataset(int argc, char **argv);
+int must_cmd_import(int argc, char **argv);
 int must_cmd_inspect(int argc, char **argv);
 
 /* Shared helpers for commands. */
