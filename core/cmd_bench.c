@@ -12,6 +12,7 @@ static const struct {
     must_cmd_fn fn;
     const char *summary;
 } kinds[] = {
+    {"world", must_bench_world, "renders world images: images/s at 64 and 128 pixels"},
     {NULL, NULL, NULL}, /* placeholder: every bench adds its line above this one */
 };
 

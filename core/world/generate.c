@@ -1,0 +1,588 @@
+/* generate.c - writing a domain's images and labels as a dataset.
+ *
+ * Layout (docs/dataset-format.md), plus DIR/.world/ for our own records:
+ *   .world/params          domain, seed and size the directory was made with
+ *   .world/<id>.txt        an image's class and boxes, written after all its
+ *                          files: its presence marks the image finished
+ * Images are rendered in parallel, each one from (domain, seed, index)
+ * alone.  The text label files, split lists and finally dataset.ini are
+ * rebuilt from the records at the end, so a run that is cut off leaves no
+ * dataset.ini and the next run redoes only the images that lack a record. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "must/image.h"
+#include "must/io.h"
+#include "world-impl.h"
+
+#define MAX_COUNT 1000000 /* ids are six digits */
+#define PATH_LEN 4096
+#define DEPTH_SCALE 0.001f
+
+static const char *const task_dir[5] = {NULL, NULL, "segmentation", "depth", "normal"};
+
+/* A growing string for the text files. */
+typedef struct sbuf {
+    char *s;
+    size_t n, cap;
+    int oom;
+} sbuf;
+
+static void sb_printf(sbuf *b, const char *fmt, ...) MUST_PRINTF(2, 3);
+static void sb_printf(sbuf *b, const char *fmt, ...)
+{
+    if (b->oom)
+        return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int k = vsnprintf(b->s ? b->s + b->n : NULL, b->s ? b->cap - b->n : 0, fmt, ap);
+        va_end(ap);
+        if (k < 0) {
+            b->oom = 1;
+            return;
+        }
+        if (b->s && b->n + (size_t)k < b->cap) {
+            b->n += (size_t)k;
+            return;
+        }
+        size_t cap = b->cap ? 2 * b->cap : 4096;
+        while (cap < b->n + (size_t)k + 1)
+            cap *= 2;
+        char *s = realloc(b->s, cap);
+        if (!s) {
+            b->oom = 1;
+            return;
+        }
+        b->s = s;
+        b->cap = cap;
+    }
+}
+
+static int sb_write(sbuf *b, const char *path, must_err *err)
+{
+    if (b->oom)
+        return must_err_set(err, MUST_ENOMEM, "%s: out of memory", path);
+    return must_file_write_atomic(path, b->s ? b->s : "", b->n, err);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void image_id(char *id, int index) { snprintf(id, 16, "%06d", index); }
+
+/* ------------------------------------------------------------------------ */
+/* One image. */
+
+typedef struct gen {
+    const must_world_domain *d;
+    const char *dir;
+    const must_world_gen_opts *o;
+    unsigned tasks;        /* labels beside the images */
+    unsigned truth_tasks;  /* labels under truth/ (0 when none) */
+} gen;
+
+static void label_path(char *buf, const char *dir, int truth, int task, const char *id)
+{
+    snprintf(buf, PATH_LEN, "%s%s/labels/%s/%s.png", dir, truth ? "/truth" : "", task_dir[task],
+             id);
+}
+
+static int finished(const gen *g, int index)
+{
+    char id[16], p[PATH_LEN];
+    image_id(id, index);
+    snprintf(p, sizeof p, "%s/.world/%s.txt", g->dir, id);
+    if (!must_file_exists(p))
+        return 0;
+    snprintf(p, sizeof p, "%s/images/%s.png", g->dir, id);
+    if (!must_file_exists(p))
+        return 0;
+    for (int t = 2; t < 5; t++) {
+        if (g->tasks & (1u << t)) {
+            label_path(p, g->dir, 0, t, id);
+            if (!must_file_exists(p))
+                return 0;
+        }
+        if (g->truth_tasks & (1u << t)) {
+            label_path(p, g->dir, 1, t, id);
+            if (!must_file_exists(p))
+                return 0;
+        }
+    }
+    return 1;
+}
+
+/* Per-thread buffers. */
+typedef struct work {
+    must_world_frame f;
+    uint8_t *seg;
+    uint16_t *depth, *normal;
+} work;
+
+static void seg_map(const gen *g, const must_world_frame *f, int voids, uint8_t *out)
+{
+    int S = f->size;
+    for (int q = 0; q < S * S; q++)
+        out[q] = (uint8_t)must_world_domain_seg_class(g->d, f->semantic[q]);
+    if (!voids)
+        return;
+    /* Pascal's void band: pixels within `voids` of another surface where
+     * either side is an object */
+    for (int i = 0; i < S; i++)
+        for (int j = 0; j < S; j++) {
+            int a = f->instance[i * S + j], v = 0;
+            for (int y = i - voids; y <= i + voids && !v; y++)
+                for (int x = j - voids; x <= j + voids && !v; x++) {
+                    if (y < 0 || y >= S || x < 0 || x >= S)
+                        continue;
+                    int b = f->instance[y * S + x];
+                    v = a != b;
+                }
+            if (v)
+                out[i * S + j] = 255;
+        }
+}
+
+static void depth_map(const must_world_frame *f, uint16_t *out)
+{
+    for (int q = 0; q < f->size * f->size; q++) {
+        float z = f->depth[q];
+        if (z <= 0.0f) {
+            out[q] = 0;
+            continue;
+        }
+        float u = z / DEPTH_SCALE + 0.5f;
+        out[q] = u >= 65535.0f ? 65535 : (u < 1.0f ? 1 : (uint16_t)u);
+    }
+}
+
+static void normal_map(const must_world_frame *f, uint16_t *out)
+{
+    for (int q = 0; q < f->size * f->size; q++) {
+        const float *n = &f->normal[3 * q];
+        if (n[0] == 0.0f && n[1] == 0.0f && n[2] == 0.0f) {
+            out[3 * q] = out[3 * q + 1] = out[3 * q + 2] = 0;
+            continue;
+        }
+        for (int c = 0; c < 3; c++) {
+            float v = (n[c] + 1.0f) * 0.5f * 65534.0f + 0.5f;
+            v = v < 0.0f ? 0.0f : (v > 65534.0f ? 65534.0f : v);
+            out[3 * q + c] = (uint16_t)((int)v + 1);
+        }
+    }
+}
+
+static int write_png(const char *path, int S, int ch, int depth, void *px, must_err *err)
+{
+    must_image im = {S, S, ch, depth, px};
+    return must_png_write(path, &im, err);
+}
+
+static int write_labels(const gen *g, work *w, const char *id, int truth, unsigned tasks,
+                        must_err *err)
+{
+    char p[PATH_LEN];
+    int S = w->f.size, rc = 0;
+    if (tasks & MUST_WORLD_SEGMENTATION) {
+        seg_map(g, &w->f, truth ? 0 : must_world_domain_void_edges(g->d), w->seg);
+        label_path(p, g->dir, truth, 2, id);
+        rc = write_png(p, S, 1, 8, w->seg, err);
+    }
+    if (!rc && (tasks & MUST_WORLD_DEPTH)) {
+        label_path(p, g->dir, truth, 3, id);
+        rc = write_png(p, S, 1, 16, w->depth, err);
+    }
+    if (!rc && (tasks & MUST_WORLD_NORMAL)) {
+        label_path(p, g->dir, truth, 4, id);
+        rc = write_png(p, S, 3, 16, w->normal, err);
+    }
+    return rc;
+}
+
+static int make_image(const gen *g, work *w, int index, must_err *err)
+{
+    char id[16], p[PATH_LEN];
+    image_id(id, index);
+    int rc = must_world_render_index(g->d, g->o->seed, (uint64_t)index, &w->f, NULL, err);
+    if (rc)
+        return rc;
+    const must_world_frame *f = &w->f;
+    depth_map(f, w->depth);
+    normal_map(f, w->normal);
+    snprintf(p, sizeof p, "%s/images/%s.png", g->dir, id);
+    rc = write_png(p, f->size, 3, 8, f->rgb, err);
+    if (!rc)
+        rc = write_labels(g, w, id, 0, g->tasks, err);
+    if (!rc && g->truth_tasks)
+        rc = write_labels(g, w, id, 1, g->truth_tasks, err);
+    if (rc)
+        return rc;
+
+    /* the record: class and boxes in the domain's class ids */
+    sbuf b = {0};
+    sb_printf(&b, "class %d\n", must_world_domain_class_of(g->d, f->image_class));
+    float hard = must_world_domain_difficult(g->d);
+    for (int k = 0; k < f->n_objects; k++) {
+        const must_world_objstat *s = &f->objs[k];
+        if (s->visible < f->min_pixels)
+            continue;
+        int diff = hard > 0.0f && (float)s->visible < hard * (float)s->silhouette;
+        sb_printf(&b, "box %d %d %d %d %d %d\n", s->vbox[0], s->vbox[1], s->vbox[2], s->vbox[3],
+                  must_world_domain_class_of(g->d, s->category), diff);
+    }
+    snprintf(p, sizeof p, "%s/.world/%s.txt", g->dir, id);
+    rc = sb_write(&b, p, err);
+    free(b.s);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Directories, the params record, the final files. */
+
+static int mkdirs(const gen *g, must_err *err)
+{
+    static const char *const base[] = {"", "/images", "/splits", "/.world"};
+    char p[PATH_LEN];
+    for (int i = 0; i < 4; i++) {
+        snprintf(p, sizeof p, "%s%s", g->dir, base[i]);
+        int rc = must_mkdir_p(p, err);
+        if (rc)
+            return rc;
+    }
+    for (int truth = 0; truth < 2; truth++) {
+        unsigned t = truth ? g->truth_tasks : g->tasks;
+        if (truth && !t)
+            break;
+        if (truth) {
+            snprintf(p, sizeof p, "%s/truth/splits", g->dir);
+            int rc = must_mkdir_p(p, err);
+            if (rc)
+                return rc;
+            /* the truth set shares the images: a relative link keeps the
+             * set movable */
+            snprintf(p, sizeof p, "%s/truth/images", g->dir);
+            struct stat st;
+            if (lstat(p, &st) != 0 && symlink("../images", p) != 0)
+                return must_err_set(err, MUST_EIO, "%s: cannot link to ../images: %s", p,
+                                    strerror(errno));
+        }
+        if (t) {
+            snprintf(p, sizeof p, "%s%s/labels", g->dir, truth ? "/truth" : "");
+            int rc = must_mkdir_p(p, err);
+            for (int k = 2; !rc && k < 5; k++)
+                if (t & (1u << k)) {
+                    snprintf(p, sizeof p, "%s%s/labels/%s", g->dir, truth ? "/truth" : "",
+                             task_dir[k]);
+                    rc = must_mkdir_p(p, err);
+                }
+            if (rc)
+                return rc;
+        }
+    }
+    return MUST_OK;
+}
+
+/* Refuses a directory made with other parameters; records ours. */
+static int check_params(const gen *g, must_err *err)
+{
+    char p[PATH_LEN], want[512];
+    snprintf(want, sizeof want, "domain = %s\nseed = %llu\nsize = %d\n", must_world_domain_name(g->d),
+             (unsigned long long)g->o->seed, g->o->size);
+    snprintf(p, sizeof p, "%s/.world/params", g->dir);
+    char *have = NULL;
+    if (must_file_exists(p)) {
+        int rc = must_file_read(p, &have, NULL, err);
+        if (rc)
+            return rc;
+        int same = strcmp(have, want) == 0;
+        free(have);
+        if (!same)
+            return must_err_set(err, MUST_EINVAL, "%s was generated with other parameters (see "
+                                "%s); use a new directory", g->dir, p);
+        return MUST_OK;
+    }
+    snprintf(p, sizeof p, "%s/dataset.ini", g->dir);
+    if (must_file_exists(p))
+        return must_err_set(err, MUST_EINVAL, "%s holds a dataset that `must world generate` did "
+                            "not make; use a new directory", g->dir);
+    snprintf(p, sizeof p, "%s/.world/params", g->dir);
+    return must_file_write_atomic(p, want, strlen(want), err);
+}
+
+static void class_list(sbuf *b, const must_world_domain *d, unsigned task)
+{
+    const char *names[64];
+    int n = must_world_domain_classes(d, task, names, 64);
+    sb_printf(b, "classes = ");
+    for (int i = 0; i < n; i++)
+        sb_printf(b, "%s%s", i ? ", " : "", names[i]);
+    sb_printf(b, "\n");
+}
+
+static int write_ini(const gen *g, int truth, must_err *err)
+{
+    unsigned tasks = truth ? g->truth_tasks : g->tasks;
+    const must_world_domain *d = g->d;
+    sbuf b = {0};
+    sb_printf(&b, "# Written by `must world generate --domain %s --seed %llu`.\n",
+              must_world_domain_name(d), (unsigned long long)g->o->seed);
+    if (truth)
+        sb_printf(&b, "# The hidden truth of the set one directory up: for measuring labels, "
+                      "never for training.\n");
+    sb_printf(&b, "[dataset]\nname = world-%s%s\ntasks = ", must_world_domain_name(d),
+              truth ? "-truth" : "");
+    int first = 1;
+    for (int t = 0; t < 5; t++)
+        if (tasks & (1u << t)) {
+            sb_printf(&b, "%s%s", first ? "" : ", ", must_world_task_name(t));
+            first = 0;
+        }
+    sb_printf(&b, "\ncount = %d\nwidth = %d\nheight = %d\n", g->o->count, g->o->size,
+              g->o->size);
+    for (int t = 0; t < 5; t++) {
+        unsigned bit = 1u << t;
+        if (!(tasks & bit))
+            continue;
+        sb_printf(&b, "\n[%s]\n", must_world_task_name(t));
+        if (bit == MUST_WORLD_CLASSIFICATION || bit == MUST_WORLD_DETECTION ||
+            bit == MUST_WORLD_SEGMENTATION)
+            class_list(&b, d, bit);
+        if (bit == MUST_WORLD_DEPTH)
+            sb_printf(&b, "scale = %g\n", (double)DEPTH_SCALE);
+        if (bit == MUST_WORLD_NORMAL)
+            sb_printf(&b, "encoding = unit16\n");
+        sb_printf(&b, "source = supervised\n");
+    }
+    char p[PATH_LEN];
+    snprintf(p, sizeof p, "%s%s/dataset.ini", g->dir, truth ? "/truth" : "");
+    int rc = sb_write(&b, p, err);
+    free(b.s);
+    return rc;
+}
+
+/* Reads the records back into classification.txt and detection.txt. */
+static int write_text_labels(const gen *g, must_err *err)
+{
+    unsigned want = (g->tasks | g->truth_tasks) &
+                    (MUST_WORLD_CLASSIFICATION | MUST_WORLD_DETECTION);
+    if (!want)
+        return MUST_OK;
+    sbuf cls = {0}, det = {0};
+    int rc = MUST_OK;
+    char p[PATH_LEN], id[16];
+    for (int i = 0; i < g->o->count && !rc; i++) {
+        image_id(id, i);
+        snprintf(p, sizeof p, "%s/.world/%s.txt", g->dir, id);
+        char *text;
+        rc = must_file_read(p, &text, NULL, err);
+        if (rc)
+            break;
+        int line = 0;
+        for (char *s = text, *e; *s; s = e) {
+            e = strchr(s, '\n');
+            e = e ? e + 1 : s + strlen(s);
+            line++;
+            int c, x0, y0, x1, y1, k, diff;
+            if (sscanf(s, "class %d", &c) == 1 && c >= 0) {
+                sb_printf(&cls, "%s %d\n", id, c);
+            } else if (sscanf(s, "box %d %d %d %d %d %d", &x0, &y0, &x1, &y1, &k, &diff) == 6 &&
+                       k >= 0) {
+                sb_printf(&det, "%s %d %d %d %d %d 1%s\n", id, x0, y0, x1, y1, k,
+                          diff ? " 1" : "");
+            } else {
+                rc = must_err_set(err, MUST_EFORMAT, "%s:%d: corrupt record; delete it to "
+                                  "render the image again", p, line);
+                break;
+            }
+        }
+        free(text);
+    }
+    for (int truth = 0; truth < 2 && !rc; truth++) {
+        unsigned t = truth ? g->truth_tasks : g->tasks;
+        const char *pre = truth ? "/truth" : "";
+        if (!rc && (t & MUST_WORLD_CLASSIFICATION)) {
+            snprintf(p, sizeof p, "%s%s/labels/classification.txt", g->dir, pre);
+            rc = sb_write(&cls, p, err);
+        }
+        if (!rc && (t & MUST_WORLD_DETECTION)) {
+            snprintf(p, sizeof p, "%s%s/labels/detection.txt", g->dir, pre);
+            rc = sb_write(&det, p, err);
+        }
+    }
+    free(cls.s);
+    free(det.s);
+    return rc;
+}
+
+static int write_splits(const gen *g, must_err *err)
+{
+    static const char *const names[3] = {"train", "val", "test"};
+    sbuf b[3] = {{0}, {0}, {0}};
+    char id[16], p[PATH_LEN];
+    for (int i = 0; i < g->o->count; i++) {
+        image_id(id, i);
+        sb_printf(&b[must_world_domain_split_of(g->d, (uint64_t)i)], "%s\n", id);
+    }
+    int rc = MUST_OK;
+    for (int truth = 0; truth < 2 && !rc; truth++) {
+        if (truth && !g->truth_tasks)
+            break;
+        for (int s = 0; s < 3 && !rc; s++) {
+            snprintf(p, sizeof p, "%s%s/splits/%s.txt", g->dir, truth ? "/truth" : "", names[s]);
+            rc = sb_write(&b[s], p, err);
+        }
+    }
+    for (int s = 0; s < 3; s++)
+        free(b[s].s);
+    return rc;
+}
+
+int must_world_generate(const must_world_domain *d, const char *dir,
+                        const must_world_gen_opts *opts, must_world_gen_stats *stats,
+                        must_err *err)
+{
+    if (stats)
+        memset(stats, 0, sizeof *stats);
+    if (opts->count < 1 || opts->count > MAX_COUNT)
+        return must_err_set(err, MUST_EINVAL, "world generate: count %d outside 1..%d",
+                            opts->count, MAX_COUNT);
+    if (opts->size < 8 || opts->size > 1024)
+        return must_err_set(err, MUST_EINVAL, "world generate: size %d outside 8..1024",
+                            opts->size);
+    if (strlen(dir) > PATH_LEN - 128)
+        return must_err_set(err, MUST_EINVAL, "world generate: directory name too long");
+    gen g = {d, dir, opts, must_world_domain_tasks(d), 0};
+    if (opts->truth || !g.tasks)
+        g.truth_tasks = MUST_WORLD_ALL_TASKS;
+    double t0 = now_s();
+
+    int rc = mkdirs(&g, err);
+    if (!rc)
+        rc = check_params(&g, err);
+    if (rc)
+        return rc;
+    char p[PATH_LEN], id[16];
+    image_id(id, opts->count);
+    snprintf(p, sizeof p, "%s/.world/%s.txt", dir, id);
+    if (opts->count < MAX_COUNT && must_file_exists(p))
+        return must_err_set(err, MUST_EINVAL, "%s already holds more than %d images; a smaller "
+                            "count would leave the rest out of the set", dir, opts->count);
+
+    /* which images are left; any at all means the set is not complete */
+    int *todo = malloc((size_t)opts->count * sizeof *todo);
+    if (!todo)
+        return must_err_set(err, MUST_ENOMEM, "world generate: out of memory");
+    int ntodo = 0;
+    for (int i = 0; i < opts->count; i++)
+        if (!finished(&g, i))
+            todo[ntodo++] = i;
+    if (ntodo) {
+        snprintf(p, sizeof p, "%s/dataset.ini", dir);
+        remove(p);
+        snprintf(p, sizeof p, "%s/truth/dataset.ini", dir);
+        remove(p);
+    }
+
+    int threads = opts->threads;
+#ifdef _OPENMP
+    if (threads <= 0)
+        threads = omp_get_num_procs();
+#else
+    threads = 1;
+#endif
+    int failed = 0, done = 0;
+    must_err first = {0};
+    double last = t0;
+#pragma omp parallel num_threads(threads)
+    {
+        work w = {0};
+        must_err e = {0};
+        int ok = must_world_frame_alloc(&w.f, opts->size, &e) == MUST_OK;
+        size_t np = (size_t)opts->size * (size_t)opts->size;
+        if (ok) {
+            w.seg = malloc(np);
+            w.depth = malloc(np * sizeof *w.depth);
+            w.normal = malloc(3 * np * sizeof *w.normal);
+            ok = w.seg && w.depth && w.normal;
+            if (!ok)
+                must_err_set(&e, MUST_ENOMEM, "world generate: out of memory");
+        }
+        if (!ok) {
+#pragma omp critical(world_gen_err)
+            if (!failed++)
+                first = e;
+        }
+#pragma omp barrier
+#pragma omp for schedule(dynamic, 4)
+        for (int k = 0; k < ntodo; k++) {
+            int stop;
+#pragma omp atomic read
+            stop = failed;
+            if (stop)
+                continue;
+            if (make_image(&g, &w, todo[k], &e)) {
+#pragma omp critical(world_gen_err)
+                if (!failed++)
+                    first = e;
+                continue;
+            }
+            int n;
+#pragma omp atomic capture
+            n = ++done;
+            if (!opts->quiet) {
+#pragma omp critical(world_gen_progress)
+                {
+                    double now = now_s();
+                    if (now - last > 2.0 || n == ntodo) {
+                        last = now;
+                        fprintf(stderr, "\r%s: %d/%d images", must_world_domain_name(d), n, ntodo);
+                        if (n == ntodo)
+                            fprintf(stderr, "\n");
+                    }
+                }
+            }
+        }
+        must_world_frame_free(&w.f);
+        free(w.seg);
+        free(w.depth);
+        free(w.normal);
+    }
+    free(todo);
+    if (failed) {
+        if (err)
+            *err = first;
+        return first.code ? first.code : MUST_EIO;
+    }
+
+    rc = write_text_labels(&g, err);
+    if (!rc)
+        rc = write_splits(&g, err);
+    if (!rc && g.truth_tasks)
+        rc = write_ini(&g, 1, err);
+    if (!rc)
+        rc = write_ini(&g, 0, err);
+    if (rc)
+        return rc;
+    if (stats) {
+        stats->rendered = done;
+        stats->skipped = opts->count - ntodo;
+        stats->seconds = now_s() - t0;
+    }
+    return MUST_OK;
+}
