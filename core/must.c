@@ -15,6 +15,7 @@ static const must_cmd commands[] = {
     {"help", cmd_help, "show the commands, or one command's help"},
     {"version", cmd_version, "print the version"},
     {"bench", must_cmd_bench, "benchmarks: speed measured, one JSON line each"},
+    {"inspect", must_cmd_inspect, "list the tensors and metadata of a safetensors file"},
     {"world", must_cmd_world, "the built-in world: list domains, generate datasets"},
 };
 #define NCMD (int)(sizeof commands / sizeof commands[0])
