@@ -171,6 +171,7 @@ typedef struct parse_state {
     int line;           /* the line inih is handling */
     int err_line;       /* first error: its line and message */
     char err[512];
+    char where[160];    /* "[section] key: " while a value is parsed */
     int seen_line[64];  /* line where each key of `keys` was set, 0 if not */
     int section_line[NSECTIONS];
     char mix_names[WORLD_MAX_MIX][WORLD_NAME_MAX];
@@ -181,9 +182,11 @@ static void fail(parse_state *st, const char *fmt, ...)
 {
     if (st->err_line)
         return;
+    size_t n = strlen(st->where);
+    memcpy(st->err, st->where, n + 1);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(st->err, sizeof st->err, fmt, ap);
+    vsnprintf(st->err + n, sizeof st->err - n, fmt, ap);
     va_end(ap);
     st->err_line = st->line;
 }
@@ -550,17 +553,10 @@ static int handler(void *user, const char *section, const char *name, const char
         return 0;
     }
     strcpy(val, value);
-    char before[sizeof st->err];
-    int had = st->err_line;
-    if (!parse_value(st, &keys[ki], val)) {
-        if (!had) {
-            /* name the key in front of the value's message */
-            snprintf(before, sizeof before, "%s", st->err);
-            snprintf(st->err, sizeof st->err, "[%s] %s: %s", section, name, before);
-        }
-        return 0;
-    }
-    return 1;
+    snprintf(st->where, sizeof st->where, "[%s] %s: ", section, name);
+    int ok = parse_value(st, &keys[ki], val);
+    st->where[0] = '\0';
+    return ok;
 }
 
 static int key_line(const parse_state *st, const char *section, const char *name)
