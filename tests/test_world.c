@@ -702,19 +702,24 @@ START_TEST(generate_writes_the_format_and_resumes)
     free(det);
     ck_assert_int_ge(boxes, 24);
 
-    /* keep a copy of an image and a label, then cut the run short: lose
-     * one image's record and another's label map */
+    /* cut the run short: lose one image and another's label map, and
+     * leave the temporary file of a write that never finished */
+    char *det_before = slurp(q);
     snprintf(p, sizeof p, "%s/images/000007.png", dir);
     char *img7;
     size_t n7;
     ck_assert_int_eq(must_file_read(p, &img7, &n7, NULL), MUST_OK);
-    snprintf(p, sizeof p, "%s/.world/000007.txt", dir);
     ck_assert_int_eq(remove(p), 0);
     snprintf(p, sizeof p, "%s/truth/labels/depth/000011.png", dir);
     ck_assert_int_eq(remove(p), 0);
+    char stale[2048];
+    snprintf(stale, sizeof stale, "%s/images/000009.png.tmp.99999", dir);
+    ck_assert_int_eq(must_file_write_atomic(stale, "x", 1, NULL), MUST_OK);
     ck_assert_msg(must_world_generate(d, dir, &o, &st, &err) == MUST_OK, "%s", err.msg);
     ck_assert_int_eq(st.rendered, 2);
     ck_assert_int_eq(st.skipped, 22);
+    ck_assert(!must_file_exists(stale));
+    ck_assert(must_file_exists(p));
     snprintf(p, sizeof p, "%s/images/000007.png", dir);
     char *again;
     size_t na;
@@ -722,6 +727,10 @@ START_TEST(generate_writes_the_format_and_resumes)
     ck_assert(na == n7 && memcmp(again, img7, na) == 0);
     free(again);
     free(img7);
+    char *det_after = slurp(q);
+    ck_assert_str_eq(det_after, det_before);
+    free(det_before);
+    free(det_after);
     /* nothing left to do */
     ck_assert_int_eq(must_world_generate(d, dir, &o, &st, &err), MUST_OK);
     ck_assert_int_eq(st.rendered, 0);

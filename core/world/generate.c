@@ -1,18 +1,20 @@
 /* generate.c - writing a domain's images and labels as a dataset.
  *
- * Layout (docs/dataset-format.md), plus DIR/.world/ for our own records:
- *   .world/params          domain, seed and size the directory was made with
- *   .world/<id>.txt        an image's class and boxes, written after all its
- *                          files: its presence marks the image finished
- * Images are rendered in parallel, each one from (domain, seed, index)
- * alone.  The text label files, split lists and finally dataset.ini are
- * rebuilt from the records at the end, so a run that is cut off leaves no
- * dataset.ini and the next run redoes only the images that lack a record. */
+ * Layout: docs/dataset-format.md, plus DIR/.world/params, the domain, seed
+ * and size the directory was made with.  Images are rendered in parallel,
+ * each from (domain, seed, index) alone.  Each file is written atomically,
+ * the image after its label maps, so an image whose files all exist is
+ * finished and a rerun skips it.  The text labels (classes and boxes) are
+ * not kept per image: at the end a labels-only render, several times
+ * cheaper than the first, gives them again, and they, the split lists and
+ * finally dataset.ini are written.  A run cut off anywhere leaves no
+ * dataset.ini (a rerun removes a stale one before it renders). */
 #include "config.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -107,9 +109,6 @@ static int finished(const gen *g, int index)
 {
     char id[16], p[PATH_LEN];
     image_id(id, index);
-    snprintf(p, sizeof p, "%s/.world/%s.txt", g->dir, id);
-    if (!must_file_exists(p))
-        return 0;
     snprintf(p, sizeof p, "%s/images/%s.png", g->dir, id);
     if (!must_file_exists(p))
         return 0;
@@ -225,31 +224,13 @@ static int make_image(const gen *g, work *w, int index, must_err *err)
     const must_world_frame *f = &w->f;
     depth_map(f, w->depth);
     normal_map(f, w->normal);
-    snprintf(p, sizeof p, "%s/images/%s.png", g->dir, id);
-    rc = write_png(p, f->size, 3, 8, f->rgb, err);
-    if (!rc)
-        rc = write_labels(g, w, id, 0, g->tasks, err);
+    rc = write_labels(g, w, id, 0, g->tasks, err);
     if (!rc && g->truth_tasks)
         rc = write_labels(g, w, id, 1, g->truth_tasks, err);
     if (rc)
         return rc;
-
-    /* the record: class and boxes in the domain's class ids */
-    sbuf b = {0};
-    sb_printf(&b, "class %d\n", must_world_domain_class_of(g->d, f->image_class));
-    float hard = must_world_domain_difficult(g->d);
-    for (int k = 0; k < f->n_objects; k++) {
-        const must_world_objstat *s = &f->objs[k];
-        if (s->visible < f->min_pixels)
-            continue;
-        int diff = hard > 0.0f && (float)s->visible < hard * (float)s->silhouette;
-        sb_printf(&b, "box %d %d %d %d %d %d\n", s->vbox[0], s->vbox[1], s->vbox[2], s->vbox[3],
-                  must_world_domain_class_of(g->d, s->category), diff);
-    }
-    snprintf(p, sizeof p, "%s/.world/%s.txt", g->dir, id);
-    rc = sb_write(&b, p, err);
-    free(b.s);
-    return rc;
+    snprintf(p, sizeof p, "%s/images/%s.png", g->dir, id);
+    return write_png(p, f->size, 3, 8, f->rgb, err);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -296,6 +277,35 @@ static int mkdirs(const gen *g, must_err *err)
         }
     }
     return MUST_OK;
+}
+
+/* Removes the temporary files of writes a killed run left half done
+ * ("NAME.tmp.PID", see must_afile_open). */
+static void remove_stale(const char *dirpath)
+{
+    DIR *dp = opendir(dirpath);
+    if (!dp)
+        return;
+    struct dirent *e;
+    char p[PATH_LEN];
+    while ((e = readdir(dp)))
+        if (strstr(e->d_name, ".tmp.")) {
+            snprintf(p, sizeof p, "%s/%s", dirpath, e->d_name);
+            remove(p);
+        }
+    closedir(dp);
+}
+
+static void remove_all_stale(const gen *g)
+{
+    char p[PATH_LEN];
+    snprintf(p, sizeof p, "%s/images", g->dir);
+    remove_stale(p);
+    for (int truth = 0; truth < 2; truth++)
+        for (int t = 2; t < 5; t++) {
+            snprintf(p, sizeof p, "%s%s/labels/%s", g->dir, truth ? "/truth" : "", task_dir[t]);
+            remove_stale(p);
+        }
 }
 
 /* Refuses a directory made with other parameters; records ours. */
@@ -376,43 +386,85 @@ static int write_ini(const gen *g, int truth, must_err *err)
     return rc;
 }
 
-/* Reads the records back into classification.txt and detection.txt. */
-static int write_text_labels(const gen *g, must_err *err)
+/* One image's text labels, as the labels-only render gives them. */
+typedef struct text_labels {
+    int cls;
+    int n;
+    int box[MUST_WORLD_MAX_OBJECTS][6]; /* x0 y0 x1 y1 class difficult */
+} text_labels;
+
+static void take_labels(const gen *g, const must_world_frame *f, text_labels *t)
+{
+    t->cls = must_world_domain_class_of(g->d, f->image_class);
+    t->n = 0;
+    float hard = must_world_domain_difficult(g->d);
+    for (int k = 0; k < f->n_objects; k++) {
+        const must_world_objstat *s = &f->objs[k];
+        if (s->visible < f->min_pixels)
+            continue;
+        int *b = t->box[t->n++];
+        memcpy(b, s->vbox, 4 * sizeof(int));
+        b[4] = must_world_domain_class_of(g->d, s->category);
+        b[5] = hard > 0.0f && (float)s->visible < hard * (float)s->silhouette;
+    }
+}
+
+#define TEXT_CHUNK 2048
+
+/* classification.txt and detection.txt, beside the images and in truth/. */
+static int write_text_labels(const gen *g, int threads, must_err *err)
 {
     unsigned want = (g->tasks | g->truth_tasks) &
                     (MUST_WORLD_CLASSIFICATION | MUST_WORLD_DETECTION);
     if (!want)
         return MUST_OK;
+    int count = g->o->count;
+    text_labels *tl = malloc(TEXT_CHUNK * sizeof *tl);
+    if (!tl)
+        return must_err_set(err, MUST_ENOMEM, "world generate: out of memory");
     sbuf cls = {0}, det = {0};
-    int rc = MUST_OK;
-    char p[PATH_LEN], id[16];
-    for (int i = 0; i < g->o->count && !rc; i++) {
-        image_id(id, i);
-        snprintf(p, sizeof p, "%s/.world/%s.txt", g->dir, id);
-        char *text;
-        rc = must_file_read(p, &text, NULL, err);
-        if (rc)
-            break;
-        int line = 0;
-        for (char *s = text, *e; *s; s = e) {
-            e = strchr(s, '\n');
-            e = e ? e + 1 : s + strlen(s);
-            line++;
-            int c, x0, y0, x1, y1, k, diff;
-            if (sscanf(s, "class %d", &c) == 1 && c >= 0) {
-                sb_printf(&cls, "%s %d\n", id, c);
-            } else if (sscanf(s, "box %d %d %d %d %d %d", &x0, &y0, &x1, &y1, &k, &diff) == 6 &&
-                       k >= 0) {
-                sb_printf(&det, "%s %d %d %d %d %d 1%s\n", id, x0, y0, x1, y1, k,
-                          diff ? " 1" : "");
-            } else {
-                rc = must_err_set(err, MUST_EFORMAT, "%s:%d: corrupt record; delete it to "
-                                  "render the image again", p, line);
-                break;
+    int failed = 0;
+    must_err first = {0};
+    for (int c0 = 0; c0 < count && !failed; c0 += TEXT_CHUNK) {
+        int n = count - c0 < TEXT_CHUNK ? count - c0 : TEXT_CHUNK;
+#pragma omp parallel num_threads(threads)
+        {
+            must_world_frame f;
+            must_err e = {0};
+            int ok = must_world_frame_alloc(&f, g->o->size, &e) == MUST_OK;
+#pragma omp for schedule(dynamic, 8)
+            for (int k = 0; k < n; k++) {
+                if (ok && must_world_label_index(g->d, g->o->seed, (uint64_t)(c0 + k), &f, NULL,
+                                                 &e) == MUST_OK) {
+                    take_labels(g, &f, &tl[k]);
+                    continue;
+                }
+                ok = 0;
+#pragma omp critical(world_text_err)
+                if (!failed++)
+                    first = e;
+            }
+            must_world_frame_free(&f);
+        }
+        char id[16];
+        for (int k = 0; k < n && !failed; k++) {
+            image_id(id, c0 + k);
+            sb_printf(&cls, "%s %d\n", id, tl[k].cls);
+            for (int b = 0; b < tl[k].n; b++) {
+                const int *x = tl[k].box[b];
+                sb_printf(&det, "%s %d %d %d %d %d 1%s\n", id, x[0], x[1], x[2], x[3], x[4],
+                          x[5] ? " 1" : "");
             }
         }
-        free(text);
     }
+    free(tl);
+    int rc = MUST_OK;
+    if (failed) {
+        if (err)
+            *err = first;
+        rc = first.code ? first.code : MUST_EIO;
+    }
+    char p[PATH_LEN];
     for (int truth = 0; truth < 2 && !rc; truth++) {
         unsigned t = truth ? g->truth_tasks : g->tasks;
         const char *pre = truth ? "/truth" : "";
@@ -479,7 +531,7 @@ int must_world_generate(const must_world_domain *d, const char *dir,
         return rc;
     char p[PATH_LEN], id[16];
     image_id(id, opts->count);
-    snprintf(p, sizeof p, "%s/.world/%s.txt", dir, id);
+    snprintf(p, sizeof p, "%s/images/%s.png", dir, id);
     if (opts->count < MAX_COUNT && must_file_exists(p))
         return must_err_set(err, MUST_EINVAL, "%s already holds more than %d images; a smaller "
                             "count would leave the rest out of the set", dir, opts->count);
@@ -493,6 +545,7 @@ int must_world_generate(const must_world_domain *d, const char *dir,
         if (!finished(&g, i))
             todo[ntodo++] = i;
     if (ntodo) {
+        remove_all_stale(&g);
         snprintf(p, sizeof p, "%s/dataset.ini", dir);
         remove(p);
         snprintf(p, sizeof p, "%s/truth/dataset.ini", dir);
@@ -570,7 +623,7 @@ int must_world_generate(const must_world_domain *d, const char *dir,
         return first.code ? first.code : MUST_EIO;
     }
 
-    rc = write_text_labels(&g, err);
+    rc = write_text_labels(&g, threads, err);
     if (!rc)
         rc = write_splits(&g, err);
     if (!rc && g.truth_tasks)

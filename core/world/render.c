@@ -453,7 +453,7 @@ static uint8_t to_byte(float c)
     return (uint8_t)(sqrtf(c) * 255.0f + 0.5f);
 }
 
-int must_world_render(const must_world_scene *sc, must_world_frame *f, must_err *err)
+static int render(const must_world_scene *sc, must_world_frame *f, int shading, must_err *err)
 {
     int rc_ = check_scene(sc, err);
     if (rc_)
@@ -479,12 +479,14 @@ int must_world_render(const must_world_scene *sc, must_world_frame *f, must_err 
             v3 d;
             rhit h;
             trace(rc, (float)j + 0.5f, (float)i + 0.5f, i, j, &d, &h, f->objs);
-            unsigned lit;
-            v3 c = shade(rc, rc->eye, d, &h, &lit);
-            fp->col[3 * q] = c.x;
-            fp->col[3 * q + 1] = c.y;
-            fp->col[3 * q + 2] = c.z;
-            fp->lit[q] = (uint8_t)lit;
+            if (shading) {
+                unsigned lit;
+                v3 c = shade(rc, rc->eye, d, &h, &lit);
+                fp->col[3 * q] = c.x;
+                fp->col[3 * q + 1] = c.y;
+                fp->col[3 * q + 2] = c.z;
+                fp->lit[q] = (uint8_t)lit;
+            }
             if (h.obj >= 0) {
                 fp->id[q] = (int16_t)h.obj;
                 f->instance[q] = (uint8_t)(h.obj + 1);
@@ -517,7 +519,7 @@ int must_world_render(const must_world_scene *sc, must_world_frame *f, must_err 
     }
 
     /* pass 2: more rays where a neighbour differs */
-    for (int i = 0; i < S; i++) {
+    for (int i = 0; i < S && shading; i++) {
         for (int j = 0; j < S; j++) {
             size_t q = (size_t)i * S + j;
             int edge = 0;
@@ -558,4 +560,14 @@ int must_world_render(const must_world_scene *sc, must_world_frame *f, must_err 
         }
     free(rc);
     return MUST_OK;
+}
+
+int must_world_render(const must_world_scene *sc, must_world_frame *f, must_err *err)
+{
+    return render(sc, f, 1, err);
+}
+
+int must_world_render_labels(const must_world_scene *sc, must_world_frame *f, must_err *err)
+{
+    return render(sc, f, 0, err);
 }

@@ -369,15 +369,15 @@ int must_world_sample(const must_world_domain *d, uint64_t seed, uint64_t index,
 
 #define MAX_ATTEMPTS 16
 
-int must_world_render_index(const must_world_domain *d, uint64_t seed, uint64_t index,
-                            must_world_frame *f, must_world_scene *scene, must_err *err)
+static int render_index(const must_world_domain *d, uint64_t seed, uint64_t index,
+                        must_world_frame *f, must_world_scene *scene, int shading, must_err *err)
 {
     must_world_scene local;
     must_world_scene *sc = scene ? scene : &local;
     for (int a = 0; a < MAX_ATTEMPTS; a++) {
         int rc = must_world_sample(d, seed, index, a, sc, err);
         if (!rc)
-            rc = must_world_render(sc, f, err);
+            rc = shading ? must_world_render(sc, f, err) : must_world_render_labels(sc, f, err);
         if (rc)
             return rc;
         if (f->image_class >= 0)
@@ -387,4 +387,16 @@ int must_world_render_index(const must_world_domain *d, uint64_t seed, uint64_t 
                         "world domain '%s': image %llu shows no object of %d pixels or more "
                         "after %d draws; widen [objects] or [camera] ranges",
                         d->name, (unsigned long long)index, f->min_pixels, MAX_ATTEMPTS);
+}
+
+int must_world_render_index(const must_world_domain *d, uint64_t seed, uint64_t index,
+                            must_world_frame *f, must_world_scene *scene, must_err *err)
+{
+    return render_index(d, seed, index, f, scene, 1, err);
+}
+
+int must_world_label_index(const must_world_domain *d, uint64_t seed, uint64_t index,
+                           must_world_frame *f, must_world_scene *scene, must_err *err)
+{
+    return render_index(d, seed, index, f, scene, 0, err);
 }

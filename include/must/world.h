@@ -163,6 +163,9 @@ int must_world_min_pixels(int size);
 /* Renders scene into f (single-threaded; render frames in parallel).
  * Rejects a scene with out-of-range counts, categories or fov. */
 int must_world_render(const must_world_scene *scene, must_world_frame *f, must_err *err);
+/* The same without shading: every label and statistic, but f->rgb is left
+ * as it was.  Several times cheaper (no shadow or anti-aliasing rays). */
+int must_world_render_labels(const must_world_scene *scene, must_world_frame *f, must_err *err);
 
 /* ------------------------------------------------------------------------ */
 /* Domains. */
@@ -226,6 +229,9 @@ int must_world_sample(const must_world_domain *d, uint64_t seed, uint64_t index,
  * an object of at least min_pixels is visible.  scene may be NULL. */
 int must_world_render_index(const must_world_domain *d, uint64_t seed, uint64_t index,
                             must_world_frame *f, must_world_scene *scene, must_err *err);
+/* The same with must_world_render_labels: the same labels, no image. */
+int must_world_label_index(const must_world_domain *d, uint64_t seed, uint64_t index,
+                           must_world_frame *f, must_world_scene *scene, must_err *err);
 
 /* ------------------------------------------------------------------------ */
 /* Writing a dataset (docs/dataset-format.md). */
@@ -245,11 +251,12 @@ typedef struct must_world_gen_stats {
     double seconds;
 } must_world_gen_stats;
 
-/* Writes (or completes) the dataset in dir.  Each image and its label maps
- * are written atomically and a per-image record last, so a rerun skips
- * finished images; the label text files, split lists and dataset.ini are
- * written at the very end, dataset.ini last.  A dir made with another
- * domain, seed or size is refused. */
+/* Writes (or completes) the dataset in dir.  Each image and each label map
+ * is written atomically, the image last, so a rerun skips the images whose
+ * files are all there.  The text labels (classes, boxes), split lists and
+ * dataset.ini are written at the very end, dataset.ini last, the text labels
+ * from a second, labels-only render.  A dir made with another domain, seed
+ * or size is refused. */
 int must_world_generate(const must_world_domain *d, const char *dir,
                         const must_world_gen_opts *opts, must_world_gen_stats *stats,
                         must_err *err);
