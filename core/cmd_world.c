@@ -15,6 +15,7 @@ static void usage(FILE *fp)
             "usage: must world list\n"
             "       must world generate --domain NAME --count N --out DIR [--size S] [--seed K]\n"
             "                           [--threads N] [--truth] [--quiet]\n"
+            "       must world preview --domain NAME --out FILE.png [--count N] [--size S] ...\n"
             "\n"
             "list      the domains (presets in etc/must/world, $MUST_WORLD_PATH and built in):\n"
             "          what each mirrors in the paper, its role and the labels it writes\n"
@@ -28,7 +29,9 @@ static void usage(FILE *fp)
             "  --threads N    worker threads (default: one per core)\n"
             "  --truth        also write every task's exact labels under DIR/truth/\n"
             "                 (always done for an unlabelled domain)\n"
-            "  --quiet        no progress on stderr\n");
+            "  --quiet        no progress on stderr\n"
+            "preview   a contact sheet of a domain: image + boxes, mask, depth, normals\n"
+            "          ('must world preview --help')\n");
 }
 
 static void tasks_str(unsigned t, char *buf, size_t len)
@@ -209,5 +212,8 @@ int must_cmd_world(int argc, char **argv)
         return cmd_list(argc - 1, argv + 1);
     if (strcmp(argv[1], "generate") == 0)
         return cmd_generate(argc - 1, argv + 1);
-    return must_cli_usage_error("world", "unknown subcommand '%s' (list, generate)", argv[1]);
+    if (strcmp(argv[1], "preview") == 0)
+        return must_cmd_world_preview(argc - 1, argv + 1);
+    return must_cli_usage_error("world", "unknown subcommand '%s' (list, generate, preview)",
+                                argv[1]);
 }

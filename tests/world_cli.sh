@@ -51,6 +51,11 @@ grep -q "0 rendered, 5 already there" "$tmp/out" || { cat "$tmp/out"; fail "reru
 expect 1 "$must" world generate --domain down-seg --count 5 --size 48 --out "$tmp/seg" --quiet
 grep -q "other parameters" "$tmp/err" || fail "a changed size was not refused"
 
+expect 0 "$must" world preview --domain down-seg-many --out "$tmp/sheet.png" --count 2 --size 16
+[ -s "$tmp/sheet.png" ] || fail "no preview sheet"
+expect 2 "$must" world preview --domain down-seg-many
+expect 2 "$must" world preview --domain down-seg-many --out "$tmp/s.png" --scale 0
+
 expect 0 "$must" bench world --size 16 --count 8 --threads 1
 grep -q '"bench":"world".*"size":16.*"img_s":' "$tmp/out" || { cat "$tmp/out"; fail "bench line"; }
 expect 2 "$must" bench world --size 1

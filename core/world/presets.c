@@ -71,7 +71,7 @@ const world_builtin must_world_builtins[] = {
      "classes = sphere, cube, cylinder, cone, torus, capsule, pyramid, ring, egg, octahedron, wedge, hexprism, tetrahedron, plank, cross, dumbbell, snowman, table, mushroom, arch\n"
      "count = 6, 14\n"
      "size = 0.3, 1.0\n"
-     "distance = 2, 9\n"
+     "distance = 2, 7\n"
      "lying = 0.3\n"
      "\n"
      "[look]\n"
