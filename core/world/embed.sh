@@ -16,7 +16,7 @@ for f in "$@"; do
     name=$(basename "$f" .ini)
     echo "    {\"$name\","
     # escape backslashes, quotes and '?' (trigraphs), one literal per line
-    sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/?/\\?/g' -e 's/\r$//' \
+    sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/?/\\?/g' \
         -e 's/^/     "/' -e 's/$/\\n"/' "$srcdir/$f"
     echo '    },'
     n=$((n + 1))

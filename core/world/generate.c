@@ -386,6 +386,17 @@ static int write_ini(const gen *g, int truth, must_err *err)
     return rc;
 }
 
+/* Called by the thread that failed: the first failure's message wins; the
+ * others only stop the loop (threads read `failed` atomically). */
+static void record_failure(int *failed, must_err *first, const must_err *e)
+{
+    int prev;
+#pragma omp atomic capture
+    prev = (*failed)++;
+    if (prev == 0)
+        *first = *e;
+}
+
 /* One image's text labels, as the labels-only render gives them. */
 typedef struct text_labels {
     int cls;
@@ -440,9 +451,7 @@ static int write_text_labels(const gen *g, int threads, must_err *err)
                     continue;
                 }
                 ok = 0;
-#pragma omp critical(world_text_err)
-                if (!failed++)
-                    first = e;
+                record_failure(&failed, &first, &e);
             }
             must_world_frame_free(&f);
         }
@@ -576,11 +585,8 @@ int must_world_generate(const must_world_domain *d, const char *dir,
             if (!ok)
                 must_err_set(&e, MUST_ENOMEM, "world generate: out of memory");
         }
-        if (!ok) {
-#pragma omp critical(world_gen_err)
-            if (!failed++)
-                first = e;
-        }
+        if (!ok)
+            record_failure(&failed, &first, &e);
 #pragma omp barrier
 #pragma omp for schedule(dynamic, 4)
         for (int k = 0; k < ntodo; k++) {
@@ -590,9 +596,7 @@ int must_world_generate(const must_world_domain *d, const char *dir,
             if (stop)
                 continue;
             if (make_image(&g, &w, todo[k], &e)) {
-#pragma omp critical(world_gen_err)
-                if (!failed++)
-                    first = e;
+                record_failure(&failed, &first, &e);
                 continue;
             }
             int n;
