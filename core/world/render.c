@@ -400,6 +400,20 @@ static v3 shade(const rctx *rc, v3 o, v3 d, const rhit *h, unsigned *lit)
     return c;
 }
 
+/* Counts pixel (i, j) into a pixel count and its half-open box. */
+static void count_pixel(int *n, int box[4], int i, int j)
+{
+    if (*n == 0 || j < box[0])
+        box[0] = j;
+    if (*n == 0 || i < box[1])
+        box[1] = i;
+    if (j + 1 > box[2])
+        box[2] = j + 1;
+    if (i + 1 > box[3])
+        box[3] = i + 1;
+    (*n)++;
+}
+
 /* The first surface along the ray of image point (px, py) of pixel (i, j).
  * With stat, also counts every object the ray meets (silhouettes). */
 static void trace(const rctx *rc, float px, float py, int i, int j, v3 *d_out, rhit *h,
@@ -418,18 +432,8 @@ static void trace(const rctx *rc, float px, float py, int i, int j, v3 *d_out, r
         float tmax = stat ? TINF : best;
         if (!sphere_near(w, rc->eye, d, tmax) || !object_hit(w, rc->eye, d, 0.0f, tmax, &t, &n, &tp))
             continue;
-        if (stat) {
-            must_world_objstat *s = &stat[k];
-            if (s->silhouette == 0 || j < s->sbox[0])
-                s->sbox[0] = j;
-            if (s->silhouette == 0 || i < s->sbox[1])
-                s->sbox[1] = i;
-            if (j + 1 > s->sbox[2])
-                s->sbox[2] = j + 1;
-            if (i + 1 > s->sbox[3])
-                s->sbox[3] = i + 1;
-            s->silhouette++;
-        }
+        if (stat)
+            count_pixel(&stat[k].silhouette, stat[k].sbox, i, j);
         if (t < best) {
             best = t;
             if (t < h->t) {
@@ -455,9 +459,9 @@ static uint8_t to_byte(float c)
 
 static int render(const must_world_scene *sc, must_world_frame *f, int shading, must_err *err)
 {
-    int rc_ = check_scene(sc, err);
-    if (rc_)
-        return rc_;
+    int bad = check_scene(sc, err);
+    if (bad)
+        return bad;
     if (!f || !f->priv)
         return must_err_set(err, MUST_EINVAL, "world render: frame not allocated");
     int S = f->size;
@@ -491,16 +495,7 @@ static int render(const must_world_scene *sc, must_world_frame *f, int shading, 
                 fp->id[q] = (int16_t)h.obj;
                 f->instance[q] = (uint8_t)(h.obj + 1);
                 f->semantic[q] = (uint8_t)MUST_WORLD_SEM_OBJECT(sc->objects[h.obj].category);
-                must_world_objstat *s = &f->objs[h.obj];
-                if (s->visible == 0 || j < s->vbox[0])
-                    s->vbox[0] = j;
-                if (s->visible == 0 || i < s->vbox[1])
-                    s->vbox[1] = i;
-                if (j + 1 > s->vbox[2])
-                    s->vbox[2] = j + 1;
-                if (i + 1 > s->vbox[3])
-                    s->vbox[3] = i + 1;
-                s->visible++;
+                count_pixel(&f->objs[h.obj].visible, f->objs[h.obj].vbox, i, j);
             } else {
                 fp->id[q] = (int16_t)(-1 - h.stuff);
                 f->instance[q] = 0;
