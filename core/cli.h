@@ -18,6 +18,8 @@ int must_cmd_demo(int argc, char **argv);
 int must_cmd_dataset(int argc, char **argv);
 int must_cmd_import(int argc, char **argv);
 int must_cmd_inspect(int argc, char **argv);
+int must_cmd_world(int argc, char **argv);
+int must_cmd_world_preview(int argc, char **argv); /* `must world preview` */
 
 /* Shared helpers for commands. */
 int must_cli_usage_error(const char *cmd, const char *fmt, ...);

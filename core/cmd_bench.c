@@ -13,6 +13,7 @@ static const struct {
     const char *summary;
 } kinds[] = {
     {"data", must_bench_data, "loader: decode + augment images/s per worker"},
+    {"world", must_bench_world, "renders world images: images/s at 64 and 128 pixels"},
     {NULL, NULL, NULL}, /* placeholder: every bench adds its line above this one */
 };
 

@@ -18,6 +18,7 @@ static const must_cmd commands[] = {
     {"dataset", must_cmd_dataset, "check a dataset directory, or draw its labels"},
     {"import", must_cmd_import, "build a dataset from another layout (imagefolder)"},
     {"inspect", must_cmd_inspect, "list the tensors and metadata of a safetensors file"},
+    {"world", must_cmd_world, "the built-in world: list domains, generate datasets"},
 };
 #define NCMD (int)(sizeof commands / sizeof commands[0])
 
