@@ -12,6 +12,7 @@ static const struct {
     must_cmd_fn fn;
     const char *summary;
 } kinds[] = {
+    {"ops", must_bench_ops, "conv2d forward/backward speed against plain sgemm"},
     {NULL, NULL, NULL}, /* placeholder: every bench adds its line above this one */
 };
 
