@@ -56,9 +56,13 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+static int use_min; /* --stat min: the fastest rep, for machines shared with other jobs */
+
 static double median(double *v, int n)
 {
     qsort(v, (size_t)n, sizeof *v, cmp_double);
+    if (use_min)
+        return v[0];
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
@@ -163,19 +167,23 @@ out:
 static void usage(FILE *fp)
 {
     fprintf(fp,
-            "usage: must bench ops [--threads N] [--size 64|128] [--batch B] [--reps R]\n\n"
+            "usage: must bench ops [--threads N] [--size 64|128] [--batch B] [--reps R]\n"
+            "                     [--stat median|min] [--only NAME]\n\n"
             "Times conv2d forward and backward for every conv shape of the reference model\n"
             "against a plain sgemm of the forward's M, N, K on the same threads; prints one\n"
             "JSON line per shape and a last line with the model-weighted fractions.\n\n"
             "  --threads N  threads (default: every core)\n"
             "  --size S     input side, 64 or 128 (default 64)\n"
             "  --batch B    batch size (default 32)\n"
-            "  --reps R     timed repetitions after 2 warm-up ones; medians (default 5)\n");
+            "  --reps R     timed repetitions after 2 warm-up ones; medians (default 5)\n"
+            "  --stat S     median (default) or min: the fastest rep, on a shared machine\n"
+            "  --only NAME  time only the named shape (stem, c2, ..., head, head_seg)\n");
 }
 
 int must_bench_ops(int argc, char **argv)
 {
     int threads = 0, size = 64, batch = 32, reps = 5;
+    const char *only = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (must_cli_is_help(a)) {
@@ -199,6 +207,16 @@ int must_bench_ops(int argc, char **argv)
             if ((reps = must_cli_int("bench ops", a, v, 1, 1000)) < 0)
                 return 2;
             i++;
+        } else if (strcmp(a, "--stat") == 0) {
+            if (!v || (strcmp(v, "median") != 0 && strcmp(v, "min") != 0))
+                return must_cli_usage_error("bench ops", "--stat takes median or min");
+            use_min = strcmp(v, "min") == 0;
+            i++;
+        } else if (strcmp(a, "--only") == 0) {
+            if (!v)
+                return must_cli_usage_error("bench ops", "--only needs a shape name");
+            only = v;
+            i++;
         } else {
             return must_cli_usage_error("bench ops", "unknown option '%s'", a);
         }
@@ -213,6 +231,8 @@ int must_bench_ops(int argc, char **argv)
     for (int c = 0; c < NCASES; c++) {
         const conv_case *cc = &cases[c];
         conv_times t;
+        if (only && strcmp(only, cc->name) != 0)
+            continue;
         if (time_case(cc, size, batch, threads, reps, &t) != 0)
             return 1;
         double bwd_flops = (cc->dx ? 2.0 : 1.0) * t.flops;

@@ -1,38 +1,54 @@
-/* ops_conv.c - 2-d convolution: im2col + one GEMM over the whole batch.
+/* ops_conv.c - 2-d convolution: im2col + GEMM over the whole batch.
  *
  * The GEMM's N dimension is every output pixel of the batch, J = B*Ho*Wo, so
- * deep layers with a 4x4 map still hand BLAS a wide matrix (DESIGN §4).  The
- * columns are walked in chunks sized from the shape alone so that one chunk
- * of im2col rows (K x nc floats) stays in the last-level cache between
- * im2col writing it and the GEMM reading it: the whole im2col matrix of a
- * stride-4 head conv at 128^2 is 75 MB, and sending it to DRAM and back costs
- * a quarter of the GEMM's time.  The chunk size never depends on the thread
- * count, so the weight gradient (summed chunk by chunk) is the same bit for
- * bit with any number of threads.
+ * a deep layer with a 4x4 map still hands BLAS a wide matrix (DESIGN §4).
+ * The columns are walked in chunks small enough that a chunk of im2col rows
+ * (K x nc floats) stays in a core's L2 cache between im2col writing it and
+ * the GEMM reading it.  The whole im2col matrix of a stride-4 head conv at
+ * 128^2 is 75 MB; sending it to DRAM and back cost as much as a quarter of
+ * the GEMM's time, and a cache-resident operand also makes the GEMM itself
+ * faster (OpenBLAS on the project machines: 80 GFLOP/s with N = 128 in L2,
+ * 57 with N = 32768 streamed).
  *
- * Backward recomputes each chunk's im2col from x instead of saving the
+ * Threads.  Forward, with enough chunks, each thread takes whole chunks
+ * (im2col, GEMM, scatter into y) in its own buffer: nothing is shared and
+ * nothing crosses cores.  Backward walks the chunks in order and splits the
+ * work inside each one: dW by rows of K, dx by input channels, so every
+ * gradient element is summed by one thread in an order fixed by the shape
+ * alone, and the result is the same bit for bit with any thread count.
+ * The single-threaded must_sgemm(NULL, ...) calls inside those parallel
+ * regions are plain one-thread BLAS calls (OpenBLAS is pinned to one thread
+ * in gemm.c), the same thing must_sgemm does for its own split: one pool.
+ *
+ * Backward recomputes each chunk's im2col from x rather than saving the
  * forward's: saving would write K*J floats to DRAM and read them back, while
  * recomputing reads x (kh*kw times smaller) and writes a cache-resident chunk.
  *
- * The GEMM produces a chunk in (Cout, columns) order: CNHW.  The forward
- * scatters it into the NCHW output with the bias added on the way; backward
+ * The GEMM produces a chunk in (Cout, columns) order, i.e. CNHW.  The forward
+ * scatters it into the NCHW output adding the bias on the way; backward
  * gathers dy into the same order and sums the bias gradient while it does.
  */
 #include "config.h"
 
-#include <stdio.h>
+#include <omp.h>
 #include <string.h>
 
 #include "engine-impl.h"
 
-/* Bytes of scratch one chunk of columns may use (im2col rows + GEMM output).
- * Small enough for the L3 of the project machines even when shared, large
- * enough that the GEMM sees a few hundred columns. */
-#ifndef MUST_CONV_CHUNK_BYTES
-#define MUST_CONV_CHUNK_BYTES (4u << 20)
-#endif
-/* Loops that touch fewer floats than this run on one thread: a fork costs
- * more than it saves. */
+/* Bytes of im2col rows per chunk: about half of a Zen core's 512 KiB L2, the
+ * rest being OpenBLAS's packed panels and the GEMM's output. */
+#define CHUNK_BYTES (192u << 10)
+/* Fewest columns per chunk: below this the GEMM's per-call packing of the
+ * weights costs more than the cache saves. */
+#define CHUNK_MIN_COLS 128
+/* Output channels per GEMM when the whole batch is one chunk. */
+#define OUT_BLOCK 64
+/* Backward cuts the input channels into at least BLOCKS_MIN blocks (so that
+ * threads have work to share) of about BLOCK_ROWS im2col rows. */
+#define BLOCKS_MIN 4
+#define BLOCK_ROWS 512
+/* Convolutions with fewer im2col elements than this run on one thread: a
+ * fork costs more than it saves. */
 #define PAR_MIN 32768
 
 typedef struct conv_geom {
@@ -43,216 +59,8 @@ typedef struct conv_geom {
     int K;           /* C * kh * kw: the GEMM's reduction length */
     size_t P, J;     /* Ho * Wo; B * P */
     int pointwise;   /* 1x1, stride 1, pad 0: im2col is a plain layout copy */
+    int same;        /* stride 1 and Wo == W: an im2col row is a shifted plane */
 } conv_geom;
-
-static size_t chunk_cols(const conv_geom *g)
-{
-    size_t per_col = (size_t)(g->K + g->O) * sizeof(float);
-    size_t nc = MUST_CONV_CHUNK_BYTES / per_col;
-    nc &= ~(size_t)63;
-    if (nc < 256)
-        nc = 256;
-    if (nc >= g->J)
-        return g->J;
-    /* Equal chunks, so the last one is not a sliver the GEMM runs slowly. */
-    size_t n = (g->J + nc - 1) / nc;
-    nc = (g->J + n - 1) / n;
-    return (nc + 15) & ~(size_t)15;
-}
-
-/* First output column ow whose input column ow*s + off is >= 0, and the first
- * one whose input column is >= W: [lo, hi) reads real pixels. */
-static void valid_cols(const conv_geom *g, int off, int *lo, int *hi)
-{
-    *lo = off >= 0 ? 0 : (-off + g->s - 1) / g->s;
-    *hi = g->W - off <= 0 ? 0 : (g->W - off + g->s - 1) / g->s;
-    if (*hi > g->Wo)
-        *hi = g->Wo;
-    if (*hi < *lo)
-        *hi = *lo;
-}
-
-static inline int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
-
-/* Rows of the im2col matrix for columns [j0, j0 + nc): row r = (c, i, j) of
- * the kernel, column = (b, oh, ow).  col is (K, nc). */
-static void im2col(const conv_geom *g, const float *x, size_t j0, size_t nc, float *col, int nt)
-{
-    const size_t HW = (size_t)g->H * g->W;
-    const int kk = g->kh * g->kw;
-    nt = (size_t)g->K * nc < PAR_MIN ? 1 : nt;
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (int r = 0; r < g->K; r++) {
-        const int c = r / kk, ki = r % kk / g->kw, kj = r % g->kw;
-        float *dst = col + (size_t)r * nc;
-        size_t j = j0;
-        const size_t j1 = j0 + nc;
-        if (g->pointwise) {
-            while (j < j1) {
-                size_t b = j / g->P, p = j % g->P;
-                size_t len = g->P - p < j1 - j ? g->P - p : j1 - j;
-                memcpy(dst + (j - j0), x + (b * g->C + c) * HW + p, len * sizeof(float));
-                j += len;
-            }
-            continue;
-        }
-        const int off = kj * g->d - g->pad;
-        int lo, hi;
-        valid_cols(g, off, &lo, &hi);
-        size_t b = j / g->P, p = j % g->P;
-        int oh = (int)(p / g->Wo), ow = (int)(p % g->Wo);
-        while (j < j1) {
-            int len = g->Wo - ow;
-            if ((size_t)len > j1 - j)
-                len = (int)(j1 - j);
-            float *o = dst + (j - j0);
-            const int ih = oh * g->s - g->pad + ki * g->d;
-            if (ih < 0 || ih >= g->H) {
-                memset(o, 0, (size_t)len * sizeof(float));
-            } else {
-                /* input column of output ow + i: (ow + i) s + off, >= 0 for i >= a */
-                const float *row = x + (b * g->C + c) * HW + (size_t)ih * g->W;
-                int a = clampi(lo - ow, 0, len), e = clampi(hi - ow, 0, len);
-                memset(o, 0, (size_t)a * sizeof(float));
-                if (e <= a) {
-                    /* the whole run reads padding */
-                } else if (g->s == 1) {
-                    memcpy(o + a, row + (ow + a + off), (size_t)(e - a) * sizeof(float));
-                } else {
-                    const float *sp = row + ((ow + a) * g->s + off);
-                    for (int i = 0; i < e - a; i++)
-                        o[a + i] = sp[(size_t)i * g->s];
-                }
-                memset(o + e, 0, (size_t)(len - e) * sizeof(float));
-            }
-            j += (size_t)len;
-            ow = 0;
-            if (++oh == g->Ho) {
-                oh = 0;
-                b++;
-            }
-        }
-    }
-}
-
-/* The adjoint of im2col: dx += col2im(dcol).  Parallel over input channels,
- * so every dx element is summed by one thread in a fixed order. */
-static void col2im(const conv_geom *g, const float *dcol, size_t j0, size_t nc, float *dx, int nt)
-{
-    const size_t HW = (size_t)g->H * g->W;
-    const int kk = g->kh * g->kw;
-    nt = (size_t)g->K * nc < PAR_MIN ? 1 : nt;
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (int c = 0; c < g->C; c++) {
-        for (int q = 0; q < kk; q++) {
-            const int ki = q / g->kw, kj = q % g->kw;
-            const float *srow = dcol + ((size_t)c * kk + q) * nc;
-            size_t j = j0;
-            const size_t j1 = j0 + nc;
-            if (g->pointwise) {
-                while (j < j1) {
-                    size_t b = j / g->P, p = j % g->P;
-                    size_t len = g->P - p < j1 - j ? g->P - p : j1 - j;
-                    float *o = dx + (b * g->C + c) * HW + p;
-                    const float *sp = srow + (j - j0);
-                    for (size_t i = 0; i < len; i++)
-                        o[i] += sp[i];
-                    j += len;
-                }
-                continue;
-            }
-            const int off = kj * g->d - g->pad;
-            int lo, hi;
-            valid_cols(g, off, &lo, &hi);
-            size_t b = j / g->P, p = j % g->P;
-            int oh = (int)(p / g->Wo), ow = (int)(p % g->Wo);
-            while (j < j1) {
-                int len = g->Wo - ow;
-                if ((size_t)len > j1 - j)
-                    len = (int)(j1 - j);
-                const int ih = oh * g->s - g->pad + ki * g->d;
-                if (ih >= 0 && ih < g->H && clampi(hi - ow, 0, len) > clampi(lo - ow, 0, len)) {
-                    const float *sp = srow + (j - j0);
-                    float *row = dx + (b * g->C + c) * HW + (size_t)ih * g->W;
-                    int a = clampi(lo - ow, 0, len), e = clampi(hi - ow, 0, len);
-                    float *op = row + ((ow + a) * g->s + off);
-                    sp += a;
-                    if (g->s == 1) {
-                        for (int i = 0; i < e - a; i++)
-                            op[i] += sp[i];
-                    } else {
-                        for (int i = 0; i < e - a; i++)
-                            op[(size_t)i * g->s] += sp[i];
-                    }
-                }
-                j += (size_t)len;
-                ow = 0;
-                if (++oh == g->Ho) {
-                    oh = 0;
-                    b++;
-                }
-            }
-        }
-    }
-}
-
-/* y[b, o, p] = yc[o, j - j0] + bias[o] for the chunk's columns j = b*P + p. */
-static void scatter_out(const conv_geom *g, const float *yc, size_t j0, size_t nc,
-                        const float *bias, float *y, int nt)
-{
-    nt = (size_t)g->O * nc < PAR_MIN ? 1 : nt;
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (int o = 0; o < g->O; o++) {
-        const float bo = bias ? bias[o] : 0.0f;
-        const float *src = yc + (size_t)o * nc;
-        size_t j = j0;
-        const size_t j1 = j0 + nc;
-        while (j < j1) {
-            size_t b = j / g->P, p = j % g->P;
-            size_t len = g->P - p < j1 - j ? g->P - p : j1 - j;
-            float *dst = y + (b * g->O + o) * g->P + p;
-            const float *sp = src + (j - j0);
-            for (size_t i = 0; i < len; i++)
-                dst[i] = sp[i] + bo;
-            j += len;
-        }
-    }
-}
-
-/* dyc[o, j - j0] = dy[b, o, p]; dbias[o] += the chunk's sum when wanted. */
-static void gather_grad(const conv_geom *g, const float *dy, size_t j0, size_t nc, float *dyc,
-                        double *dbias, int nt)
-{
-    nt = (size_t)g->O * nc < PAR_MIN ? 1 : nt;
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (int o = 0; o < g->O; o++) {
-        float *dst = dyc + (size_t)o * nc;
-        size_t j = j0;
-        const size_t j1 = j0 + nc;
-        double acc = 0.0;
-        while (j < j1) {
-            size_t b = j / g->P, p = j % g->P;
-            size_t len = g->P - p < j1 - j ? g->P - p : j1 - j;
-            const float *src = dy + (b * g->O + o) * g->P + p;
-            float *dp = dst + (j - j0);
-            memcpy(dp, src, len * sizeof(float));
-            if (dbias) {
-                float s[8] = {0};
-                size_t i = 0;
-                for (; i + 8 <= len; i += 8)
-                    for (int l = 0; l < 8; l++)
-                        s[l] += src[i + l];
-                for (; i < len; i++)
-                    s[0] += src[i];
-                acc += (double)((s[0] + s[4]) + (s[1] + s[5])) +
-                       (double)((s[2] + s[6]) + (s[3] + s[7]));
-            }
-            j += len;
-        }
-        if (dbias)
-            dbias[o] += acc;
-    }
-}
 
 static void geom_from(conv_geom *g, const must_tensor *x, const must_tensor *w, int s, int pad,
                       int d)
@@ -273,49 +81,470 @@ static void geom_from(conv_geom *g, const must_tensor *x, const must_tensor *w, 
     g->P = (size_t)g->Ho * g->Wo;
     g->J = (size_t)g->B * g->P;
     g->pointwise = g->kh == 1 && g->kw == 1 && s == 1 && pad == 0;
+    g->same = s == 1 && g->Wo == g->W;
 }
 
-/* Scratch: one chunk of im2col rows, then one chunk of GEMM output. */
-static float *chunk_buffers(must_ctx *ctx, const conv_geom *g, size_t nc, float **yc)
+/* Columns per chunk, from the shape alone (the weight gradient is summed
+ * chunk by chunk, so the chunking must not depend on the thread count).
+ * Whole output rows where they fit, so that im2col copies rows in blocks. */
+#include <stdlib.h>
+static size_t chunk_cols(const conv_geom *g)
 {
-    size_t ncol = ((size_t)g->K * nc + 15) & ~(size_t)15;
-    float *buf = must_ctx_scratch(ctx, ncol + (size_t)g->O * nc);
-    if (buf)
-        *yc = buf + ncol;
-    return buf;
+    static long cb = -1, cm = -1;
+    if (cb < 0) { const char *e = getenv("CB"); cb = e ? atol(e) << 10 : CHUNK_BYTES; e = getenv("CM"); cm = e ? atol(e) : CHUNK_MIN_COLS; }
+    size_t nc = (size_t)cb / ((size_t)g->K * sizeof(float));
+    if (nc < (size_t)cm)
+        nc = (size_t)cm;
+    if (nc >= g->J)
+        return g->J;
+    if (nc >= (size_t)g->Wo)
+        nc -= nc % (size_t)g->Wo;
+    return nc;
+}
+
+/* The output columns ow whose input column ow*s + off lies inside the image:
+ * [lo, hi), for kernel column offset off = kj*d - pad. */
+static inline void valid_cols(const conv_geom *g, int off, int *lo, int *hi)
+{
+    int l = off >= 0 ? 0 : (-off + g->s - 1) / g->s;
+    int h = g->W - off <= 0 ? 0 : (g->W - off + g->s - 1) / g->s;
+    if (h > g->Wo)
+        h = g->Wo;
+    if (l > h)
+        l = h;
+    *lo = l;
+    *hi = h;
+}
+
+static inline int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+static inline void zero(float *o, int n)
+{
+    for (int i = 0; i < n; i++)
+        o[i] = 0.0f;
+}
+
+/* One kernel tap (c, ki, kj): where it reads. */
+typedef struct tap {
+    int c, shift, off; /* ih = oh*s + shift, iw = ow*s + off */
+    int lo, hi;        /* output columns [lo, hi) read inside the image */
+} tap;
+
+static inline tap tap_of(const conv_geom *g, int r)
+{
+    const int kk = g->kh * g->kw;
+    tap t;
+    t.c = r / kk;
+    t.shift = r % kk / g->kw * g->d - g->pad;
+    t.off = r % g->kw * g->d - g->pad;
+    valid_cols(g, t.off, &t.lo, &t.hi);
+    return t;
+}
+
+/* For stride 1 and Wo == W, output rows [oh, oh + rows) of one image: the
+ * rows [v0, v1) read inside the image, and they read one contiguous stretch
+ * of the plane shifted by the tap's offset (the rows' ends wrap over into
+ * the padding columns, which the callers patch). */
+static inline void same_rows(const conv_geom *g, const tap *t, int oh, int rows, int *v0,
+                             int *v1)
+{
+    *v0 = clampi(-t->shift, oh, oh + rows);
+    *v1 = clampi(g->H - t->shift, *v0, oh + rows);
+}
+
+/* The chunk's columns [j0, j1) cut into runs that stay inside one image:
+ * whole output rows [oh, oh + rows) where the chunk covers them (len is then
+ * rows * Wo), else part of one row from ow (rows == 0).  jj is the run's
+ * first column relative to j0. */
+typedef struct run {
+    size_t b, jj;
+    int oh, ow, rows, len;
+} run;
+
+typedef struct runs {
+    size_t j, j0, j1, b;
+    int oh, ow;
+} runs;
+
+static inline runs runs_of(const conv_geom *g, size_t j0, size_t j1)
+{
+    runs it = {j0, j0, j1, j0 / g->P, (int)(j0 % g->P / (size_t)g->Wo),
+               (int)(j0 % (size_t)g->Wo)};
+    return it;
+}
+
+static inline int next_run(const conv_geom *g, runs *it, run *r)
+{
+    if (it->oh == g->Ho) {
+        it->oh = 0;
+        it->b++;
+    }
+    if (it->j >= it->j1)
+        return 0;
+    size_t left = it->j1 - it->j;
+    r->b = it->b;
+    r->jj = it->j - it->j0;
+    r->oh = it->oh;
+    r->ow = it->ow;
+    r->rows = 0;
+    if (it->ow == 0 && left >= (size_t)g->Wo) {
+        size_t rows = left / (size_t)g->Wo;
+        r->rows = rows > (size_t)(g->Ho - it->oh) ? g->Ho - it->oh : (int)rows;
+        r->len = r->rows * g->Wo;
+        it->oh += r->rows;
+    } else {
+        r->len = g->Wo - it->ow < (int)(left < (size_t)g->Wo ? left : (size_t)g->Wo)
+                     ? g->Wo - it->ow
+                     : (int)left;
+        if ((it->ow += r->len) == g->Wo) {
+            it->ow = 0;
+            it->oh++;
+        }
+    }
+    it->j += (size_t)r->len;
+    return 1;
+}
+
+/* len output columns of row oh from ow, for tap t of one input plane. */
+static inline void im2col_row(const conv_geom *g, const tap *t, const float *plane, int oh,
+                              int ow, int len, float *o)
+{
+    const int ih = oh * g->s + t->shift;
+    if (ih < 0 || ih >= g->H) {
+        zero(o, len);
+        return;
+    }
+    const int a = clampi(t->lo - ow, 0, len), e = clampi(t->hi - ow, a, len);
+    zero(o, a);
+    if (e > a) {
+        /* input column of output ow + i is (ow + i) s + off, >= 0 for i >= a */
+        const float *restrict sp = plane + (size_t)ih * g->W + ((ow + a) * g->s + t->off);
+        float *restrict op = o + a;
+        const int s = g->s, m = e - a;
+        if (s == 1) {
+            memcpy(op, sp, (size_t)m * sizeof(float));
+        } else if (s == 2) {
+#pragma omp simd
+            for (int i = 0; i < m; i++)
+                op[i] = sp[2 * i];
+        } else {
+            for (int i = 0; i < m; i++)
+                op[i] = sp[(size_t)i * s];
+        }
+    }
+    zero(o + e, len - e);
+}
+
+/* Rows [r0, r1) of the im2col matrix for columns [j0, j0 + n): row r is the
+ * kernel tap (c, ki, kj), column j the output pixel (b, oh, ow); row r goes to
+ * col + (r - r0) * n. */
+static void im2col_rows(const conv_geom *g, const float *x, size_t j0, size_t n, int r0, int r1,
+                        float *col)
+{
+    const size_t HW = (size_t)g->H * g->W, j1 = j0 + n;
+    for (int r = r0; r < r1; r++) {
+        const tap t = tap_of(g, r);
+        float *dst = col + (size_t)(r - r0) * n;
+        if (g->pointwise) {
+            for (size_t j = j0; j < j1;) {
+                size_t b = j / g->P, p = j % g->P;
+                size_t len = g->P - p < j1 - j ? g->P - p : j1 - j;
+                memcpy(dst + (j - j0), x + (b * g->C + t.c) * HW + p, len * sizeof(float));
+                j += len;
+            }
+            continue;
+        }
+        runs it = runs_of(g, j0, j1);
+        for (run u; next_run(g, &it, &u);) {
+            const int oh = u.oh, rows = u.rows;
+            const float *plane = x + (u.b * g->C + t.c) * HW;
+            float *o = dst + u.jj;
+            if (rows && g->same) {
+                int v0, v1;
+                same_rows(g, &t, oh, rows, &v0, &v1);
+                zero(o, (v0 - oh) * g->Wo);
+                float *ov = o + (size_t)(v0 - oh) * g->Wo;
+                if (v1 > v0 && t.hi > t.lo) {
+                    const float *sv = plane + (size_t)(v0 + t.shift) * g->W + t.off;
+                    size_t span = (size_t)(v1 - v0 - 1) * g->W + (size_t)(t.hi - t.lo);
+                    memcpy(ov + t.lo, sv + t.lo, span * sizeof(float));
+                }
+                for (int q = 0; q < v1 - v0; q++) {
+                    zero(ov + (size_t)q * g->Wo, t.lo);
+                    zero(ov + (size_t)q * g->Wo + t.hi, g->Wo - t.hi);
+                }
+                zero(o + (size_t)(v1 - oh) * g->Wo, (oh + rows - v1) * g->Wo);
+            } else if (rows) {
+                for (int q = 0; q < rows; q++)
+                    im2col_row(g, &t, plane, oh + q, 0, g->Wo, o + (size_t)q * g->Wo);
+            } else {
+                im2col_row(g, &t, plane, oh, u.ow, u.len, o);
+            }
+        }
+    }
+}
+
+/* dx row += len columns of dcol for tap t, output row oh from ow. */
+static inline void col2im_row(const conv_geom *g, const tap *t, float *plane, int oh, int ow,
+                              int len, const float *sp)
+{
+    const int ih = oh * g->s + t->shift;
+    const int a = clampi(t->lo - ow, 0, len), e = clampi(t->hi - ow, a, len);
+    if (ih < 0 || ih >= g->H || e <= a)
+        return;
+    float *restrict op = plane + (size_t)ih * g->W + ((ow + a) * g->s + t->off);
+    const float *restrict q = sp + a;
+    const int s = g->s, m = e - a;
+    if (s == 1) {
+#pragma omp simd
+        for (int i = 0; i < m; i++)
+            op[i] += q[i];
+    } else {
+        for (int i = 0; i < m; i++)
+            op[(size_t)i * s] += q[i];
+    }
+}
+
+/* The adjoint of im2col for input channels [c0, c1): dx += col2im(dcol),
+ * with dcol's rows for channel c0 first (row stride n).  dcol is clobbered:
+ * entries that fall on padding are zeroed so that whole row blocks can be
+ * added as one stretch. */
+static void col2im_chans(const conv_geom *g, float *dcol, size_t j0, size_t n, int c0, int c1,
+                         float *dx)
+{
+    const size_t HW = (size_t)g->H * g->W, j1 = j0 + n;
+    const int kk = g->kh * g->kw;
+    for (int r = c0 * kk; r < c1 * kk; r++) {
+        const tap t = tap_of(g, r);
+        float *srow = dcol + (size_t)(r - c0 * kk) * n;
+        if (g->pointwise) {
+            for (size_t j = j0; j < j1;) {
+                size_t b = j / g->P, p = j % g->P;
+                size_t len = g->P - p < j1 - j ? g->P - p : j1 - j;
+                float *restrict o = dx + (b * g->C + t.c) * HW + p;
+                const float *restrict sp = srow + (j - j0);
+#pragma omp simd
+                for (size_t i = 0; i < len; i++)
+                    o[i] += sp[i];
+                j += len;
+            }
+            continue;
+        }
+        runs it = runs_of(g, j0, j1);
+        for (run u; next_run(g, &it, &u);) {
+            const int oh = u.oh, rows = u.rows;
+            float *plane = dx + (u.b * g->C + t.c) * HW;
+            float *sp = srow + u.jj;
+            if (rows && g->same) {
+                int v0, v1;
+                same_rows(g, &t, oh, rows, &v0, &v1);
+                float *sv = sp + (size_t)(v0 - oh) * g->Wo;
+                for (int q = 0; q < v1 - v0; q++) {
+                    zero(sv + (size_t)q * g->Wo, t.lo);
+                    zero(sv + (size_t)q * g->Wo + t.hi, g->Wo - t.hi);
+                }
+                if (v1 > v0 && t.hi > t.lo) {
+                    float *restrict op = plane + (size_t)(v0 + t.shift) * g->W + t.off + t.lo;
+                    const float *restrict q = sv + t.lo;
+                    size_t span = (size_t)(v1 - v0 - 1) * g->W + (size_t)(t.hi - t.lo);
+#pragma omp simd
+                    for (size_t i = 0; i < span; i++)
+                        op[i] += q[i];
+                }
+            } else if (rows) {
+                for (int q = 0; q < rows; q++)
+                    col2im_row(g, &t, plane, oh + q, 0, g->Wo, sp + (size_t)q * g->Wo);
+            } else {
+                col2im_row(g, &t, plane, oh, u.ow, u.len, sp);
+            }
+        }
+    }
+}
+
+/* y[b, o, p] = yc[o, j - j0] + bias[o] for output channels [o0, o1) and the
+ * chunk's columns j = b*P + p. */
+static void scatter_out(const conv_geom *g, const float *yc, size_t j0, size_t n, int o0, int o1,
+                        const float *bias, float *y)
+{
+    const size_t j1 = j0 + n;
+    for (int o = o0; o < o1; o++) {
+        const float bo = bias ? bias[o] : 0.0f;
+        const float *src = yc + (size_t)o * n;
+        size_t j = j0;
+        while (j < j1) {
+            size_t b = j / g->P, p = j % g->P;
+            size_t len = g->P - p < j1 - j ? g->P - p : j1 - j;
+            float *restrict dst = y + (b * g->O + o) * g->P + p;
+            const float *restrict sp = src + (j - j0);
+#pragma omp simd
+            for (size_t i = 0; i < len; i++)
+                dst[i] = sp[i] + bo;
+            j += len;
+        }
+    }
+}
+
+/* dyc[o, j - j0] = dy[b, o, p] for output channels [o0, o1); dbias[o] += the
+ * chunk's sum when dbias is given. */
+static void gather_grad(const conv_geom *g, const float *dy, size_t j0, size_t n, int o0, int o1,
+                        float *dyc, double *dbias)
+{
+    const size_t j1 = j0 + n;
+    for (int o = o0; o < o1; o++) {
+        float *dst = dyc + (size_t)o * n;
+        size_t j = j0;
+        double acc = 0.0;
+        while (j < j1) {
+            size_t b = j / g->P, p = j % g->P;
+            size_t len = g->P - p < j1 - j ? g->P - p : j1 - j;
+            const float *src = dy + (b * g->O + o) * g->P + p;
+            memcpy(dst + (j - j0), src, len * sizeof(float));
+            if (dbias) {
+                /* eight fixed lanes: vectorises, and the order never changes */
+                float s[8] = {0};
+                size_t i = 0;
+                for (; i + 8 <= len; i += 8)
+                    for (int l = 0; l < 8; l++)
+                        s[l] += src[i + l];
+                for (; i < len; i++)
+                    s[0] += src[i];
+                acc += (double)((s[0] + s[4]) + (s[1] + s[5])) +
+                       (double)((s[2] + s[6]) + (s[3] + s[7]));
+            }
+            j += len;
+        }
+        if (dbias)
+            dbias[o] += acc;
+    }
+}
+
+/* Part q [lo, hi) of n items cut into parts nearly equal parts. */
+static inline void share(int n, int parts, int q, int *lo, int *hi)
+{
+    *lo = (int)((long)n * q / parts);
+    *hi = (int)((long)n * (q + 1) / parts);
+}
+
+/* ---- forward ---- */
+
+static int conv_forward(must_ctx *ctx, const conv_geom *g, const float *x, const float *w,
+                        const float *bias, float *y)
+{
+    const int nt = (size_t)g->K * g->J < PAR_MIN ? 1 : must_ctx_threads(ctx);
+    const size_t nc = chunk_cols(g);
+    const size_t nchunks = (g->J + nc - 1) / nc;
+
+    if (nchunks > 1) {
+        /* Whole chunks per thread, each in the thread's own buffer. */
+        const size_t ncol = ((size_t)g->K * nc + 15) & ~(size_t)15;
+        const size_t per = ncol + (((size_t)g->O * nc + 15) & ~(size_t)15);
+        float *buf = must_ctx_scratch(ctx, per * (size_t)nt);
+        if (!buf)
+            return -1;
+#pragma omp parallel num_threads(nt)
+        {
+            float *col = buf + per * (size_t)omp_get_thread_num(), *yc = col + ncol;
+#pragma omp for schedule(static)
+            for (size_t i = 0; i < nchunks; i++) {
+                size_t j0 = i * nc, n = g->J - j0 < nc ? g->J - j0 : nc;
+                im2col_rows(g, x, j0, n, 0, g->K, col);
+                /* Y (O, n) = W (O, K) col (K, n) */
+                must_sgemm(NULL, 0, 0, g->O, (int)n, g->K, 1.0f, w, g->K, col, (int)n, 0.0f, yc,
+                           (int)n);
+                scatter_out(g, yc, j0, n, 0, g->O, bias, y);
+            }
+        }
+        return 0;
+    }
+    /* One chunk (a deep layer's small map): the threads share its im2col
+     * rows, then blocks of output channels fixed by the shape. */
+    const size_t J = g->J, ncol = ((size_t)g->K * J + 15) & ~(size_t)15;
+    float *col = must_ctx_scratch(ctx, ncol + (size_t)g->O * J);
+    if (!col)
+        return -1;
+    float *yc = col + ncol;
+    const int oblocks = (g->O + OUT_BLOCK - 1) / OUT_BLOCK;
+#pragma omp parallel num_threads(nt)
+    {
+        int lo, hi;
+        share(g->K, omp_get_num_threads(), omp_get_thread_num(), &lo, &hi);
+        im2col_rows(g, x, 0, J, lo, hi, col + (size_t)lo * J);
+#pragma omp barrier
+#pragma omp for schedule(static)
+        for (int q = 0; q < oblocks; q++) {
+            share(g->O, oblocks, q, &lo, &hi);
+            must_sgemm(NULL, 0, 0, hi - lo, (int)J, g->K, 1.0f, w + (size_t)lo * g->K, g->K, col,
+                       (int)J, 0.0f, yc + (size_t)lo * J, (int)J);
+        }
+#pragma omp for schedule(static)
+        for (int o = 0; o < g->O; o++)
+            scatter_out(g, yc, 0, J, o, o + 1, bias, y);
+    }
+    return 0;
+}
+
+/* ---- backward ---- */
+
+/* Blocks of input channels, fixed by the shape: a block's rows of dW and of
+ * dcol are each one GEMM, whichever thread runs it. */
+static int channel_blocks(const conv_geom *g)
+{
+    int nb = (g->K + BLOCK_ROWS - 1) / BLOCK_ROWS;
+    if (nb < BLOCKS_MIN)
+        nb = BLOCKS_MIN;
+    return nb > g->C ? g->C : nb;
 }
 
 static void conv2d_bw(must_ctx *ctx, must_node *nd)
 {
     must_tensor *x = nd->in[0], *w = nd->in[1], *bt = nd->n_in > 2 ? nd->in[2] : NULL;
-    float *db = bt ? bt->grad : NULL;
-    if (!x->grad && !w->grad && !db)
+    float *dx = x->grad, *dw = w->grad, *db = bt ? bt->grad : NULL;
+    if (!dx && !dw && !db)
         return;
     conv_geom g;
     geom_from(&g, x, w, nd->iarg[0], nd->iarg[1], nd->iarg[2]);
-    const int nt = must_ctx_threads(ctx);
+    const int kk = g.kh * g.kw;
+    const int nt = (size_t)g.K * g.J < PAR_MIN ? 1 : must_ctx_threads(ctx);
     const size_t nc = chunk_cols(&g);
-    float *dyc;
-    float *col = chunk_buffers(ctx, &g, nc, &dyc);
+    const int nb = channel_blocks(&g);
+    const int rows_max = (g.C + nb - 1) / nb * kk;
+    const size_t per = ((size_t)rows_max * nc + 15) & ~(size_t)15;
+    const size_t ndy = ((size_t)g.O * nc + 15) & ~(size_t)15;
     double *dsum = db ? must_ctx_alloc(ctx, (size_t)g.O * sizeof(double)) : NULL;
-    if (!col || (db && !dsum))
+    float *buf = must_ctx_scratch(ctx, ndy + per * (size_t)nt);
+    if (!buf || (db && !dsum))
         return;
     if (dsum)
         memset(dsum, 0, (size_t)g.O * sizeof(double));
-    for (size_t j0 = 0; j0 < g.J; j0 += nc) {
-        size_t n = g.J - j0 < nc ? g.J - j0 : nc;
-        gather_grad(&g, nd->out->grad, j0, n, dyc, dsum, nt);
-        if (w->grad) {
-            /* dW (O, K) += dY (O, n) col^T (n, K) */
-            im2col(&g, x->data, j0, n, col, nt);
-            must_sgemm(ctx, 0, 1, g.O, g.K, (int)n, 1.0f, dyc, (int)n, col, (int)n, 1.0f,
-                       w->grad, g.K);
-        }
-        if (x->grad) {
-            /* dcol (K, n) = W^T (K, O) dY (O, n), then scattered back onto dx */
-            must_sgemm(ctx, 1, 0, g.K, (int)n, g.O, 1.0f, w->data, g.K, dyc, (int)n, 0.0f, col,
-                       (int)n);
-            col2im(&g, col, j0, n, x->grad, nt);
+    float *dyc = buf;
+    const float *dy = nd->out->grad;
+
+#pragma omp parallel num_threads(nt)
+    {
+        float *mine = buf + ndy + per * (size_t)omp_get_thread_num();
+        for (size_t j0 = 0; j0 < g.J; j0 += nc) {
+            const size_t n = g.J - j0 < nc ? g.J - j0 : nc;
+#pragma omp for schedule(static)
+            for (int o = 0; o < g.O; o++)
+                gather_grad(&g, dy, j0, n, o, o + 1, dyc, dsum);
+#pragma omp for schedule(static)
+            for (int q = 0; q < nb; q++) {
+                int c0, c1;
+                share(g.C, nb, q, &c0, &c1);
+                const int r0 = c0 * kk, rows = (c1 - c0) * kk;
+                if (dw) {
+                    /* dW[:, r0:r1] (O, rows) += dY (O, n) col[r0:r1]^T (n, rows) */
+                    im2col_rows(&g, x->data, j0, n, r0, r0 + rows, mine);
+                    must_sgemm(NULL, 0, 1, g.O, rows, (int)n, 1.0f, dyc, (int)n, mine, (int)n,
+                               1.0f, dw + r0, g.K);
+                }
+                if (dx) {
+                    /* dcol[r0:r1] (rows, n) = W[:, r0:r1]^T (rows, O) dY (O, n) */
+                    must_sgemm(NULL, 1, 0, rows, (int)n, g.O, 1.0f, w->data + r0, g.K, dyc,
+                               (int)n, 0.0f, mine, (int)n);
+                    col2im_chans(&g, mine, j0, n, c0, c1, dx);
+                }
+            }
         }
     }
     for (int o = 0; dsum && o < g.O; o++)
@@ -332,37 +561,27 @@ must_tensor *must_op_conv2d(must_ctx *ctx, must_tensor *x, must_tensor *w, must_
     if (b && (b->ndim != 1 || b->shape[0] != w->shape[0]))
         return must_shape_fail(ctx, "conv2d (bias)", w, b);
     if (stride < 1 || pad < 0 || dil < 1) {
-        must_ctx_fail(ctx, MUST_EINVAL, "conv2d: stride %d, padding %d, dilation %d "
-                      "(need stride >= 1, padding >= 0, dilation >= 1)", stride, pad, dil);
+        must_ctx_fail(ctx, MUST_EINVAL,
+                      "conv2d: stride %d, padding %d, dilation %d "
+                      "(need stride >= 1, padding >= 0, dilation >= 1)",
+                      stride, pad, dil);
         return NULL;
     }
-    conv_geom g;
-    geom_from(&g, x, w, stride, pad, dil);
-    if (g.H + 2 * pad < dil * (g.kh - 1) + 1 || g.W + 2 * pad < dil * (g.kw - 1) + 1) {
+    if (x->shape[2] + 2 * pad < dil * (w->shape[2] - 1) + 1 ||
+        x->shape[3] + 2 * pad < dil * (w->shape[3] - 1) + 1) {
         char sx[64], sw[64];
         must_ctx_fail(ctx, MUST_ESHAPE,
                       "conv2d: input %s is smaller than the dilated kernel of %s "
                       "(padding %d, dilation %d)",
-                      must_shape_str(x, sx, sizeof sx), must_shape_str(w, sw, sizeof sw), pad, dil);
+                      must_shape_str(x, sx, sizeof sx), must_shape_str(w, sw, sizeof sw), pad,
+                      dil);
         return NULL;
     }
+    conv_geom g;
+    geom_from(&g, x, w, stride, pad, dil);
     must_tensor *y = must_tensor_new4(ctx, g.B, g.O, g.Ho, g.Wo); // (B, O, Ho, Wo)
-    if (!y)
+    if (!y || conv_forward(ctx, &g, x->data, w->data, b ? b->data : NULL, y->data) != 0)
         return NULL;
-    const int nt = must_ctx_threads(ctx);
-    const size_t nc = chunk_cols(&g);
-    float *yc;
-    float *col = chunk_buffers(ctx, &g, nc, &yc);
-    if (!col)
-        return NULL;
-    for (size_t j0 = 0; j0 < g.J; j0 += nc) {
-        size_t n = g.J - j0 < nc ? g.J - j0 : nc;
-        im2col(&g, x->data, j0, n, col, nt);
-        /* Y (O, n) = W (O, K) col (K, n) */
-        must_sgemm(ctx, 0, 0, g.O, (int)n, g.K, 1.0f, w->data, g.K, col, (int)n, 0.0f, yc,
-                   (int)n);
-        scatter_out(&g, yc, j0, n, b ? b->data : NULL, y->data, nt);
-    }
     must_tensor *in[3] = {x, w, b};
     must_node *nd = must_tape_record(ctx, "conv2d", conv2d_bw, y, b ? 3 : 2, in);
     if (nd) {
