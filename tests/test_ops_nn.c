@@ -311,6 +311,410 @@ START_TEST(conv_shape_errors)
 }
 END_TEST
 
+/* ---- batch norm ---- */
+
+typedef struct bn_fix {
+    must_params *p, *buf;
+    must_tensor *x, *g, *b, *rm, *rv;
+} bn_fix;
+
+static void bn_fix_init(bn_fix *f, int ndim, const int *shape, uint64_t seed)
+{
+    f->p = must_params_new("");
+    f->buf = must_params_new("");
+    f->x = must_params_add(f->p, "x", ndim, shape, MUST_T_PARAM);
+    f->g = must_params_add4(f->p, "gamma", shape[1], 0, 0, 0, MUST_T_PARAM);
+    f->b = must_params_add4(f->p, "beta", shape[1], 0, 0, 0, MUST_T_PARAM);
+    f->rm = must_params_add4(f->buf, "rm", shape[1], 0, 0, 0, MUST_T_BUFFER);
+    f->rv = must_params_add4(f->buf, "rv", shape[1], 0, 0, 0, MUST_T_BUFFER);
+    ck_assert_int_eq(must_params_alloc(f->p, NULL), MUST_OK);
+    ck_assert_int_eq(must_params_alloc(f->buf, NULL), MUST_OK);
+    must_rng r;
+    must_rng_seed(&r, seed);
+    fill(f->x, &r, -2, 3);
+    fill(f->g, &r, 0.5f, 1.5f);
+    fill(f->b, &r, -0.5f, 0.5f);
+    fill(f->rm, &r, -0.5f, 0.5f);
+    fill(f->rv, &r, 0.5f, 2.0f);
+}
+
+static void bn_fix_free(bn_fix *f)
+{
+    must_params_free(f->p);
+    must_params_free(f->buf);
+}
+
+static must_tensor *bn_loss(must_ctx *ctx, void *u)
+{
+    bn_fix *f = u;
+    return weighted_sum(ctx, must_op_batchnorm(ctx, f->x, f->g, f->b, f->rm, f->rv, 0.1f, 1e-5f),
+                        13);
+}
+
+START_TEST(batchnorm_training_by_hand)
+{
+    must_ctx *ctx = must_ctx_new(1);
+    int shape[4] = {2, 2, 1, 2};
+    bn_fix f;
+    bn_fix_init(&f, 4, shape, 1);
+    /* channel 0 holds 1, 2 (n = 0) and 3, 4 (n = 1): mean 2.5, biased var
+     * 1.25, unbiased 5/3; channel 1 holds -1, 1, 1, 3: mean 1, var 2, 8/3 */
+    const float xs[8] = {1, 2, -1, 1, 3, 4, 1, 3};
+    memcpy(f.x->data, xs, sizeof xs);
+    f.g->data[0] = 2.0f, f.g->data[1] = 0.5f;
+    f.b->data[0] = 0.1f, f.b->data[1] = -1.0f;
+    f.rm->data[0] = 0.0f, f.rm->data[1] = 1.0f;
+    f.rv->data[0] = 1.0f, f.rv->data[1] = 2.0f;
+    const float eps = 1e-3f;
+    must_tensor *y = must_op_batchnorm(ctx, f.x, f.g, f.b, f.rm, f.rv, 0.1f, eps);
+    ck_assert_ptr_nonnull(y);
+    for (int i = 0; i < 8; i++) {
+        int c = i / 2 % 2;
+        double mean = c ? 1.0 : 2.5, var = c ? 2.0 : 1.25;
+        double want = (xs[i] - mean) / sqrt(var + eps) * f.g->data[c] + f.b->data[c];
+        ck_assert_float_near(y->data[i], want, 1e-5);
+    }
+    ck_assert_float_near(f.rm->data[0], 0.9 * 0.0 + 0.1 * 2.5, 1e-6);
+    ck_assert_float_near(f.rm->data[1], 0.9 * 1.0 + 0.1 * 1.0, 1e-6);
+    ck_assert_float_near(f.rv->data[0], 0.9 * 1.0 + 0.1 * (5.0 / 3.0), 1e-6);
+    ck_assert_float_near(f.rv->data[1], 0.9 * 2.0 + 0.1 * (8.0 / 3.0), 1e-6);
+
+    /* evaluation mode: the running statistics, left unchanged */
+    must_ctx_reset(ctx);
+    must_ctx_set_training(ctx, 0);
+    float rm0 = f.rm->data[0], rv1 = f.rv->data[1];
+    y = must_op_batchnorm(ctx, f.x, f.g, f.b, f.rm, f.rv, 0.1f, eps);
+    ck_assert_ptr_nonnull(y);
+    for (int i = 0; i < 8; i++) {
+        int c = i / 2 % 2;
+        double want = (xs[i] - f.rm->data[c]) / sqrt(f.rv->data[c] + eps) * f.g->data[c] +
+                      f.b->data[c];
+        ck_assert_float_near(y->data[i], want, 1e-5);
+    }
+    ck_assert(f.rm->data[0] == rm0 && f.rv->data[1] == rv1);
+    bn_fix_free(&f);
+    must_ctx_free(ctx);
+}
+END_TEST
+
+START_TEST(batchnorm_gradients)
+{
+    static const int shapes[][4] = {{4, 3, 3, 5}, {2, 2, 4, 4}, {6, 4, 1, 1}, {3, 5, 0, 0}};
+    for (int training = 1; training >= 0; training--)
+        for (int i = 0; i < 4; i++) {
+            must_ctx *ctx = must_ctx_new(2);
+            must_ctx_set_training(ctx, training);
+            bn_fix f;
+            bn_fix_init(&f, shapes[i][2] ? 4 : 2, shapes[i], 40 + i);
+            must_gradcheck_opts o = {.eps = 1e-3f, .tol = 1e-2f, .max_points = 40, .seed = 2};
+            must_err e = {0};
+            ck_assert_msg(must_gradcheck(ctx, bn_loss, &f, f.p, &o, &e) == MUST_OK,
+                          "training %d, shape %d: %s", training, i, e.msg);
+            bn_fix_free(&f);
+            must_ctx_free(ctx);
+        }
+}
+END_TEST
+
+START_TEST(batchnorm_errors)
+{
+    must_ctx *ctx = must_ctx_new(1);
+    int shape[4] = {2, 3, 2, 2};
+    bn_fix f;
+    bn_fix_init(&f, 4, shape, 1);
+    must_params *q = must_params_new("");
+    must_tensor *g4 = must_params_add4(q, "g4", 4, 0, 0, 0, MUST_T_PARAM);
+    must_params_alloc(q, NULL);
+    ck_assert_ptr_null(must_op_batchnorm(ctx, f.x, g4, f.b, f.rm, f.rv, 0.1f, 1e-5f));
+    ck_assert_int_eq(must_ctx_error(ctx)->code, MUST_ESHAPE);
+    ck_assert_ptr_nonnull(strstr(must_ctx_error(ctx)->msg, "batchnorm"));
+    ck_assert_ptr_nonnull(strstr(must_ctx_error(ctx)->msg, "(2, 3, 2, 2)"));
+    ck_assert_ptr_nonnull(strstr(must_ctx_error(ctx)->msg, "(4)"));
+    /* one value per channel cannot give a batch variance */
+    must_ctx_reset(ctx);
+    must_tensor *x1 = must_tensor_new4(ctx, 1, 3, 1, 1);
+    ck_assert_ptr_null(must_op_batchnorm(ctx, x1, f.g, f.b, f.rm, f.rv, 0.1f, 1e-5f));
+    ck_assert_int_eq(must_ctx_error(ctx)->code, MUST_ESHAPE);
+    ck_assert_ptr_nonnull(strstr(must_ctx_error(ctx)->msg, "(1, 3, 1, 1)"));
+    ck_assert_ptr_null(must_op_batchnorm(ctx, NULL, f.g, f.b, f.rm, f.rv, 0.1f, 1e-5f));
+    must_params_free(q);
+    bn_fix_free(&f);
+    must_ctx_free(ctx);
+}
+END_TEST
+
+/* ---- pooling ---- */
+
+START_TEST(maxpool_by_hand)
+{
+    must_ctx *ctx = must_ctx_new(1);
+    must_params *p = must_params_new("");
+    must_tensor *x = must_params_add4(p, "x", 1, 1, 4, 4, MUST_T_PARAM);
+    must_params_alloc(p, NULL);
+    const float xs[16] = {1, 5, 2, 0,  //
+                          3, 4, 7, 7,  //
+                          -1, -2, 0, 6, //
+                          -3, -4, 6, 1};
+    memcpy(x->data, xs, sizeof xs);
+    /* 2x2 stride 2: the maximum of each quarter; ties (the 7s) pick the first */
+    must_tensor *y = must_op_maxpool(ctx, x, 2, 2, 0);
+    ck_assert_ptr_nonnull(y);
+    ck_assert_int_eq(y->shape[2], 2);
+    ck_assert_int_eq(y->shape[3], 2);
+    const float want[4] = {5, 7, -1, 6};
+    for (int i = 0; i < 4; i++)
+        ck_assert_float_eq(y->data[i], want[i]);
+    must_params_zero_grad(p);
+    ck_assert_int_eq(must_backward(ctx, must_op_sum(ctx, y)), MUST_OK);
+    const float gwant[16] = {0, 1, 0, 0, 0, 0, 1, 0, 1, 0, 0, 1, 0, 0, 0, 0};
+    for (int i = 0; i < 16; i++)
+        ck_assert_msg(x->grad[i] == gwant[i], "dx[%d] = %g", i, x->grad[i]);
+
+    /* 3x3 stride 2 pad 1 (the stem's): padding is -inf, so a window over
+     * negative values and padding still returns a real value */
+    must_ctx_reset(ctx);
+    for (int i = 0; i < 16; i++)
+        x->data[i] = -1.0f - (float)i;
+    y = must_op_maxpool(ctx, x, 3, 2, 1);
+    ck_assert_ptr_nonnull(y);
+    ck_assert_int_eq(y->shape[2], 2);
+    ck_assert_int_eq(y->shape[3], 2);
+    const float want2[4] = {-1, -2, -5, -6};
+    for (int i = 0; i < 4; i++)
+        ck_assert_float_eq(y->data[i], want2[i]);
+    must_params_free(p);
+    must_ctx_free(ctx);
+}
+END_TEST
+
+typedef struct pool_fix {
+    must_params *p;
+    must_tensor *x;
+    int k, s, pad, global;
+} pool_fix;
+
+static must_tensor *pool_loss(must_ctx *ctx, void *u)
+{
+    pool_fix *f = u;
+    must_tensor *y = f->global ? must_op_global_avgpool(ctx, f->x)
+                               : must_op_maxpool(ctx, f->x, f->k, f->s, f->pad);
+    return weighted_sum(ctx, y, 17);
+}
+
+START_TEST(pool_gradients)
+{
+    static const int cases[][5] = {
+        /* k, stride, pad, H, global */
+        {2, 2, 0, 6, 0}, {3, 2, 1, 7, 0}, {3, 1, 1, 5, 0}, {1, 1, 0, 4, 0}, {0, 0, 0, 5, 1},
+    };
+    must_ctx *ctx = must_ctx_new(2);
+    for (int i = 0; i < 5; i++) {
+        pool_fix f = {.k = cases[i][0], .s = cases[i][1], .pad = cases[i][2],
+                      .global = cases[i][4]};
+        f.p = must_params_new("");
+        f.x = must_params_add4(f.p, "x", 2, 3, cases[i][3], cases[i][3] + 1, MUST_T_PARAM);
+        must_params_alloc(f.p, NULL);
+        must_rng r;
+        must_rng_seed(&r, 60 + i);
+        fill(f.x, &r, -1, 1); /* distinct values: no ties within eps */
+        must_gradcheck_opts o = {.eps = 1e-4f, .tol = 1e-2f, .max_points = 0, .seed = 1};
+        must_err e = {0};
+        ck_assert_msg(must_gradcheck(ctx, pool_loss, &f, f.p, &o, &e) == MUST_OK, "case %d: %s",
+                      i, e.msg);
+        must_params_free(f.p);
+    }
+    must_ctx_free(ctx);
+}
+END_TEST
+
+START_TEST(global_avgpool_by_hand)
+{
+    must_ctx *ctx = must_ctx_new(1);
+    must_tensor *x = must_tensor_new4(ctx, 2, 2, 1, 3);
+    const float xs[12] = {1, 2, 3, 0, 0, 6, -3, 3, 9, 1, 1, 1};
+    memcpy(x->data, xs, sizeof xs);
+    must_tensor *y = must_op_global_avgpool(ctx, x);
+    ck_assert_ptr_nonnull(y);
+    ck_assert_int_eq(y->ndim, 2);
+    ck_assert_int_eq(y->shape[0], 2);
+    ck_assert_int_eq(y->shape[1], 2);
+    const float want[4] = {2, 2, 3, 1};
+    for (int i = 0; i < 4; i++)
+        ck_assert_float_near(y->data[i], want[i], 1e-6);
+    must_ctx_free(ctx);
+}
+END_TEST
+
+START_TEST(pool_errors)
+{
+    must_ctx *ctx = must_ctx_new(1);
+    int s2[2] = {4, 5};
+    must_tensor *x2 = must_tensor_new(ctx, 2, s2);
+    ck_assert_ptr_null(must_op_maxpool(ctx, x2, 2, 2, 0));
+    ck_assert_int_eq(must_ctx_error(ctx)->code, MUST_ESHAPE);
+    ck_assert_ptr_nonnull(strstr(must_ctx_error(ctx)->msg, "maxpool"));
+    ck_assert_ptr_nonnull(strstr(must_ctx_error(ctx)->msg, "(4, 5)"));
+    must_ctx_reset(ctx);
+    x2 = must_tensor_new(ctx, 2, s2);
+    ck_assert_ptr_null(must_op_global_avgpool(ctx, x2));
+    ck_assert_int_eq(must_ctx_error(ctx)->code, MUST_ESHAPE);
+    ck_assert_ptr_nonnull(strstr(must_ctx_error(ctx)->msg, "global_avgpool"));
+    must_ctx_reset(ctx);
+    must_tensor *x = must_tensor_new4(ctx, 1, 1, 4, 4);
+    ck_assert_ptr_null(must_op_maxpool(ctx, x, 2, 2, 2)); /* pad > k/2 */
+    ck_assert_int_eq(must_ctx_error(ctx)->code, MUST_EINVAL);
+    must_ctx_reset(ctx);
+    x = must_tensor_new4(ctx, 1, 1, 2, 2);
+    ck_assert_ptr_null(must_op_maxpool(ctx, x, 5, 1, 1)); /* window larger than input */
+    ck_assert_int_eq(must_ctx_error(ctx)->code, MUST_ESHAPE);
+    ck_assert_ptr_null(must_op_maxpool(ctx, NULL, 2, 2, 0));
+    ck_assert_ptr_null(must_op_global_avgpool(ctx, NULL));
+    must_ctx_free(ctx);
+}
+END_TEST
+
+/* ---- linear ---- */
+
+typedef struct lin_fix {
+    must_params *p;
+    must_tensor *x, *w, *b;
+} lin_fix;
+
+static void lin_fix_init(lin_fix *f, int N, int F, int O, int bias, uint64_t seed)
+{
+    f->p = must_params_new("");
+    f->x = must_params_add4(f->p, "x", N, F, 0, 0, MUST_T_PARAM);
+    f->w = must_params_add4(f->p, "w", O, F, 0, 0, MUST_T_PARAM);
+    f->b = bias ? must_params_add4(f->p, "b", O, 0, 0, 0, MUST_T_PARAM) : NULL;
+    ck_assert_int_eq(must_params_alloc(f->p, NULL), MUST_OK);
+    must_rng r;
+    must_rng_seed(&r, seed);
+    fill(f->x, &r, -1, 1);
+    fill(f->w, &r, -0.5f, 0.5f);
+    if (f->b)
+        fill(f->b, &r, -0.5f, 0.5f);
+}
+
+static must_tensor *lin_loss(must_ctx *ctx, void *u)
+{
+    lin_fix *f = u;
+    return weighted_sum(ctx, must_op_linear(ctx, f->x, f->w, f->b), 19);
+}
+
+START_TEST(linear_by_hand)
+{
+    must_ctx *ctx = must_ctx_new(1);
+    lin_fix f;
+    lin_fix_init(&f, 2, 3, 2, 1, 1);
+    const float xs[6] = {1, 2, 3, -1, 0, 2}, ws[6] = {1, 0, -1, 0.5f, 0.5f, 0.5f},
+                bs[2] = {10, -10};
+    memcpy(f.x->data, xs, sizeof xs);
+    memcpy(f.w->data, ws, sizeof ws);
+    memcpy(f.b->data, bs, sizeof bs);
+    must_tensor *y = must_op_linear(ctx, f.x, f.w, f.b);
+    ck_assert_ptr_nonnull(y);
+    /* row 0: 1 - 3 + 10, 3 - 10; row 1: -1 - 2 + 10, 0.5 - 10 */
+    const float want[4] = {8, -7, 7, -9.5f};
+    for (int i = 0; i < 4; i++)
+        ck_assert_float_near(y->data[i], want[i], 1e-6);
+    must_params_free(f.p);
+    must_ctx_free(ctx);
+}
+END_TEST
+
+START_TEST(linear_gradients)
+{
+    static const int cases[][4] = {{3, 5, 4, 1}, {2, 7, 3, 0}, {5, 1, 6, 1}};
+    must_ctx *ctx = must_ctx_new(2);
+    for (int i = 0; i < 3; i++) {
+        lin_fix f;
+        lin_fix_init(&f, cases[i][0], cases[i][1], cases[i][2], cases[i][3], 70 + i);
+        must_gradcheck_opts o = {.eps = 1e-2f, .tol = 1e-3f, .max_points = 0, .seed = 1};
+        must_err e = {0};
+        ck_assert_msg(must_gradcheck(ctx, lin_loss, &f, f.p, &o, &e) == MUST_OK, "case %d: %s", i,
+                      e.msg);
+        must_params_free(f.p);
+    }
+    must_ctx_free(ctx);
+}
+END_TEST
+
+START_TEST(linear_errors)
+{
+    must_ctx *ctx = must_ctx_new(1);
+    int sx[2] = {4, 5}, sw[2] = {3, 6}, sb[1] = {4};
+    must_tensor *x = must_tensor_new(ctx, 2, sx), *w = must_tensor_new(ctx, 2, sw);
+    ck_assert_ptr_null(must_op_linear(ctx, x, w, NULL));
+    ck_assert_int_eq(must_ctx_error(ctx)->code, MUST_ESHAPE);
+    ck_assert_ptr_nonnull(strstr(must_ctx_error(ctx)->msg, "linear"));
+    ck_assert_ptr_nonnull(strstr(must_ctx_error(ctx)->msg, "(4, 5)"));
+    ck_assert_ptr_nonnull(strstr(must_ctx_error(ctx)->msg, "(3, 6)"));
+    must_ctx_reset(ctx);
+    sw[1] = 5;
+    x = must_tensor_new(ctx, 2, sx);
+    w = must_tensor_new(ctx, 2, sw);
+    must_tensor *b = must_tensor_new(ctx, 1, sb);
+    ck_assert_ptr_null(must_op_linear(ctx, x, w, b));
+    ck_assert_int_eq(must_ctx_error(ctx)->code, MUST_ESHAPE);
+    ck_assert_ptr_nonnull(strstr(must_ctx_error(ctx)->msg, "(4)"));
+    ck_assert_ptr_null(must_op_linear(ctx, NULL, w, b));
+    must_ctx_free(ctx);
+}
+END_TEST
+
+/* ---- every op: the same bits on one thread and two ---- */
+
+typedef struct all_out {
+    float *y[5], *g[5];
+    size_t ny[5], ng[5];
+} all_out;
+
+static void run_all(int threads, int training, all_out *o)
+{
+    must_ctx *ctx = must_ctx_new(threads);
+    must_ctx_set_training(ctx, training);
+    int shape[4] = {16, 24, 20, 20};
+    bn_fix f;
+    bn_fix_init(&f, 4, shape, 5);
+    must_tensor *bn = must_op_batchnorm(ctx, f.x, f.g, f.b, f.rm, f.rv, 0.1f, 1e-5f);
+    must_tensor *mp = must_op_maxpool(ctx, bn, 3, 2, 1);
+    must_tensor *ap = must_op_global_avgpool(ctx, mp);
+    lin_fix l;
+    lin_fix_init(&l, 300, 600, 500, 1, 6);
+    must_tensor *li = must_op_linear(ctx, l.x, l.w, l.b);
+    must_tensor *loss = must_op_add(ctx, weighted_sum(ctx, ap, 1), weighted_sum(ctx, li, 2));
+    ck_assert_int_eq(must_backward(ctx, loss), MUST_OK);
+    must_tensor *ys[5] = {bn, mp, ap, li, f.rv};
+    must_tensor *gs[5] = {f.x, f.g, l.x, l.w, l.b};
+    for (int i = 0; i < 5; i++) {
+        o->ny[i] = ys[i]->numel;
+        o->y[i] = copy(ys[i]->data, ys[i]->numel);
+        o->ng[i] = gs[i]->numel;
+        o->g[i] = copy(gs[i]->grad, gs[i]->numel);
+    }
+    bn_fix_free(&f);
+    must_params_free(l.p);
+    must_ctx_free(ctx);
+}
+
+START_TEST(other_ops_same_bits_with_1_and_2_threads)
+{
+    for (int training = 0; training < 2; training++) {
+        all_out a, b;
+        run_all(1, training, &a);
+        run_all(2, training, &b);
+        for (int i = 0; i < 5; i++) {
+            assert_same_bits(a.y[i], b.y[i], a.ny[i], "output", i);
+            assert_same_bits(a.g[i], b.g[i], a.ng[i], "gradient", i);
+            free(a.y[i]);
+            free(b.y[i]);
+            free(a.g[i]);
+            free(b.g[i]);
+        }
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("ops-nn");
@@ -323,5 +727,19 @@ int main(void)
     tcase_add_test(tc, conv_same_bits_with_1_and_2_threads);
     tcase_add_test(tc, conv_shape_errors);
     suite_add_tcase(s, tc);
+    TCase *tn = tcase_create("norm-pool-linear");
+    tcase_set_timeout(tn, 60);
+    tcase_add_test(tn, batchnorm_training_by_hand);
+    tcase_add_test(tn, batchnorm_gradients);
+    tcase_add_test(tn, batchnorm_errors);
+    tcase_add_test(tn, maxpool_by_hand);
+    tcase_add_test(tn, pool_gradients);
+    tcase_add_test(tn, global_avgpool_by_hand);
+    tcase_add_test(tn, pool_errors);
+    tcase_add_test(tn, linear_by_hand);
+    tcase_add_test(tn, linear_gradients);
+    tcase_add_test(tn, linear_errors);
+    tcase_add_test(tn, other_ops_same_bits_with_1_and_2_threads);
+    suite_add_tcase(s, tn);
     return test_run(s);
 }
