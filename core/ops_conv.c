@@ -102,107 +102,129 @@ static size_t chunk_cols(const conv_geom *g)
     return nc;
 }
 
-/* The output columns ow whose input column ow*s + off lies inside the image:
- * [lo, hi), for kernel column offset off = kj*d - pad. */
-static inline void valid_cols(const conv_geom *g, int off, int *lo, int *hi)
-{
-    int l = off >= 0 ? 0 : (-off + g->s - 1) / g->s;
-    int h = g->W - off <= 0 ? 0 : (g->W - off + g->s - 1) / g->s;
-    if (h > g->Wo)
-        h = g->Wo;
-    if (l > h)
-        l = h;
-    *lo = l;
-    *hi = h;
-}
-
 static inline int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
 
+/* Zeroes n floats.  n is mostly 0 to 3 (padding columns): there a memset
+ * call (which GCC makes of a plain loop) costs more than the stores. */
 static inline void zero(float *o, int n)
 {
-    for (int i = 0; i < n; i++)
-        o[i] = 0.0f;
+    if (n >= 8) {
+        memset(o, 0, (size_t)n * sizeof *o);
+        return;
+    }
+    if (n & 4) {
+        o[0] = o[1] = o[2] = o[3] = 0.0f;
+        o += 4;
+    }
+    if (n & 2) {
+        o[0] = o[1] = 0.0f;
+        o += 2;
+    }
+    if (n & 1)
+        o[0] = 0.0f;
 }
 
-/* One kernel tap (c, ki, kj): where it reads. */
+/* One kernel tap (c, ki, kj) of the im2col row r = (c * kh + ki) * kw + kj. */
 typedef struct tap {
-    int c, shift, off; /* ih = oh*s + shift, iw = ow*s + off */
-    int lo, hi;        /* output columns [lo, hi) read inside the image */
+    int c, ki, kj;
+    int shift, off; /* input row oh*s + shift, column ow*s + off */
+    int lo, hi;     /* output columns [lo, hi) read inside the image */
 } tap;
 
-static inline tap tap_of(const conv_geom *g, int r)
+static inline void tap_set(const conv_geom *g, tap *t)
+{
+    t->shift = t->ki * g->d - g->pad;
+    t->off = t->kj * g->d - g->pad;
+    int lo, hi;
+    if (g->s == 1) {
+        lo = -t->off;
+        hi = g->W - t->off;
+    } else {
+        lo = t->off >= 0 ? 0 : (-t->off + g->s - 1) / g->s;
+        hi = g->W - t->off <= 0 ? 0 : (g->W - t->off + g->s - 1) / g->s;
+    }
+    t->hi = clampi(hi, 0, g->Wo);
+    t->lo = clampi(lo, 0, t->hi);
+}
+
+static inline tap tap_first(const conv_geom *g, int r)
 {
     const int kk = g->kh * g->kw;
     tap t;
     t.c = r / kk;
-    t.shift = r % kk / g->kw * g->d - g->pad;
-    t.off = r % g->kw * g->d - g->pad;
-    valid_cols(g, t.off, &t.lo, &t.hi);
+    t.ki = r % kk / g->kw;
+    t.kj = r % g->kw;
+    tap_set(g, &t);
     return t;
 }
 
-/* For stride 1 and Wo == W, output rows [oh, oh + rows) of one image: the
- * rows [v0, v1) read inside the image, and they read one contiguous stretch
- * of the plane shifted by the tap's offset (the rows' ends wrap over into
- * the padding columns, which the callers patch). */
-static inline void same_rows(const conv_geom *g, const tap *t, int oh, int rows, int *v0,
-                             int *v1)
+static inline void tap_next(const conv_geom *g, tap *t)
 {
-    *v0 = clampi(-t->shift, oh, oh + rows);
-    *v1 = clampi(g->H - t->shift, *v0, oh + rows);
+    if (++t->kj == g->kw) {
+        t->kj = 0;
+        if (++t->ki == g->kh) {
+            t->ki = 0;
+            t->c++;
+        }
+    }
+    tap_set(g, t);
 }
 
-/* The chunk's columns [j0, j1) cut into runs that stay inside one image:
+/* The chunk's columns [j0, j0 + n) cut into runs that stay inside one image:
  * whole output rows [oh, oh + rows) where the chunk covers them (len is then
  * rows * Wo), else part of one row from ow (rows == 0).  jj is the run's
- * first column relative to j0. */
+ * first column relative to j0.  Worked out once per chunk, shared by all of
+ * its im2col rows. */
 typedef struct run {
     size_t b, jj;
     int oh, ow, rows, len;
 } run;
 
-typedef struct runs {
-    size_t j, j0, j1, b;
-    int oh, ow;
-} runs;
-
-static inline runs runs_of(const conv_geom *g, size_t j0, size_t j1)
+/* Room for the runs of a chunk of nc columns: per image at most a partial
+ * row, a block of rows and another partial row. */
+static size_t runs_cap(const conv_geom *g, size_t nc)
 {
-    runs it = {j0, j0, j1, j0 / g->P, (int)(j0 % g->P / (size_t)g->Wo),
-               (int)(j0 % (size_t)g->Wo)};
-    return it;
+    size_t cap = 3 * (nc / g->P + 2);
+    return cap < nc + 2 ? cap : nc + 2;
 }
 
-static inline int next_run(const conv_geom *g, runs *it, run *r)
+/* The floats that hold runs_cap runs, 64-byte aligned. */
+static size_t runs_floats(const conv_geom *g, size_t nc)
 {
-    if (it->oh == g->Ho) {
-        it->oh = 0;
-        it->b++;
-    }
-    if (it->j >= it->j1)
-        return 0;
-    size_t left = it->j1 - it->j;
-    r->b = it->b;
-    r->jj = it->j - it->j0;
-    r->oh = it->oh;
-    r->ow = it->ow;
-    r->rows = 0;
-    if (it->ow == 0 && left >= (size_t)g->Wo) {
-        size_t rows = left / (size_t)g->Wo;
-        r->rows = rows > (size_t)(g->Ho - it->oh) ? g->Ho - it->oh : (int)rows;
-        r->len = r->rows * g->Wo;
-        it->oh += r->rows;
-    } else {
-        r->len = g->Wo - it->ow < (int)(left < (size_t)g->Wo ? left : (size_t)g->Wo)
-                     ? g->Wo - it->ow
-                     : (int)left;
-        if ((it->ow += r->len) == g->Wo) {
-            it->ow = 0;
-            it->oh++;
+    return (runs_cap(g, nc) * sizeof(run) + 63) / 64 * 16;
+}
+
+static int chunk_runs(const conv_geom *g, size_t j0, size_t n, run *rs)
+{
+    size_t j = j0, j1 = j0 + n, b = j0 / g->P;
+    int oh = (int)(j0 % g->P / (size_t)g->Wo), ow = (int)(j0 % (size_t)g->Wo), nr = 0;
+    while (j < j1) {
+        run *u = &rs[nr++];
+        size_t left = j1 - j;
+        u->b = b;
+        u->jj = j - j0;
+        u->oh = oh;
+        u->ow = ow;
+        u->rows = 0;
+        if (ow == 0 && left >= (size_t)g->Wo) {
+            size_t rows = left / (size_t)g->Wo;
+            u->rows = rows > (size_t)(g->Ho - oh) ? g->Ho - oh : (int)rows;
+            u->len = u->rows * g->Wo;
+            oh += u->rows;
+        } else {
+            u->len = (size_t)(g->Wo - ow) < left ? g->Wo - ow : (int)left;
+            if ((ow += u->len) == g->Wo) {
+                ow = 0;
+                oh++;
+            }
         }
+        if (oh == g->Ho) {
+            oh = 0;
+            b++;
+        }
+        j += (size_t)u->len;
     }
-    it->j += (size_t)r->len;
-    return 1;
+    return nr;
 }
 
 /* len output columns of row oh from ow, for tap t of one input plane. */
@@ -235,50 +257,68 @@ static inline void im2col_row(const conv_geom *g, const tap *t, const float *pla
     zero(o + e, len - e);
 }
 
+/* For stride 1 and Wo == W: output rows [oh, oh + rows) of one image read
+ * input rows inside the image for [v0, v1), and those read one contiguous
+ * stretch of the plane shifted by the tap's offset.  The stretch starts at
+ * row v0's column lo; the rows' ends wrap over onto the padding columns,
+ * which the callers patch. */
+static inline size_t same_span(const conv_geom *g, const tap *t, int oh, int rows, int *v0,
+                               int *v1)
+{
+    *v0 = clampi(-t->shift, oh, oh + rows);
+    *v1 = clampi(g->H - t->shift, *v0, oh + rows);
+    if (*v1 == *v0 || t->hi == t->lo)
+        return 0;
+    return (size_t)(*v1 - *v0 - 1) * g->W + (size_t)(t->hi - t->lo);
+}
+
 /* Rows [r0, r1) of the im2col matrix for columns [j0, j0 + n): row r is the
  * kernel tap (c, ki, kj), column j the output pixel (b, oh, ow); row r goes to
- * col + (r - r0) * n. */
+ * col + (r - r0) * n.  rs: room for runs_cap(g, n) runs. */
 static void im2col_rows(const conv_geom *g, const float *x, size_t j0, size_t n, int r0, int r1,
-                        float *col)
+                        float *col, run *rs)
 {
     const size_t HW = (size_t)g->H * g->W, j1 = j0 + n;
-    for (int r = r0; r < r1; r++) {
-        const tap t = tap_of(g, r);
-        float *dst = col + (size_t)(r - r0) * n;
-        if (g->pointwise) {
+    if (g->pointwise) {
+        for (int r = r0; r < r1; r++) {
+            float *dst = col + (size_t)(r - r0) * n;
             for (size_t j = j0; j < j1;) {
                 size_t b = j / g->P, p = j % g->P;
                 size_t len = g->P - p < j1 - j ? g->P - p : j1 - j;
-                memcpy(dst + (j - j0), x + (b * g->C + t.c) * HW + p, len * sizeof(float));
+                memcpy(dst + (j - j0), x + (b * g->C + r) * HW + p, len * sizeof(float));
                 j += len;
             }
-            continue;
         }
-        runs it = runs_of(g, j0, j1);
-        for (run u; next_run(g, &it, &u);) {
-            const int oh = u.oh, rows = u.rows;
-            const float *plane = x + (u.b * g->C + t.c) * HW;
-            float *o = dst + u.jj;
-            if (rows && g->same) {
+        return;
+    }
+    const int nr = chunk_runs(g, j0, n, rs);
+    const int Wo = g->Wo;
+    tap t = tap_first(g, r0);
+    for (int r = r0; r < r1; r++, tap_next(g, &t)) {
+        float *dst = col + (size_t)(r - r0) * n;
+        for (int k = 0; k < nr; k++) {
+            const run *u = &rs[k];
+            const float *plane = x + (u->b * g->C + t.c) * HW;
+            float *o = dst + u->jj;
+            if (u->rows && g->same) {
                 int v0, v1;
-                same_rows(g, &t, oh, rows, &v0, &v1);
-                zero(o, (v0 - oh) * g->Wo);
-                float *ov = o + (size_t)(v0 - oh) * g->Wo;
-                if (v1 > v0 && t.hi > t.lo) {
-                    const float *sv = plane + (size_t)(v0 + t.shift) * g->W + t.off;
-                    size_t span = (size_t)(v1 - v0 - 1) * g->W + (size_t)(t.hi - t.lo);
-                    memcpy(ov + t.lo, sv + t.lo, span * sizeof(float));
-                }
-                for (int q = 0; q < v1 - v0; q++) {
-                    zero(ov + (size_t)q * g->Wo, t.lo);
-                    zero(ov + (size_t)q * g->Wo + t.hi, g->Wo - t.hi);
-                }
-                zero(o + (size_t)(v1 - oh) * g->Wo, (oh + rows - v1) * g->Wo);
-            } else if (rows) {
-                for (int q = 0; q < rows; q++)
-                    im2col_row(g, &t, plane, oh + q, 0, g->Wo, o + (size_t)q * g->Wo);
+                size_t span = same_span(g, &t, u->oh, u->rows, &v0, &v1);
+                float *ov = o + (size_t)(v0 - u->oh) * Wo;
+                zero(o, (v0 - u->oh) * Wo);
+                if (span)
+                    memcpy(ov + t.lo, plane + (size_t)(v0 + t.shift) * g->W + t.off + t.lo,
+                           span * sizeof(float));
+                if (t.lo > 0 || t.hi < Wo || !span)
+                    for (int q = 0; q < v1 - v0; q++) {
+                        zero(ov + (size_t)q * Wo, t.lo);
+                        zero(ov + (size_t)q * Wo + t.hi, Wo - t.hi);
+                    }
+                zero(o + (size_t)(v1 - u->oh) * Wo, (u->oh + u->rows - v1) * Wo);
+            } else if (u->rows) {
+                for (int q = 0; q < u->rows; q++)
+                    im2col_row(g, &t, plane, u->oh + q, 0, Wo, o + (size_t)q * Wo);
             } else {
-                im2col_row(g, &t, plane, oh, u.ow, u.len, o);
+                im2col_row(g, &t, plane, u->oh, u->ow, u->len, o);
             }
         }
     }
@@ -307,55 +347,58 @@ static inline void col2im_row(const conv_geom *g, const tap *t, float *plane, in
 
 /* The adjoint of im2col for input channels [c0, c1): dx += col2im(dcol),
  * with dcol's rows for channel c0 first (row stride n).  dcol is clobbered:
- * entries that fall on padding are zeroed so that whole row blocks can be
- * added as one stretch. */
+ * its entries that fall on padding are zeroed so that a block of rows can be
+ * added as one stretch.  rs: room for runs_cap(g, n) runs. */
 static void col2im_chans(const conv_geom *g, float *dcol, size_t j0, size_t n, int c0, int c1,
-                         float *dx)
+                         float *dx, run *rs)
 {
     const size_t HW = (size_t)g->H * g->W, j1 = j0 + n;
-    const int kk = g->kh * g->kw;
-    for (int r = c0 * kk; r < c1 * kk; r++) {
-        const tap t = tap_of(g, r);
-        float *srow = dcol + (size_t)(r - c0 * kk) * n;
-        if (g->pointwise) {
+    const int kk = g->kh * g->kw, Wo = g->Wo;
+    if (g->pointwise) {
+        for (int c = c0; c < c1; c++) {
+            const float *srow = dcol + (size_t)(c - c0) * n;
             for (size_t j = j0; j < j1;) {
                 size_t b = j / g->P, p = j % g->P;
                 size_t len = g->P - p < j1 - j ? g->P - p : j1 - j;
-                float *restrict o = dx + (b * g->C + t.c) * HW + p;
+                float *restrict o = dx + (b * g->C + c) * HW + p;
                 const float *restrict sp = srow + (j - j0);
 #pragma omp simd
                 for (size_t i = 0; i < len; i++)
                     o[i] += sp[i];
                 j += len;
             }
-            continue;
         }
-        runs it = runs_of(g, j0, j1);
-        for (run u; next_run(g, &it, &u);) {
-            const int oh = u.oh, rows = u.rows;
-            float *plane = dx + (u.b * g->C + t.c) * HW;
-            float *sp = srow + u.jj;
-            if (rows && g->same) {
+        return;
+    }
+    const int nr = chunk_runs(g, j0, n, rs);
+    tap t = tap_first(g, c0 * kk);
+    for (int r = c0 * kk; r < c1 * kk; r++, tap_next(g, &t)) {
+        float *srow = dcol + (size_t)(r - c0 * kk) * n;
+        for (int k = 0; k < nr; k++) {
+            const run *u = &rs[k];
+            float *plane = dx + (u->b * g->C + t.c) * HW;
+            float *sp = srow + u->jj;
+            if (u->rows && g->same) {
                 int v0, v1;
-                same_rows(g, &t, oh, rows, &v0, &v1);
-                float *sv = sp + (size_t)(v0 - oh) * g->Wo;
-                for (int q = 0; q < v1 - v0; q++) {
-                    zero(sv + (size_t)q * g->Wo, t.lo);
-                    zero(sv + (size_t)q * g->Wo + t.hi, g->Wo - t.hi);
-                }
-                if (v1 > v0 && t.hi > t.lo) {
-                    float *restrict op = plane + (size_t)(v0 + t.shift) * g->W + t.off + t.lo;
-                    const float *restrict q = sv + t.lo;
-                    size_t span = (size_t)(v1 - v0 - 1) * g->W + (size_t)(t.hi - t.lo);
+                size_t span = same_span(g, &t, u->oh, u->rows, &v0, &v1);
+                if (!span)
+                    continue;
+                float *sv = sp + (size_t)(v0 - u->oh) * Wo;
+                if (t.lo > 0 || t.hi < Wo)
+                    for (int q = 0; q < v1 - v0; q++) {
+                        zero(sv + (size_t)q * Wo, t.lo);
+                        zero(sv + (size_t)q * Wo + t.hi, Wo - t.hi);
+                    }
+                float *restrict op = plane + (size_t)(v0 + t.shift) * g->W + t.off + t.lo;
+                const float *restrict q = sv + t.lo;
 #pragma omp simd
-                    for (size_t i = 0; i < span; i++)
-                        op[i] += q[i];
-                }
-            } else if (rows) {
-                for (int q = 0; q < rows; q++)
-                    col2im_row(g, &t, plane, oh + q, 0, g->Wo, sp + (size_t)q * g->Wo);
+                for (size_t i = 0; i < span; i++)
+                    op[i] += q[i];
+            } else if (u->rows) {
+                for (int q = 0; q < u->rows; q++)
+                    col2im_row(g, &t, plane, u->oh + q, 0, Wo, sp + (size_t)q * Wo);
             } else {
-                col2im_row(g, &t, plane, oh, u.ow, u.len, sp);
+                col2im_row(g, &t, plane, u->oh, u->ow, u->len, sp);
             }
         }
     }
@@ -437,17 +480,19 @@ static int conv_forward(must_ctx *ctx, const conv_geom *g, const float *x, const
     if (nchunks > 1) {
         /* Whole chunks per thread, each in the thread's own buffer. */
         const size_t ncol = ((size_t)g->K * nc + 15) & ~(size_t)15;
-        const size_t per = ncol + (((size_t)g->O * nc + 15) & ~(size_t)15);
+        const size_t nyc = ((size_t)g->O * nc + 15) & ~(size_t)15;
+        const size_t per = ncol + nyc + runs_floats(g, nc);
         float *buf = must_ctx_scratch(ctx, per * (size_t)nt);
         if (!buf)
             return -1;
 #pragma omp parallel num_threads(nt)
         {
             float *col = buf + per * (size_t)omp_get_thread_num(), *yc = col + ncol;
+            run *rs = (run *)(yc + nyc);
 #pragma omp for schedule(static)
             for (size_t i = 0; i < nchunks; i++) {
                 size_t j0 = i * nc, n = g->J - j0 < nc ? g->J - j0 : nc;
-                im2col_rows(g, x, j0, n, 0, g->K, col);
+                im2col_rows(g, x, j0, n, 0, g->K, col, rs);
                 /* Y (O, n) = W (O, K) col (K, n) */
                 must_sgemm(NULL, 0, 0, g->O, (int)n, g->K, 1.0f, w, g->K, col, (int)n, 0.0f, yc,
                            (int)n);
@@ -459,7 +504,8 @@ static int conv_forward(must_ctx *ctx, const conv_geom *g, const float *x, const
     /* One chunk (a deep layer's small map): the threads share its im2col
      * rows, then blocks of output channels fixed by the shape. */
     const size_t J = g->J, ncol = ((size_t)g->K * J + 15) & ~(size_t)15;
-    float *col = must_ctx_scratch(ctx, ncol + (size_t)g->O * J);
+    const size_t nyc = ((size_t)g->O * J + 15) & ~(size_t)15, nrs = runs_floats(g, J);
+    float *col = must_ctx_scratch(ctx, ncol + nyc + nrs * (size_t)nt);
     if (!col)
         return -1;
     float *yc = col + ncol;
@@ -468,7 +514,8 @@ static int conv_forward(must_ctx *ctx, const conv_geom *g, const float *x, const
     {
         int lo, hi;
         share(g->K, omp_get_num_threads(), omp_get_thread_num(), &lo, &hi);
-        im2col_rows(g, x, 0, J, lo, hi, col + (size_t)lo * J);
+        run *rs = (run *)(yc + nyc + nrs * (size_t)omp_get_thread_num());
+        im2col_rows(g, x, 0, J, lo, hi, col + (size_t)lo * J, rs);
 #pragma omp barrier
 #pragma omp for schedule(static)
         for (int q = 0; q < oblocks; q++) {
@@ -486,15 +533,20 @@ static int conv_forward(must_ctx *ctx, const conv_geom *g, const float *x, const
 /* ---- backward ---- */
 
 /* Blocks of input channels, fixed by the shape: a block's rows of dW and of
- * dcol are each one GEMM, whichever thread runs it. */
+ * dcol are each one GEMM per chunk, whichever thread runs it.  A multiple of
+ * BLOCKS_MIN, so that 1, 2 or 4 threads share them evenly. */
 static int channel_blocks(const conv_geom *g)
 {
     int nb = (g->K + BLOCK_ROWS - 1) / BLOCK_ROWS;
-    if (nb < BLOCKS_MIN)
-        nb = BLOCKS_MIN;
+    nb = (nb + BLOCKS_MIN - 1) / BLOCKS_MIN * BLOCKS_MIN;
     return nb > g->C ? g->C : nb;
 }
 
+/* The threads first lay dy out as (O, J) once, summing the bias gradient on
+ * the way; then each takes whole channel blocks and walks every chunk for
+ * them.  Nothing is shared after the first barrier, so a thread that the OS
+ * preempts on a busy machine delays only its own blocks, not a barrier per
+ * chunk. */
 static void conv2d_bw(must_ctx *ctx, must_node *nd)
 {
     must_tensor *x = nd->in[0], *w = nd->in[1], *bt = nd->n_in > 2 ? nd->in[2] : NULL;
@@ -507,42 +559,45 @@ static void conv2d_bw(must_ctx *ctx, must_node *nd)
     const int nt = (size_t)g.K * g.J < PAR_MIN ? 1 : must_ctx_threads(ctx);
     const size_t nc = chunk_cols(&g);
     const int nb = channel_blocks(&g);
-    const int rows_max = (g.C + nb - 1) / nb * kk;
-    const size_t per = ((size_t)rows_max * nc + 15) & ~(size_t)15;
-    const size_t ndy = ((size_t)g.O * nc + 15) & ~(size_t)15;
+    const size_t nmine = ((size_t)((g.C + nb - 1) / nb * kk) * nc + 15) & ~(size_t)15;
+    const size_t per = nmine + runs_floats(&g, nc);
+    const size_t ndy = ((size_t)g.O * g.J + 15) & ~(size_t)15;
     double *dsum = db ? must_ctx_alloc(ctx, (size_t)g.O * sizeof(double)) : NULL;
-    float *buf = must_ctx_scratch(ctx, ndy + per * (size_t)nt);
+    float *buf = must_ctx_scratch(ctx, ndy + ((dx || dw) ? per * (size_t)nt : 0));
     if (!buf || (db && !dsum))
         return;
-    if (dsum)
-        memset(dsum, 0, (size_t)g.O * sizeof(double));
-    float *dyc = buf;
+    float *dyt = buf; // (O, J)
     const float *dy = nd->out->grad;
+    const int J = (int)g.J;
 
 #pragma omp parallel num_threads(nt)
     {
         float *mine = buf + ndy + per * (size_t)omp_get_thread_num();
-        for (size_t j0 = 0; j0 < g.J; j0 += nc) {
-            const size_t n = g.J - j0 < nc ? g.J - j0 : nc;
+        run *rs = (run *)(mine + nmine);
 #pragma omp for schedule(static)
-            for (int o = 0; o < g.O; o++)
-                gather_grad(&g, dy, j0, n, o, o + 1, dyc, dsum);
+        for (int o = 0; o < g.O; o++) {
+            if (dsum)
+                dsum[o] = 0.0;
+            gather_grad(&g, dy, 0, g.J, o, o + 1, dyt, dsum);
+        }
 #pragma omp for schedule(static)
-            for (int q = 0; q < nb; q++) {
-                int c0, c1;
-                share(g.C, nb, q, &c0, &c1);
-                const int r0 = c0 * kk, rows = (c1 - c0) * kk;
+        for (int q = 0; q < (dx || dw ? nb : 0); q++) {
+            int c0, c1;
+            share(g.C, nb, q, &c0, &c1);
+            const int r0 = c0 * kk, rows = (c1 - c0) * kk;
+            for (size_t j0 = 0; j0 < g.J; j0 += nc) {
+                const int n = (int)(g.J - j0 < nc ? g.J - j0 : nc);
                 if (dw) {
-                    /* dW[:, r0:r1] (O, rows) += dY (O, n) col[r0:r1]^T (n, rows) */
-                    im2col_rows(&g, x->data, j0, n, r0, r0 + rows, mine);
-                    must_sgemm(NULL, 0, 1, g.O, rows, (int)n, 1.0f, dyc, (int)n, mine, (int)n,
-                               1.0f, dw + r0, g.K);
+                    /* dW[:, r0:r1] (O, rows) += dY[:, chunk] (O, n) col[r0:r1]^T (n, rows) */
+                    im2col_rows(&g, x->data, j0, (size_t)n, r0, r0 + rows, mine, rs);
+                    must_sgemm(NULL, 0, 1, g.O, rows, n, 1.0f, dyt + j0, J, mine, n, 1.0f,
+                               dw + r0, g.K);
                 }
                 if (dx) {
-                    /* dcol[r0:r1] (rows, n) = W[:, r0:r1]^T (rows, O) dY (O, n) */
-                    must_sgemm(NULL, 1, 0, rows, (int)n, g.O, 1.0f, w->data + r0, g.K, dyc,
-                               (int)n, 0.0f, mine, (int)n);
-                    col2im_chans(&g, mine, j0, n, c0, c1, dx);
+                    /* dcol[r0:r1] (rows, n) = W[:, r0:r1]^T (rows, O) dY[:, chunk] (O, n) */
+                    must_sgemm(NULL, 1, 0, rows, n, g.O, 1.0f, w->data + r0, g.K, dyt + j0, J,
+                               0.0f, mine, n);
+                    col2im_chans(&g, mine, j0, (size_t)n, c0, c1, dx, rs);
                 }
             }
         }
