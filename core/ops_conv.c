@@ -3,22 +3,27 @@
  * The GEMM's N dimension is every output pixel of the batch, J = B*Ho*Wo, so
  * a deep layer with a 4x4 map still hands BLAS a wide matrix (DESIGN §4).
  * The columns are walked in chunks small enough that a chunk of im2col rows
- * (K x nc floats) stays in a core's L2 cache between im2col writing it and
- * the GEMM reading it.  The whole im2col matrix of a stride-4 head conv at
+ * (K x nc floats) stays in a core's cache between im2col writing it and the
+ * GEMM reading it.  The whole im2col matrix of a stride-4 head conv at
  * 128^2 is 75 MB; sending it to DRAM and back cost as much as a quarter of
  * the GEMM's time, and a cache-resident operand also makes the GEMM itself
  * faster (OpenBLAS on the project machines: 80 GFLOP/s with N = 128 in L2,
  * 57 with N = 32768 streamed).
  *
- * Threads.  Forward, with enough chunks, each thread takes whole chunks
- * (im2col, GEMM, scatter into y) in its own buffer: nothing is shared and
- * nothing crosses cores.  Backward walks the chunks in order and splits the
- * work inside each one: dW by rows of K, dx by input channels, so every
- * gradient element is summed by one thread in an order fixed by the shape
- * alone, and the result is the same bit for bit with any thread count.
- * The single-threaded must_sgemm(NULL, ...) calls inside those parallel
- * regions are plain one-thread BLAS calls (OpenBLAS is pinned to one thread
- * in gemm.c), the same thing must_sgemm does for its own split: one pool.
+ * Threads.  OpenBLAS rounds differently when a product is cut differently
+ * (the same element of C can differ in its last bits between one call and
+ * two half-width calls), so every GEMM here covers a piece of the problem
+ * fixed by the shape alone, and threads only choose which pieces they run:
+ * the results are the same bit for bit with any thread count.  Forward, each
+ * thread takes whole chunks (im2col, GEMM, scatter into y) in its own buffer,
+ * or, when the batch is one chunk, blocks of output channels.  Backward first
+ * lays dy out as (Cout, J) once; then each thread takes whole blocks of input
+ * channels and walks every chunk for them: dW's columns and dx's planes of a
+ * block belong to it alone, and it sums them in chunk order.  There is no
+ * barrier per chunk, so a thread that the OS preempts on a busy machine holds
+ * up only its own blocks.  The must_sgemm(NULL, ...) calls inside parallel
+ * regions are one-thread BLAS calls (gemm.c pins OpenBLAS to one thread),
+ * which is what must_sgemm itself does for its split: one pool of threads.
  *
  * Backward recomputes each chunk's im2col from x rather than saving the
  * forward's: saving would write K*J floats to DRAM and read them back, while
@@ -27,6 +32,12 @@
  * The GEMM produces a chunk in (Cout, columns) order, i.e. CNHW.  The forward
  * scatters it into the NCHW output adding the bias on the way; backward
  * gathers dy into the same order and sums the bias gradient while it does.
+ *
+ * im2col copies, per kernel tap, runs of whole output rows: with stride 1 and
+ * same-size output a run of rows reads one contiguous stretch of the input
+ * plane (one memcpy, then the padding columns patched); 1x1 stride-1 convs
+ * copy whole planes; maps with rows too short for that go through a table
+ * of input offsets.
  */
 #include "config.h"
 
@@ -35,12 +46,13 @@
 
 #include "engine-impl.h"
 
-/* Bytes of im2col rows per chunk: about half of a Zen core's 512 KiB L2, the
- * rest being OpenBLAS's packed panels and the GEMM's output. */
-#define CHUNK_BYTES (192u << 10)
-/* Fewest columns per chunk: below this the GEMM's per-call packing of the
- * weights costs more than the cache saves. */
-#define CHUNK_MIN_COLS 128
+/* Bytes of im2col rows per chunk: a Zen core's L2 (512 KiB), so that the
+ * chunk is still close when the GEMM packs it.  Smaller chunks measured no
+ * faster: every GEMM call packs the weights again, and the per-row work of
+ * im2col is spread over fewer columns. */
+#define CHUNK_BYTES (512u << 10)
+/* Fewest columns per chunk, for the same reason. */
+#define CHUNK_MIN_COLS 256
 /* Output channels per GEMM when the whole batch is one chunk. */
 #define OUT_BLOCK 64
 /* Backward cuts the input channels into at least BLOCKS_MIN blocks (so that
@@ -60,6 +72,9 @@ typedef struct conv_geom {
     size_t P, J;     /* Ho * Wo; B * P */
     int pointwise;   /* 1x1, stride 1, pad 0: im2col is a plain layout copy */
     int same;        /* stride 1 and Wo == W: an im2col row is a shifted plane */
+    /* Small output maps: per tap (ki, kj), the plane offset each output pixel
+     * reads, -1 on padding (see small_table); NULL otherwise. */
+    const int32_t *tab;
 } conv_geom;
 
 static void geom_from(conv_geom *g, const must_tensor *x, const must_tensor *w, int s, int pad,
@@ -82,19 +97,46 @@ static void geom_from(conv_geom *g, const must_tensor *x, const must_tensor *w, 
     g->J = (size_t)g->B * g->P;
     g->pointwise = g->kh == 1 && g->kw == 1 && s == 1 && pad == 0;
     g->same = s == 1 && g->Wo == g->W;
+    g->tab = NULL;
+}
+
+/* Short output rows go through a table: walking them row by row spends more
+ * on bookkeeping than on copying their few floats.  Measured here: a same-size
+ * 3x3 conv is faster by rows from 8 wide, a strided one only from 16. */
+#define SMALL_ROW_SAME 4
+#define SMALL_ROW 8
+#define SMALL_MAP 1024
+
+/* Sets g->tab for a small output map (arena memory; shared read-only by the
+ * threads).  Returns -1 when out of memory. */
+static int small_table(must_ctx *ctx, conv_geom *g)
+{
+    if (g->pointwise || g->Wo > (g->same ? SMALL_ROW_SAME : SMALL_ROW) || g->P > SMALL_MAP)
+        return 0;
+    const int kk = g->kh * g->kw;
+    int32_t *t = must_ctx_alloc(ctx, (size_t)kk * g->P * sizeof *t);
+    if (!t)
+        return -1;
+    for (int q = 0; q < kk; q++)
+        for (int oh = 0; oh < g->Ho; oh++)
+            for (int ow = 0; ow < g->Wo; ow++) {
+                int ih = oh * g->s - g->pad + q / g->kw * g->d;
+                int iw = ow * g->s - g->pad + q % g->kw * g->d;
+                int in = ih >= 0 && ih < g->H && iw >= 0 && iw < g->W;
+                t[((size_t)q * g->Ho + oh) * g->Wo + ow] = in ? ih * g->W + iw : -1;
+            }
+    g->tab = t;
+    return 0;
 }
 
 /* Columns per chunk, from the shape alone (the weight gradient is summed
  * chunk by chunk, so the chunking must not depend on the thread count).
  * Whole output rows where they fit, so that im2col copies rows in blocks. */
-#include <stdlib.h>
 static size_t chunk_cols(const conv_geom *g)
 {
-    static long cb = -1, cm = -1;
-    if (cb < 0) { const char *e = getenv("CB"); cb = e ? atol(e) << 10 : CHUNK_BYTES; e = getenv("CM"); cm = e ? atol(e) : CHUNK_MIN_COLS; }
-    size_t nc = (size_t)cb / ((size_t)g->K * sizeof(float));
-    if (nc < (size_t)cm)
-        nc = (size_t)cm;
+    size_t nc = CHUNK_BYTES / ((size_t)g->K * sizeof(float));
+    if (nc < CHUNK_MIN_COLS)
+        nc = CHUNK_MIN_COLS;
     if (nc >= g->J)
         return g->J;
     if (nc >= (size_t)g->Wo)
@@ -291,6 +333,24 @@ static void im2col_rows(const conv_geom *g, const float *x, size_t j0, size_t n,
         }
         return;
     }
+    if (g->tab) {
+        tap t = tap_first(g, r0);
+        for (int r = r0; r < r1; r++, tap_next(g, &t)) {
+            const int32_t *tq = g->tab + (size_t)(t.ki * g->kw + t.kj) * g->P;
+            float *dst = col + (size_t)(r - r0) * n;
+            for (size_t j = j0, b = j0 / g->P, p = j0 % g->P; j < j1; b++, p = 0) {
+                size_t len = g->P - p < j1 - j ? g->P - p : j1 - j;
+                const float *plane = x + (b * g->C + t.c) * HW;
+                float *o = dst + (j - j0);
+                for (size_t i = 0; i < len; i++) {
+                    int32_t at = tq[p + i];
+                    o[i] = at >= 0 ? plane[at] : 0.0f;
+                }
+                j += len;
+            }
+        }
+        return;
+    }
     const int nr = chunk_runs(g, j0, n, rs);
     const int Wo = g->Wo;
     tap t = tap_first(g, r0);
@@ -365,6 +425,25 @@ static void col2im_chans(const conv_geom *g, float *dcol, size_t j0, size_t n, i
 #pragma omp simd
                 for (size_t i = 0; i < len; i++)
                     o[i] += sp[i];
+                j += len;
+            }
+        }
+        return;
+    }
+    if (g->tab) {
+        tap t = tap_first(g, c0 * kk);
+        for (int r = c0 * kk; r < c1 * kk; r++, tap_next(g, &t)) {
+            const int32_t *tq = g->tab + (size_t)(t.ki * g->kw + t.kj) * g->P;
+            const float *srow = dcol + (size_t)(r - c0 * kk) * n;
+            for (size_t j = j0, b = j0 / g->P, p = j0 % g->P; j < j1; b++, p = 0) {
+                size_t len = g->P - p < j1 - j ? g->P - p : j1 - j;
+                float *plane = dx + (b * g->C + t.c) * HW;
+                const float *sp = srow + (j - j0);
+                for (size_t i = 0; i < len; i++) {
+                    int32_t at = tq[p + i];
+                    if (at >= 0)
+                        plane[at] += sp[i];
+                }
                 j += len;
             }
         }
@@ -555,6 +634,8 @@ static void conv2d_bw(must_ctx *ctx, must_node *nd)
         return;
     conv_geom g;
     geom_from(&g, x, w, nd->iarg[0], nd->iarg[1], nd->iarg[2]);
+    if (small_table(ctx, &g) != 0)
+        return;
     const int kk = g.kh * g.kw;
     const int nt = (size_t)g.K * g.J < PAR_MIN ? 1 : must_ctx_threads(ctx);
     const size_t nc = chunk_cols(&g);
@@ -635,7 +716,7 @@ must_tensor *must_op_conv2d(must_ctx *ctx, must_tensor *x, must_tensor *w, must_
     conv_geom g;
     geom_from(&g, x, w, stride, pad, dil);
     must_tensor *y = must_tensor_new4(ctx, g.B, g.O, g.Ho, g.Wo); // (B, O, Ho, Wo)
-    if (!y || conv_forward(ctx, &g, x->data, w->data, b ? b->data : NULL, y->data) != 0)
+    if (!y || small_table(ctx, &g) != 0 || conv_forward(ctx, &g, x->data, w->data, b ? b->data : NULL, y->data) != 0)
         return NULL;
     must_tensor *in[3] = {x, w, b};
     must_node *nd = must_tape_record(ctx, "conv2d", conv2d_bw, y, b ? 3 : 2, in);

@@ -72,7 +72,14 @@ static const conv_case conv_cases[] = {
     {2, 2, 5, 5, 2, 3, 3, 3, 0, 1, 1},    /* stride 3, no padding */
     {2, 64, 13, 13, 3, 3, 3, 1, 1, 1, 1}, /* several column chunks */
     {1, 64, 2, 300, 2, 3, 3, 1, 1, 1, 0}, /* rows longer than a chunk */
-    {2, 48, 9, 11, 2, 3, 3, 2, 2, 2, 1},  /* chunks, stride and dilation */
+    {2, 48, 9, 11, 2, 3, 3, 2, 2, 2, 1},  /* stride and dilation */
+    {16, 64, 6, 6, 2, 3, 3, 1, 1, 1, 1},  /* small maps over several chunks */
+    /* maps wider than SMALL_ROW take the row-by-row paths */
+    {2, 3, 12, 20, 4, 3, 3, 2, 1, 1, 1},  /* stride 2 */
+    {2, 4, 10, 21, 3, 3, 3, 1, 2, 2, 0},  /* same size with dilation 2 */
+    {2, 3, 11, 22, 2, 3, 3, 1, 0, 1, 1},  /* stride 1, no padding: shrinks */
+    {2, 3, 18, 18, 2, 7, 7, 2, 3, 1, 0},  /* the stem at a wider size */
+    {2, 2, 9, 12, 2, 2, 3, 1, 1, 1, 1},   /* non-square kernel, wide */
 };
 #define N_CONV (int)(sizeof conv_cases / sizeof conv_cases[0])
 
@@ -230,7 +237,8 @@ START_TEST(conv_same_bits_with_1_and_2_threads)
     static const conv_case cases[] = {
         {4, 64, 24, 24, 32, 3, 3, 1, 1, 1, 1}, {8, 32, 20, 20, 64, 3, 3, 2, 1, 1, 0},
         {8, 32, 16, 16, 16, 1, 1, 1, 0, 1, 1}, {4, 3, 40, 40, 8, 7, 7, 2, 3, 1, 0},
-        {2, 128, 4, 4, 256, 3, 3, 1, 1, 1, 1}, {2, 5, 6, 6, 3, 3, 3, 1, 1, 1, 1},
+        {2, 128, 4, 4, 256, 3, 3, 1, 1, 1, 1}, {32, 64, 4, 4, 64, 3, 3, 1, 1, 1, 1},
+        {2, 5, 6, 6, 3, 3, 3, 1, 1, 1, 1},
     };
     for (int i = 0; i < (int)(sizeof cases / sizeof cases[0]); i++) {
         const conv_case *cc = &cases[i];
