@@ -129,19 +129,53 @@ static int small_table(must_ctx *ctx, conv_geom *g)
     return 0;
 }
 
-/* Columns per chunk, from the shape alone (the weight gradient is summed
- * chunk by chunk, so the chunking must not depend on the thread count).
- * Whole output rows where they fit, so that im2col copies rows in blocks. */
-static size_t chunk_cols(const conv_geom *g)
+/* How the batch's J columns are cut into chunks, from the shape alone (the
+ * weight gradient is summed chunk by chunk, so the cut must not depend on the
+ * thread count).  Chunks never straddle images: either a chunk is a band of
+ * whole output rows of one image (per_image > 0 bands per image), or it holds
+ * `images` whole images.  A band lies in y, dy and, for 1x1 convs, x as a
+ * plain strided matrix, so the GEMMs read and write those in place. */
+typedef struct chunks {
+    size_t count, max_cols;
+    int per_image, images;
+} chunks;
+
+static chunks chunk_plan(const conv_geom *g)
 {
-    size_t nc = CHUNK_BYTES / ((size_t)g->K * sizeof(float));
-    if (nc < CHUNK_MIN_COLS)
-        nc = CHUNK_MIN_COLS;
-    if (nc >= g->J)
-        return g->J;
-    if (nc >= (size_t)g->Wo)
-        nc -= nc % (size_t)g->Wo;
-    return nc;
+    size_t target = CHUNK_BYTES / ((size_t)g->K * sizeof(float));
+    if (target < CHUNK_MIN_COLS)
+        target = CHUNK_MIN_COLS;
+    chunks c = {0, 0, 0, 0};
+    if (2 * g->P > target) {
+        size_t m = (g->P + target - 1) / target;
+        c.per_image = m > (size_t)g->Ho ? g->Ho : (int)m;
+        c.count = (size_t)g->B * c.per_image;
+        c.max_cols = (size_t)((g->Ho + c.per_image - 1) / c.per_image) * g->Wo;
+    } else {
+        size_t k = target / g->P;
+        c.images = k > (size_t)g->B ? g->B : (int)k;
+        c.count = ((size_t)g->B + c.images - 1) / c.images;
+        c.max_cols = (size_t)c.images * g->P;
+    }
+    return c;
+}
+
+/* Chunk i: columns [*j0, *j0 + *n). */
+static void chunk_span(const conv_geom *g, const chunks *c, size_t i, size_t *j0, size_t *n)
+{
+    if (c->per_image) {
+        size_t b = i / (size_t)c->per_image;
+        int q = (int)(i % (size_t)c->per_image);
+        int oh0 = (int)((long)g->Ho * q / c->per_image);
+        int oh1 = (int)((long)g->Ho * (q + 1) / c->per_image);
+        *j0 = b * g->P + (size_t)oh0 * g->Wo;
+        *n = (size_t)(oh1 - oh0) * g->Wo;
+    } else {
+        size_t b0 = i * (size_t)c->images;
+        size_t nb = (size_t)g->B - b0 < (size_t)c->images ? (size_t)g->B - b0 : (size_t)c->images;
+        *j0 = b0 * g->P;
+        *n = nb * g->P;
+    }
 }
 
 static inline int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
@@ -506,37 +540,20 @@ static void scatter_out(const conv_geom *g, const float *yc, size_t j0, size_t n
     }
 }
 
-/* dyc[o, j - j0] = dy[b, o, p] for output channels [o0, o1); dbias[o] += the
- * chunk's sum when dbias is given. */
+/* dyc[o, j - j0] = dy[b, o, p] for output channels [o0, o1) and the chunk's
+ * columns j = b*P + p. */
 static void gather_grad(const conv_geom *g, const float *dy, size_t j0, size_t n, int o0, int o1,
-                        float *dyc, double *dbias)
+                        float *dyc)
 {
     const size_t j1 = j0 + n;
     for (int o = o0; o < o1; o++) {
         float *dst = dyc + (size_t)o * n;
-        size_t j = j0;
-        double acc = 0.0;
-        while (j < j1) {
+        for (size_t j = j0; j < j1;) {
             size_t b = j / g->P, p = j % g->P;
             size_t len = g->P - p < j1 - j ? g->P - p : j1 - j;
-            const float *src = dy + (b * g->O + o) * g->P + p;
-            memcpy(dst + (j - j0), src, len * sizeof(float));
-            if (dbias) {
-                /* eight fixed lanes: vectorises, and the order never changes */
-                float s[8] = {0};
-                size_t i = 0;
-                for (; i + 8 <= len; i += 8)
-                    for (int l = 0; l < 8; l++)
-                        s[l] += src[i + l];
-                for (; i < len; i++)
-                    s[0] += src[i];
-                acc += (double)((s[0] + s[4]) + (s[1] + s[5])) +
-                       (double)((s[2] + s[6]) + (s[3] + s[7]));
-            }
+            memcpy(dst + (j - j0), dy + (b * g->O + o) * g->P + p, len * sizeof(float));
             j += len;
         }
-        if (dbias)
-            dbias[o] += acc;
     }
 }
 
@@ -547,19 +564,31 @@ static inline void share(int n, int parts, int q, int *lo, int *hi)
     *hi = (int)((long)n * (q + 1) / parts);
 }
 
+/* Adds bias[o] to rows [o0, o1) of an (O, n) block with row stride ld. */
+static void add_bias(const float *bias, int o0, int o1, size_t n, float *y, size_t ld)
+{
+    for (int o = o0; o < o1; o++) {
+        float *restrict yo = y + (size_t)o * ld;
+        const float bo = bias[o];
+#pragma omp simd
+        for (size_t i = 0; i < n; i++)
+            yo[i] += bo;
+    }
+}
+
 /* ---- forward ---- */
 
 static int conv_forward(must_ctx *ctx, const conv_geom *g, const float *x, const float *w,
                         const float *bias, float *y)
 {
     const int nt = (size_t)g->K * g->J < PAR_MIN ? 1 : must_ctx_threads(ctx);
-    const size_t nc = chunk_cols(g);
-    const size_t nchunks = (g->J + nc - 1) / nc;
+    const chunks ch = chunk_plan(g);
+    const size_t nc = ch.max_cols;
 
-    if (nchunks > 1) {
+    if (ch.count > 1) {
         /* Whole chunks per thread, each in the thread's own buffer. */
         const size_t ncol = ((size_t)g->K * nc + 15) & ~(size_t)15;
-        const size_t nyc = ((size_t)g->O * nc + 15) & ~(size_t)15;
+        const size_t nyc = ch.per_image ? 0 : ((size_t)g->O * nc + 15) & ~(size_t)15;
         const size_t per = ncol + nyc + runs_floats(g, nc);
         float *buf = must_ctx_scratch(ctx, per * (size_t)nt);
         if (!buf)
@@ -569,13 +598,31 @@ static int conv_forward(must_ctx *ctx, const conv_geom *g, const float *x, const
             float *col = buf + per * (size_t)omp_get_thread_num(), *yc = col + ncol;
             run *rs = (run *)(yc + nyc);
 #pragma omp for schedule(static)
-            for (size_t i = 0; i < nchunks; i++) {
-                size_t j0 = i * nc, n = g->J - j0 < nc ? g->J - j0 : nc;
-                im2col_rows(g, x, j0, n, 0, g->K, col, rs);
-                /* Y (O, n) = W (O, K) col (K, n) */
-                must_sgemm(NULL, 0, 0, g->O, (int)n, g->K, 1.0f, w, g->K, col, (int)n, 0.0f, yc,
-                           (int)n);
-                scatter_out(g, yc, j0, n, 0, g->O, bias, y);
+            for (size_t i = 0; i < ch.count; i++) {
+                size_t j0, n;
+                chunk_span(g, &ch, i, &j0, &n);
+                const size_t b = j0 / g->P, p0 = j0 % g->P;
+                /* col (K, n): for a 1x1 conv's band, x itself */
+                const float *cp = col;
+                size_t ldc = n;
+                if (g->pointwise && ch.per_image) {
+                    cp = x + b * g->C * g->P + p0;
+                    ldc = g->P;
+                } else {
+                    im2col_rows(g, x, j0, n, 0, g->K, col, rs);
+                }
+                if (ch.per_image) {
+                    /* Y (O, n) = W (O, K) col (K, n), straight into y's band */
+                    float *yb = y + b * g->O * g->P + p0;
+                    must_sgemm(NULL, 0, 0, g->O, (int)n, g->K, 1.0f, w, g->K, cp, (int)ldc, 0.0f,
+                               yb, (int)g->P);
+                    if (bias)
+                        add_bias(bias, 0, g->O, n, yb, g->P);
+                } else {
+                    must_sgemm(NULL, 0, 0, g->O, (int)n, g->K, 1.0f, w, g->K, cp, (int)ldc, 0.0f,
+                               yc, (int)n);
+                    scatter_out(g, yc, j0, n, 0, g->O, bias, y);
+                }
             }
         }
         return 0;
@@ -621,11 +668,30 @@ static int channel_blocks(const conv_geom *g)
     return nb > g->C ? g->C : nb;
 }
 
-/* The threads first lay dy out as (O, J) once, summing the bias gradient on
- * the way; then each takes whole channel blocks and walks every chunk for
- * them.  Nothing is shared after the first barrier, so a thread that the OS
- * preempts on a busy machine delays only its own blocks, not a barrier per
- * chunk. */
+/* Sum of dy over (b, p) for output channel o; eight fixed lanes per plane
+ * (they vectorise, and the order never changes), planes summed in double. */
+static double bias_grad(const conv_geom *g, const float *dy, int o)
+{
+    double acc = 0.0;
+    for (int b = 0; b < g->B; b++) {
+        const float *src = dy + ((size_t)b * g->O + o) * g->P;
+        float s[8] = {0};
+        size_t i = 0;
+        for (; i + 8 <= g->P; i += 8)
+            for (int l = 0; l < 8; l++)
+                s[l] += src[i + l];
+        for (; i < g->P; i++)
+            s[0] += src[i];
+        acc += (double)((s[0] + s[4]) + (s[1] + s[5])) + (double)((s[2] + s[6]) + (s[3] + s[7]));
+    }
+    return acc;
+}
+
+/* Each thread takes whole channel blocks and walks every chunk for them;
+ * chunks that hold whole images first need dy laid out as (O, J), which the
+ * threads do together before.  Nothing is shared after that, so a thread
+ * that the OS preempts on a busy machine delays only its own blocks, not a
+ * barrier per chunk. */
 static void conv2d_bw(must_ctx *ctx, must_node *nd)
 {
     must_tensor *x = nd->in[0], *w = nd->in[1], *bt = nd->n_in > 2 ? nd->in[2] : NULL;
@@ -638,18 +704,17 @@ static void conv2d_bw(must_ctx *ctx, must_node *nd)
         return;
     const int kk = g.kh * g.kw;
     const int nt = (size_t)g.K * g.J < PAR_MIN ? 1 : must_ctx_threads(ctx);
-    const size_t nc = chunk_cols(&g);
+    const chunks ch = chunk_plan(&g);
+    const size_t nc = ch.max_cols;
     const int nb = channel_blocks(&g);
     const size_t nmine = ((size_t)((g.C + nb - 1) / nb * kk) * nc + 15) & ~(size_t)15;
     const size_t per = nmine + runs_floats(&g, nc);
-    const size_t ndy = ((size_t)g.O * g.J + 15) & ~(size_t)15;
-    double *dsum = db ? must_ctx_alloc(ctx, (size_t)g.O * sizeof(double)) : NULL;
-    float *buf = must_ctx_scratch(ctx, ndy + ((dx || dw) ? per * (size_t)nt : 0));
-    if (!buf || (db && !dsum))
+    const size_t ndy = ch.per_image ? 0 : ((size_t)g.O * g.J + 15) & ~(size_t)15;
+    float *buf = must_ctx_scratch(ctx, ndy + per * (size_t)nt);
+    if (!buf)
         return;
-    float *dyt = buf; // (O, J)
+    float *dyt = buf; // (O, J) when chunks hold whole images
     const float *dy = nd->out->grad;
-    const int J = (int)g.J;
 
 #pragma omp parallel num_threads(nt)
     {
@@ -657,34 +722,50 @@ static void conv2d_bw(must_ctx *ctx, must_node *nd)
         run *rs = (run *)(mine + nmine);
 #pragma omp for schedule(static)
         for (int o = 0; o < g.O; o++) {
-            if (dsum)
-                dsum[o] = 0.0;
-            gather_grad(&g, dy, 0, g.J, o, o + 1, dyt, dsum);
+            if (!ch.per_image)
+                gather_grad(&g, dy, 0, g.J, o, o + 1, dyt);
+            if (db)
+                db[o] += (float)bias_grad(&g, dy, o);
         }
 #pragma omp for schedule(static)
         for (int q = 0; q < (dx || dw ? nb : 0); q++) {
             int c0, c1;
             share(g.C, nb, q, &c0, &c1);
             const int r0 = c0 * kk, rows = (c1 - c0) * kk;
-            for (size_t j0 = 0; j0 < g.J; j0 += nc) {
-                const int n = (int)(g.J - j0 < nc ? g.J - j0 : nc);
+            for (size_t i = 0; i < ch.count; i++) {
+                size_t j0, n;
+                chunk_span(&g, &ch, i, &j0, &n);
+                const size_t b = j0 / g.P, p0 = j0 % g.P;
+                /* dY of the chunk (O, n): a band of dy itself, or dyt's columns */
+                const float *dyc = ch.per_image ? dy + b * g.O * g.P + p0 : dyt + j0;
+                const int ldy = (int)(ch.per_image ? g.P : g.J);
+                const int direct = g.pointwise && ch.per_image;
                 if (dw) {
-                    /* dW[:, r0:r1] (O, rows) += dY[:, chunk] (O, n) col[r0:r1]^T (n, rows) */
-                    im2col_rows(&g, x->data, j0, (size_t)n, r0, r0 + rows, mine, rs);
-                    must_sgemm(NULL, 0, 1, g.O, rows, n, 1.0f, dyt + j0, J, mine, n, 1.0f,
+                    /* dW[:, r0:r1] (O, rows) += dY (O, n) col[r0:r1]^T (n, rows) */
+                    const float *cp = mine;
+                    int ldc = (int)n;
+                    if (direct) {
+                        cp = x->data + (b * g.C + c0) * g.P + p0;
+                        ldc = (int)g.P;
+                    } else {
+                        im2col_rows(&g, x->data, j0, n, r0, r0 + rows, mine, rs);
+                    }
+                    must_sgemm(NULL, 0, 1, g.O, rows, (int)n, 1.0f, dyc, ldy, cp, ldc, 1.0f,
                                dw + r0, g.K);
                 }
-                if (dx) {
-                    /* dcol[r0:r1] (rows, n) = W[:, r0:r1]^T (rows, O) dY[:, chunk] (O, n) */
-                    must_sgemm(NULL, 1, 0, rows, n, g.O, 1.0f, w->data + r0, g.K, dyt + j0, J,
-                               0.0f, mine, n);
-                    col2im_chans(&g, mine, j0, (size_t)n, c0, c1, dx, rs);
+                if (dx && direct) {
+                    /* dx[b, c0:c1] band (rows, n) += W[:, r0:r1]^T (rows, O) dY (O, n) */
+                    must_sgemm(NULL, 1, 0, rows, (int)n, g.O, 1.0f, w->data + r0, g.K, dyc, ldy,
+                               1.0f, dx + (b * g.C + c0) * g.P + p0, (int)g.P);
+                } else if (dx) {
+                    /* dcol[r0:r1] (rows, n) = W[:, r0:r1]^T (rows, O) dY (O, n) */
+                    must_sgemm(NULL, 1, 0, rows, (int)n, g.O, 1.0f, w->data + r0, g.K, dyc, ldy,
+                               0.0f, mine, (int)n);
+                    col2im_chans(&g, mine, j0, n, c0, c1, dx, rs);
                 }
             }
         }
     }
-    for (int o = 0; dsum && o < g.O; o++)
-        db[o] += (float)dsum[o];
 }
 
 must_tensor *must_op_conv2d(must_ctx *ctx, must_tensor *x, must_tensor *w, must_tensor *b,
@@ -716,7 +797,8 @@ must_tensor *must_op_conv2d(must_ctx *ctx, must_tensor *x, must_tensor *w, must_
     conv_geom g;
     geom_from(&g, x, w, stride, pad, dil);
     must_tensor *y = must_tensor_new4(ctx, g.B, g.O, g.Ho, g.Wo); // (B, O, Ho, Wo)
-    if (!y || small_table(ctx, &g) != 0 || conv_forward(ctx, &g, x->data, w->data, b ? b->data : NULL, y->data) != 0)
+    if (!y || small_table(ctx, &g) != 0 ||
+        conv_forward(ctx, &g, x->data, w->data, b ? b->data : NULL, y->data) != 0)
         return NULL;
     must_tensor *in[3] = {x, w, b};
     must_node *nd = must_tape_record(ctx, "conv2d", conv2d_bw, y, b ? 3 : 2, in);
