@@ -59,6 +59,10 @@
  * threads have work to share) of about BLOCK_ROWS im2col rows. */
 #define BLOCKS_MIN 4
 #define BLOCK_ROWS 512
+/* Or into at most IMAGE_GROUPS groups of images, when the dW partials of
+ * the groups fit in PARTIALS_MAX floats. */
+#define IMAGE_GROUPS 4
+#define PARTIALS_MAX (4u << 20)
 /* Convolutions with fewer im2col elements than this run on one thread: a
  * fork costs more than it saves. */
 #define PAR_MIN 32768
@@ -687,11 +691,57 @@ static double bias_grad(const conv_geom *g, const float *dy, int o)
     return acc;
 }
 
-/* Each thread takes whole channel blocks and walks every chunk for them;
- * chunks that hold whole images first need dy laid out as (O, J), which the
- * threads do together before.  Nothing is shared after that, so a thread
- * that the OS preempts on a busy machine delays only its own blocks, not a
- * barrier per chunk. */
+/* Backward splits the work between threads in one of two ways, both fixed by
+ * the shape.  Where chunks are bands of single images, by groups of images:
+ * a group's dx planes are its own, and it sums its dW into a partial of its
+ * own, added up in group order at the end; every GEMM keeps all K rows.
+ * Where chunks hold several (small) images, by blocks of input channels: a
+ * block's dW columns and dx planes are its own.  Either way a thread works
+ * through all its chunks with no barrier between them, so a thread that the
+ * OS preempts on a busy machine delays only its own share. */
+static int image_groups(const conv_geom *g, const chunks *ch)
+{
+    if (!ch->per_image || g->B < 2)
+        return 0;
+    int groups = g->B < IMAGE_GROUPS ? g->B : IMAGE_GROUPS;
+    if ((size_t)(groups - 1) * g->O * g->K > PARTIALS_MAX)
+        return 0;
+    return groups;
+}
+
+/* One chunk's share of backward: dW[:, r0:r0+rows] += dY col^T into dwp (row
+ * stride K), and dx for channels [c0, c1).  dyc (O, n) has row stride ldy. */
+static void chunk_bw(const conv_geom *g, const chunks *ch, size_t j0, size_t n,
+                     const float *dyc, int ldy, const float *x, const float *w, float *dwp,
+                     float *dx, int c0, int c1, float *mine, run *rs)
+{
+    const int kk = g->kh * g->kw, r0 = c0 * kk, rows = (c1 - c0) * kk;
+    const size_t b = j0 / g->P, p0 = j0 % g->P;
+    const int direct = g->pointwise && ch->per_image; /* x and dx bands in place */
+    if (dwp) {
+        /* dW[:, r0:r1] (O, rows) += dY (O, n) col[r0:r1]^T (n, rows) */
+        const float *cp = mine;
+        int ldc = (int)n;
+        if (direct) {
+            cp = x + (b * g->C + c0) * g->P + p0;
+            ldc = (int)g->P;
+        } else {
+            im2col_rows(g, x, j0, n, r0, r0 + rows, mine, rs);
+        }
+        must_sgemm(NULL, 0, 1, g->O, rows, (int)n, 1.0f, dyc, ldy, cp, ldc, 1.0f, dwp + r0, g->K);
+    }
+    if (dx && direct) {
+        /* dx[b, c0:c1] band (rows, n) += W[:, r0:r1]^T (rows, O) dY (O, n) */
+        must_sgemm(NULL, 1, 0, rows, (int)n, g->O, 1.0f, w + r0, g->K, dyc, ldy, 1.0f,
+                   dx + (b * g->C + c0) * g->P + p0, (int)g->P);
+    } else if (dx) {
+        /* dcol[r0:r1] (rows, n) = W[:, r0:r1]^T (rows, O) dY (O, n) */
+        must_sgemm(NULL, 1, 0, rows, (int)n, g->O, 1.0f, w + r0, g->K, dyc, ldy, 0.0f, mine,
+                   (int)n);
+        col2im_chans(g, mine, j0, n, c0, c1, dx, rs);
+    }
+}
+
 static void conv2d_bw(must_ctx *ctx, must_node *nd)
 {
     must_tensor *x = nd->in[0], *w = nd->in[1], *bt = nd->n_in > 2 ? nd->in[2] : NULL;
@@ -706,62 +756,69 @@ static void conv2d_bw(must_ctx *ctx, must_node *nd)
     const int nt = (size_t)g.K * g.J < PAR_MIN ? 1 : must_ctx_threads(ctx);
     const chunks ch = chunk_plan(&g);
     const size_t nc = ch.max_cols;
-    const int nb = channel_blocks(&g);
+    const int groups = image_groups(&g, &ch);
+    const int nb = groups ? 1 : channel_blocks(&g);
     const size_t nmine = ((size_t)((g.C + nb - 1) / nb * kk) * nc + 15) & ~(size_t)15;
     const size_t per = nmine + runs_floats(&g, nc);
     const size_t ndy = ch.per_image ? 0 : ((size_t)g.O * g.J + 15) & ~(size_t)15;
-    float *buf = must_ctx_scratch(ctx, ndy + per * (size_t)nt);
+    const size_t nwk = (size_t)g.O * g.K, npart = dw && groups > 1 ? (groups - 1) * nwk : 0;
+    float *buf = must_ctx_scratch(ctx, ndy + npart + per * (size_t)nt);
     if (!buf)
         return;
-    float *dyt = buf; // (O, J) when chunks hold whole images
+    float *dyt = buf;          // (O, J) when chunks hold whole images
+    float *part = buf + ndy;   // dW partials of groups 1..groups-1
     const float *dy = nd->out->grad;
+    const int work = dx || dw;
 
 #pragma omp parallel num_threads(nt)
     {
-        float *mine = buf + ndy + per * (size_t)omp_get_thread_num();
+        float *mine = buf + ndy + npart + per * (size_t)omp_get_thread_num();
         run *rs = (run *)(mine + nmine);
 #pragma omp for schedule(static)
         for (int o = 0; o < g.O; o++) {
-            if (!ch.per_image)
+            if (!ch.per_image && work)
                 gather_grad(&g, dy, 0, g.J, o, o + 1, dyt);
             if (db)
                 db[o] += (float)bias_grad(&g, dy, o);
         }
+        if (groups && work) {
 #pragma omp for schedule(static)
-        for (int q = 0; q < (dx || dw ? nb : 0); q++) {
-            int c0, c1;
-            share(g.C, nb, q, &c0, &c1);
-            const int r0 = c0 * kk, rows = (c1 - c0) * kk;
-            for (size_t i = 0; i < ch.count; i++) {
-                size_t j0, n;
-                chunk_span(&g, &ch, i, &j0, &n);
-                const size_t b = j0 / g.P, p0 = j0 % g.P;
-                /* dY of the chunk (O, n): a band of dy itself, or dyt's columns */
-                const float *dyc = ch.per_image ? dy + b * g.O * g.P + p0 : dyt + j0;
-                const int ldy = (int)(ch.per_image ? g.P : g.J);
-                const int direct = g.pointwise && ch.per_image;
-                if (dw) {
-                    /* dW[:, r0:r1] (O, rows) += dY (O, n) col[r0:r1]^T (n, rows) */
-                    const float *cp = mine;
-                    int ldc = (int)n;
-                    if (direct) {
-                        cp = x->data + (b * g.C + c0) * g.P + p0;
-                        ldc = (int)g.P;
-                    } else {
-                        im2col_rows(&g, x->data, j0, n, r0, r0 + rows, mine, rs);
-                    }
-                    must_sgemm(NULL, 0, 1, g.O, rows, (int)n, 1.0f, dyc, ldy, cp, ldc, 1.0f,
-                               dw + r0, g.K);
+            for (int q = 0; q < groups; q++) {
+                int b0, b1;
+                share(g.B, groups, q, &b0, &b1);
+                float *dwp = dw && q ? part + (size_t)(q - 1) * nwk : dw;
+                if (dwp && q)
+                    memset(dwp, 0, nwk * sizeof(float));
+                for (size_t i = (size_t)b0 * ch.per_image; i < (size_t)b1 * ch.per_image; i++) {
+                    size_t j0, n;
+                    chunk_span(&g, &ch, i, &j0, &n);
+                    const float *dyc = dy + j0 / g.P * g.O * g.P + j0 % g.P;
+                    chunk_bw(&g, &ch, j0, n, dyc, (int)g.P, x->data, w->data, dwp, dx, 0, g.C,
+                             mine, rs);
                 }
-                if (dx && direct) {
-                    /* dx[b, c0:c1] band (rows, n) += W[:, r0:r1]^T (rows, O) dY (O, n) */
-                    must_sgemm(NULL, 1, 0, rows, (int)n, g.O, 1.0f, w->data + r0, g.K, dyc, ldy,
-                               1.0f, dx + (b * g.C + c0) * g.P + p0, (int)g.P);
-                } else if (dx) {
-                    /* dcol[r0:r1] (rows, n) = W[:, r0:r1]^T (rows, O) dY (O, n) */
-                    must_sgemm(NULL, 1, 0, rows, (int)n, g.O, 1.0f, w->data + r0, g.K, dyc, ldy,
-                               0.0f, mine, (int)n);
-                    col2im_chans(&g, mine, j0, n, c0, c1, dx, rs);
+            }
+            if (npart) {
+#pragma omp for schedule(static)
+                for (size_t i = 0; i < nwk; i++) {
+                    float v = dw[i];
+                    for (int q = 1; q < groups; q++)
+                        v += part[(size_t)(q - 1) * nwk + i];
+                    dw[i] = v;
+                }
+            }
+        } else if (work) {
+#pragma omp for schedule(static)
+            for (int q = 0; q < nb; q++) {
+                int c0, c1;
+                share(g.C, nb, q, &c0, &c1);
+                for (size_t i = 0; i < ch.count; i++) {
+                    size_t j0, n;
+                    chunk_span(&g, &ch, i, &j0, &n);
+                    const float *dyc = ch.per_image ? dy + j0 / g.P * g.O * g.P + j0 % g.P
+                                                    : dyt + j0;
+                    const int ldy = (int)(ch.per_image ? g.P : g.J);
+                    chunk_bw(&g, &ch, j0, n, dyc, ldy, x->data, w->data, dw, dx, c0, c1, mine,
+                             rs);
                 }
             }
         }
