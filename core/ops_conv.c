@@ -1,43 +1,44 @@
 /* ops_conv.c - 2-d convolution: im2col + GEMM over the whole batch.
  *
- * The GEMM's N dimension is every output pixel of the batch, J = B*Ho*Wo, so
- * a deep layer with a 4x4 map still hands BLAS a wide matrix (DESIGN §4).
- * The columns are walked in chunks small enough that a chunk of im2col rows
+ * The GEMM's N dimension is the batch's output pixels, J = B*Ho*Wo, so a deep
+ * layer with a 4x4 map still hands BLAS a wide matrix (DESIGN §4).  The
+ * columns are walked in chunks small enough that a chunk of im2col rows
  * (K x nc floats) stays in a core's cache between im2col writing it and the
- * GEMM reading it.  The whole im2col matrix of a stride-4 head conv at
- * 128^2 is 75 MB; sending it to DRAM and back cost as much as a quarter of
- * the GEMM's time, and a cache-resident operand also makes the GEMM itself
- * faster (OpenBLAS on the project machines: 80 GFLOP/s with N = 128 in L2,
- * 57 with N = 32768 streamed).
+ * GEMM reading it.  The whole im2col matrix of a stride-4 head conv at 128^2
+ * is 75 MB; sending it to DRAM and back cost as much as a quarter of the
+ * GEMM's time, and a cache-resident operand also makes the GEMM itself faster
+ * (OpenBLAS on the project machines: 80 GFLOP/s with N = 128 in L2, 57 with
+ * N = 32768 streamed).
+ *
+ * Chunks never straddle images.  Where an image is about a chunk or more, a
+ * chunk is a band of its output rows, and the band is a plain strided matrix
+ * in y and dy (and in x and dx for a 1x1 stride-1 conv), so the GEMMs read
+ * and write those in place: no scatter, no gather, and for 1x1 convs no
+ * im2col or col2im at all.  Chunks of several small images go through
+ * (Cout, columns) buffers instead: the forward scatters them into NCHW
+ * adding the bias, backward first gathers dy into that order once.
+ *
+ * Backward recomputes each chunk's im2col from x rather than saving the
+ * forward's: saving would write K*J floats to DRAM and read them back, while
+ * recomputing reads x (kh*kw times smaller) and writes a cache-resident chunk.
  *
  * Threads.  OpenBLAS rounds differently when a product is cut differently
  * (the same element of C can differ in its last bits between one call and
  * two half-width calls), so every GEMM here covers a piece of the problem
  * fixed by the shape alone, and threads only choose which pieces they run:
  * the results are the same bit for bit with any thread count.  Forward, each
- * thread takes whole chunks (im2col, GEMM, scatter into y) in its own buffer,
- * or, when the batch is one chunk, blocks of output channels.  Backward first
- * lays dy out as (Cout, J) once; then each thread takes whole blocks of input
- * channels and walks every chunk for them: dW's columns and dx's planes of a
- * block belong to it alone, and it sums them in chunk order.  There is no
- * barrier per chunk, so a thread that the OS preempts on a busy machine holds
- * up only its own blocks.  The must_sgemm(NULL, ...) calls inside parallel
- * regions are one-thread BLAS calls (gemm.c pins OpenBLAS to one thread),
- * which is what must_sgemm itself does for its split: one pool of threads.
- *
- * Backward recomputes each chunk's im2col from x rather than saving the
- * forward's: saving would write K*J floats to DRAM and read them back, while
- * recomputing reads x (kh*kw times smaller) and writes a cache-resident chunk.
- *
- * The GEMM produces a chunk in (Cout, columns) order, i.e. CNHW.  The forward
- * scatters it into the NCHW output adding the bias on the way; backward
- * gathers dy into the same order and sums the bias gradient while it does.
+ * thread takes whole chunks in its own buffer, or, when the batch is one
+ * chunk, blocks of output channels.  Backward, each takes groups of images
+ * (with a dW partial each, summed in group order) or blocks of input channels
+ * (see conv2d_bw), and works through all their chunks with no barrier in
+ * between.  The must_sgemm(NULL, ...) calls inside parallel regions are
+ * one-thread BLAS calls (gemm.c pins OpenBLAS to one thread), which is what
+ * must_sgemm itself does for its split: one pool of threads.
  *
  * im2col copies, per kernel tap, runs of whole output rows: with stride 1 and
  * same-size output a run of rows reads one contiguous stretch of the input
- * plane (one memcpy, then the padding columns patched); 1x1 stride-1 convs
- * copy whole planes; maps with rows too short for that go through a table
- * of input offsets.
+ * plane (one memcpy, then the padding columns patched); maps with rows too
+ * short for that go through a table of input offsets.
  */
 #include "config.h"
 
