@@ -31,9 +31,12 @@
  * chunk, blocks of output channels.  Backward, each takes groups of images
  * (with a dW partial each, summed in group order) or blocks of input channels
  * (see conv2d_bw), and works through all their chunks with no barrier in
- * between.  The must_sgemm(NULL, ...) calls inside parallel regions are
- * one-thread BLAS calls (gemm.c pins OpenBLAS to one thread), which is what
- * must_sgemm itself does for its split: one pool of threads.
+ * between.  The pieces are handed out dynamically: which thread runs one
+ * changes nothing in its result, and a thread that the OS preempts on a busy
+ * machine leaves its next pieces to the others.  The must_sgemm(NULL, ...)
+ * calls inside parallel regions are one-thread BLAS calls (gemm.c pins
+ * OpenBLAS to one thread), which is what must_sgemm itself does for its
+ * split: one pool of threads.
  *
  * im2col copies, per kernel tap, runs of whole output rows: with stride 1 and
  * same-size output a run of rows reads one contiguous stretch of the input
@@ -60,9 +63,10 @@
  * threads have work to share) of about BLOCK_ROWS im2col rows. */
 #define BLOCKS_MIN 4
 #define BLOCK_ROWS 512
-/* Or into at most IMAGE_GROUPS groups of images, when the dW partials of
- * the groups fit in PARTIALS_MAX floats. */
-#define IMAGE_GROUPS 4
+/* Or into at most IMAGE_GROUPS groups of images (enough for two threads to
+ * even out when one is preempted), when the groups' dW partials fit in
+ * PARTIALS_MAX floats. */
+#define IMAGE_GROUPS 8
 #define PARTIALS_MAX (4u << 20)
 /* Convolutions with fewer im2col elements than this run on one thread: a
  * fork costs more than it saves. */
@@ -602,7 +606,7 @@ static int conv_forward(must_ctx *ctx, const conv_geom *g, const float *x, const
         {
             float *col = buf + per * (size_t)omp_get_thread_num(), *yc = col + ncol;
             run *rs = (run *)(yc + nyc);
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic)
             for (size_t i = 0; i < ch.count; i++) {
                 size_t j0, n;
                 chunk_span(g, &ch, i, &j0, &n);
@@ -783,7 +787,7 @@ static void conv2d_bw(must_ctx *ctx, must_node *nd)
                 db[o] += (float)bias_grad(&g, dy, o);
         }
         if (groups && work) {
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic)
             for (int q = 0; q < groups; q++) {
                 int b0, b1;
                 share(g.B, groups, q, &b0, &b1);
@@ -808,7 +812,7 @@ static void conv2d_bw(must_ctx *ctx, must_node *nd)
                 }
             }
         } else if (work) {
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic)
             for (int q = 0; q < nb; q++) {
                 int c0, c1;
                 share(g.C, nb, q, &c0, &c1);
