@@ -14,6 +14,7 @@ static const struct {
 } kinds[] = {
     {"data", must_bench_data, "loader: decode + augment images/s per worker"},
     {"world", must_bench_world, "renders world images: images/s at 64 and 128 pixels"},
+    {"ops", must_bench_ops, "conv2d forward/backward speed against plain sgemm"},
     {NULL, NULL, NULL}, /* placeholder: every bench adds its line above this one */
 };
 
