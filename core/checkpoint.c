@@ -322,7 +322,7 @@ int must_ckpt_load(const char *path, must_params *const *sets, int nsets,
                    const must_ckpt_load_opts *opts, must_ckpt_report *rep, must_err *err)
 {
     must_ckpt_load_opts strict = {MUST_CKPT_STRICT, NULL, NULL};
-    must_ckpt_report local;
+    must_ckpt_report local = {0};
     must_ckpt_report *r = rep ? rep : &local;
     memset(r, 0, sizeof *r);
     r->step = -1;

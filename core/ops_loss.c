@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "engine-impl.h"
+#include "vexp.h"
 
 /* Pixels per block for the per-position losses: the class loop then reads
  * contiguous runs of each (H, W) plane. */
@@ -87,9 +88,13 @@ static void ce_bw(must_ctx *ctx, must_node *nd)
         for (size_t p = 0; p < np; p++)
             s[p] = lab[p] == sv->ignore ? 0.0f : scale;
         /* d/dx_c = (softmax_c - [c == label]) / count */
-        for (int c = 0; c < k; c++)
+        for (int c = 0; c < k; c++) {
+            const float *xc = xb + c * hw;
+            float *gc = gb + c * hw;
+            #pragma omp simd
             for (size_t p = 0; p < np; p++)
-                gb[c * hw + p] += s[p] * expf(xb[c * hw + p] - lse[p]);
+                gc[p] += s[p] * must_vexpf(xc[p] - lse[p]);
+        }
         for (size_t p = 0; p < np; p++)
             if (lab[p] != sv->ignore)
                 gb[(size_t)lab[p] * hw + p] -= s[p];
@@ -161,13 +166,19 @@ must_tensor *must_op_cross_entropy(must_ctx *ctx, must_tensor *logits, const int
             mx[p] = xb[p];
             se[p] = 0.0f;
         }
-        for (int c = 1; c < k; c++)
+        for (int c = 1; c < k; c++) {
+            const float *xc = xb + c * hw;
+            #pragma omp simd
             for (size_t p = 0; p < np; p++)
-                mx[p] = xb[c * hw + p] > mx[p] ? xb[c * hw + p] : mx[p];
+                mx[p] = xc[p] > mx[p] ? xc[p] : mx[p];
+        }
         /* Shifting by the maximum keeps every exp in (0, 1]. */
-        for (int c = 0; c < k; c++)
+        for (int c = 0; c < k; c++) {
+            const float *xc = xb + c * hw;
+            #pragma omp simd
             for (size_t p = 0; p < np; p++)
-                se[p] += expf(xb[c * hw + p] - mx[p]);
+                se[p] += must_vexpf(xc[p] - mx[p]);
+        }
         double acc = 0.0;
         for (size_t p = 0; p < np; p++) {
             ls[p] = mx[p] + logf(se[p]);
@@ -214,7 +225,7 @@ static void sce_bw(must_ctx *ctx, must_node *nd)
         /* loss = sum(t) lse - <t, x>: d/dx_c = sum(t) softmax_c - t_c */
         float s = m * scale;
         for (int c = 0; c < k; c++)
-            g[c] += s * (ts * expf(xr[c] - sv->lse[b]) - t[c]);
+            g[c] += s * (ts * must_vexpf(xr[c] - sv->lse[b]) - t[c]);
     }
 }
 
@@ -250,7 +261,7 @@ must_tensor *must_op_soft_cross_entropy(must_ctx *ctx, must_tensor *logits,
             mx = xr[c] > mx ? xr[c] : mx;
         float se = 0.0f;
         for (int c = 0; c < k; c++)
-            se += expf(xr[c] - mx);
+            se += must_vexpf(xr[c] - mx);
         lse[b] = mx + logf(se);
         double l = 0.0;
         if (m != 0.0f)
@@ -285,35 +296,69 @@ struct ew_saved {
     int kind;
 };
 
-static inline float ew_loss(int kind, float x, float t, float delta)
+/* Per-element loss and derivative of each kind.  The loops below are
+ * instantiated once per kind so that no switch runs per element, and the
+ * signs are formed without branches: random signs would mispredict half of
+ * them. */
+static inline float bce_loss(float x, float t, float delta)
+{
+    (void)delta; /* -t log s(x) - (1 - t) log(1 - s(x)), without overflow */
+    return (x > 0.0f ? x : 0.0f) - x * t + log1pf(expf(-fabsf(x)));
+}
+static inline float bce_grad(float x, float t, float delta)
+{
+    (void)delta; /* sigmoid(x) - t, in a form that cannot overflow */
+    float e = expf(-fabsf(x));
+    return (x >= 0.0f ? 1.0f : e) / (1.0f + e) - t;
+}
+static inline float huber_loss(float x, float t, float delta)
 {
     float d = x - t, a = fabsf(d);
-    switch (kind) {
-    case EW_BCE: /* -t log s(x) - (1 - t) log(1 - s(x)), without overflow */
-        return (x > 0.0f ? x : 0.0f) - x * t + log1pf(expf(-fabsf(x)));
-    case EW_HUBER:
-        return a < delta ? 0.5f * d * d : delta * (a - 0.5f * delta);
-    case EW_L1:
-        return a;
-    default:
-        return d * d;
-    }
+    return a < delta ? 0.5f * d * d : delta * (a - 0.5f * delta);
 }
-
-static inline float ew_grad(int kind, float x, float t, float delta)
+static inline float huber_grad(float x, float t, float delta)
 {
     float d = x - t;
-    switch (kind) {
-    case EW_BCE: /* sigmoid(x) - t, in a form that cannot overflow */
-        return (x >= 0.0f ? 1.0f / (1.0f + expf(-x)) : expf(x) / (1.0f + expf(x))) - t;
-    case EW_HUBER:
-        return fabsf(d) < delta ? d : (d > 0.0f ? delta : -delta);
-    case EW_L1:
-        return d > 0.0f ? 1.0f : (d < 0.0f ? -1.0f : 0.0f);
-    default:
-        return 2.0f * d;
-    }
+    return fabsf(d) < delta ? d : copysignf(delta, d);
 }
+static inline float l1_loss(float x, float t, float delta)
+{
+    (void)delta;
+    return fabsf(x - t);
+}
+static inline float l1_grad(float x, float t, float delta)
+{
+    (void)delta; /* sign(d), 0 at 0 as in PyTorch */
+    float d = x - t;
+    return (float)((d > 0.0f) - (d < 0.0f));
+}
+static inline float l2_loss(float x, float t, float delta)
+{
+    (void)delta;
+    return (x - t) * (x - t);
+}
+static inline float l2_grad(float x, float t, float delta)
+{
+    (void)delta;
+    return 2.0f * (x - t);
+}
+
+/* Skipping weight-0 elements, not multiplying by 0, lets masked targets hold
+ * NaN (invalid depth, say). */
+#define EW_SUM(LOSS)                                                          \
+    for (size_t i = i0; i < i1; i++) {                                        \
+        float w = m ? m[i] : 1.0f;                                            \
+        if (w != 0.0f) {                                                      \
+            acc += (double)w * LOSS(xd[i], t[i], delta);                      \
+            wacc += w;                                                        \
+        }                                                                     \
+    }
+#define EW_GRAD(GRAD)                                                         \
+    for (size_t i = i0; i < i1; i++) {                                        \
+        float w = m ? m[i] : 1.0f;                                            \
+        if (w != 0.0f)                                                        \
+            g[i] += w * scale * GRAD(xd[i], t[i], delta);                     \
+    }
 
 static void ew_bw(must_ctx *ctx, must_node *nd)
 {
@@ -322,14 +367,29 @@ static void ew_bw(must_ctx *ctx, must_node *nd)
     if (!x->grad || sv->inv_wsum == 0.0)
         return;
     float scale = (float)(nd->out->grad[0] * sv->inv_wsum);
-    long nel = (long)x->numel;
+    size_t nel = x->numel;
+    long nchunk = (long)((nel + CHUNK - 1) / CHUNK);
+    const float *xd = x->data, *t = sv->target, *m = sv->mask;
+    float *g = x->grad, delta = sv->delta;
     int kind = sv->kind;
     #pragma omp parallel for num_threads(must_ctx_threads(ctx)) schedule(static) \
-        if (x->numel >= PAR_MIN)
-    for (long i = 0; i < nel; i++) {
-        float m = sv->mask ? sv->mask[i] : 1.0f;
-        if (m != 0.0f)
-            x->grad[i] += m * scale * ew_grad(kind, x->data[i], sv->target[i], sv->delta);
+        if (nel >= PAR_MIN)
+    for (long ch = 0; ch < nchunk; ch++) {
+        size_t i0 = (size_t)ch * CHUNK, i1 = i0 + CHUNK < nel ? i0 + CHUNK : nel;
+        switch (kind) {
+        case EW_BCE:
+            EW_GRAD(bce_grad)
+            break;
+        case EW_HUBER:
+            EW_GRAD(huber_grad)
+            break;
+        case EW_L1:
+            EW_GRAD(l1_grad)
+            break;
+        default:
+            EW_GRAD(l2_grad)
+            break;
+        }
     }
 }
 
@@ -356,18 +416,25 @@ static must_tensor *ew_op(must_ctx *ctx, int kind, must_tensor *x, const float *
     if (!part)
         return NULL;
     double *wpart = part + nchunk;
+    const float *xd = x->data;
     #pragma omp parallel for num_threads(must_ctx_threads(ctx)) schedule(static) \
         if (nel >= PAR_MIN)
     for (long ch = 0; ch < nchunk; ch++) {
         size_t i0 = (size_t)ch * CHUNK, i1 = i0 + CHUNK < nel ? i0 + CHUNK : nel;
         double acc = 0.0, wacc = 0.0;
-        for (size_t i = i0; i < i1; i++) {
-            float w = m ? m[i] : 1.0f;
-            /* Skipping, not multiplying by 0, lets masked targets hold NaN. */
-            if (w == 0.0f)
-                continue;
-            acc += (double)w * ew_loss(kind, x->data[i], t[i], delta);
-            wacc += w;
+        switch (kind) {
+        case EW_BCE:
+            EW_SUM(bce_loss)
+            break;
+        case EW_HUBER:
+            EW_SUM(huber_loss)
+            break;
+        case EW_L1:
+            EW_SUM(l1_loss)
+            break;
+        default:
+            EW_SUM(l2_loss)
+            break;
         }
         part[ch] = acc;
         wpart[ch] = wacc;

@@ -171,44 +171,90 @@ static inline void lerp_row(const float *row, const struct lin_axis *ax, int ow,
         out[ox] = ax->w0[ox] * row[ax->i0[ox]] + ax->w1[ox] * row[ax->i1[ox]];
 }
 
+/* The axis table turned around: for each source index, the output indices
+ * that read it and with what weight, in increasing output order.  Backward
+ * then gathers into each source element instead of scattering into it, so
+ * no two updates of one element wait on each other. */
+struct lin_rev {
+    int *start; /* in + 1 offsets into dst and w */
+    int *dst;
+    float *w;
+};
+
+static int lin_reverse(must_ctx *ctx, const struct lin_axis *t, int in, int out,
+                       struct lin_rev *r)
+{
+    r->start = must_ctx_alloc(ctx, (size_t)(in + 1) * sizeof(int));
+    r->dst = r->start ? must_ctx_alloc(ctx, 2 * (size_t)out * sizeof(int)) : NULL;
+    r->w = r->dst ? must_ctx_alloc(ctx, 2 * (size_t)out * sizeof(float)) : NULL;
+    if (!r->w)
+        return -1;
+    memset(r->start, 0, (size_t)(in + 1) * sizeof(int));
+    for (int d = 0; d < out; d++) {
+        r->start[t->i0[d] + 1]++;
+        r->start[t->i1[d] + 1]++;
+    }
+    for (int i = 0; i < in; i++)
+        r->start[i + 1] += r->start[i];
+    int *fill = must_ctx_alloc(ctx, (size_t)in * sizeof(int));
+    if (!fill)
+        return -1;
+    memcpy(fill, r->start, (size_t)in * sizeof(int));
+    for (int d = 0; d < out; d++) {
+        r->dst[fill[t->i0[d]]] = d;
+        r->w[fill[t->i0[d]]++] = t->w0[d];
+        r->dst[fill[t->i1[d]]] = d;
+        r->w[fill[t->i1[d]]++] = t->w1[d];
+    }
+    return 0;
+}
+
 static void bilinear_bw(must_ctx *ctx, must_node *nd)
 {
     must_tensor *x = nd->in[0], *y = nd->out; // (N, C, H, W) <- (N, C, oh, ow)
     if (!x->grad)
         return;
     const struct bilinear_saved *sv = nd->saved;
-    const struct lin_axis *ay = &sv->ay, *ax = &sv->ax;
     int h = x->shape[2], w = x->shape[3], oh = y->shape[2], ow = y->shape[3];
+    struct lin_rev ry, rx;
+    if (lin_reverse(ctx, &sv->ay, h, oh, &ry) || lin_reverse(ctx, &sv->ax, w, ow, &rx))
+        return;
     long planes = (long)x->shape[0] * x->shape[1];
     size_t ip = (size_t)h * w, op = (size_t)oh * ow;
     int nt = must_ctx_threads(ctx);
     /* The transpose of (y-pass after x-pass) is the x-pass's transpose after
-     * the y-pass's: first gather gy into per-source-row sums t (H, ow), then
-     * scatter each of t's rows into gx along x.  t is per thread. */
-    float *tbuf = must_ctx_alloc(ctx, (size_t)nt * (size_t)h * ow * sizeof(float));
+     * the y-pass's: for each source row, sum the output-gradient rows that
+     * read it (t, one row per thread), then gather t into the row along x. */
+    float *tbuf = must_ctx_alloc(ctx, (size_t)nt * ow * sizeof(float));
     if (!tbuf)
         return;
     #pragma omp parallel for num_threads(nt) schedule(static) if (y->numel >= PAR_MIN)
     for (long pl = 0; pl < planes; pl++) {
-        float *t = tbuf + (size_t)thread_id() * h * ow;
+        float *t = tbuf + (size_t)thread_id() * ow;
         float *gx = x->grad + (size_t)pl * ip;
         const float *gy = y->grad + (size_t)pl * op;
-        memset(t, 0, (size_t)h * ow * sizeof(float));
-        for (int oy = 0; oy < oh; oy++) {
-            const float *g = gy + (size_t)oy * ow;
-            float *t0 = t + (size_t)ay->i0[oy] * ow, *t1 = t + (size_t)ay->i1[oy] * ow;
-            float w0 = ay->w0[oy], w1 = ay->w1[oy];
-            for (int ox = 0; ox < ow; ox++)
-                t0[ox] += w0 * g[ox];
-            for (int ox = 0; ox < ow; ox++)
-                t1[ox] += w1 * g[ox];
-        }
         for (int iy = 0; iy < h; iy++) {
-            const float *tr = t + (size_t)iy * ow;
+            int j0 = ry.start[iy], j1 = ry.start[iy + 1];
+            if (j0 == j1)
+                continue; /* downsampling skips this row */
+            const float *g = gy + (size_t)ry.dst[j0] * ow;
+            float wy = ry.w[j0];
+            #pragma omp simd
+            for (int ox = 0; ox < ow; ox++)
+                t[ox] = wy * g[ox];
+            for (int j = j0 + 1; j < j1; j++) {
+                g = gy + (size_t)ry.dst[j] * ow;
+                wy = ry.w[j];
+                #pragma omp simd
+                for (int ox = 0; ox < ow; ox++)
+                    t[ox] += wy * g[ox];
+            }
             float *row = gx + (size_t)iy * w;
-            for (int ox = 0; ox < ow; ox++) {
-                row[ax->i0[ox]] += ax->w0[ox] * tr[ox];
-                row[ax->i1[ox]] += ax->w1[ox] * tr[ox];
+            for (int ix = 0; ix < w; ix++) {
+                float acc = 0.0f;
+                for (int j = rx.start[ix]; j < rx.start[ix + 1]; j++)
+                    acc += rx.w[j] * t[rx.dst[j]];
+                row[ix] += acc;
             }
         }
     }
@@ -258,6 +304,7 @@ must_tensor *must_op_resize_bilinear(must_ctx *ctx, must_tensor *x, int oh, int 
             }
             float w0 = ay->w0[oy], w1 = ay->w1[oy];
             float *o = dst + (size_t)oy * ow;
+            #pragma omp simd
             for (int ox = 0; ox < ow; ox++)
                 o[ox] = w0 * ra[ox] + w1 * rb[ox];
         }

@@ -28,6 +28,7 @@ static void concat_bw(must_ctx *ctx, must_node *nd)
             for (int b = 0; b < n; b++) {
                 float *gx = x->grad + (size_t)b * xblock;
                 const float *gy = y->grad + (size_t)b * yblock + off;
+                #pragma omp simd
                 for (size_t k = 0; k < xblock; k++)
                     gx[k] += gy[k];
             }
@@ -150,17 +151,21 @@ static void l2n_bw(must_ctx *ctx, must_node *nd)
         float dot[TILE];
         for (size_t p = 0; p < np; p++)
             dot[p] = 0.0f;
-        for (int k = 0; k < c; k++)
+        for (int k = 0; k < c; k++) {
+            #pragma omp simd
             for (size_t p = 0; p < np; p++)
                 dot[p] += gb[k * hw + p] * yb[k * hw + p];
+        }
         /* Where |x| > eps, y = x / |x| and dx = (g - y <g, y>) / |x|; where
          * the floor eps wins, y = x / eps is linear and dx = g / eps. */
         for (size_t p = 0; p < np; p++)
             if (den[p] <= sv->eps)
                 dot[p] = 0.0f;
-        for (int k = 0; k < c; k++)
+        for (int k = 0; k < c; k++) {
+            #pragma omp simd
             for (size_t p = 0; p < np; p++)
                 gx[k * hw + p] += (gb[k * hw + p] - yb[k * hw + p] * dot[p]) / den[p];
+        }
     }
 }
 
@@ -200,16 +205,20 @@ must_tensor *must_op_l2normalize(must_ctx *ctx, must_tensor *x, float eps)
         float ss[TILE];
         for (size_t p = 0; p < np; p++)
             ss[p] = 0.0f;
-        for (int k = 0; k < c; k++)
+        for (int k = 0; k < c; k++) {
+            #pragma omp simd
             for (size_t p = 0; p < np; p++)
                 ss[p] += xb[k * hw + p] * xb[k * hw + p];
+        }
         for (size_t p = 0; p < np; p++) {
             float norm = sqrtf(ss[p]);
             d[p] = norm > eps ? norm : eps;
         }
-        for (int k = 0; k < c; k++)
+        for (int k = 0; k < c; k++) {
+            #pragma omp simd
             for (size_t p = 0; p < np; p++)
                 yb[k * hw + p] = xb[k * hw + p] / d[p];
+        }
     }
     must_node *nd = must_tape_record(ctx, "l2normalize", l2n_bw, y, 1, &x);
     if (nd)

@@ -2,7 +2,6 @@
 #include "config.h"
 
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -383,21 +382,25 @@ double must_optim_grad_norm(const must_optim *opt)
     return sqrt(total);
 }
 
+/* Clipping is folded into the update loops (one pass less over memory); the
+ * scaled gradient is also stored back, as clip_grad_norm_ leaves it. */
+#define CLIPPED_GRAD(j) (clip ? (g[j] *= coef) : g[j])
+
 static void sgd_chunk(const must_optim_config *c, const chunk *ch, float *w, float *g, float *buf,
-                      float lr, int first)
+                      float lr, int first, int clip, float coef)
 {
     const float wd = ch->decay ? (float)c->weight_decay : 0.0f;
     const float mu = (float)c->momentum, damp1 = (float)(1.0 - c->dampening);
     const size_t n = ch->n;
     if (!buf) {
         for (size_t j = 0; j < n; j++) {
-            float d = g[j] + wd * w[j];
+            float d = CLIPPED_GRAD(j) + wd * w[j];
             w[j] = w[j] + -lr * d;
         }
         return;
     }
     for (size_t j = 0; j < n; j++) {
-        float d = g[j] + wd * w[j];
+        float d = CLIPPED_GRAD(j) + wd * w[j];
         float b = first ? d : buf[j] * mu + damp1 * d;
         buf[j] = b;
         if (c->nesterov)
@@ -408,8 +411,8 @@ static void sgd_chunk(const must_optim_config *c, const chunk *ch, float *w, flo
     }
 }
 
-static void adamw_chunk(const must_optim_config *c, const chunk *ch, float *w, const float *g,
-                        float *m, float *v, double lr, long t)
+static void adamw_chunk(const must_optim_config *c, const chunk *ch, float *w, float *g, float *m,
+                        float *v, double lr, long t, int clip, float coef)
 {
     const float decay = ch->decay ? (float)(1.0 - lr * c->weight_decay) : 1.0f;
     const float b1 = (float)c->beta1, b2 = (float)c->beta2;
@@ -418,15 +421,17 @@ static void adamw_chunk(const must_optim_config *c, const chunk *ch, float *w, c
     const float step_size = (float)(lr / bc1), bc2_sqrt = (float)sqrt(bc2);
     const float eps = (float)c->eps;
     for (size_t j = 0; j < ch->n; j++) {
+        float gj = CLIPPED_GRAD(j);
         float wj = w[j] * decay;
-        float mj = m[j] * b1 + a1 * g[j];
-        float vj = v[j] * b2 + a2 * (g[j] * g[j]);
+        float mj = m[j] * b1 + a1 * gj;
+        float vj = v[j] * b2 + a2 * (gj * gj);
         m[j] = mj;
         v[j] = vj;
         float denom = sqrtf(vj) / bc2_sqrt + eps;
         w[j] = wj + -step_size * (mj / denom);
     }
 }
+#undef CLIPPED_GRAD
 
 int must_optim_step(must_optim *opt, must_optim_report *rep, must_err *err)
 {
@@ -452,13 +457,10 @@ int must_optim_step(must_optim *opt, must_optim_report *rep, must_err *err)
         float *g = must_params_grad(p) + ch[i].off;
         float *s1 = opt->s1[ch[i].set] ? opt->s1[ch[i].set] + ch[i].off : NULL;
         float *s2 = opt->s2[ch[i].set] ? opt->s2[ch[i].set] + ch[i].off : NULL;
-        if (clip)
-            for (size_t j = 0; j < ch[i].n; j++)
-                g[j] *= fcoef;
         if (c->kind == MUST_OPTIM_ADAMW)
-            adamw_chunk(c, &ch[i], w, g, s1, s2, lr, t);
+            adamw_chunk(c, &ch[i], w, g, s1, s2, lr, t, clip, fcoef);
         else
-            sgd_chunk(c, &ch[i], w, g, s1, flr, first);
+            sgd_chunk(c, &ch[i], w, g, s1, flr, first, clip, fcoef);
     }
     if (rep) {
         rep->step = opt->step;

@@ -483,6 +483,24 @@ START_TEST(partial_loads_reported)
     ck_assert_int_eq(rep.n_missing, 2);
     ck_assert_str_eq(rep.missing[1], "heads.cls.fc.bias");
     must_ckpt_report_free(&rep);
+
+    /* Long lists are cut in the message but complete in the report. */
+    must_params *many = must_params_new("block.");
+    for (int i = 0; i < 200; i++) {
+        char nm[32];
+        snprintf(nm, sizeof nm, "t%03d.weight", i);
+        must_params_add4(many, nm, 1, 0, 0, 0, MUST_T_PARAM);
+    }
+    must_params_alloc(many, NULL);
+    ck_assert_int_eq(must_ckpt_load(p, &many, 1, NULL, &rep, &e), MUST_ENOTFOUND);
+    ck_assert_ptr_nonnull(strstr(e.msg, "200 tensors of the model"));
+    ck_assert_ptr_nonnull(strstr(e.msg, "block.t000.weight"));
+    ck_assert_ptr_nonnull(strstr(e.msg, "more"));
+    ck_assert_ptr_nonnull(strstr(e.msg, "5 unexpected tensors"));
+    ck_assert_int_eq(rep.n_missing, 200);
+    ck_assert_str_eq(rep.missing[199], "block.t199.weight");
+    must_ckpt_report_free(&rep);
+    must_params_free(many);
     model_free(&a);
     model_free(&b);
     free(p);

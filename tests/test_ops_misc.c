@@ -8,6 +8,7 @@
 #include "must/gradcheck.h"
 #include "must/ops.h"
 #include "testutil.h"
+#include "vexp.h"
 
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                   */
@@ -498,7 +499,9 @@ static void run_big(int threads, float *out, size_t *nout)
     must_tensor *x = param4(p, "x", 2, 8, 40, 40);   // (N, C, H, W)
     must_tensor *lg = param4(p, "lg", 2, 5, 80, 80); // (N, K, 2H, 2W)
     must_tensor *nm = param4(p, "nm", 2, 3, 80, 80);
+    must_tensor *cls = param4(p, "cls", 1000, 20, 0, 0); // (N, K)
     must_params_alloc(p, NULL);
+    fill_uniform(cls, 84, -3, 3);
     fill_uniform(x, 80, -1, 1);
     fill_uniform(lg, 81, -3, 3);
     fill_uniform(nm, 82, -1, 1);
@@ -528,12 +531,20 @@ static void run_big(int threads, float *out, size_t *nout)
     must_tensor *cl = must_op_cosine_loss(ctx, nn, tgt, msk);
     must_tensor *hl = must_op_huber(ctx, nm, tgt, msk, 0.3f);
     must_tensor *bl = must_op_bce_logits(ctx, lg, tgt, NULL);
+    /* Soft targets: 20 of the uniform values per row (not normalised, which
+     * the formula allows); every third example masked out. */
+    float cm[1000];
+    for (int i = 0; i < 1000; i++)
+        cm[i] = i % 3 ? 1.0f : 0.0f;
+    must_tensor *sc = must_op_soft_cross_entropy(ctx, cls, tgt, cm);
+    must_tensor *l1l = must_op_l1(ctx, nm, tgt, NULL);
     must_tensor *tot = must_op_add(ctx, must_op_add(ctx, must_op_add(ctx, l1, l2), ce),
                                    must_op_add(ctx, must_op_add(ctx, cl, hl), bl));
+    tot = must_op_add(ctx, tot, must_op_add(ctx, sc, l1l));
     ck_assert_int_eq(must_backward(ctx, tot), MUST_OK);
     size_t k = 0;
-    const must_tensor *outs[] = {up, upn, dn, ce, nn, cl, hl, bl};
-    for (int i = 0; i < 8; i++) {
+    const must_tensor *outs[] = {up, upn, dn, ce, nn, cl, hl, bl, sc, l1l};
+    for (int i = 0; i < 10; i++) {
         memcpy(out + k, outs[i]->data, outs[i]->numel * sizeof(float));
         k += outs[i]->numel;
     }
@@ -562,6 +573,56 @@ START_TEST(same_bits_for_any_thread_count)
     }
     free(a);
     free(b);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* The vectorisable exp behind the softmax                                   */
+
+START_TEST(vexp_is_accurate)
+{
+    /* Every 1009th float in [-87, 0) and [0, 88] (about 2 million points,
+     * every binade), against double-precision exp.  Stepping through the bit
+     * patterns visits floats in order of magnitude. */
+    double worst = 0;
+    float at = 0;
+    for (int sign = 0; sign < 2; sign++) {
+        union {
+            float f;
+            uint32_t u;
+        } v;
+        uint32_t end = sign ? 0xC2AE0000u : 0x42B00000u; /* -87, 88 */
+        for (uint32_t b = sign ? 0x80000000u : 0u; b <= end; b += 1009) {
+            v.u = b;
+            double want = exp((double)v.f);
+            float wf = (float)want;
+            double ulp = (double)nextafterf(wf, INFINITY) - wf;
+            double err = fabs((double)must_vexpf(v.f) - want) / ulp;
+            if (err > worst) {
+                worst = err;
+                at = v.f;
+            }
+        }
+    }
+    ck_assert_msg(worst <= 2.0, "vexpf is %.3f ulp off at %.9g", worst, at);
+    ck_assert_float_near(must_vexpf(0.0f), 1.0, 0);
+    ck_assert_float_near(must_vexpf(1.0f), 2.718281828459045, 3e-7);
+    /* Clamped ends, not Inf or 0; NaN passes through. */
+    ck_assert(must_vexpf(-1e30f) > 0 && must_vexpf(-INFINITY) < 1e-37f);
+    ck_assert(isfinite(must_vexpf(1e30f)) && must_vexpf(INFINITY) > 1e38f);
+    ck_assert(isnan(must_vexpf(NAN)));
+}
+END_TEST
+
+/* A NaN logit makes the loss NaN rather than vanishing in the max. */
+START_TEST(cross_entropy_propagates_nan)
+{
+    must_ctx *ctx = must_ctx_new(1);
+    must_tensor *x = tensor_from(ctx, 1, 3, 1, 2, (float[]){0, 1, NAN, 2, 3, 4});
+    int32_t lab[2] = {0, 1};
+    must_tensor *l = must_op_cross_entropy(ctx, x, lab, 255);
+    ck_assert(isnan(l->data[0]));
+    must_ctx_free(ctx);
 }
 END_TEST
 
@@ -748,6 +809,14 @@ START_TEST(elementwise_losses_by_hand)
     ck_assert_float_near(x->grad[2], 0.0, 0);
     l = must_op_l1(ctx, x, tn, m);
     ck_assert_float_near(l->data[0], (0.5 + 6) / 4, 1e-6);
+    /* l1's gradient where x equals the target is 0, as torch's sign(0). */
+    must_ctx_reset(ctx);
+    must_params_zero_grad(p);
+    l = must_op_l1(ctx, x, xv, NULL);
+    ck_assert_float_near(l->data[0], 0.0, 0);
+    ck_assert_int_eq(must_backward(ctx, l), MUST_OK);
+    for (int i = 0; i < 3; i++)
+        ck_assert_float_near(x->grad[i], 0.0, 0);
 
     /* Nothing counted: 0 and a zero gradient for every loss. */
     float z[3] = {0, 0, 0};
@@ -1058,6 +1127,8 @@ int main(void)
     suite_add_tcase(s, tc);
     TCase *tl = tcase_create("losses");
     tcase_set_timeout(tl, 120);
+    tcase_add_test(tl, vexp_is_accurate);
+    tcase_add_test(tl, cross_entropy_propagates_nan);
     tcase_add_test(tl, cross_entropy_by_hand);
     tcase_add_test(tl, cross_entropy_per_pixel_by_hand);
     tcase_add_test(tl, cross_entropy_errors);
