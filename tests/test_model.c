@@ -569,7 +569,7 @@ START_TEST(resize_sum_matches_unfused_ops)
 }
 END_TEST
 
-/* ---- forward and backward (need the ops) ---- */
+/* ---- forward and backward ---- */
 
 static must_backbone *tiny(int depth, int fpn_bn, uint64_t seed)
 {
@@ -1051,24 +1051,6 @@ START_TEST(cli_model)
 }
 END_TEST
 
-/* TEMPORARY, with core/model_opstubs.c: 1 when the ops the forward pass
- * needs are in this build. */
-static int ops_present(void)
-{
-    must_ctx *ctx = must_ctx_new(1);
-    int one = 1;
-    must_tensor *x = must_tensor_new4(ctx, 1, 1, 2, 2), *w = must_tensor_new4(ctx, 1, 1, 1, 1);
-    must_tensor *v = must_tensor_new(ctx, 1, &one);
-    memset(x->data, 0, 4 * sizeof(float));
-    w->data[0] = v->data[0] = 1.0f;
-    int ok = must_op_conv2d(ctx, x, w, NULL, 1, 0, 1) != NULL &&
-             must_op_batchnorm(ctx, x, v, v, v, v, 0.1f, 1e-5f) != NULL &&
-             must_op_maxpool(ctx, x, 1, 1, 0) != NULL && must_op_global_avgpool(ctx, x) &&
-             must_op_resize_bilinear(ctx, x, 1, 1) != NULL;
-    must_ctx_free(ctx);
-    return ok;
-}
-
 int main(void)
 {
     Suite *s = suite_create("model");
@@ -1101,10 +1083,7 @@ int main(void)
     tcase_add_test(fw, whole_network_gradient_eval_mode);
     tcase_add_test(fw, features_written_and_loaded);
     tcase_set_timeout(fw, 120);
-    if (ops_present())
-        suite_add_tcase(s, fw);
-    else
-        fprintf(stderr, "forward tests skipped: ops not in this build yet\n");
+    suite_add_tcase(s, fw);
     TCase *cli = tcase_create("cli");
     tcase_add_test(cli, cli_model);
     tcase_add_test(cli, features_cli_errors);
