@@ -35,67 +35,95 @@ typedef struct bnact_saved {
     int training, relu;
 } bnact_saved;
 
-/* The inner loops are written branch-free and marked `omp simd`: a ReLU
- * mask as a branch mispredicts on half the elements of real activations, and
- * GCC's -O2 does not vectorise these loops by itself.  Reductions use float
- * lanes per plane, totalled in double; the lane split depends only on the
- * plane size, not on the thread count. */
+/* The inner loops are branch-free with unconditional loads (a ReLU mask as
+ * a branch mispredicts on half the elements of real activations), and
+ * vectorised: GCC's -O2 vectorises no loop by itself, so elementwise loops
+ * are marked `omp simd` and reductions are written as eight float lanes,
+ * which it does vectorise, per plane totalled in double.  The lane split
+ * depends only on the plane size, not on the thread count. */
 
 /* Sums of (x - shift) and its square over n floats. */
 static void moments(const float *restrict p, size_t n, float shift, double *s1, double *s2)
 {
-    float a = 0.0f, q = 0.0f;
-#pragma omp simd reduction(+ : a, q)
-    for (size_t i = 0; i < n; i++) {
+    float a[8] = {0}, q[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++) {
+            float v = p[i + l] - shift;
+            a[l] += v;
+            q[l] += v * v;
+        }
+    for (; i < n; i++) {
         float v = p[i] - shift;
-        a += v;
-        q += v * v;
+        a[0] += v;
+        q[0] += v * v;
     }
-    *s1 += a;
-    *s2 += q;
+    for (int l = 0; l < 8; l++) {
+        *s1 += a[l];
+        *s2 += q[l];
+    }
 }
 
-/* Sums of g' and g' (x - mean) over n floats, where g' = dy masked by y > 0
- * when relu, else dy. */
+/* dy masked by y > 0 when relu. */
+static inline float masked(float dy, float y, int relu)
+{
+    return relu && !(y > 0.0f) ? 0.0f : dy;
+}
+
+/* Sums of g' and g' (x - mean) over n floats, g' = masked(dy, y, relu). */
 static void grad_moments(const float *restrict dy, const float *restrict y,
                          const float *restrict x, size_t n, float mean, int relu, double *s1,
                          double *s2)
 {
-    float a = 0.0f, q = 0.0f;
+    float a[8] = {0}, q[8] = {0};
+    size_t i = 0;
     if (relu) {
-#pragma omp simd reduction(+ : a, q)
-        for (size_t i = 0; i < n; i++) {
-            float g = y[i] > 0.0f ? dy[i] : 0.0f;
-            a += g;
-            q += g * (x[i] - mean);
-        }
+        for (; i + 8 <= n; i += 8)
+            for (int l = 0; l < 8; l++) {
+                float d = dy[i + l], yv = y[i + l], g = yv > 0.0f ? d : 0.0f;
+                a[l] += g;
+                q[l] += g * (x[i + l] - mean);
+            }
     } else {
-#pragma omp simd reduction(+ : a, q)
-        for (size_t i = 0; i < n; i++) {
-            a += dy[i];
-            q += dy[i] * (x[i] - mean);
-        }
+        for (; i + 8 <= n; i += 8)
+            for (int l = 0; l < 8; l++) {
+                float g = dy[i + l];
+                a[l] += g;
+                q[l] += g * (x[i + l] - mean);
+            }
     }
-    *s1 += a;
-    *s2 += q;
+    for (; i < n; i++) {
+        float g = masked(dy[i], y[i], relu);
+        a[0] += g;
+        q[0] += g * (x[i] - mean);
+    }
+    for (int l = 0; l < 8; l++) {
+        *s1 += a[l];
+        *s2 += q[l];
+    }
 }
 
-/* y = act(k x + b (+ r)) over one plane. */
+/* y = act(k x + b (+ r)) over one plane (ReLU as a select: NaN -> 0, as
+ * the engine's relu). */
 static void norm_plane(const float *restrict x, const float *restrict r, float *restrict y,
                        size_t n, float k, float b, int relu)
 {
     if (r && relu) {
 #pragma omp simd
-        for (size_t i = 0; i < n; i++)
-            y[i] = fmaxf(x[i] * k + b + r[i], 0.0f);
+        for (size_t i = 0; i < n; i++) {
+            float v = x[i] * k + b + r[i];
+            y[i] = v > 0.0f ? v : 0.0f;
+        }
     } else if (r) {
 #pragma omp simd
         for (size_t i = 0; i < n; i++)
             y[i] = x[i] * k + b + r[i];
     } else if (relu) {
 #pragma omp simd
-        for (size_t i = 0; i < n; i++)
-            y[i] = fmaxf(x[i] * k + b, 0.0f);
+        for (size_t i = 0; i < n; i++) {
+            float v = x[i] * k + b;
+            y[i] = v > 0.0f ? v : 0.0f;
+        }
     } else {
 #pragma omp simd
         for (size_t i = 0; i < n; i++)
@@ -111,13 +139,15 @@ static void grad_plane(const float *restrict g, const float *restrict y,
     if (relu) {
         if (dres) {
 #pragma omp simd
-            for (size_t i = 0; i < n; i++)
-                dres[i] += y[i] > 0.0f ? g[i] : 0.0f;
+            for (size_t i = 0; i < n; i++) {
+                float d = g[i], yv = y[i];
+                dres[i] += yv > 0.0f ? d : 0.0f;
+            }
         }
         if (dx) {
 #pragma omp simd
             for (size_t i = 0; i < n; i++) {
-                float gi = y[i] > 0.0f ? g[i] : 0.0f;
+                float d = g[i], yv = y[i], gi = yv > 0.0f ? d : 0.0f;
                 dx[i] += k * (gi - a - (x[i] - mean) * b);
             }
         }
@@ -267,55 +297,85 @@ static void lerp_table(lerp *t, int in, int out)
     }
 }
 
+/* The x weights transposed: for input column i, the output columns
+ * idx[start[i] .. start[i + 1]) that read it, with their weights, in
+ * increasing order.  Backward gathers through it instead of scattering, so
+ * no sum waits on the store before it. */
+typedef struct lerp_t {
+    int *start, *idx;
+    float *w;
+} lerp_t;
+
+static int lerp_transpose(must_ctx *ctx, lerp_t *t, const lerp *tx, int in, int out)
+{
+    t->start = must_ctx_alloc(ctx, (size_t)(in + 1) * sizeof(int));
+    t->idx = must_ctx_alloc(ctx, (size_t)2 * out * sizeof(int));
+    t->w = must_ctx_alloc(ctx, (size_t)2 * out * sizeof(float));
+    if (!t->start || !t->idx || !t->w)
+        return -1;
+    memset(t->start, 0, (size_t)(in + 1) * sizeof(int));
+    for (int o = 0; o < out; o++) {
+        t->start[tx[o].i0 + 1]++;
+        t->start[tx[o].i1 + 1]++;
+    }
+    for (int i = 0; i < in; i++)
+        t->start[i + 1] += t->start[i];
+    /* Walking o upwards fills each column's entries in increasing o; both
+     * taps of o may be the same column (at the border): two entries. */
+    int *cur = must_ctx_alloc(ctx, (size_t)in * sizeof(int));
+    if (!cur)
+        return -1;
+    memcpy(cur, t->start, (size_t)in * sizeof(int));
+    for (int o = 0; o < out; o++) {
+        int e = cur[tx[o].i0]++;
+        t->idx[e] = o;
+        t->w[e] = 1.0f - tx[o].w1;
+        e = cur[tx[o].i1]++;
+        t->idx[e] = o;
+        t->w[e] = tx[o].w1;
+    }
+    return 0;
+}
+
 typedef struct rsum_saved {
     lerp *ty[MUST_NODE_MAX_IN], *tx[MUST_NODE_MAX_IN];
-    int maxw;   /* widest input: the per-thread row buffer */
+    lerp_t xt[MUST_NODE_MAX_IN];
 } rsum_saved;
 
 /* Both directions are separable: forward blends the two source rows of an
  * output row into one row (vectorised), then takes two taps per output
- * pixel from it; backward spreads an output row's gradient into one row of
- * the input's width, then adds it to the two source rows.  PyTorch blends
- * across x first; the values agree to float rounding. */
+ * pixel from it; backward gathers an output row's gradient into each input
+ * column through the transposed x weights and adds it to the two source
+ * rows.  PyTorch blends across x first; the values agree to float
+ * rounding. */
 
 static void rsum_bw(must_ctx *ctx, must_node *nd)
 {
     const rsum_saved *s = nd->saved;
     const must_tensor *y = nd->out;
     const int planes = y->shape[0] * y->shape[1], oh = y->shape[2], ow = y->shape[3];
-    const int nt = must_ctx_threads(ctx);
-    float *rows = must_ctx_alloc(ctx, (size_t)nt * s->maxw * sizeof(float));
-    if (!rows)
-        return;
-#pragma omp parallel num_threads(nt) if (y->numel >= PAR_MIN)
-    {
-        float *restrict t = rows + (size_t)omp_get_thread_num() * s->maxw;
-#pragma omp for schedule(static)
-        for (int p = 0; p < planes; p++) {
-            const float *g = y->grad + (size_t)p * oh * ow;
-            for (int k = 0; k < nd->n_in; k++) {
-                must_tensor *x = nd->in[k];
-                if (!x->grad)
-                    continue;
-                const int h = x->shape[2], w = x->shape[3];
-                float *d = x->grad + (size_t)p * h * w;
-                const lerp *ty = s->ty[k], *tx = s->tx[k];
-                for (int oy = 0; oy < oh; oy++) {
-                    const float *gr = g + (size_t)oy * ow;
-                    memset(t, 0, (size_t)w * sizeof *t);
-                    for (int ox = 0; ox < ow; ox++) {
-                        t[tx[ox].i0] += (1.0f - tx[ox].w1) * gr[ox];
-                        t[tx[ox].i1] += tx[ox].w1 * gr[ox];
-                    }
-                    float *restrict r0 = d + (size_t)ty[oy].i0 * w;
-                    const float wy1 = ty[oy].w1, wy0 = 1.0f - wy1;
-#pragma omp simd
-                    for (int i = 0; i < w; i++)
-                        r0[i] += wy0 * t[i];
-                    float *restrict r1 = d + (size_t)ty[oy].i1 * w;
-#pragma omp simd
-                    for (int i = 0; i < w; i++)
-                        r1[i] += wy1 * t[i];
+#pragma omp parallel for num_threads(must_ctx_threads(ctx)) schedule(static) \
+    if (y->numel >= PAR_MIN)
+    for (int p = 0; p < planes; p++) {
+        const float *g = y->grad + (size_t)p * oh * ow;
+        for (int k = 0; k < nd->n_in; k++) {
+            must_tensor *x = nd->in[k];
+            if (!x->grad)
+                continue;
+            const int h = x->shape[2], w = x->shape[3];
+            float *d = x->grad + (size_t)p * h * w;
+            const lerp *ty = s->ty[k];
+            const lerp_t *xt = &s->xt[k];
+            for (int oy = 0; oy < oh; oy++) {
+                const float *gr = g + (size_t)oy * ow;
+                float *r0 = d + (size_t)ty[oy].i0 * w, *r1 = d + (size_t)ty[oy].i1 * w;
+                const float wy1 = ty[oy].w1, wy0 = 1.0f - wy1;
+                for (int i = 0; i < w; i++) {
+                    float t = 0.0f;
+                    for (int e = xt->start[i]; e < xt->start[i + 1]; e++)
+                        t += xt->w[e] * gr[xt->idx[e]];
+                    r0[i] += wy0 * t;
+                    r1[i] += wy1 * t;
                 }
             }
         }
@@ -343,7 +403,7 @@ must_tensor *mop_resize_sum(must_ctx *ctx, int n, must_tensor *const *xs, int oh
     rsum_saved *s = must_ctx_alloc(ctx, sizeof *s);
     if (!y || !s)
         return NULL;
-    s->maxw = 1;
+    int maxw = 1;
     for (int k = 0; k < n; k++) {
         s->ty[k] = must_ctx_alloc(ctx, (size_t)oh * sizeof(lerp));
         s->tx[k] = must_ctx_alloc(ctx, (size_t)ow * sizeof(lerp));
@@ -351,16 +411,18 @@ must_tensor *mop_resize_sum(must_ctx *ctx, int n, must_tensor *const *xs, int oh
             return NULL;
         lerp_table(s->ty[k], xs[k]->shape[2], oh);
         lerp_table(s->tx[k], xs[k]->shape[3], ow);
-        if (xs[k]->shape[3] > s->maxw)
-            s->maxw = xs[k]->shape[3];
+        if (must_ctx_grad(ctx) && lerp_transpose(ctx, &s->xt[k], s->tx[k], xs[k]->shape[3], ow))
+            return NULL;
+        if (xs[k]->shape[3] > maxw)
+            maxw = xs[k]->shape[3];
     }
     const int planes = y->shape[0] * y->shape[1], nt = must_ctx_threads(ctx);
-    float *rows = must_ctx_alloc(ctx, (size_t)nt * s->maxw * sizeof(float));
+    float *rows = must_ctx_alloc(ctx, (size_t)nt * maxw * sizeof(float));
     if (!rows)
         return NULL;
 #pragma omp parallel num_threads(nt) if (y->numel >= PAR_MIN)
     {
-        float *restrict t = rows + (size_t)omp_get_thread_num() * s->maxw;
+        float *restrict t = rows + (size_t)omp_get_thread_num() * maxw;
 #pragma omp for schedule(static)
         for (int p = 0; p < planes; p++) {
             float *out = y->data + (size_t)p * oh * ow;
