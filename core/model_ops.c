@@ -340,42 +340,61 @@ static int lerp_transpose(must_ctx *ctx, lerp_t *t, const lerp *tx, int in, int 
 typedef struct rsum_saved {
     lerp *ty[MUST_NODE_MAX_IN], *tx[MUST_NODE_MAX_IN];
     lerp_t xt[MUST_NODE_MAX_IN];
+    size_t buf;   /* floats of the per-thread row buffer: max h x ow */
 } rsum_saved;
 
-/* Both directions are separable: forward blends the two source rows of an
- * output row into one row (vectorised), then takes two taps per output
- * pixel from it; backward gathers an output row's gradient into each input
- * column through the transposed x weights and adds it to the two source
- * rows.  PyTorch blends across x first; the values agree to float
- * rounding. */
+/* Both directions are separable, and the scalar part (the taps along x)
+ * runs over the input's rows, not the output's: forward interpolates every
+ * input row along x into a buffer of h rows of the output's width (PyTorch
+ * also blends along x first), then blends pairs of those rows into each
+ * output row (vectorised); backward does the reverse, spreading each output
+ * row onto two buffer rows (vectorised), then gathering every buffer row
+ * into its input row through the transposed x weights. */
 
 static void rsum_bw(must_ctx *ctx, must_node *nd)
 {
     const rsum_saved *s = nd->saved;
     const must_tensor *y = nd->out;
     const int planes = y->shape[0] * y->shape[1], oh = y->shape[2], ow = y->shape[3];
-#pragma omp parallel for num_threads(must_ctx_threads(ctx)) schedule(static) \
-    if (y->numel >= PAR_MIN)
-    for (int p = 0; p < planes; p++) {
-        const float *g = y->grad + (size_t)p * oh * ow;
-        for (int k = 0; k < nd->n_in; k++) {
-            must_tensor *x = nd->in[k];
-            if (!x->grad)
-                continue;
-            const int h = x->shape[2], w = x->shape[3];
-            float *d = x->grad + (size_t)p * h * w;
-            const lerp *ty = s->ty[k];
-            const lerp_t *xt = &s->xt[k];
-            for (int oy = 0; oy < oh; oy++) {
-                const float *gr = g + (size_t)oy * ow;
-                float *r0 = d + (size_t)ty[oy].i0 * w, *r1 = d + (size_t)ty[oy].i1 * w;
-                const float wy1 = ty[oy].w1, wy0 = 1.0f - wy1;
-                for (int i = 0; i < w; i++) {
-                    float t = 0.0f;
-                    for (int e = xt->start[i]; e < xt->start[i + 1]; e++)
-                        t += xt->w[e] * gr[xt->idx[e]];
-                    r0[i] += wy0 * t;
-                    r1[i] += wy1 * t;
+    const int nt = must_ctx_threads(ctx);
+    float *bufs = must_ctx_alloc(ctx, (size_t)nt * s->buf * sizeof(float));
+    if (!bufs)
+        return;
+#pragma omp parallel num_threads(nt) if (y->numel >= PAR_MIN)
+    {
+        float *restrict u = bufs + (size_t)omp_get_thread_num() * s->buf;
+#pragma omp for schedule(static)
+        for (int p = 0; p < planes; p++) {
+            const float *g = y->grad + (size_t)p * oh * ow;
+            for (int k = 0; k < nd->n_in; k++) {
+                must_tensor *x = nd->in[k];
+                if (!x->grad)
+                    continue;
+                const int h = x->shape[2], w = x->shape[3];
+                const lerp *ty = s->ty[k];
+                const lerp_t *xt = &s->xt[k];
+                memset(u, 0, (size_t)h * ow * sizeof *u);
+                for (int oy = 0; oy < oh; oy++) {
+                    const float *restrict gr = g + (size_t)oy * ow;
+                    float *restrict u0 = u + (size_t)ty[oy].i0 * ow;
+                    const float wy1 = ty[oy].w1, wy0 = 1.0f - wy1;
+#pragma omp simd
+                    for (int i = 0; i < ow; i++)
+                        u0[i] += wy0 * gr[i];
+                    float *restrict u1 = u + (size_t)ty[oy].i1 * ow;
+#pragma omp simd
+                    for (int i = 0; i < ow; i++)
+                        u1[i] += wy1 * gr[i];
+                }
+                for (int iy = 0; iy < h; iy++) {
+                    const float *ur = u + (size_t)iy * ow;
+                    float *d = x->grad + ((size_t)p * h + iy) * w;
+                    for (int i = 0; i < w; i++) {
+                        float t = 0.0f;
+                        for (int e = xt->start[i]; e < xt->start[i + 1]; e++)
+                            t += xt->w[e] * ur[xt->idx[e]];
+                        d[i] += t;
+                    }
                 }
             }
         }
@@ -403,7 +422,7 @@ must_tensor *mop_resize_sum(must_ctx *ctx, int n, must_tensor *const *xs, int oh
     rsum_saved *s = must_ctx_alloc(ctx, sizeof *s);
     if (!y || !s)
         return NULL;
-    int maxw = 1;
+    s->buf = 1;
     for (int k = 0; k < n; k++) {
         s->ty[k] = must_ctx_alloc(ctx, (size_t)oh * sizeof(lerp));
         s->tx[k] = must_ctx_alloc(ctx, (size_t)ow * sizeof(lerp));
@@ -413,16 +432,16 @@ must_tensor *mop_resize_sum(must_ctx *ctx, int n, must_tensor *const *xs, int oh
         lerp_table(s->tx[k], xs[k]->shape[3], ow);
         if (must_ctx_grad(ctx) && lerp_transpose(ctx, &s->xt[k], s->tx[k], xs[k]->shape[3], ow))
             return NULL;
-        if (xs[k]->shape[3] > maxw)
-            maxw = xs[k]->shape[3];
+        if ((size_t)xs[k]->shape[2] * ow > s->buf)
+            s->buf = (size_t)xs[k]->shape[2] * ow;
     }
     const int planes = y->shape[0] * y->shape[1], nt = must_ctx_threads(ctx);
-    float *rows = must_ctx_alloc(ctx, (size_t)nt * maxw * sizeof(float));
-    if (!rows)
+    float *bufs = must_ctx_alloc(ctx, (size_t)nt * s->buf * sizeof(float));
+    if (!bufs)
         return NULL;
 #pragma omp parallel num_threads(nt) if (y->numel >= PAR_MIN)
     {
-        float *restrict t = rows + (size_t)omp_get_thread_num() * maxw;
+        float *restrict u = bufs + (size_t)omp_get_thread_num() * s->buf;
 #pragma omp for schedule(static)
         for (int p = 0; p < planes; p++) {
             float *out = y->data + (size_t)p * oh * ow;
@@ -430,17 +449,25 @@ must_tensor *mop_resize_sum(must_ctx *ctx, int n, must_tensor *const *xs, int oh
                 const int h = xs[k]->shape[2], w = xs[k]->shape[3];
                 const float *src = xs[k]->data + (size_t)p * h * w;
                 const lerp *ty = s->ty[k], *tx = s->tx[k];
+                for (int iy = 0; iy < h; iy++) {
+                    const float *r = src + (size_t)iy * w;
+                    float *ur = u + (size_t)iy * ow;
+                    for (int ox = 0; ox < ow; ox++)
+                        ur[ox] = (1.0f - tx[ox].w1) * r[tx[ox].i0] + tx[ox].w1 * r[tx[ox].i1];
+                }
                 for (int oy = 0; oy < oh; oy++) {
-                    const float *restrict r0 = src + (size_t)ty[oy].i0 * w;
-                    const float *restrict r1 = src + (size_t)ty[oy].i1 * w;
+                    const float *restrict u0 = u + (size_t)ty[oy].i0 * ow;
+                    const float *restrict u1 = u + (size_t)ty[oy].i1 * ow;
                     const float wy1 = ty[oy].w1, wy0 = 1.0f - wy1;
+                    float *restrict o = out + (size_t)oy * ow;
+                    if (k) {
 #pragma omp simd
-                    for (int i = 0; i < w; i++)
-                        t[i] = wy0 * r0[i] + wy1 * r1[i];
-                    float *o = out + (size_t)oy * ow;
-                    for (int ox = 0; ox < ow; ox++) {
-                        float v = (1.0f - tx[ox].w1) * t[tx[ox].i0] + tx[ox].w1 * t[tx[ox].i1];
-                        o[ox] = k ? o[ox] + v : v;
+                        for (int i = 0; i < ow; i++)
+                            o[i] += wy0 * u0[i] + wy1 * u1[i];
+                    } else {
+#pragma omp simd
+                        for (int i = 0; i < ow; i++)
+                            o[i] = wy0 * u0[i] + wy1 * u1[i];
                     }
                 }
             }
