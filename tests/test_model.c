@@ -812,6 +812,55 @@ START_TEST(whole_network_gradient_eval_mode) { whole_check(18, 0, 0); }
 END_TEST
 
 
+
+/* The reference model's loss and every gradient are the same bits on one
+ * thread and on two. */
+START_TEST(whole_network_thread_independent)
+{
+    float *grads[2] = {NULL, NULL};
+    float loss[2];
+    size_t total = 0;
+    for (int run = 0; run < 2; run++) {
+        must_refmodel_config c;
+        must_refmodel_config_reference(&c);
+        c.backbone.width = 0.25f;
+        c.backbone.fpn_channels = 16;
+        c.head_width = 16;
+        must_refmodel *m = must_refmodel_new(&c, NULL);
+        must_ctx *ctx = must_ctx_new(run + 1);
+        must_tensor *x = random_input(ctx, 4, 64, 48, 3);
+        int32_t cls[4] = {0, 1, 2, 9};
+        static int32_t seg[4 * 64 * 48];
+        static float dep[4 * 64 * 48];
+        for (int i = 0; i < 4 * 64 * 48; i++) {
+            seg[i] = i % 11 == 0 ? 255 : i % 10;
+            dep[i] = (float)(i % 17) / 17.0f;
+        }
+        must_tensor *l = must_refmodel_loss(m, ctx, x, cls, seg, dep);
+        ck_assert_msg(l && must_backward(ctx, l) == MUST_OK, "%s", must_ctx_error(ctx)->msg);
+        loss[run] = l->data[0];
+        must_params *sets[4];
+        int n = must_refmodel_sets(m, sets, 4);
+        total = 0;
+        for (int k = 0; k < n; k++)
+            total += must_params_numel(sets[k], 1);
+        grads[run] = malloc(total * sizeof(float));
+        size_t off = 0;
+        for (int k = 0; k < n; k++) {
+            size_t nk = must_params_numel(sets[k], 1);
+            memcpy(grads[run] + off, must_params_grad(sets[k]), nk * sizeof(float));
+            off += nk;
+        }
+        must_ctx_free(ctx);
+        must_refmodel_free(m);
+    }
+    ck_assert(loss[0] == loss[1]);
+    ck_assert_int_eq(memcmp(grads[0], grads[1], total * sizeof(float)), 0);
+    free(grads[0]);
+    free(grads[1]);
+}
+END_TEST
+
 /* ---- the `must features` command ---- */
 
 static int run_must(const char *args, char *out, size_t len)
@@ -1081,6 +1130,7 @@ int main(void)
     tcase_add_test(fw, whole_network_gradient_bottleneck);
     tcase_add_test(fw, whole_network_gradient_fpn_bn);
     tcase_add_test(fw, whole_network_gradient_eval_mode);
+    tcase_add_test(fw, whole_network_thread_independent);
     tcase_add_test(fw, features_written_and_loaded);
     tcase_set_timeout(fw, 120);
     suite_add_tcase(s, fw);
