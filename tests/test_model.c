@@ -861,6 +861,8 @@ START_TEST(whole_network_thread_independent)
 }
 END_TEST
 
+
+
 /* ---- the `must features` command ---- */
 
 static int run_must(const char *args, char *out, size_t len)
@@ -1063,6 +1065,33 @@ START_TEST(features_written_and_loaded)
 }
 END_TEST
 
+/* The benchmarks' options and their one JSON line (timings are not
+ * checked: speed lives in benchmarks, never in tests). */
+START_TEST(cli_bench_train_label)
+{
+    static char out[8192];
+    ck_assert_int_eq(run_must("bench train --help", out, sizeof out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "usage: must bench train"));
+    ck_assert_int_eq(run_must("bench label --frobnicate", out, sizeof out), 2);
+    ck_assert_ptr_nonnull(strstr(out, "--frobnicate"));
+    ck_assert_int_eq(run_must("bench train --size 0", out, sizeof out), 2);
+    static const char *const keys[] = {"\"bench\":\"train\"", "\"mode\":\"train\"",
+                                       "\"size\":32", "\"batch\":2", "\"threads\":1",
+                                       "\"img_s\":", "\"gflops\":", "\"peak_rss_mib\":",
+                                       "\"step_ms_median\":", "\"params\":3237621", "\"loss\":"};
+    ck_assert_int_eq(run_must("bench train --size 32 --batch 2 --threads 1 --steps 2 --warmup 0",
+                              out, sizeof out), 0);
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        ck_assert_msg(strstr(out, keys[i]) != NULL, "no %s in %s", keys[i], out);
+    ck_assert_int_eq(out[0], '{');
+    ck_assert_ptr_eq(strchr(out, '\n'), out + strlen(out) - 1); /* one line */
+    ck_assert_int_eq(run_must("bench label --size 32 --batch 2 --threads 1 --steps 1 --warmup 0",
+                              out, sizeof out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "\"bench\":\"label\",\"mode\":\"infer\""));
+    ck_assert_ptr_null(strstr(out, "\"loss\""));
+}
+END_TEST
+
 /* ---- the `must model` command ---- */
 
 static int run_cmd(const char *args, char *out, size_t len)
@@ -1137,6 +1166,7 @@ int main(void)
     TCase *cli = tcase_create("cli");
     tcase_add_test(cli, cli_model);
     tcase_add_test(cli, features_cli_errors);
+    tcase_add_test(cli, cli_bench_train_label);
     tcase_set_timeout(cli, 60);
     suite_add_tcase(s, cli);
     return test_run(s);
