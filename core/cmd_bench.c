@@ -12,6 +12,7 @@ static const struct {
     must_cmd_fn fn;
     const char *summary;
 } kinds[] = {
+    {"data", must_bench_data, "loader: decode + augment images/s per worker"},
     {NULL, NULL, NULL}, /* placeholder: every bench adds its line above this one */
 };
 

@@ -16,6 +16,8 @@ static const must_cmd commands[] = {
     {"version", cmd_version, "print the version"},
     {"bench", must_cmd_bench, "benchmarks: speed measured, one JSON line each"},
     {"inspect", must_cmd_inspect, "list the tensors and metadata of a safetensors file"},
+    {"dataset", must_cmd_dataset, "check a dataset directory, or draw its labels"},
+    {"import", must_cmd_import, "build a dataset from another layout (imagefolder)"},
 };
 #define NCMD (int)(sizeof commands / sizeof commands[0])
 

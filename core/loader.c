@@ -1,0 +1,447 @@
+/* loader.c - decode, augment and collate batches; worker threads fill a ring of slots. */
+#include "config.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "must/loader.h"
+
+enum { SLOT_FREE, SLOT_BUSY, SLOT_READY };
+
+typedef struct slot {
+    must_batch b;
+    uint64_t job;
+    int state;
+    int rc;
+    must_err err;
+} slot;
+
+struct must_loader {
+    must_loader_opts o;
+    int nsets;
+    must_dataset **sets;
+    const int **index;       /* (nsets) split lists, or NULL for every image */
+    must_sampler *sampler;
+    unsigned tasks;
+    int ncls;
+    uint64_t per_epoch;      /* batches */
+    size_t len;              /* this rank's examples per epoch */
+    uint64_t end;            /* batches in all, UINT64_MAX when endless */
+
+    pthread_mutex_t mu;
+    pthread_cond_t work, ready;
+    pthread_t *threads;
+    int nthreads;
+    int stop;
+    uint64_t next_job, next_out;
+    slot *slots;
+    int nslots;
+    slot *held;              /* delivered to the caller, freed at the next call */
+    int failed;
+    must_err fail_err;
+};
+
+void must_loader_defaults(must_loader_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->size = 64;
+    o->batch = 16;
+    o->workers = 2;
+    o->split = MUST_SPLIT_TRAIN;
+    o->sampler.mode = MUST_SAMPLE_UNION;
+    o->sampler.shuffle = 1;
+    o->sampler.world = 1;
+    o->augment = 1;
+    must_aug_defaults(&o->aug);
+    o->drop_last = 1;
+}
+
+static void batch_free(must_batch *b, int B)
+{
+    if (b->boxes)
+        for (int i = 0; i < B; i++)
+            must_boxes_free(&b->boxes[i]);
+    free(b->images);
+    free(b->has);
+    free(b->dataset);
+    free(b->example);
+    free(b->tf);
+    free(b->cls);
+    free(b->cls_soft);
+    free(b->boxes);
+    free(b->seg);
+    free(b->depth);
+    free(b->normal);
+    free(b->normal_valid);
+    memset(b, 0, sizeof *b);
+}
+
+static int batch_alloc(must_batch *b, int B, int S, unsigned tasks, int ncls)
+{
+    size_t px = (size_t)S * S;
+    memset(b, 0, sizeof *b);
+    b->size = S;
+    b->tasks = tasks;
+    b->ncls = ncls;
+    b->images = malloc((size_t)B * 3 * px * sizeof(float));
+    b->has = malloc((size_t)B * sizeof *b->has);
+    b->dataset = malloc((size_t)B * sizeof *b->dataset);
+    b->example = malloc((size_t)B * sizeof *b->example);
+    b->tf = malloc((size_t)B * sizeof *b->tf);
+    int ok = b->images && b->has && b->dataset && b->example && b->tf;
+    if (tasks & MUST_LABEL_BIT(MUST_LABEL_CLASSIFICATION)) {
+        b->cls = malloc((size_t)B * sizeof *b->cls);
+        b->cls_soft = malloc((size_t)B * (size_t)ncls * sizeof *b->cls_soft);
+        ok = ok && b->cls && b->cls_soft;
+    }
+    if (tasks & MUST_LABEL_BIT(MUST_LABEL_DETECTION))
+        ok = ok && (b->boxes = calloc((size_t)B, sizeof *b->boxes));
+    if (tasks & MUST_LABEL_BIT(MUST_LABEL_SEGMENTATION))
+        ok = ok && (b->seg = malloc((size_t)B * px * sizeof *b->seg));
+    if (tasks & MUST_LABEL_BIT(MUST_LABEL_DEPTH))
+        ok = ok && (b->depth = malloc((size_t)B * px * sizeof *b->depth));
+    if (tasks & MUST_LABEL_BIT(MUST_LABEL_NORMAL)) {
+        b->normal = malloc((size_t)B * 3 * px * sizeof *b->normal);
+        b->normal_valid = malloc((size_t)B * px);
+        ok = ok && b->normal && b->normal_valid;
+    }
+    return ok ? MUST_OK : MUST_ENOMEM;
+}
+
+/* Reads, augments and collates example k of batch b. */
+static int make_example(must_loader *L, must_batch *b, int k, uint64_t epoch, size_t i,
+                        must_err *err)
+{
+    const int S = L->o.size;
+    const size_t px = (size_t)S * S;
+    must_sample smp;
+    must_sampler_get(L->sampler, epoch, i, &smp);
+    const must_dataset *ds = L->sets[smp.dataset];
+    int img_index = L->index[smp.dataset] ? L->index[smp.dataset][smp.index] : (int)smp.index;
+    b->dataset[k] = smp.dataset;
+    b->example[k] = img_index;
+    /* The example's randomness depends on where it stands in the epoch,
+     * not on which thread or rank reads it. */
+    must_rng rng;
+    must_rng_seed(&rng, must_hash64(must_hash64(L->o.sampler.seed ^ 0x6c6f61646572ull, epoch),
+                                    smp.pos));
+    must_map img = {0};
+    must_labels l;
+    must_labels_init(&l);
+    int rc = must_dataset_load(ds, img_index, L->tasks, &img, &l, err);
+    if (rc == MUST_OK)
+        rc = must_aug_example(&img, &l, S, &rng, L->o.augment ? &L->o.aug : NULL, &b->tf[k], err);
+    if (rc) {
+        must_map_free(&img);
+        must_labels_free(&l);
+        return rc;
+    }
+    memcpy(b->images + (size_t)k * 3 * px, img.data, 3 * px * sizeof(float));
+    b->has[k] = l.has & L->tasks;
+    if (b->cls && (l.has & MUST_LABEL_BIT(MUST_LABEL_CLASSIFICATION))) {
+        float *row = b->cls_soft + (size_t)k * L->ncls;
+        if (l.soft) {
+            memcpy(row, l.soft, (size_t)L->ncls * sizeof *row);
+        } else if (l.cls >= 0 && l.cls < L->ncls) {
+            b->cls[k] = l.cls;
+            row[l.cls] = 1.0f;
+        }
+    }
+    if (b->boxes && (l.has & MUST_LABEL_BIT(MUST_LABEL_DETECTION)))
+        rc = must_boxes_copy(&b->boxes[k], &l.boxes, err);
+    if (b->seg && (l.has & MUST_LABEL_BIT(MUST_LABEL_SEGMENTATION)))
+        for (size_t p = 0; p < px; p++)
+            b->seg[k * px + p] = (int32_t)l.seg.data[p];
+    if (b->depth && (l.has & MUST_LABEL_BIT(MUST_LABEL_DEPTH)))
+        memcpy(b->depth + k * px, l.depth.data, px * sizeof(float));
+    if (b->normal && (l.has & MUST_LABEL_BIT(MUST_LABEL_NORMAL))) {
+        memcpy(b->normal + k * 3 * px, l.normal.data, 3 * px * sizeof(float));
+        const float *nx = l.normal.data, *ny = nx + px, *nz = ny + px;
+        for (size_t p = 0; p < px; p++)
+            b->normal_valid[k * px + p] = nx[p] != 0.0f || ny[p] != 0.0f || nz[p] != 0.0f;
+    }
+    must_map_free(&img);
+    must_labels_free(&l);
+    return rc;
+}
+
+static int make_batch(must_loader *L, uint64_t job, must_batch *b, must_err *err)
+{
+    const int B = L->o.batch, S = L->o.size;
+    const size_t px = (size_t)S * S;
+    uint64_t epoch = L->o.first_epoch + job / L->per_epoch, index = job % L->per_epoch;
+    size_t first = (size_t)index * (size_t)B;
+    int n = (int)(L->len - first < (size_t)B ? L->len - first : (size_t)B);
+    b->epoch = epoch;
+    b->index = index;
+    /* Every array is filled in full, also past n, so that a batch's bytes
+     * never depend on what the slot held before. */
+    memset(b->images, 0, (size_t)B * 3 * px * sizeof(float));
+    memset(b->has, 0, (size_t)B * sizeof *b->has);
+    memset(b->tf, 0, (size_t)B * sizeof *b->tf);
+    for (int k = 0; k < B; k++) {
+        b->dataset[k] = -1;
+        b->example[k] = -1;
+    }
+    if (b->cls) {
+        for (int k = 0; k < B; k++)
+            b->cls[k] = -1;
+        memset(b->cls_soft, 0, (size_t)B * (size_t)L->ncls * sizeof *b->cls_soft);
+    }
+    if (b->boxes)
+        for (int k = 0; k < B; k++)
+            b->boxes[k].n = 0;
+    if (b->seg)
+        for (size_t p = 0; p < (size_t)B * px; p++)
+            b->seg[p] = MUST_SEG_IGNORE;
+    if (b->depth)
+        memset(b->depth, 0, (size_t)B * px * sizeof *b->depth);
+    if (b->normal) {
+        memset(b->normal, 0, (size_t)B * 3 * px * sizeof *b->normal);
+        memset(b->normal_valid, 0, (size_t)B * px);
+    }
+    b->n = B;
+    for (int k = 0; k < n; k++) {
+        int rc = make_example(L, b, k, epoch, first + (size_t)k, err);
+        if (rc)
+            return rc;
+    }
+    b->n = n;
+    return MUST_OK;
+}
+
+static void *worker(void *arg)
+{
+    must_loader *L = arg;
+    pthread_mutex_lock(&L->mu);
+    while (!L->stop) {
+        slot *s = NULL;
+        uint64_t j = L->next_job;
+        if (!L->failed && j < L->end && j < L->next_out + (uint64_t)L->nslots &&
+            L->slots[j % (uint64_t)L->nslots].state == SLOT_FREE)
+            s = &L->slots[j % (uint64_t)L->nslots];
+        if (!s) {
+            pthread_cond_wait(&L->work, &L->mu);
+            continue;
+        }
+        L->next_job++;
+        s->state = SLOT_BUSY;
+        s->job = j;
+        pthread_mutex_unlock(&L->mu);
+        must_err_clear(&s->err);
+        int rc = make_batch(L, j, &s->b, &s->err);
+        pthread_mutex_lock(&L->mu);
+        s->rc = rc;
+        s->state = SLOT_READY;
+        pthread_cond_broadcast(&L->ready);
+    }
+    pthread_mutex_unlock(&L->mu);
+    return NULL;
+}
+
+static int same_classes(const must_dataset *a, const must_dataset *b, int kind)
+{
+    int n = must_dataset_nclasses(a, kind);
+    if (n != must_dataset_nclasses(b, kind))
+        return 0;
+    for (int c = 0; c < n; c++)
+        if (strcmp(must_dataset_class_name(a, kind, c), must_dataset_class_name(b, kind, c)))
+            return 0;
+    return 1;
+}
+
+int must_loader_new(must_dataset *const *sets, int nsets, const must_loader_opts *o,
+                    must_loader **out, must_err *err)
+{
+    *out = NULL;
+    if (nsets <= 0)
+        return must_err_set(err, MUST_EINVAL, "loader: no datasets");
+    if (o->size < 8 || o->size > 4096 || o->batch < 1 || o->batch > 65536 || o->workers < 0 ||
+        o->workers > 256 || o->queue < 0)
+        return must_err_set(err, MUST_EINVAL,
+                            "loader: size %d (8..4096), batch %d (1..65536), workers %d (0..256)"
+                            " or queue %d out of range", o->size, o->batch, o->workers, o->queue);
+    if (o->split < -1 || o->split >= MUST_NSPLITS)
+        return must_err_set(err, MUST_EINVAL, "loader: unknown split %d", o->split);
+    unsigned present = 0;
+    for (int d = 0; d < nsets; d++)
+        present |= must_dataset_tasks(sets[d]);
+    unsigned tasks = present & (o->tasks ? o->tasks : MUST_LABEL_ALL);
+    /* One head per task in the student: every set must mean the same by
+     * class c. */
+    for (int k = MUST_LABEL_CLASSIFICATION; k <= MUST_LABEL_SEGMENTATION; k++) {
+        int first = -1;
+        for (int d = 0; d < nsets && (tasks & MUST_LABEL_BIT(k)); d++) {
+            if (!(must_dataset_tasks(sets[d]) & MUST_LABEL_BIT(k)))
+                continue;
+            if (first < 0)
+                first = d;
+            else if (!same_classes(sets[first], sets[d], k))
+                return must_err_set(err, MUST_EINVAL,
+                                    "loader: datasets \"%s\" and \"%s\" name different %s "
+                                    "classes", must_dataset_name(sets[first]),
+                                    must_dataset_name(sets[d]), must_label_kind_name(k));
+        }
+    }
+    must_loader *L = calloc(1, sizeof *L);
+    if (!L)
+        return must_err_set(err, MUST_ENOMEM, "out of memory");
+    L->o = *o;
+    L->nsets = nsets;
+    L->tasks = tasks;
+    pthread_mutex_init(&L->mu, NULL);
+    pthread_cond_init(&L->work, NULL);
+    pthread_cond_init(&L->ready, NULL);
+    int rc = MUST_OK;
+    L->sets = malloc((size_t)nsets * sizeof *L->sets);
+    L->index = calloc((size_t)nsets, sizeof *L->index);
+    size_t *sizes = malloc((size_t)nsets * sizeof *sizes);
+    if (!L->sets || !L->index || !sizes) {
+        free(sizes);
+        must_loader_free(L);
+        return must_err_set(err, MUST_ENOMEM, "out of memory");
+    }
+    for (int d = 0; d < nsets; d++) {
+        L->sets[d] = sets[d];
+        if (o->split >= 0)
+            sizes[d] = (size_t)must_dataset_split(sets[d], o->split, &L->index[d]);
+        else
+            sizes[d] = (size_t)must_dataset_count(sets[d]);
+        if (sizes[d] == 0) {
+            rc = must_err_set(err, MUST_EINVAL, "loader: dataset \"%s\" has no %s images",
+                              must_dataset_name(sets[d]),
+                              o->split >= 0 ? must_split_name(o->split) : "");
+            break;
+        }
+        if ((tasks & MUST_LABEL_BIT(MUST_LABEL_CLASSIFICATION)) &&
+            (must_dataset_tasks(sets[d]) & MUST_LABEL_BIT(MUST_LABEL_CLASSIFICATION)))
+            L->ncls = must_dataset_nclasses(sets[d], MUST_LABEL_CLASSIFICATION);
+    }
+    if (rc == MUST_OK)
+        rc = must_sampler_new(sizes, nsets, &o->sampler, &L->sampler, err);
+    free(sizes);
+    if (rc) {
+        must_loader_free(L);
+        return rc;
+    }
+    L->len = must_sampler_len(L->sampler);
+    L->per_epoch = o->drop_last ? L->len / (size_t)o->batch
+                                : (L->len + (size_t)o->batch - 1) / (size_t)o->batch;
+    if (L->per_epoch == 0) {
+        must_err_set(err, MUST_EINVAL, "loader: %zu examples per epoch make no whole batch of %d",
+                     L->len, o->batch);
+        must_loader_free(L);
+        return MUST_EINVAL;
+    }
+    L->end = o->epochs ? o->epochs * L->per_epoch : UINT64_MAX;
+    L->nslots = o->queue ? o->queue : 2 * o->workers + 1;
+    if (L->nslots < 1)
+        L->nslots = 1;
+    L->slots = calloc((size_t)L->nslots, sizeof *L->slots);
+    if (!L->slots) {
+        must_loader_free(L);
+        return must_err_set(err, MUST_ENOMEM, "out of memory");
+    }
+    for (int i = 0; i < L->nslots; i++)
+        if (batch_alloc(&L->slots[i].b, o->batch, o->size, tasks, L->ncls)) {
+            must_err_set(err, MUST_ENOMEM, "out of memory for %d batches of %d at %d^2",
+                         L->nslots, o->batch, o->size);
+            must_loader_free(L);
+            return MUST_ENOMEM;
+        }
+    L->threads = calloc((size_t)(o->workers ? o->workers : 1), sizeof *L->threads);
+    if (!L->threads) {
+        must_loader_free(L);
+        return must_err_set(err, MUST_ENOMEM, "out of memory");
+    }
+    for (int t = 0; t < o->workers; t++) {
+        if (pthread_create(&L->threads[t], NULL, worker, L) != 0) {
+            must_loader_free(L);
+            return must_err_set(err, MUST_ENOMEM, "loader: cannot start worker thread %d", t);
+        }
+        L->nthreads++;
+    }
+    *out = L;
+    return MUST_OK;
+}
+
+int must_loader_next(must_loader *L, const must_batch **out, must_err *err)
+{
+    *out = NULL;
+    pthread_mutex_lock(&L->mu);
+    if (L->held) {
+        L->held->state = SLOT_FREE;
+        L->held = NULL;
+        pthread_cond_broadcast(&L->work);
+    }
+    if (L->failed) {
+        pthread_mutex_unlock(&L->mu);
+        if (err)
+            *err = L->fail_err;
+        return L->fail_err.code;
+    }
+    if (L->next_out >= L->end) {
+        pthread_mutex_unlock(&L->mu);
+        return 0;
+    }
+    uint64_t j = L->next_out;
+    slot *s = &L->slots[j % (uint64_t)L->nslots];
+    if (L->o.workers == 0) {
+        s->state = SLOT_BUSY;
+        s->job = j;
+        L->next_job = j + 1;
+        pthread_mutex_unlock(&L->mu);
+        must_err_clear(&s->err);
+        s->rc = make_batch(L, j, &s->b, &s->err);
+        pthread_mutex_lock(&L->mu);
+        s->state = SLOT_READY;
+    }
+    while (!(s->state == SLOT_READY && s->job == j))
+        pthread_cond_wait(&L->ready, &L->mu);
+    if (s->rc) {
+        L->failed = 1;
+        L->fail_err = s->err;
+        if (!L->fail_err.code)
+            L->fail_err.code = s->rc;
+        s->state = SLOT_FREE;
+        pthread_cond_broadcast(&L->work);
+        pthread_mutex_unlock(&L->mu);
+        if (err)
+            *err = L->fail_err;
+        return L->fail_err.code;
+    }
+    L->held = s;
+    L->next_out++;
+    pthread_cond_broadcast(&L->work);
+    pthread_mutex_unlock(&L->mu);
+    *out = &s->b;
+    return 1;
+}
+
+uint64_t must_loader_batches_per_epoch(const must_loader *L) { return L->per_epoch; }
+unsigned must_loader_tasks(const must_loader *L) { return L->tasks; }
+
+void must_loader_free(must_loader *L)
+{
+    if (!L)
+        return;
+    pthread_mutex_lock(&L->mu);
+    L->stop = 1;
+    pthread_cond_broadcast(&L->work);
+    pthread_mutex_unlock(&L->mu);
+    for (int t = 0; t < L->nthreads; t++)
+        pthread_join(L->threads[t], NULL);
+    pthread_mutex_destroy(&L->mu);
+    pthread_cond_destroy(&L->work);
+    pthread_cond_destroy(&L->ready);
+    if (L->slots)
+        for (int i = 0; i < L->nslots; i++)
+            batch_free(&L->slots[i].b, L->o.batch);
+    free(L->slots);
+    free(L->threads);
+    must_sampler_free(L->sampler);
+    free(L->sets);
+    free(L->index);
+    free(L);
+}
