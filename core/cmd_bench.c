@@ -13,6 +13,8 @@ static const struct {
     const char *summary;
 } kinds[] = {
     {"data", must_bench_data, "loader: decode + augment images/s per worker"},
+    {"train", must_bench_train, "training steps of the reference model (vs PyTorch)"},
+    {"label", must_bench_label, "inference batches of the reference model (vs PyTorch)"},
     {NULL, NULL, NULL}, /* placeholder: every bench adds its line above this one */
 };
 

@@ -18,6 +18,8 @@ static const must_cmd commands[] = {
     {"inspect", must_cmd_inspect, "list the tensors and metadata of a safetensors file"},
     {"dataset", must_cmd_dataset, "check a dataset directory, or draw its labels"},
     {"import", must_cmd_import, "build a dataset from another layout (imagefolder)"},
+    {"features", must_cmd_features, "backbone feature maps of PNG images, to safetensors"},
+    {"model", must_cmd_model, "the backbone's architecture: parameters and GFLOP per module"},
 };
 #define NCMD (int)(sizeof commands / sizeof commands[0])
 
