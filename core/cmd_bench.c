@@ -15,6 +15,7 @@ static const struct {
     {"data", must_bench_data, "loader: decode + augment images/s per worker"},
     {"train", must_bench_train, "training steps of the reference model (vs PyTorch)"},
     {"label", must_bench_label, "inference batches of the reference model (vs PyTorch)"},
+    {"ops", must_bench_ops, "conv2d forward/backward speed against plain sgemm"},
     {NULL, NULL, NULL}, /* placeholder: every bench adds its line above this one */
 };
 
