@@ -27,6 +27,11 @@ void must_sgemm(const must_ctx *ctx, int trans_a, int trans_b, int m, int n, int
     int nt = ctx ? ctx->threads : 1;
     if (m <= 0 || n <= 0)
         return;
+    if (!ctx) {
+        /* The caller already cut the product into pieces of its own. */
+        cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
     /* OpenBLAS rounds a product cut into pieces differently from the whole,
      * so the pieces are fixed by the shape alone (at most 8 blocks of the
      * larger dimension of C, each a multiple of 16 wide): threads only pick
