@@ -28,6 +28,20 @@
 /* Fewer elements than this run on one thread: the fork costs more. */
 #define PAR_MIN 32768
 
+/* Work is handed out in chunks of about CHUNK_ELEMS elements (whole channels
+ * or planes) as threads ask for it, not split up front: on a shared machine
+ * a thread that the OS preempts then holds up only its current chunk, not a
+ * fixed half of the op.  Each channel or plane is still summed by one thread
+ * in a fixed order, so results do not depend on who takes it. */
+#define CHUNK_ELEMS 16384
+
+static int work_chunk(size_t numel, int units)
+{
+    size_t per = numel / (size_t)(units > 0 ? units : 1);
+    size_t c = per ? CHUNK_ELEMS / per : CHUNK_ELEMS;
+    return c < 1 ? 1 : c > (size_t)units ? (units > 0 ? units : 1) : (int)c;
+}
+
 /* ---- batch norm + residual + ReLU ------------------------------------- */
 
 typedef struct bnact_saved {
@@ -177,7 +191,8 @@ static void bnact_bw(must_ctx *ctx, must_node *nd)
     float *dx = x->grad, *dg = gamma->grad, *db = beta->grad;
     float *dres = res ? res->grad : NULL;
     const float *dy = y->grad;
-#pragma omp parallel for num_threads(must_ctx_threads(ctx)) schedule(static) \
+    const int chunk = work_chunk(x->numel, C);
+#pragma omp parallel for num_threads(must_ctx_threads(ctx)) schedule(dynamic, chunk) \
     if (x->numel >= PAR_MIN)
     for (int c = 0; c < C; c++) {
         const float mean = s->mean[c], inv = s->invstd[c];
@@ -228,7 +243,8 @@ must_tensor *mop_bn_act(must_ctx *ctx, must_tensor *x, const mbn *bn, must_tenso
         return NULL;
     const float *gm = bn->gamma->data, *bt = bn->beta->data;
     float *rm = bn->mean->data, *rv = bn->var->data;
-#pragma omp parallel for num_threads(must_ctx_threads(ctx)) schedule(static) \
+    const int chunk = work_chunk(x->numel, C);
+#pragma omp parallel for num_threads(must_ctx_threads(ctx)) schedule(dynamic, chunk) \
     if (x->numel >= PAR_MIN)
     for (int c = 0; c < C; c++) {
         double mu, var;
@@ -356,14 +372,14 @@ static void rsum_bw(must_ctx *ctx, must_node *nd)
     const rsum_saved *s = nd->saved;
     const must_tensor *y = nd->out;
     const int planes = y->shape[0] * y->shape[1], oh = y->shape[2], ow = y->shape[3];
-    const int nt = must_ctx_threads(ctx);
+    const int nt = must_ctx_threads(ctx), chunk = work_chunk(y->numel, planes);
     float *bufs = must_ctx_alloc(ctx, (size_t)nt * s->buf * sizeof(float));
     if (!bufs)
         return;
 #pragma omp parallel num_threads(nt) if (y->numel >= PAR_MIN)
     {
         float *restrict u = bufs + (size_t)omp_get_thread_num() * s->buf;
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, chunk)
         for (int p = 0; p < planes; p++) {
             const float *g = y->grad + (size_t)p * oh * ow;
             for (int k = 0; k < nd->n_in; k++) {
@@ -436,13 +452,14 @@ must_tensor *mop_resize_sum(must_ctx *ctx, int n, must_tensor *const *xs, int oh
             s->buf = (size_t)xs[k]->shape[2] * ow;
     }
     const int planes = y->shape[0] * y->shape[1], nt = must_ctx_threads(ctx);
+    const int chunk = work_chunk(y->numel, planes);
     float *bufs = must_ctx_alloc(ctx, (size_t)nt * s->buf * sizeof(float));
     if (!bufs)
         return NULL;
 #pragma omp parallel num_threads(nt) if (y->numel >= PAR_MIN)
     {
         float *restrict u = bufs + (size_t)omp_get_thread_num() * s->buf;
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, chunk)
         for (int p = 0; p < planes; p++) {
             float *out = y->data + (size_t)p * oh * ow;
             for (int k = 0; k < n; k++) {
