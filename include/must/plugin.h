@@ -38,9 +38,14 @@ int must_plugin_name_valid(const char *name);
 const char *must_plugin_install_dir(void);
 
 /* The search directories in order (MUST_PLUGIN_PATH's non-empty entries,
- * then the install directory): a NULL-terminated array of malloc'd strings
- * that must_plugin_dirs_free releases. */
+ * then the install directory, then, for a program run from an uninstalled
+ * build tree, libtool's .libs/ directory it runs from): a NULL-terminated
+ * array of malloc'd strings that must_plugin_dirs_free releases. */
 char **must_plugin_dirs(void);
+
+/* The directory of the running program when it is libtool's .libs/ in an
+ * uninstalled build tree (malloc'd), else NULL. */
+char *must_build_tree_libs(void);
 void must_plugin_dirs_free(char **dirs);
 
 /* ------------------------------------------------------------------------ */
