@@ -1,0 +1,281 @@
+/* must/task.h - the task plugin ABI.
+ *
+ * A task (classification, detection, segmentation, depth, surface normal, or
+ * one of your own) is a shared object that exports one symbol:
+ *
+ *     const struct must_task_ops *must_task_init(const struct must_host *host,
+ *                                                must_err *err);
+ *
+ * The host passes a table of the engine functions a plugin may call (ops,
+ * tensors, parameters, labels, images), so a plugin links against nothing;
+ * it only includes the public headers for their types.  Both structs start
+ * with abi_version and struct_size; the loader refuses a plugin whose
+ * abi_version differs from MUST_TASK_ABI_VERSION or whose struct_size is
+ * smaller than the ABI version requires, naming the file and both numbers.
+ *
+ * Both structs are append-only: new members go at the end under a comment
+ * naming the ABI version that added them (SQLite's sqlite3ext.h rule), and
+ * existing members never change type or meaning.  A new required callback
+ * bumps MUST_TASK_ABI_VERSION; a new optional one need not.  A plugin built
+ * against a newer header of the same ABI version may find a host with fewer
+ * members: MUST_HOST_HAS() says whether one is there.
+ *
+ * The guide for plugin authors is docs/plugins.md.
+ */
+#ifndef MUST_TASK_H
+#define MUST_TASK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "must/augment.h"
+#include "must/dataset.h"
+#include "must/error.h"
+#include "must/image.h"
+#include "must/labels.h"
+#include "must/loader.h"
+#include "must/model.h"
+#include "must/ops.h"
+#include "must/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MUST_TASK_ABI_VERSION 1
+#define MUST_TASK_ENTRY "must_task_init"
+
+/* ---- options: a declarative table (fio's engine options) --------------- */
+
+enum must_opt_type {
+    MUST_OPT_INT = 1,    /* int */
+    MUST_OPT_FLOAT,      /* float */
+    MUST_OPT_BOOL,       /* int, 0 or 1; INI: true/false/yes/no/on/off/1/0 */
+    MUST_OPT_STRING,     /* char[MUST_OPT_STRING_MAX] */
+    MUST_OPT_CHOICE      /* int: index of the value in `choices` */
+};
+#define MUST_OPT_STRING_MAX 128
+
+/* Option names are plain words ([a-z0-9_]+), unique in their table; every
+ * default must parse.  Ranges are inclusive.  The loader checks the table
+ * and that each option lies inside config_size when it loads the plugin. */
+typedef struct must_task_option {
+    const char *name;    /* INI key; the table ends with name == NULL */
+    int type;            /* enum must_opt_type */
+    size_t offset;       /* offsetof(your config struct, member) */
+    const char *def;     /* default, written as in an INI file */
+    const char *help;    /* one line */
+    const char *choices; /* MUST_OPT_CHOICE: "l1log|ssi" */
+    double min, max;     /* numeric range; min == max means unbounded */
+} must_task_option;
+
+/* ---- what a head is built for ------------------------------------------ */
+
+typedef struct must_task_env {
+    const must_feature_desc *features; /* levels the backbone offers */
+    int nclasses;                      /* this task's classes (0: depth, normal) */
+    const char *const *class_names;    /* nclasses names, or NULL */
+    int image_size;                    /* training resolution S */
+    uint64_t seed;                     /* initialise the head's parameters from this */
+    const char *prefix;                /* parameter-name prefix: "segmentation." */
+    /* New members go here, at the end: the host fills every member it
+     * knows, and a plugin built against an older header reads fewer. */
+} must_task_env;
+
+struct must_host;
+
+/* ---- the vtable ---------------------------------------------------------- */
+
+typedef struct must_task_ops {
+    uint32_t abi_version;               /* MUST_TASK_ABI_VERSION */
+    uint32_t struct_size;               /* sizeof(struct must_task_ops) */
+    const char *name;                   /* a plain word: "segmentation" */
+    const char *version;                /* the plugin's own version */
+    const char *summary;                /* one line for `must plugins` */
+    int label_kind;                     /* enum must_label_kind it reads and writes */
+    const char *const *metrics;         /* NULL-terminated; metrics[0] is the headline */
+    const unsigned char *lower_better;  /* per metric: 1 when lower is better; NULL: all higher */
+    const must_task_option *options;    /* NULL-terminated table, or NULL */
+    size_t config_size;                 /* bytes of the struct `options` fill */
+
+    /* ABI 1, required.  The loader refuses a plugin where any is NULL. */
+
+    /* Builds a head with its own parameters (named env->prefix + name) from
+     * the feature description, initialised from env->seed.  config is the
+     * filled option struct: the host owns it and keeps it alive, unchanged,
+     * as long as the head.  Refuses a backbone that lacks a level it needs
+     * with an error naming the level. */
+    int (*head_new)(const struct must_host *host, const void *config,
+                    const must_task_env *env, void **head, must_err *err);
+    void (*head_free)(void *head);
+    /* The head's parameters and buffers (owned by the head). */
+    must_params *(*head_params)(void *head);
+    /* MUST_LEVEL_BIT of every feature level forward reads. */
+    unsigned (*head_levels)(void *head);
+    /* Builds the head on the tape from the backbone's levels (the ones
+     * head_levels names are non-NULL) for input images of in_h x in_w.
+     * Returns the prediction: arena memory whose layout only the plugin
+     * knows, valid until the context is reset; or NULL with the context's
+     * error set.  Batch norm follows the context's training mode. */
+    void *(*forward)(void *head, must_ctx *ctx, must_tensor *const levels[MUST_NLEVELS],
+                     int in_h, int in_w);
+    /* The task's loss over the batch: a one-element tensor on the tape, or
+     * NULL with the context's error set.  An example counts when
+     * example_mask[i] != 0 (NULL: every example) and b->has[i] carries the
+     * task's kind; the others get no loss (the supervised multi-task
+     * baseline's rule).  The mean is over the counted examples' elements;
+     * with nothing counted the loss is 0 and no gradient flows. */
+    must_tensor *(*loss)(void *head, must_ctx *ctx, void *pred, const must_batch *b,
+                         const float *example_mask);
+
+    /* ABI 1, optional (NULL when the task lacks the role).  eval_begin,
+     * eval_add and eval_end come together or not at all, and with them a
+     * non-empty metrics[]. */
+
+    /* Turns example i's prediction into a label at the batch resolution
+     * (the host maps it back to the image's size with the inverse of
+     * b->tf[i]).  out arrives initialised (must_labels_init); the plugin
+     * fills its kind, allocating through the host (map_alloc,
+     * labels_set_soft) so that the host frees it with must_labels_free, and
+     * sets the kind's bit in out->has.  Thresholds and temperatures come
+     * from the config. */
+    int (*pseudo_label)(void *head, void *pred, const must_batch *b, int i, must_labels *out,
+                        must_err *err);
+    /* Evaluation over a whole dataset: begin, add every batch (examples
+     * without the task's label are skipped), end writes one value per
+     * metrics[] name and frees the state, also when it fails; the host
+     * abandons an evaluation by calling eval_end and ignoring the values. */
+    void *(*eval_begin)(void *head, must_err *err);
+    int (*eval_add)(void *state, void *pred, const must_batch *b, must_err *err);
+    int (*eval_end)(void *state, double *values, must_err *err);
+    /* Label codec for the kind: read example `index` of a set, write one
+     * for image `id` into the directory of a set being written, transform
+     * with the augmentation geometry, collate example i into the batch.
+     * The five built-in kinds are served by the core's codecs
+     * (must/labels.h, must/augment.h, must/loader.h); a plugin leaves these
+     * NULL unless it changes how its kind is stored. */
+    int (*label_read)(const must_dataset *ds, int index, must_labels *out, must_err *err);
+    int (*label_write)(const char *dataset_dir, const char *id, const must_labels *l,
+                       must_err *err);
+    int (*label_transform)(must_labels *l, const must_aug_tf *tf, must_err *err);
+    int (*label_collate)(const must_labels *l, must_batch *b, int i, must_err *err);
+    /* The visualizer: draws a label (pred == NULL; img has the label's
+     * size) or example i's prediction (img is b->size square) over an 8-bit
+     * RGB image, in place. */
+    int (*draw)(void *head, must_image *img, const must_labels *label, void *pred,
+                const must_batch *b, int i, must_err *err);
+    /* Frees what must_task_init allocated; called before dlclose, after
+     * every head is freed. */
+    void (*unload)(void);
+} must_task_ops;
+
+/* Bytes of the members ABI 1 defines: a plugin's struct_size may be larger
+ * (a newer header of the same ABI: the loader ignores what it does not
+ * know) but never smaller. */
+#define MUST_TASK_OPS_V1_SIZE \
+    (offsetof(must_task_ops, unload) + sizeof(((must_task_ops *)0)->unload))
+
+/* ---- the host: the engine functions a plugin may call -------------------- */
+
+typedef struct must_host {
+    uint32_t abi_version;  /* MUST_TASK_ABI_VERSION */
+    uint32_t struct_size;  /* sizeof(struct must_host) */
+    const char *version;   /* must's package version */
+
+    /* ABI 1 */
+    int (*err_set)(must_err *e, int code, const char *fmt, ...) MUST_PRINTF(3, 4);
+    int (*ctx_fail)(must_ctx *ctx, int code, const char *fmt, ...) MUST_PRINTF(3, 4);
+    const must_err *(*ctx_error)(const must_ctx *ctx);
+    int (*ctx_training)(const must_ctx *ctx);
+    int (*ctx_threads)(const must_ctx *ctx);
+    void *(*ctx_alloc)(must_ctx *ctx, size_t bytes);
+    must_tensor *(*tensor_new)(must_ctx *ctx, int ndim, const int *shape);
+    must_node *(*tape_record)(must_ctx *ctx, const char *op, must_backward_fn fn,
+                              must_tensor *out, int n_in, must_tensor *const *in);
+
+    must_params *(*params_new)(const char *prefix);
+    must_tensor *(*params_add)(must_params *p, const char *name, int ndim, const int *shape,
+                               unsigned flags);
+    int (*params_alloc)(must_params *p, must_err *err);
+    void (*params_free)(must_params *p);
+    void (*rng_seed)(must_rng *r, uint64_t seed);
+    float (*rng_uniform)(must_rng *r);
+    void (*init_kaiming)(must_tensor *t, must_rng *r);
+    void (*init_const)(must_tensor *t, float v);
+    void (*init_uniform)(must_tensor *t, must_rng *r, float lo, float hi);
+
+    must_tensor *(*conv2d)(must_ctx *, must_tensor *x, must_tensor *w, must_tensor *b,
+                           int stride, int pad, int dil);
+    must_tensor *(*batchnorm)(must_ctx *, must_tensor *x, must_tensor *gamma, must_tensor *beta,
+                              must_tensor *rmean, must_tensor *rvar, float momentum, float eps);
+    must_tensor *(*relu)(must_ctx *, must_tensor *x);
+    must_tensor *(*add)(must_ctx *, must_tensor *a, must_tensor *b);
+    must_tensor *(*mul)(must_ctx *, must_tensor *a, must_tensor *b);
+    must_tensor *(*scale)(must_ctx *, must_tensor *x, float s);
+    must_tensor *(*sigmoid)(must_ctx *, must_tensor *x);
+    must_tensor *(*exp)(must_ctx *, must_tensor *x);
+    must_tensor *(*sum)(must_ctx *, must_tensor *x);
+    must_tensor *(*mean)(must_ctx *, must_tensor *x);
+    must_tensor *(*concat)(must_ctx *, int n, must_tensor *const *xs);
+    must_tensor *(*resize_nearest)(must_ctx *, must_tensor *x, int oh, int ow);
+    must_tensor *(*resize_bilinear)(must_ctx *, must_tensor *x, int oh, int ow);
+    must_tensor *(*maxpool)(must_ctx *, must_tensor *x, int k, int stride, int pad);
+    must_tensor *(*global_avgpool)(must_ctx *, must_tensor *x);
+    must_tensor *(*linear)(must_ctx *, must_tensor *x, must_tensor *w, must_tensor *b);
+    must_tensor *(*reshape)(must_ctx *, must_tensor *x, int ndim, const int *shape);
+    must_tensor *(*flatten)(must_ctx *, must_tensor *x);
+    must_tensor *(*l2normalize)(must_ctx *, must_tensor *x, float eps);
+    must_tensor *(*cross_entropy)(must_ctx *, must_tensor *logits, const int32_t *labels,
+                                  int ignore_index);
+    must_tensor *(*soft_cross_entropy)(must_ctx *, must_tensor *logits, const float *targets,
+                                       const float *example_mask);
+    must_tensor *(*bce_logits)(must_ctx *, must_tensor *x, const float *t, const float *mask);
+    must_tensor *(*huber)(must_ctx *, must_tensor *x, const float *t, const float *mask,
+                          float delta);
+    must_tensor *(*l1)(must_ctx *, must_tensor *x, const float *t, const float *mask);
+    must_tensor *(*l2)(must_ctx *, must_tensor *x, const float *t, const float *mask);
+    must_tensor *(*cosine_loss)(must_ctx *, must_tensor *pred, const float *t, const float *mask);
+
+    int (*map_alloc)(must_map *m, int channels, int height, int width, must_err *err);
+    void (*map_free)(must_map *m);
+    int (*boxes_push)(must_boxes *b, const must_box *box, must_err *err);
+    int (*labels_set_soft)(must_labels *l, int k, const float *p, must_err *err);
+    int (*image_alloc)(must_image *img, int width, int height, int channels, int depth,
+                       must_err *err);
+    void (*image_free)(must_image *img);
+
+    /* The rest of the context and RNG, and what a plugin's own label codec
+     * needs. */
+    int (*ctx_grad)(const must_ctx *ctx);
+    char *(*shape_str)(const must_tensor *t, char *buf, size_t len);
+    float (*rng_normal)(must_rng *r);
+    uint32_t (*rng_below)(must_rng *r, uint32_t n);
+    const char *(*dataset_id)(const must_dataset *ds, int index);
+    int (*dataset_nclasses)(const must_dataset *ds, int kind);
+    char *(*dataset_label_path)(const must_dataset *ds, int kind, int index);
+    int (*png_read)(const char *path, must_image *img, int channels, int depth, must_err *err);
+    int (*png_write)(const char *path, const must_image *img, must_err *err);
+    int (*aug_resample_nearest)(const must_map *src, const must_aug_tf *tf, float fill,
+                                must_map *dst, must_err *err);
+    void (*aug_flip_map)(must_map *m);
+} must_host;
+
+/* Bytes of the host members ABI 1 defines. */
+#define MUST_HOST_V1_SIZE \
+    (offsetof(must_host, aug_flip_map) + sizeof(((must_host *)0)->aug_flip_map))
+
+/* 1 when the host passed to the plugin has `member`: a plugin built against
+ * a newer header of the same ABI version tests members added after
+ * MUST_HOST_V1_SIZE before calling them. */
+#define MUST_HOST_HAS(host, member) \
+    (offsetof(must_host, member) + sizeof((host)->member) <= (size_t)(host)->struct_size)
+
+/* The entry point's type.  It checks host->abi_version (and
+ * MUST_HOST_HAS for newer members it uses) and returns its static ops
+ * table, or NULL with the reason in err (never NULL err). */
+typedef const must_task_ops *(*must_task_init_fn)(const must_host *host, must_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
