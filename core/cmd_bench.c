@@ -17,9 +17,6 @@ static const struct {
     {"ops", must_bench_ops, "conv2d forward/backward speed against plain sgemm"},
     {"train", must_bench_train, "training steps of the reference model (vs PyTorch)"},
     {"label", must_bench_label, "inference batches of the reference model (vs PyTorch)"},
-    {"train", must_bench_train, "training steps of the reference model (vs PyTorch)"},
-    {"label", must_bench_label, "inference batches of the reference model (vs PyTorch)"},
-    {"ops", must_bench_ops, "conv2d forward/backward speed against plain sgemm"},
     {NULL, NULL, NULL}, /* placeholder: every bench adds its line above this one */
 };
 

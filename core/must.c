@@ -19,9 +19,6 @@ static const must_cmd commands[] = {
     {"import", must_cmd_import, "build a dataset from another layout (imagefolder)"},
     {"inspect", must_cmd_inspect, "list the tensors and metadata of a safetensors file"},
     {"world", must_cmd_world, "the built-in world: list domains, generate datasets"},
-    {"inspect", must_cmd_inspect, "list the tensors and metadata of a safetensors file"},
-    {"dataset", must_cmd_dataset, "check a dataset directory, or draw its labels"},
-    {"import", must_cmd_import, "build a dataset from another layout (imagefolder)"},
     {"features", must_cmd_features, "backbone feature maps of PNG images, to safetensors"},
     {"model", must_cmd_model, "the backbone's architecture: parameters and GFLOP per module"},
 };
