@@ -20,9 +20,6 @@ int must_cmd_import(int argc, char **argv);
 int must_cmd_inspect(int argc, char **argv);
 int must_cmd_world(int argc, char **argv);
 int must_cmd_world_preview(int argc, char **argv); /* `must world preview` */
-int must_cmd_inspect(int argc, char **argv);
-int must_cmd_dataset(int argc, char **argv);
-int must_cmd_import(int argc, char **argv);
 int must_cmd_model(int argc, char **argv);
 int must_cmd_features(int argc, char **argv);
 
