@@ -21,6 +21,7 @@ static const must_cmd commands[] = {
     {"world", must_cmd_world, "the built-in world: list domains, generate datasets"},
     {"features", must_cmd_features, "backbone feature maps of PNG images, to safetensors"},
     {"model", must_cmd_model, "the backbone's architecture: parameters and GFLOP per module"},
+    {"plugins", must_cmd_plugins, "list the task plugins found, with their metrics and options"},
 };
 #define NCMD (int)(sizeof commands / sizeof commands[0])
 

@@ -15,10 +15,14 @@
  *
  * Both structs are append-only: new members go at the end under a comment
  * naming the ABI version that added them (SQLite's sqlite3ext.h rule), and
- * existing members never change type or meaning.  A new required callback
- * bumps MUST_TASK_ABI_VERSION; a new optional one need not.  A plugin built
- * against a newer header of the same ABI version may find a host with fewer
- * members: MUST_HOST_HAS() says whether one is there.
+ * existing members never change type or meaning.  The first members of
+ * each struct stay where they are in every ABI version (ops: abi_version,
+ * struct_size, name, version; host: abi_version, struct_size, version,
+ * err_set), so that either side can name the other and report a mismatch.
+ * A new required callback bumps MUST_TASK_ABI_VERSION; a new optional one
+ * need not.  A plugin built against a newer header of the same ABI version
+ * may find a host with fewer members: MUST_HOST_HAS() says whether one is
+ * there.
  *
  * The guide for plugin authors is docs/plugins.md.
  */
