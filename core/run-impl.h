@@ -1,0 +1,50 @@
+/* run-impl.h - `must run`'s units of work and its report (private). */
+#ifndef MUST_RUN_IMPL_H
+#define MUST_RUN_IMPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "must/dataset.h"
+#include "must/experiment.h"
+
+enum { RUN_TEACHERS = 0, RUN_LABEL, RUN_STUDENT, RUN_TRANSFER, RUN_REPORT };
+
+typedef struct run_state {
+    const must_experiment *e;
+    char *out;
+    must_dataset **sets;        /* per [data.X], opened on demand */
+    uint64_t *data_hash, *teacher_hash;
+    must_dataset **labelled;    /* the pseudo-labelled shards */
+    int nlabelled;
+} run_state;
+
+#define RUN_MAX_METRICS 16
+typedef struct run_result {
+    char metric[64];            /* the headline */
+    int lower_better;
+    double val, test;           /* the headline at the chosen point */
+    double lr;
+    long steps;
+    int nmetrics;
+    char metric_names[RUN_MAX_METRICS][32];
+    double test_all[RUN_MAX_METRICS];
+} run_result;
+
+int run_open(run_state *r, const must_experiment *e, const char *out, must_err *err);
+void run_close(run_state *r);
+/* out/a[/b[/c]], malloc'd. */
+char *run_path(const run_state *r, const char *a, const char *b, const char *c);
+int run_dataset(run_state *r, int i, must_dataset **out, must_err *err);
+int run_teacher(run_state *r, int t, must_err *err);
+int run_label(run_state *r, must_err *err);
+int run_student(run_state *r, must_err *err);
+int run_transfer_one(run_state *r, int rep, int transfer, run_result *res, must_err *err);
+void run_rep_dirname(const must_exp_rep *rep, char *buf, size_t len);
+/* Runs every transfer unit (only_existing: fails rather than trains) and
+ * writes report.md, results.json, results.csv and the figures. */
+int run_report(run_state *r, int only_existing, must_err *err);
+/* stage < 0: everything. */
+int run_all(run_state *r, int stage, must_err *err);
+
+#endif
