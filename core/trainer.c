@@ -294,7 +294,7 @@ static int csv_reload(csvbuf *c, const char *path, long upto)
         char row[8192];
         snprintf(row, sizeof row, "%s\n", line);
         if (first || atol(line) <= upto)
-            rc = first ? MUST_OK : csv_add(c, row);
+            rc = csv_add(c, row);
         first = 0;
     }
     free(text);
@@ -352,7 +352,7 @@ int pl_train(const must_experiment *e, pl_model *m, const pl_train_opts *o, must
         must_ckpt_report_free(&rep);
         if (start > tr->steps)
             start = tr->steps;
-        if ((rc = csv_reload(&csv, csv_path, start - 1)))
+        if ((rc = csv_reload(&csv, csv_path, start)))
             goto oom;
         printf("[%s] resuming at step %ld of %ld\n", o->stage, start, tr->steps);
     }
