@@ -186,7 +186,9 @@ const must_task_ops *must_task_init(const must_host *host, must_err *err);
 const must_task_ops *must_task_init(const must_host *host, must_err *err)
 #endif
 {
+    (void)forward; /* unused in nullcb.so */
 #ifdef BROKEN_INITFAIL
+    (void)ops;
     host->err_set(err, MUST_EINVAL, "initfail: this plugin never starts");
     return NULL;
 #else
