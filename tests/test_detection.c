@@ -1,0 +1,509 @@
+/* test_detection.c - the detection plugin's pieces: box coder, IoU, NMS,
+ * anchors, matching and sampling, VOC and COCO AP on hand-worked sets,
+ * drawing. */
+#include "config.h"
+
+#include <check.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "det-impl.h"
+#include "dethost.h"
+#include "testutil.h"
+
+#ifndef DET_TEST_DEFINES_HOST
+const must_host *det_host;
+#endif
+
+static void setup(void) { det_host = dethost(); }
+
+/* ---- boxes ---------------------------------------------------------------- */
+
+START_TEST(box_coder_hand)
+{
+    float src[4] = {0, 0, 10, 10}, dst[4] = {5, 5, 25, 15}, w1[4] = {1, 1, 1, 1}, d[4];
+    det_box_encode(src, dst, w1, d);
+    /* centre (5, 5) -> (15, 10) over a 10-pixel box; width 10 -> 20, height kept */
+    ck_assert_float_near(d[0], 1.0, 1e-6);
+    ck_assert_float_near(d[1], 0.5, 1e-6);
+    ck_assert_float_near(d[2], log(2.0), 1e-6);
+    ck_assert_float_near(d[3], 0.0, 1e-6);
+    float w2[4] = {10, 10, 5, 5};
+    det_box_encode(src, dst, w2, d);
+    ck_assert_float_near(d[0], 10.0, 1e-5);
+    ck_assert_float_near(d[2], 5 * log(2.0), 1e-5);
+    /* A huge dw is clamped at log(1000/16): the width grows 62.5 times. */
+    float big[4] = {0, 0, 100, 0}, out[4];
+    det_box_decode(src, big, w1, out);
+    ck_assert_float_near(out[2] - out[0], 625.0, 0.01);
+    ck_assert_float_near(out[3] - out[1], 10.0, 1e-5);
+    ck_assert_float_near(0.5 * (out[0] + out[2]), 5.0, 1e-4);
+}
+END_TEST
+
+START_TEST(box_coder_round_trip)
+{
+    must_rng r;
+    must_rng_seed(&r, 7);
+    float wts[2][4] = {{1, 1, 1, 1}, {10, 10, 5, 5}};
+    for (int t = 0; t < 1000; t++) {
+        float a[4], g[4], d[4], back[4];
+        a[0] = 100 * must_rng_uniform(&r), a[1] = 100 * must_rng_uniform(&r);
+        a[2] = a[0] + 1 + 60 * must_rng_uniform(&r), a[3] = a[1] + 1 + 60 * must_rng_uniform(&r);
+        g[0] = 100 * must_rng_uniform(&r), g[1] = 100 * must_rng_uniform(&r);
+        g[2] = g[0] + 1 + 60 * must_rng_uniform(&r), g[3] = g[1] + 1 + 60 * must_rng_uniform(&r);
+        const float *w = wts[t & 1];
+        det_box_encode(a, g, w, d);
+        det_box_decode(a, d, w, back);
+        for (int k = 0; k < 4; k++)
+            ck_assert_float_near(back[k], g[k], 2e-4 * (1 + fabsf(g[k])));
+    }
+}
+END_TEST
+
+START_TEST(iou_hand)
+{
+    float a[4] = {0, 0, 2, 2}, b[4] = {1, 1, 3, 3}, c[4] = {2, 0, 4, 2}, d[4] = {0, 0, 4, 4},
+          e[4] = {1, 1, 3, 3}, f[4] = {5, 5, 5, 9}, g[4] = {0, 0, 4, 1};
+    ck_assert_float_near(det_iou(a, a), 1.0, 1e-7);
+    ck_assert_float_near(det_iou(a, b), 1.0 / 7.0, 1e-7);  /* 1 / (4 + 4 - 1) */
+    ck_assert_float_near(det_iou(b, a), 1.0 / 7.0, 1e-7);
+    ck_assert_float_near(det_iou(a, c), 0.0, 0);           /* touching edges */
+    ck_assert_float_near(det_iou(d, e), 0.25, 1e-7);       /* contained: 4 / 16 */
+    ck_assert_float_near(det_iou(f, f), 0.0, 0);           /* empty box */
+    ck_assert_float_near(det_iou(d, g), 0.25, 1e-7);       /* 4 / 16 */
+    ck_assert_float_near(det_iou(b, g), 0.0, 0);
+    float h[4] = {0, 0, 10, 10};
+    det_box_clip(h, 6, 8);
+    ck_assert(h[2] == 6 && h[3] == 8 && h[0] == 0);
+}
+END_TEST
+
+/* ---- NMS ------------------------------------------------------------------ */
+
+START_TEST(nms_hand)
+{
+    /* A and B overlap 81/119; C is far; D ties A's score and equals A. */
+    float box[] = {0, 0, 10, 10, 1, 1, 11, 11, 20, 20, 30, 30, 0, 0, 10, 10};
+    float score[] = {0.9f, 0.8f, 0.7f, 0.9f};
+    int keep[4];
+    int n = det_nms(box, score, 4, 0.5f, 0, keep);
+    ck_assert_int_eq(n, 2);
+    ck_assert_int_eq(keep[0], 0); /* the tie goes to the lower index */
+    ck_assert_int_eq(keep[1], 2);
+    n = det_nms(box, score, 4, 0.7f, 0, keep);
+    ck_assert_int_eq(n, 3);
+    ck_assert_int_eq(keep[0], 0);
+    ck_assert_int_eq(keep[1], 1);
+    ck_assert_int_eq(keep[2], 2);
+    n = det_nms(box, score, 4, 0.7f, 2, keep);
+    ck_assert_int_eq(n, 2);
+    /* IoU exactly at the threshold is kept (suppression needs IoU > thr). */
+    n = det_nms(box, score, 4, 1.0f, 0, keep);
+    ck_assert_int_eq(n, 4);
+    ck_assert_int_eq(det_nms(box, score, 0, 0.5f, 0, keep), 0);
+}
+END_TEST
+
+START_TEST(nms_chain)
+{
+    /* A-B and B-C overlap 70/130 but A-C only 40/160: B falls to A, and C,
+     * no longer shadowed by a kept B, survives (greedy, not transitive). */
+    float box[] = {0, 0, 10, 10, 3, 0, 13, 10, 6, 0, 16, 10};
+    float score[] = {0.9f, 0.8f, 0.7f};
+    int keep[3];
+    int n = det_nms(box, score, 3, 0.5f, 0, keep);
+    ck_assert_int_eq(n, 2);
+    ck_assert_int_eq(keep[0], 0);
+    ck_assert_int_eq(keep[1], 2);
+    /* Scores reorder the walk: with C best, C removes B, A stays. */
+    float s2[] = {0.1f, 0.5f, 0.9f};
+    n = det_nms(box, s2, 3, 0.5f, 0, keep);
+    ck_assert_int_eq(n, 2);
+    ck_assert_int_eq(keep[0], 2);
+    ck_assert_int_eq(keep[1], 0);
+}
+END_TEST
+
+/* ---- anchors -------------------------------------------------------------- */
+
+START_TEST(anchors_grid)
+{
+    det_anchor_cfg cfg = {.nratios = 3, .ratio = {0.5f, 1, 2}, .nscales = 1, .scale = {1}};
+    cfg.size[0] = 32, cfg.size[1] = 64;
+    int fh[2] = {4, 2}, fw[2] = {5, 3};
+    float st[2] = {8, 16};
+    det_anchors a;
+    ck_assert_int_eq(det_anchors_make(&a, &cfg, 2, fh, fw, st, NULL), MUST_OK);
+    ck_assert_int_eq(a.A, 3);
+    ck_assert_int_eq(a.total, 3 * 20 + 3 * 6);
+    ck_assert_int_eq(a.lev[1].offset, 60);
+    /* Level 0, kind 1 (ratio 1), row 2, column 3: centre (28, 20), side 32. */
+    const float *p = a.box + 4 * (1 * 20 + 2 * 5 + 3);
+    ck_assert_float_near(p[0], 12, 1e-5);
+    ck_assert_float_near(p[1], 4, 1e-5);
+    ck_assert_float_near(p[2], 44, 1e-5);
+    ck_assert_float_near(p[3], 36, 1e-5);
+    /* Every kind keeps the area; height / width is the ratio. */
+    for (int k = 0; k < 3; k++) {
+        const float *q = a.box + 4 * (60 + k * 6);
+        float w = q[2] - q[0], h = q[3] - q[1];
+        ck_assert_float_near(w * h, 64 * 64, 0.05);
+        ck_assert_float_near(h / w, cfg.ratio[k], 1e-5);
+        ck_assert_float_near(0.5 * (q[0] + q[2]), 8, 1e-5);
+    }
+    det_anchors_free(&a);
+}
+END_TEST
+
+/* ---- matching and sampling ------------------------------------------------ */
+
+static must_box gtbox(float x0, float y0, float x1, float y1, int cls)
+{
+    return (must_box){x0, y0, x1, y1, cls, 1.0f, 0};
+}
+
+START_TEST(match_rules)
+{
+    /* Anchors against two ground truths G0 = (0,0,10,10), G1 = (50,50,60,70):
+     *  a0 = G0 exactly                  IoU 1    -> positive, G0
+     *  a1 = (0,0,10,12.5)               IoU 0.8  -> positive, G0
+     *  a2 = (0,0,10,20)                 IoU 0.5  -> ignored (between 0.3 and 0.7)
+     *  a3 = (100,100,110,110)           IoU 0    -> negative
+     *  a4 = (50,50,60,60)               IoU 0.5 with G1, its best -> positive by the best-anchor rule
+     *  a5 = (50,60,60,70)               IoU 0.5 with G1 too: a tie, also positive
+     *  a6 = (0,0,10,40)                 IoU 0.25 -> negative */
+    float box[] = {0, 0, 10, 10, 0, 0, 10, 12.5f, 0, 0, 10, 20, 100, 100, 110, 110,
+                   50, 50, 60, 60, 50, 60, 60, 70, 0, 0, 10, 40};
+    must_box gt[2] = {gtbox(0, 0, 10, 10, 0), gtbox(50, 50, 60, 70, 1)};
+    int8_t lab[7];
+    int m[7];
+    float iou[7];
+    ck_assert_int_eq(det_match(box, 7, gt, 2, 0.7f, 0.3f, 1, lab, m, iou), MUST_OK);
+    int8_t want[7] = {DET_POS, DET_POS, DET_IGNORE, DET_NEG, DET_POS, DET_POS, DET_NEG};
+    for (int j = 0; j < 7; j++)
+        ck_assert_msg(lab[j] == want[j], "anchor %d: label %d, expected %d", j, lab[j], want[j]);
+    ck_assert_int_eq(m[0], 0);
+    ck_assert_int_eq(m[1], 0);
+    ck_assert_int_eq(m[4], 1);
+    ck_assert_int_eq(m[5], 1);
+    ck_assert_float_near(iou[1], 0.8, 1e-6);
+    ck_assert_float_near(iou[6], 0.25, 1e-6);
+    /* Without the rule G1 has no positive. */
+    det_match(box, 7, gt, 2, 0.7f, 0.3f, 0, lab, m, NULL);
+    ck_assert_int_eq(lab[4], DET_IGNORE);
+    ck_assert_int_eq(lab[5], DET_IGNORE);
+    /* The rule does not reach a ground truth nothing overlaps. */
+    must_box far = gtbox(200, 200, 210, 210, 0);
+    det_match(box, 7, &far, 1, 0.7f, 0.3f, 1, lab, m, NULL);
+    for (int j = 0; j < 7; j++)
+        ck_assert_int_eq(lab[j], DET_NEG);
+    /* No ground truth: all negative. */
+    det_match(box, 7, NULL, 0, 0.7f, 0.3f, 1, lab, m, NULL);
+    for (int j = 0; j < 7; j++) {
+        ck_assert_int_eq(lab[j], DET_NEG);
+        ck_assert_int_eq(m[j], -1);
+    }
+}
+END_TEST
+
+static int count(const int8_t *l, int n, int v)
+{
+    int c = 0;
+    for (int j = 0; j < n; j++)
+        c += l[j] == v;
+    return c;
+}
+
+START_TEST(sample_counts)
+{
+    enum { N = 1000 };
+    static int8_t lab[N], again[N];
+    must_rng r;
+    struct { int pos, neg, ign, want_pos, want_neg; } cs[] = {
+        {20, 960, 20, 20, 236},  /* few positives: negatives fill up */
+        {300, 600, 100, 128, 128}, /* many: half each */
+        {300, 10, 690, 128, 10},  /* few negatives: fewer than 256 */
+        {0, 1000, 0, 0, 256},     /* an empty image: negatives only */
+    };
+    for (size_t c = 0; c < sizeof cs / sizeof cs[0]; c++) {
+        for (int j = 0; j < N; j++)
+            lab[j] = j < cs[c].pos ? DET_POS : j < cs[c].pos + cs[c].neg ? DET_NEG : DET_IGNORE;
+        must_rng_seed(&r, 3);
+        int np = -1, n = det_sample(lab, N, 256, 0.5f, &r, must_rng_uniform, &np);
+        ck_assert_int_eq(n, cs[c].want_pos + cs[c].want_neg);
+        ck_assert_int_eq(np, cs[c].want_pos);
+        ck_assert_int_eq(count(lab, N, DET_POS), cs[c].want_pos);
+        ck_assert_int_eq(count(lab, N, DET_NEG), cs[c].want_neg);
+        /* Only labelled boxes are drawn, positives from positives. */
+        for (int j = 0; j < N; j++) {
+            if (lab[j] == DET_POS)
+                ck_assert_int_lt(j, cs[c].pos);
+            if (lab[j] == DET_NEG)
+                ck_assert(j >= cs[c].pos && j < cs[c].pos + cs[c].neg);
+        }
+        /* The same seed draws the same subset. */
+        memcpy(again, lab, N);
+        for (int j = 0; j < N; j++)
+            lab[j] = j < cs[c].pos ? DET_POS : j < cs[c].pos + cs[c].neg ? DET_NEG : DET_IGNORE;
+        must_rng_seed(&r, 3);
+        det_sample(lab, N, 256, 0.5f, &r, must_rng_uniform, NULL);
+        ck_assert_mem_eq(lab, again, N);
+    }
+}
+END_TEST
+
+/* ---- AP ------------------------------------------------------------------- */
+
+static must_box dbox(float x0, float y0, float x1, float y1, int cls, float score)
+{
+    return (must_box){x0, y0, x1, y1, cls, score, 0};
+}
+
+static det_ap eval_one(det_eval *e, int voc11, int max_dets)
+{
+    det_ap ap;
+    must_err err = {0};
+    ck_assert_msg(det_eval_compute(e, voc11, max_dets, &ap, &err) == MUST_OK, "%s", err.msg);
+    return ap;
+}
+
+START_TEST(ap_perfect_and_wrong)
+{
+    must_box g0[2] = {gtbox(0, 0, 10, 10, 0), gtbox(20, 20, 40, 30, 1)};
+    must_box g1[1] = {gtbox(5, 5, 25, 25, 1)};
+    must_box d0[2] = {dbox(0, 0, 10, 10, 0, 0.9f), dbox(20, 20, 40, 30, 1, 0.3f)};
+    must_box d1[1] = {dbox(5, 5, 25, 25, 1, 0.8f)};
+    det_eval *e = det_eval_new(3, NULL);
+    ck_assert_int_eq(det_eval_image(e, g0, 2, d0, 2, NULL), MUST_OK);
+    ck_assert_int_eq(det_eval_image(e, g1, 1, d1, 1, NULL), MUST_OK);
+    det_ap ap = eval_one(e, 0, 100);
+    ck_assert_int_eq(ap.counted, 2); /* class 2 has no ground truth */
+    ck_assert(isnan(ap.voc_cls[2]) && isnan(ap.coco_cls[2]));
+    ck_assert_float_near(ap.voc, 1.0, 1e-12);
+    ck_assert_float_near(ap.coco, 1.0, 1e-12);
+    ck_assert_float_near(ap.coco75, 1.0, 1e-12);
+    det_ap_free(&ap);
+    det_eval_free(e);
+
+    /* All wrong: a wrong class, a box beside its object, a box far off. */
+    must_box w0[3] = {dbox(0, 0, 10, 10, 1, 0.9f), dbox(10, 0, 20, 10, 0, 0.8f),
+                      dbox(60, 60, 70, 70, 1, 0.7f)};
+    e = det_eval_new(3, NULL);
+    det_eval_image(e, g0, 2, w0, 3, NULL);
+    det_eval_image(e, g1, 1, NULL, 0, NULL);
+    ap = eval_one(e, 0, 100);
+    ck_assert_float_near(ap.voc, 0.0, 0);
+    ck_assert_float_near(ap.coco, 0.0, 0);
+    det_ap_free(&ap);
+    ap = eval_one(e, 1, 100);
+    ck_assert_float_near(ap.voc, 0.0, 0);
+    det_ap_free(&ap);
+    det_eval_free(e);
+}
+END_TEST
+
+START_TEST(ap_duplicates)
+{
+    /* Objects A and B; detections A (0.9), A again (0.8), B (0.7): TP, FP, TP.
+     * recall .5 .5 1, precision 1 .5 2/3.
+     *   VOC all-point: .5 * 1 + .5 * 2/3 = 5/6
+     *   VOC 11-point:  recall >= 0 .. .5 (6 points) -> 1, .6 .. 1 (5) -> 2/3: (6 + 10/3) / 11
+     *   COCO:          recall 0 .. .50 (51 points) -> 1, .51 .. 1 (50) -> 2/3: (51 + 100/3) / 101 */
+    must_box g[2] = {gtbox(0, 0, 10, 10, 0), gtbox(30, 30, 40, 40, 0)};
+    must_box d[3] = {dbox(0, 0, 10, 10, 0, 0.9f), dbox(0, 0, 10, 10, 0, 0.8f),
+                     dbox(30, 30, 40, 40, 0, 0.7f)};
+    det_eval *e = det_eval_new(1, NULL);
+    det_eval_image(e, g, 2, d, 3, NULL);
+    det_ap ap = eval_one(e, 0, 100);
+    ck_assert_float_near(ap.voc, 5.0 / 6.0, 1e-12);
+    ck_assert_float_near(ap.coco, (51.0 + 100.0 / 3.0) / 101.0, 1e-12);
+    ck_assert_float_near(ap.coco50, (51.0 + 100.0 / 3.0) / 101.0, 1e-12);
+    det_ap_free(&ap);
+    ap = eval_one(e, 1, 100);
+    ck_assert_float_near(ap.voc, (6.0 + 10.0 / 3.0) / 11.0, 1e-12);
+    det_ap_free(&ap);
+    det_eval_free(e);
+}
+END_TEST
+
+START_TEST(ap_mixed_scores)
+{
+    /* Three objects over two images, one never found.  By score: TP .9,
+     * FP .8, TP .6, FP .5 -> recall 1/3 1/3 2/3 2/3, precision 1 1/2 2/3 1/2.
+     *   VOC all-point: 1/3 * 1 + 1/3 * 2/3 = 5/9
+     *   VOC 11-point:  t = 0 .. .3 (4) -> 1, .4 .. .6 (3) -> 2/3, .7 .. 1 -> 0: 6/11
+     *   COCO:          r = 0 .. .33 (34) -> 1, .34 .. .66 (33) -> 2/3: 56/101 */
+    must_box g0[2] = {gtbox(0, 0, 10, 10, 0), gtbox(20, 0, 30, 10, 0)};
+    must_box g1[1] = {gtbox(0, 0, 20, 20, 0)};
+    must_box d0[2] = {dbox(0, 0, 10, 10, 0, 0.9f), dbox(50, 50, 60, 60, 0, 0.5f)};
+    must_box d1[2] = {dbox(40, 40, 50, 50, 0, 0.8f), dbox(1, 1, 20, 20, 0, 0.6f)};
+    det_eval *e = det_eval_new(1, NULL);
+    det_eval_image(e, g0, 2, d0, 2, NULL);
+    det_eval_image(e, g1, 1, d1, 2, NULL);
+    det_ap ap = eval_one(e, 0, 100);
+    ck_assert_float_near(ap.voc, 5.0 / 9.0, 1e-12);
+    /* (1,1,20,20) overlaps (0,0,20,20) by 361/400 = 0.9025: a true positive
+     * for every COCO threshold up to 0.90, a false one at 0.95. */
+    ck_assert_float_near(ap.coco50, 56.0 / 101.0, 1e-12);
+    /* At 0.95: TP .9, FP, FP, FP -> recall 1/3 only: r = 0 .. .33 -> 1: 34/101. */
+    ck_assert_float_near(ap.coco, (9 * 56.0 / 101.0 + 34.0 / 101.0) / 10.0, 1e-12);
+    det_ap_free(&ap);
+    ap = eval_one(e, 1, 100);
+    ck_assert_float_near(ap.voc, 6.0 / 11.0, 1e-12);
+    det_ap_free(&ap);
+    det_eval_free(e);
+}
+END_TEST
+
+START_TEST(ap_difficult)
+{
+    /* A difficult object neither counts when missed nor penalises when
+     * found: one ordinary object found, a difficult one found or not -> 1.
+     * The same object unflagged and missed halves the recall. */
+    must_box g[2] = {gtbox(0, 0, 10, 10, 0), gtbox(30, 30, 40, 40, 0)};
+    g[1].difficult = 1;
+    must_box d[2] = {dbox(30, 30, 40, 40, 0, 0.95f), dbox(0, 0, 10, 10, 0, 0.9f)};
+    for (int found = 0; found < 2; found++) {
+        det_eval *e = det_eval_new(1, NULL);
+        det_eval_image(e, g, 2, found ? d : d + 1, found ? 2 : 1, NULL);
+        det_ap ap = eval_one(e, 0, 100);
+        ck_assert_int_eq(ap.npos[0], 1);
+        ck_assert_float_near(ap.voc, 1.0, 1e-12);
+        ck_assert_float_near(ap.coco, 1.0, 1e-12);
+        det_ap_free(&ap);
+        det_eval_free(e);
+    }
+    g[1].difficult = 0;
+    det_eval *e = det_eval_new(1, NULL);
+    det_eval_image(e, g, 2, d + 1, 1, NULL);
+    det_ap ap = eval_one(e, 0, 100);
+    ck_assert_float_near(ap.voc, 0.5, 1e-12);
+    ck_assert_float_near(ap.coco, 51.0 / 101.0, 1e-12);
+    det_ap_free(&ap);
+    det_eval_free(e);
+    /* Only difficult ground truth: the class has no AP. */
+    g[0].difficult = g[1].difficult = 1;
+    e = det_eval_new(1, NULL);
+    det_eval_image(e, g, 2, d, 2, NULL);
+    ap = eval_one(e, 0, 100);
+    ck_assert_int_eq(ap.counted, 0);
+    ck_assert(isnan(ap.voc) && isnan(ap.coco));
+    det_ap_free(&ap);
+    det_eval_free(e);
+}
+END_TEST
+
+START_TEST(ap_coco_thresholds_and_max_dets)
+{
+    /* IoU 0.72: a true positive at 0.50 .. 0.70, a false one at 0.75 .. 0.95. */
+    must_box g = gtbox(0, 0, 10, 10, 0), d = dbox(0, 0, 10, 7.2f, 0, 0.9f);
+    det_eval *e = det_eval_new(1, NULL);
+    det_eval_image(e, &g, 1, &d, 1, NULL);
+    det_ap ap = eval_one(e, 0, 100);
+    ck_assert_float_near(ap.voc, 1.0, 1e-12);
+    ck_assert_float_near(ap.coco50, 1.0, 1e-12);
+    ck_assert_float_near(ap.coco75, 0.0, 0);
+    ck_assert_float_near(ap.coco, 0.5, 1e-12);
+    det_ap_free(&ap);
+    det_eval_free(e);
+    /* COCO reads only each image's best max_dets: with one, the better-scored
+     * miss hides the hit; VOC has no such limit. */
+    must_box two[2] = {dbox(50, 50, 60, 60, 0, 0.9f), dbox(0, 0, 10, 10, 0, 0.5f)};
+    e = det_eval_new(1, NULL);
+    det_eval_image(e, &g, 1, two, 2, NULL);
+    ap = eval_one(e, 0, 1);
+    ck_assert_float_near(ap.coco, 0.0, 0);
+    ck_assert_float_near(ap.voc, 0.5, 1e-12);
+    det_ap_free(&ap);
+    ap = eval_one(e, 0, 2);
+    ck_assert_float_near(ap.coco, 0.5, 1e-12); /* recall 1 at precision 1/2 */
+    det_ap_free(&ap);
+    det_eval_free(e);
+}
+END_TEST
+
+START_TEST(ap_bad_class)
+{
+    must_box g = gtbox(0, 0, 10, 10, 3);
+    must_err err = {0};
+    det_eval *e = det_eval_new(2, NULL);
+    ck_assert_int_eq(det_eval_image(e, &g, 1, NULL, 0, &err), MUST_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.msg, "class 3"));
+    ck_assert_int_eq(det_eval_images(e), 0);
+    det_eval_free(e);
+}
+END_TEST
+
+START_TEST(ap_rules_direct)
+{
+    /* The envelope, not the raw curve: a precision dip is filled from the right. */
+    double rec[4] = {0.25, 0.25, 0.5, 0.75}, prec[4] = {1.0, 0.5, 0.6, 0.75};
+    /* all-point: .25 * 1 + .25 * .75 + .25 * .75 */
+    ck_assert_float_near(det_ap_voc(rec, prec, 4, 0), 0.25 + 0.375, 1e-12);
+    /* 101-point: r = 0 .. .25 (26) -> 1, .26 .. .75 (50) -> .75, the rest 0 */
+    ck_assert_float_near(det_ap_coco101(rec, prec, 4), (26 + 50 * 0.75) / 101.0, 1e-12);
+    ck_assert_float_near(det_ap_voc(rec, prec, 0, 0), 0.0, 0);
+    ck_assert_float_near(det_ap_coco101(rec, prec, 0), 0.0, 0);
+}
+END_TEST
+
+/* ---- drawing ------------------------------------------------------------- */
+
+START_TEST(draw_box)
+{
+    must_image img;
+    ck_assert_int_eq(must_image_alloc(&img, 40, 40, 3, 8, NULL), MUST_OK);
+    must_box b = dbox(10, 20, 30, 35, 0, 0.5f);
+    static const char *const names[] = {"cube"};
+    ck_assert_int_eq(det_draw_boxes(&img, &b, 1, names, 1, 1, NULL), MUST_OK);
+    const uint8_t *p = img.pixels;
+#define PX(x, y) (p + 3 * ((y) * 40 + (x)))
+    /* The frame on the outermost pixels inside the half-open box. */
+    ck_assert(PX(10, 25)[0] | PX(10, 25)[1] | PX(10, 25)[2]);
+    ck_assert(PX(29, 25)[0] | PX(29, 25)[1] | PX(29, 25)[2]);
+    ck_assert(PX(20, 34)[0] | PX(20, 34)[1] | PX(20, 34)[2]);
+    ck_assert(!(PX(30, 25)[0] | PX(30, 25)[1] | PX(30, 25)[2]));
+    ck_assert(!(PX(20, 27)[0] | PX(20, 27)[1] | PX(20, 27)[2])); /* inside */
+    /* Text above the box: some lit pixel in rows 13..19. */
+    int lit = 0;
+    for (int y = 13; y < 20; y++)
+        for (int x = 10; x < 40; x++)
+            lit += PX(x, y)[0] | PX(x, y)[1] | PX(x, y)[2] ? 1 : 0;
+    ck_assert_int_gt(lit, 10);
+#undef PX
+    must_image_free(&img);
+    ck_assert_int_eq(must_image_alloc(&img, 8, 8, 1, 8, NULL), MUST_OK);
+    must_err err = {0};
+    ck_assert_int_eq(det_draw_boxes(&img, &b, 1, NULL, 0, 0, &err), MUST_EINVAL);
+    must_image_free(&img);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("detection");
+    TCase *t = tcase_create("pure");
+    tcase_add_checked_fixture(t, setup, NULL);
+    tcase_add_test(t, box_coder_hand);
+    tcase_add_test(t, box_coder_round_trip);
+    tcase_add_test(t, iou_hand);
+    tcase_add_test(t, nms_hand);
+    tcase_add_test(t, nms_chain);
+    tcase_add_test(t, anchors_grid);
+    tcase_add_test(t, match_rules);
+    tcase_add_test(t, sample_counts);
+    tcase_add_test(t, ap_perfect_and_wrong);
+    tcase_add_test(t, ap_duplicates);
+    tcase_add_test(t, ap_mixed_scores);
+    tcase_add_test(t, ap_difficult);
+    tcase_add_test(t, ap_coco_thresholds_and_max_dets);
+    tcase_add_test(t, ap_bad_class);
+    tcase_add_test(t, ap_rules_direct);
+    tcase_add_test(t, draw_box);
+    suite_add_tcase(s, t);
+    return s;
+}
+
+int main(void) { return test_run(suite()); }
