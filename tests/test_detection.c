@@ -12,11 +12,7 @@
 #include "dethost.h"
 #include "testutil.h"
 
-#ifndef DET_TEST_DEFINES_HOST
-const must_host *det_host;
-#endif
-
-static void setup(void) { det_host = dethost(); }
+static void setup(void) { ck_assert_ptr_nonnull(must_task_init(dethost(), NULL)); }
 
 /* ---- boxes ---------------------------------------------------------------- */
 

@@ -24,6 +24,9 @@
 extern const must_host *det_host;
 #define det_err(err, code, ...) det_host->err_set((err), (code), __VA_ARGS__)
 
+/* The plugin's one exported symbol (MUST_TASK_ENTRY). */
+const must_task_ops *must_task_init(const must_host *host, must_err *err);
+
 /* ---- boxes.c -------------------------------------------------------------- */
 
 /* Deltas are clamped to this before exp (Detectron2's log(1000 / 16)), so a
@@ -112,6 +115,25 @@ int det_argsort_desc(const float *score, int n, int *idx);
  * max_keep (<= 0: no limit), or MUST_ENOMEM. */
 int det_nms(const float *box, const float *score, int n, float thr, int max_keep, int *keep);
 
+/* ---- roialign.c ----------------------------------------------------------- */
+
+/* One region to pool: a box in input pixels on image `batch`, read from
+ * level slot `level` of the feature list given to det_roialign. */
+typedef struct det_roi {
+    float box[4];
+    int batch, level;
+} det_roi;
+
+/* FPN's level rule k = floor(k0 + log2(sqrt(w h) / canonical)), clamped to
+ * [kmin, kmax]. */
+int det_roi_level(const float *box, int k0, float canonical, int kmin, int kmax);
+
+/* RoIAlign over nlev feature maps feat[l] (N, C, H_l, W_l) at stride[l]
+ * pixels: (R, C, out, out).  sampling: samples per bin side, <= 0 for
+ * adaptive.  Records itself on the tape with a backward into the maps. */
+must_tensor *det_roialign(must_ctx *ctx, int nlev, must_tensor *const *feat, const float *stride,
+                          const det_roi *roi, int R, int out, int sampling);
+
 /* ---- ap.c ----------------------------------------------------------------- */
 
 /* Detection metrics over a whole dataset: images are added one at a time
@@ -165,6 +187,116 @@ void det_eval_free(det_eval *e);
  * order), exposed for the tests. */
 double det_ap_voc(const double *rec, const double *prec, int n, int voc11);
 double det_ap_coco101(const double *rec, const double *prec, int n);
+
+/* ---- the head (detection.c, rpn.c, roihead.c) ----------------------------- */
+
+/* The options (detection.c's table documents each; docs/detection.md). */
+typedef struct det_config {
+    char levels[MUST_OPT_STRING_MAX];
+    float anchor_scale;
+    char anchor_sizes[MUST_OPT_STRING_MAX];
+    char anchor_ratios[MUST_OPT_STRING_MAX];
+    int anchor_octave_scales;
+    int rpn_batch;
+    float rpn_pos_fraction, rpn_pos_iou, rpn_neg_iou, rpn_nms;
+    int rpn_pre_nms_topk_train, rpn_pre_nms_topk_test;
+    int rpn_post_nms_topk_train, rpn_post_nms_topk_test;
+    int roi_batch;
+    float roi_pos_fraction, roi_fg_iou;
+    int roi_size, roi_sampling, roi_canonical_level;
+    float roi_canonical_size;
+    int head_channels, head_fc;
+    float smooth_l1_beta;
+    float score_threshold, nms;
+    int max_detections;
+    float pseudo_threshold;
+    int voc_11point;
+} det_config;
+
+/* Time spent in the pieces the issue asks about, summed over calls. */
+typedef struct det_timers {
+    double match;     /* anchor and RoI matching and sampling, targets */
+    double proposals; /* top-k, decoding and NMS of the proposals */
+    double nms;       /* of which NMS (proposals and detections) */
+    double detect;    /* inference post-processing (scores, decoding, NMS) */
+} det_timers;
+
+typedef struct det_head {
+    det_config cfg;
+    int K;                        /* classes; the RoI head's class K is background */
+    char **names;                 /* K names, or NULL */
+    int nlev;                     /* feature levels read, ascending */
+    int level[MUST_NLEVELS];      /* enum must_level of each slot */
+    int pyr[MUST_NLEVELS];        /* pyramid number of each slot: P3 -> 3 */
+    float stride[MUST_NLEVELS];
+    int C;                        /* channels of every level */
+    det_anchor_cfg acfg;
+    int A;                        /* anchors per location */
+    float canonical;              /* the RoI level rule's canonical size */
+    uint64_t seed;
+    must_params *params;
+    /* RPN: two shared 3x3 convs, then 1x1 objectness (A) and deltas (4A). */
+    must_tensor *rpn_w[2], *rpn_b[2], *obj_w, *obj_b, *del_w, *del_b;
+    /* Box head: four 3x3 convs, one fc, class logits (K + 1) and class-specific deltas (4K). */
+    int hc, fc;
+    must_tensor *conv_w[4], *conv_b[4], *fc_w, *fc_b, *cls_w, *cls_b, *box_w, *box_b;
+    /* Anchors for the last feature sizes seen. */
+    det_anchors anchors;
+    int anchor_h[MUST_NLEVELS], anchor_w[MUST_NLEVELS];
+    det_timers timers;
+} det_head;
+
+/* A forward pass's result, in the context's arena. */
+typedef struct det_pred {
+    det_head *head;
+    must_ctx *ctx;
+    int n, in_h, in_w;
+    must_tensor *feat[MUST_NLEVELS]; /* the levels read, by slot */
+    must_tensor *obj;                /* (N, total, 1, 1) objectness logits, anchor order */
+    must_tensor *del;                /* (N, 4 total, 1, 1) deltas, each level's (4A, H, W) block */
+    det_anchors anchors;             /* a copy, its boxes in the arena */
+    int *nprop;                      /* (N) proposals per image */
+    float **prop;                    /* (N) -> (nprop, 4) boxes, best first */
+    int have_dets;
+    int *ndet;                       /* (N) detections per image, best first */
+    must_box **det;
+} det_pred;
+
+/* Box coder weights: Faster R-CNN's (1, 1, 1, 1) for anchors, (10, 10, 5, 5)
+ * for the box head's refinements of proposals. */
+#define DET_RPN_WEIGHTS ((const float[4]){1.0f, 1.0f, 1.0f, 1.0f})
+#define DET_ROI_WEIGHTS ((const float[4]){10.0f, 10.0f, 5.0f, 5.0f})
+
+double det_now(void);
+/* A deterministic stream per (seed, epoch, batch, example, stage). */
+void det_rng(must_rng *r, uint64_t seed, const must_batch *b, int i, int stage);
+/* N(0, std^2) values into a parameter, from the host's uniform generator. */
+void det_init_normal(must_tensor *t, must_rng *r, float std);
+
+/* rpn.c */
+int det_rpn_declare(det_head *h, must_err *err);
+void det_rpn_init(det_head *h, must_rng *r);
+/* Objectness and deltas of every level into p->obj, p->del; NULL-safe. */
+int det_rpn_forward(det_head *h, must_ctx *ctx, det_pred *p);
+/* p->prop from p->obj and p->del (no gradient); train picks the top-k. */
+int det_rpn_proposals(det_head *h, det_pred *p, int train);
+/* Objectness BCE + smooth L1 over sampled anchors; NULL on error. */
+must_tensor *det_rpn_loss(det_head *h, must_ctx *ctx, det_pred *p, const must_batch *b,
+                          const float *mask);
+
+/* roihead.c */
+int det_roi_declare(det_head *h, must_err *err);
+void det_roi_init(det_head *h, must_rng *r);
+/* The box head over R RoIs: class logits (R, K + 1) and deltas (R, 4K). */
+int det_roi_forward(det_head *h, must_ctx *ctx, det_pred *p, const det_roi *roi, int R,
+                    must_tensor **cls, must_tensor **box);
+/* Samples RoIs from proposals and ground truth and returns CE + smooth L1,
+ * or NULL on error; *nrois gets the RoIs sampled (0: the loss is NULL
+ * without an error). */
+must_tensor *det_roi_loss(det_head *h, must_ctx *ctx, det_pred *p, const must_batch *b,
+                          const float *mask, int *nrois);
+/* The detections of every image (p->det), once. */
+int det_roi_detect(det_head *h, det_pred *p);
 
 /* ---- draw.c --------------------------------------------------------------- */
 
