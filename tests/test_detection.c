@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "det-impl.h"
+#include "must/gradcheck.h"
+#include "must/ops.h"
 #include "dethost.h"
 #include "testutil.h"
 
@@ -477,6 +479,192 @@ START_TEST(draw_box)
 }
 END_TEST
 
+/* ---- RoIAlign ------------------------------------------------------------- */
+
+static must_tensor *feat_new(must_ctx *ctx, int n, int c, int h, int w, const float *v)
+{
+    must_tensor *t = must_tensor_new4(ctx, n, c, h, w);
+    ck_assert_ptr_nonnull(t);
+    if (v)
+        memcpy(t->data, v, t->numel * sizeof(float));
+    return t;
+}
+
+static const float V34[12] = {1, 2, 4, 8, 3, 5, 7, 9, 0, 6, 2, 1};
+
+START_TEST(roialign_hand)
+{
+    must_ctx *ctx = must_ctx_new(1);
+    must_tensor *f = feat_new(ctx, 1, 1, 3, 4, V34);
+    float stride = 2.0f;
+    /* Box (3, 1)-(7, 3) at stride 2 is cells x 1..3, y 0..1; 2 x 2 bins of
+     * one sample each at (y, x) = (.25, 1.5), (.25, 2.5), (.75, 1.5), (.75, 2.5):
+     *   (.25, 1.5) = .375 (2 + 4) + .125 (5 + 7) = 3.75
+     *   (.25, 2.5) = .375 (4 + 8) + .125 (7 + 9) = 6.5
+     *   (.75, 1.5) = .125 (2 + 4) + .375 (5 + 7) = 5.25
+     *   (.75, 2.5) = .125 (4 + 8) + .375 (7 + 9) = 7.5 */
+    det_roi roi = {{3, 1, 7, 3}, 0, 0};
+    must_tensor *y = det_roialign(ctx, 1, &f, &stride, &roi, 1, 2, 1);
+    ck_assert_ptr_nonnull(y);
+    ck_assert_int_eq(y->shape[0], 1);
+    ck_assert_int_eq(y->shape[2], 2);
+    float want[4] = {3.75f, 6.5f, 5.25f, 7.5f};
+    for (int i = 0; i < 4; i++)
+        ck_assert_float_near(y->data[i], want[i], 1e-5);
+    /* Past the bottom-right corner: one bin of 2 x 2 samples at x 2.5, 3.5
+     * and y 1.5, 2.5; samples beyond the last cell centre read the edge:
+     *   (1.5, 2.5) = .25 (7 + 9 + 2 + 1) = 4.75   (1.5, 3.5) = .5 (9 + 1) = 5
+     *   (2.5, 2.5) = .5 (2 + 1) = 1.5             (2.5, 3.5) = 1
+     * mean 3.0625. */
+    det_roi edge = {{5, 3, 9, 7}, 0, 0};
+    y = det_roialign(ctx, 1, &f, &stride, &edge, 1, 1, 2);
+    ck_assert_float_near(y->data[0], 3.0625, 1e-5);
+    /* Adaptive sampling: a bin 2 cells wide and high takes 2 x 2 samples. */
+    y = det_roialign(ctx, 1, &f, &stride, &edge, 1, 1, 0);
+    ck_assert_float_near(y->data[0], 3.0625, 1e-5);
+    /* More than a cell outside the map reads 0. */
+    det_roi far = {{20, 20, 24, 24}, 0, 0};
+    y = det_roialign(ctx, 1, &f, &stride, &far, 1, 2, 2);
+    for (int i = 0; i < 4; i++)
+        ck_assert_float_near(y->data[i], 0.0, 0);
+    /* A bad RoI is the context's error, naming the op. */
+    det_roi bad = {{0, 0, 4, 4}, 1, 0};
+    ck_assert_ptr_null(det_roialign(ctx, 1, &f, &stride, &bad, 1, 2, 2));
+    ck_assert_ptr_nonnull(strstr(must_ctx_error(ctx)->msg, "roialign"));
+    must_ctx_free(ctx);
+}
+END_TEST
+
+START_TEST(roialign_levels)
+{
+    /* Two images, two levels: the RoIs read their own image and level. */
+    must_ctx *ctx = must_ctx_new(1);
+    float v0[24], v1[8];
+    for (int i = 0; i < 24; i++)
+        v0[i] = i < 12 ? V34[i] : 100.0f;
+    for (int i = 0; i < 8; i++)
+        v1[i] = i < 4 ? 5.0f : -2.0f;
+    must_tensor *f[2] = {feat_new(ctx, 2, 1, 3, 4, v0), feat_new(ctx, 2, 1, 2, 2, v1)};
+    float st[2] = {2, 4};
+    det_roi roi[3] = {{{3, 1, 7, 3}, 0, 0}, {{0, 0, 8, 8}, 0, 1}, {{0, 0, 8, 8}, 1, 1}};
+    must_tensor *y = det_roialign(ctx, 2, f, st, roi, 3, 2, 1);
+    ck_assert_ptr_nonnull(y);
+    ck_assert_float_near(y->data[0], 3.75, 1e-5);
+    for (int i = 0; i < 4; i++) {
+        ck_assert_float_near(y->data[4 + i], 5.0, 1e-5);
+        ck_assert_float_near(y->data[8 + i], -2.0, 1e-5);
+    }
+    /* FPN's rule with canonical 112 at level 4, clamped to P3..P7. */
+    float b112[4] = {0, 0, 112, 112}, b111[4] = {0, 0, 111.9f, 111.9f}, b224[4] = {0, 0, 224, 224},
+          b448[4] = {0, 0, 448, 448}, b10[4] = {0, 0, 10, 10}, big[4] = {0, 0, 5000, 5000};
+    ck_assert_int_eq(det_roi_level(b112, 4, 112, 3, 7), 4);
+    ck_assert_int_eq(det_roi_level(b111, 4, 112, 3, 7), 3);
+    ck_assert_int_eq(det_roi_level(b224, 4, 112, 3, 7), 5);
+    ck_assert_int_eq(det_roi_level(b448, 4, 112, 3, 7), 6);
+    ck_assert_int_eq(det_roi_level(b10, 4, 112, 3, 7), 3);
+    ck_assert_int_eq(det_roi_level(big, 4, 112, 3, 7), 7);
+    must_ctx_free(ctx);
+}
+END_TEST
+
+typedef struct ra_case {
+    must_params *p;
+    must_tensor *f0, *f1;
+    int sampling;
+} ra_case;
+
+static const det_roi ra_rois[5] = {
+    {{1.5f, 2.0f, 9.0f, 7.5f}, 0, 0},    /* inside */
+    {{-3.0f, 4.0f, 6.0f, 13.0f}, 1, 0},  /* over the left and bottom edges */
+    {{2.0f, 1.0f, 11.0f, 11.5f}, 1, 1},  /* the coarse level */
+    {{7.0f, 0.0f, 12.0f, 3.0f}, 0, 1},   /* small, at the top */
+    {{0.0f, 0.0f, 3.0f, 2.0f}, 0, 0},    /* a corner */
+};
+
+static must_tensor *ra_loss(must_ctx *ctx, void *u)
+{
+    ra_case *c = u;
+    must_tensor *f[2] = {c->f0, c->f1};
+    float st[2] = {2, 4};
+    must_tensor *y = det_roialign(ctx, 2, f, st, ra_rois, 5, 3, c->sampling);
+    if (!y)
+        return NULL;
+    must_tensor *w = must_tensor_new(ctx, y->ndim, y->shape);
+    must_rng r;
+    must_rng_seed(&r, 99);
+    for (size_t i = 0; i < w->numel; i++)
+        w->data[i] = 2.0f * must_rng_uniform(&r) - 1.0f;
+    return must_op_sum(ctx, must_op_mul(ctx, y, w));
+}
+
+START_TEST(roialign_gradcheck)
+{
+    for (int sampling = 0; sampling <= 2; sampling += 2) {
+        ra_case c = {.p = must_params_new("ra.")};
+        c.f0 = must_params_add4(c.p, "f0", 2, 3, 6, 7, MUST_T_PARAM);
+        c.f1 = must_params_add4(c.p, "f1", 2, 3, 3, 4, MUST_T_PARAM);
+        c.sampling = sampling;
+        ck_assert_int_eq(must_params_alloc(c.p, NULL), MUST_OK);
+        must_rng r;
+        must_rng_seed(&r, 5);
+        must_init_uniform(c.f0, &r, -1, 1);
+        must_init_uniform(c.f1, &r, -1, 1);
+        must_ctx *ctx = must_ctx_new(2);
+        must_gradcheck_opts o = {1e-2f, 1e-3f, 0, 3};
+        must_err e = {0};
+        ck_assert_msg(must_gradcheck(ctx, ra_loss, &c, c.p, &o, &e) == MUST_OK, "%s", e.msg);
+        /* Some gradient reached each level (the check is not vacuous). */
+        double g0 = 0, g1 = 0;
+        for (size_t i = 0; i < c.f0->numel; i++)
+            g0 += fabsf(c.f0->grad[i]);
+        for (size_t i = 0; i < c.f1->numel; i++)
+            g1 += fabsf(c.f1->grad[i]);
+        ck_assert(g0 > 0.1 && g1 > 0.1);
+        must_ctx_free(ctx);
+        must_params_free(c.p);
+    }
+}
+END_TEST
+
+START_TEST(roialign_threads)
+{
+    /* The same bits forward and backward on 1 and 3 threads. */
+    float *out[2], *grad[2];
+    for (int k = 0; k < 2; k++) {
+        ra_case c = {.p = must_params_new("ra.")};
+        c.f0 = must_params_add4(c.p, "f0", 2, 5, 6, 7, MUST_T_PARAM);
+        c.f1 = must_params_add4(c.p, "f1", 2, 5, 3, 4, MUST_T_PARAM);
+        c.sampling = 2;
+        ck_assert_int_eq(must_params_alloc(c.p, NULL), MUST_OK);
+        must_rng r;
+        must_rng_seed(&r, 5);
+        must_init_uniform(c.f0, &r, -1, 1);
+        must_init_uniform(c.f1, &r, -1, 1);
+        must_ctx *ctx = must_ctx_new(k ? 3 : 1);
+        must_tensor *f[2] = {c.f0, c.f1};
+        float st[2] = {2, 4};
+        must_tensor *y = det_roialign(ctx, 2, f, st, ra_rois, 5, 3, 2);
+        out[k] = malloc(y->numel * sizeof(float));
+        memcpy(out[k], y->data, y->numel * sizeof(float));
+        must_params_zero_grad(c.p);
+        ck_assert_int_eq(must_backward(ctx, ra_loss(ctx, &c)), MUST_OK);
+        size_t n = must_params_numel(c.p, 1);
+        grad[k] = malloc(n * sizeof(float));
+        memcpy(grad[k], must_params_grad(c.p), n * sizeof(float));
+        if (k) {
+            ck_assert_mem_eq(out[0], out[1], y->numel * sizeof(float));
+            ck_assert_mem_eq(grad[0], grad[1], n * sizeof(float));
+        }
+        must_ctx_free(ctx);
+        must_params_free(c.p);
+    }
+    for (int k = 0; k < 2; k++) {
+        free(out[k]);
+        free(grad[k]);
+    }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("detection");
@@ -498,6 +686,13 @@ static Suite *suite(void)
     tcase_add_test(t, ap_bad_class);
     tcase_add_test(t, ap_rules_direct);
     tcase_add_test(t, draw_box);
+    suite_add_tcase(s, t);
+    t = tcase_create("roialign");
+    tcase_add_checked_fixture(t, setup, NULL);
+    tcase_add_test(t, roialign_hand);
+    tcase_add_test(t, roialign_levels);
+    tcase_add_test(t, roialign_gradcheck);
+    tcase_add_test(t, roialign_threads);
     suite_add_tcase(s, t);
     return s;
 }
