@@ -20,6 +20,7 @@ int must_cmd_dataset(int argc, char **argv);
 int must_cmd_import(int argc, char **argv);
 int must_cmd_model(int argc, char **argv);
 int must_cmd_features(int argc, char **argv);
+int must_cmd_plugins(int argc, char **argv);
 
 /* Shared helpers for commands. */
 int must_cli_usage_error(const char *cmd, const char *fmt, ...);

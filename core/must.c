@@ -20,6 +20,7 @@ static const must_cmd commands[] = {
     {"import", must_cmd_import, "build a dataset from another layout (imagefolder)"},
     {"features", must_cmd_features, "backbone feature maps of PNG images, to safetensors"},
     {"model", must_cmd_model, "the backbone's architecture: parameters and GFLOP per module"},
+    {"plugins", must_cmd_plugins, "list the task plugins found, with their metrics and options"},
 };
 #define NCMD (int)(sizeof commands / sizeof commands[0])
 

@@ -15,8 +15,16 @@
  *
  * Both structs are append-only: new members go at the end under a comment
  * naming the ABI version that added them (SQLite's sqlite3ext.h rule), and
- * existing members never change type or meaning.  A new required callback
- * bumps MUST_TASK_ABI_VERSION; a new optional one need not.
+ * existing members never change type or meaning.  The first members of
+ * each struct stay where they are in every ABI version (ops: abi_version,
+ * struct_size, name, version; host: abi_version, struct_size, version,
+ * err_set), so that either side can name the other and report a mismatch.
+ * A new required callback bumps MUST_TASK_ABI_VERSION; a new optional one
+ * need not.  A plugin built against a newer header of the same ABI version
+ * may find a host with fewer members: MUST_HOST_HAS() says whether one is
+ * there.
+ *
+ * The guide for plugin authors is docs/plugins.md.
  */
 #ifndef MUST_TASK_H
 #define MUST_TASK_H
@@ -24,6 +32,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "must/augment.h"
+#include "must/dataset.h"
 #include "must/error.h"
 #include "must/image.h"
 #include "must/labels.h"
@@ -50,6 +60,9 @@ enum must_opt_type {
 };
 #define MUST_OPT_STRING_MAX 128
 
+/* Option names are plain words ([a-z0-9_]+), unique in their table; every
+ * default must parse.  Ranges are inclusive.  The loader checks the table
+ * and that each option lies inside config_size when it loads the plugin. */
 typedef struct must_task_option {
     const char *name;    /* INI key; the table ends with name == NULL */
     int type;            /* enum must_opt_type */
@@ -68,6 +81,9 @@ typedef struct must_task_env {
     const char *const *class_names;    /* nclasses names, or NULL */
     int image_size;                    /* training resolution S */
     uint64_t seed;                     /* initialise the head's parameters from this */
+    const char *prefix;                /* parameter-name prefix: "segmentation." */
+    /* New members go here, at the end: the host fills every member it
+     * knows, and a plugin built against an older header reads fewer. */
 } must_task_env;
 
 struct must_host;
@@ -86,56 +102,82 @@ typedef struct must_task_ops {
     const must_task_option *options;    /* NULL-terminated table, or NULL */
     size_t config_size;                 /* bytes of the struct `options` fill */
 
-    /* ABI 1, required. */
+    /* ABI 1, required.  The loader refuses a plugin where any is NULL. */
 
-    /* Builds a head with its own parameters from the feature description.
-     * config is the filled option struct (the host owns it and keeps it
-     * alive as long as the head). */
+    /* Builds a head with its own parameters (named env->prefix + name) from
+     * the feature description, initialised from env->seed.  config is the
+     * filled option struct: the host owns it and keeps it alive, unchanged,
+     * as long as the head.  Refuses a backbone that lacks a level it needs
+     * with an error naming the level. */
     int (*head_new)(const struct must_host *host, const void *config,
                     const must_task_env *env, void **head, must_err *err);
     void (*head_free)(void *head);
-    /* The head's parameters (owned by the head). */
+    /* The head's parameters and buffers (owned by the head). */
     must_params *(*head_params)(void *head);
     /* MUST_LEVEL_BIT of every feature level forward reads. */
     unsigned (*head_levels)(void *head);
-    /* Builds the head on the tape from the backbone's levels for input
-     * images of in_h x in_w.  Returns the prediction, arena memory whose
-     * layout only the plugin knows, or NULL with the context's error set. */
+    /* Builds the head on the tape from the backbone's levels (the ones
+     * head_levels names are non-NULL) for input images of in_h x in_w.
+     * Returns the prediction: arena memory whose layout only the plugin
+     * knows, valid until the context is reset; or NULL with the context's
+     * error set.  Batch norm follows the context's training mode. */
     void *(*forward)(void *head, must_ctx *ctx, must_tensor *const levels[MUST_NLEVELS],
                      int in_h, int in_w);
-    /* The task's loss over the batch: a one-element tensor.  example_mask
-     * (b->n entries) is 1 for examples that carry this task's label and 0
-     * for the others (their loss is zeroed, the supervised multi-task
-     * baseline's rule); the mean is over the counted examples' elements. */
+    /* The task's loss over the batch: a one-element tensor on the tape, or
+     * NULL with the context's error set.  An example counts when
+     * example_mask[i] != 0 (NULL: every example) and b->has[i] carries the
+     * task's kind; the others get no loss (the supervised multi-task
+     * baseline's rule).  The mean is over the counted examples' elements;
+     * with nothing counted the loss is 0 and no gradient flows. */
     must_tensor *(*loss)(void *head, must_ctx *ctx, void *pred, const must_batch *b,
                          const float *example_mask);
 
-    /* ABI 1, optional (NULL when the task lacks the role). */
+    /* ABI 1, optional (NULL when the task lacks the role).  eval_begin,
+     * eval_add and eval_end come together or not at all, and with them a
+     * non-empty metrics[]. */
 
     /* Turns example i's prediction into a label at the batch resolution
      * (the host maps it back to the image's size with the inverse of
-     * b->tf[i]).  Thresholds and temperatures come from the config. */
+     * b->tf[i]).  out arrives initialised (must_labels_init); the plugin
+     * fills its kind, allocating through the host (map_alloc,
+     * labels_set_soft) so that the host frees it with must_labels_free, and
+     * sets the kind's bit in out->has.  Thresholds and temperatures come
+     * from the config. */
     int (*pseudo_label)(void *head, void *pred, const must_batch *b, int i, must_labels *out,
                         must_err *err);
-    /* Evaluation over a whole dataset: begin, add every batch, end writes
-     * one value per metrics[] name and frees the state. */
+    /* Evaluation over a whole dataset: begin, add every batch (examples
+     * without the task's label are skipped), end writes one value per
+     * metrics[] name and frees the state, also when it fails; the host
+     * abandons an evaluation by calling eval_end and ignoring the values. */
     void *(*eval_begin)(void *head, must_err *err);
     int (*eval_add)(void *state, void *pred, const must_batch *b, must_err *err);
     int (*eval_end)(void *state, double *values, must_err *err);
     /* Label codec for the kind: read example `index` of a set, write one
-     * for image `id` into a set being written, transform with the
-     * augmentation geometry, collate into the batch.  The five built-in
-     * kinds are served by the core's codecs (must/labels.h); a plugin
-     * leaves these NULL unless it changes how its kind is stored. */
+     * for image `id` into the directory of a set being written, transform
+     * with the augmentation geometry, collate example i into the batch.
+     * The five built-in kinds are served by the core's codecs
+     * (must/labels.h, must/augment.h, must/loader.h); a plugin leaves these
+     * NULL unless it changes how its kind is stored. */
     int (*label_read)(const must_dataset *ds, int index, must_labels *out, must_err *err);
+    int (*label_write)(const char *dataset_dir, const char *id, const must_labels *l,
+                       must_err *err);
     int (*label_transform)(must_labels *l, const must_aug_tf *tf, must_err *err);
-    /* Draws a label (pred == NULL) or example i's prediction over an
-     * 8-bit RGB image, in place. */
+    int (*label_collate)(const must_labels *l, must_batch *b, int i, must_err *err);
+    /* The visualizer: draws a label (pred == NULL; img has the label's
+     * size) or example i's prediction (img is b->size square) over an 8-bit
+     * RGB image, in place. */
     int (*draw)(void *head, must_image *img, const must_labels *label, void *pred,
                 const must_batch *b, int i, must_err *err);
-    /* Frees what must_task_init allocated; called before dlclose. */
+    /* Frees what must_task_init allocated; called before dlclose, after
+     * every head is freed. */
     void (*unload)(void);
 } must_task_ops;
+
+/* Bytes of the members ABI 1 defines: a plugin's struct_size may be larger
+ * (a newer header of the same ABI: the loader ignores what it does not
+ * know) but never smaller. */
+#define MUST_TASK_OPS_V1_SIZE \
+    (offsetof(must_task_ops, unload) + sizeof(((must_task_ops *)0)->unload))
 
 /* ---- the host: the engine functions a plugin may call -------------------- */
 
@@ -205,8 +247,36 @@ typedef struct must_host {
     int (*image_alloc)(must_image *img, int width, int height, int channels, int depth,
                        must_err *err);
     void (*image_free)(must_image *img);
+
+    /* The rest of the context and RNG, and what a plugin's own label codec
+     * needs. */
+    int (*ctx_grad)(const must_ctx *ctx);
+    char *(*shape_str)(const must_tensor *t, char *buf, size_t len);
+    float (*rng_normal)(must_rng *r);
+    uint32_t (*rng_below)(must_rng *r, uint32_t n);
+    const char *(*dataset_id)(const must_dataset *ds, int index);
+    int (*dataset_nclasses)(const must_dataset *ds, int kind);
+    char *(*dataset_label_path)(const must_dataset *ds, int kind, int index);
+    int (*png_read)(const char *path, must_image *img, int channels, int depth, must_err *err);
+    int (*png_write)(const char *path, const must_image *img, must_err *err);
+    int (*aug_resample_nearest)(const must_map *src, const must_aug_tf *tf, float fill,
+                                must_map *dst, must_err *err);
+    void (*aug_flip_map)(must_map *m);
 } must_host;
 
+/* Bytes of the host members ABI 1 defines. */
+#define MUST_HOST_V1_SIZE \
+    (offsetof(must_host, aug_flip_map) + sizeof(((must_host *)0)->aug_flip_map))
+
+/* 1 when the host passed to the plugin has `member`: a plugin built against
+ * a newer header of the same ABI version tests members added after
+ * MUST_HOST_V1_SIZE before calling them. */
+#define MUST_HOST_HAS(host, member) \
+    (offsetof(must_host, member) + sizeof((host)->member) <= (size_t)(host)->struct_size)
+
+/* The entry point's type.  It checks host->abi_version (and
+ * MUST_HOST_HAS for newer members it uses) and returns its static ops
+ * table, or NULL with the reason in err (never NULL err). */
 typedef const must_task_ops *(*must_task_init_fn)(const must_host *host, must_err *err);
 
 #ifdef __cplusplus
