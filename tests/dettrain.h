@@ -1,8 +1,9 @@
 /* dettrain.h - a synthetic detection set of coloured rectangles, and a small
  * trainer for the detection plugin (a backbone, the plugin's head, SGD,
  * VOC/COCO evaluation), shared by the test suite and tests/det_train.c.
- * The plugin's files are compiled in and given a host table made from
- * libmust (dethost.h). */
+ * The plugin's files are compiled in and given the loader's host table, so
+ * that the trainer can read the head's timers; the tests load the built
+ * plugin through the loader as well. */
 #ifndef MUST_DETTRAIN_H
 #define MUST_DETTRAIN_H
 
@@ -12,35 +13,12 @@
 #include <string.h>
 
 #include "det-impl.h"
-#include "dethost.h"
+#include "plugin-impl.h"
+#include "plugin-opts.h"
 #include "must/dataset.h"
 #include "must/loader.h"
 #include "must/model.h"
 #include "must/optim.h"
-
-/* Fills a config with the option table's defaults, as the host does. */
-static inline void dt_config_defaults(const must_task_ops *ops, void *cfg)
-{
-    for (const must_task_option *o = ops->options; o->name; o++) {
-        char *dst = (char *)cfg + o->offset;
-        switch (o->type) {
-        case MUST_OPT_INT:
-            *(int *)dst = atoi(o->def);
-            break;
-        case MUST_OPT_FLOAT:
-            *(float *)dst = strtof(o->def, NULL);
-            break;
-        case MUST_OPT_BOOL:
-            *(int *)dst = strcmp(o->def, "true") == 0 || strcmp(o->def, "1") == 0;
-            break;
-        case MUST_OPT_STRING:
-            snprintf(dst, MUST_OPT_STRING_MAX, "%s", o->def);
-            break;
-        default:
-            break;
-        }
-    }
-}
 
 static const char *const dt_classes[3] = {"red", "green", "blue"};
 
@@ -142,7 +120,7 @@ typedef struct dt_opts {
     must_backbone_config bb;
     /* Options of the head over the defaults, as "key=value" strings. */
     const char *set[16];
-    int extra_heads;      /* also train the reference model's cls/seg/depth heads? (bench) */
+    int eval_at[8];       /* also evaluate after these steps (ascending, 0 ends the list) */
 } dt_opts;
 
 typedef struct dt_result {
@@ -152,6 +130,8 @@ typedef struct dt_result {
     det_timers timers;    /* summed over the timed steps */
     double train_s;       /* wall time of all steps */
     int nonfinite;        /* a loss or gradient was NaN or Inf */
+    int nevals;
+    double ap50_at[8];    /* AP50 after each of o->eval_at */
 } dt_result;
 
 /* The reference-size backbone for tests: ResNet-18 at a quarter width, no
@@ -173,7 +153,7 @@ static inline void dt_opts_default(dt_opts *o)
     o->bb.fpn_channels = 32;
 }
 
-/* Sets "key=value" in a config through the option table. */
+/* Sets "key=value" in a config through the loader's option parser. */
 static inline int dt_config_set(const must_task_ops *ops, void *cfg, const char *kv, must_err *err)
 {
     const char *eq = strchr(kv, '=');
@@ -182,24 +162,9 @@ static inline int dt_config_set(const must_task_ops *ops, void *cfg, const char 
     for (const must_task_option *o = ops->options; o->name; o++) {
         if (strlen(o->name) != (size_t)(eq - kv) || strncmp(o->name, kv, (size_t)(eq - kv)))
             continue;
-        char *dst = (char *)cfg + o->offset;
-        const char *v = eq + 1;
-        switch (o->type) {
-        case MUST_OPT_INT:
-            *(int *)dst = atoi(v);
-            break;
-        case MUST_OPT_FLOAT:
-            *(float *)dst = strtof(v, NULL);
-            break;
-        case MUST_OPT_BOOL:
-            *(int *)dst = strcmp(v, "true") == 0 || strcmp(v, "1") == 0;
-            break;
-        case MUST_OPT_STRING:
-            snprintf(dst, MUST_OPT_STRING_MAX, "%s", v);
-            break;
-        default:
-            break;
-        }
+        char why[256];
+        if (must_opt_parse(o, eq + 1, cfg, why, sizeof why))
+            return must_err_set(err, MUST_EINVAL, "%s: %s", o->name, why);
         return MUST_OK;
     }
     return must_err_set(err, MUST_ENOTFOUND, "no option '%.*s'", (int)(eq - kv), kv);
@@ -268,7 +233,7 @@ static inline int dt_evaluate(const must_task_ops *ops, void *head, must_backbon
 static inline int dt_train(const char *dir, const dt_opts *o, dt_result *res, must_err *err)
 {
     memset(res, 0, sizeof *res);
-    const must_task_ops *ops = must_task_init(dethost(), err);
+    const must_task_ops *ops = must_task_init(must_host_table(), err);
     if (!ops)
         return err->code;
     must_dataset *ds = NULL;
@@ -283,7 +248,8 @@ static inline int dt_train(const char *dir, const dt_opts *o, dt_result *res, mu
     must_feature_desc fd;
     must_backbone_features(bb, &fd);
     det_config cfg;
-    dt_config_defaults(ops, &cfg);
+    if ((rc = must_opts_defaults(ops->options, &cfg, sizeof cfg, err)))
+        goto out0;
     for (int k = 0; k < 16 && o->set[k]; k++)
         if ((rc = dt_config_set(ops, &cfg, o->set[k], err)))
             goto out0;
@@ -291,9 +257,9 @@ static inline int dt_train(const char *dir, const dt_opts *o, dt_result *res, mu
     for (int k = 0; k < 3; k++)
         names[k] = must_dataset_class_name(ds, MUST_LABEL_DETECTION, k);
     must_task_env env = {&fd, must_dataset_nclasses(ds, MUST_LABEL_DETECTION), names, o->size,
-                         o->seed};
+                         o->seed, "detection."};
     void *head = NULL;
-    if ((rc = ops->head_new(dethost(), &cfg, &env, &head, err)))
+    if ((rc = ops->head_new(must_host_table(), &cfg, &env, &head, err)))
         goto out0;
     must_params *sets[2] = {must_backbone_params(bb), ops->head_params(head)};
     must_optim_config oc;
@@ -357,6 +323,12 @@ static inline int dt_train(const char *dir, const dt_opts *o, dt_result *res, mu
             break;
         }
         times[step] = det_now() - t0;
+        if (res->nevals < 8 && o->eval_at[res->nevals] == step + 1) {
+            double v[3];
+            if ((rc = dt_evaluate(ops, head, bb, ds, o, v, err)))
+                break;
+            res->ap50_at[res->nevals++] = v[0];
+        }
     }
     res->train_s = det_now() - t_all;
     res->timers = dh->timers;

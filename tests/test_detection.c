@@ -11,10 +11,16 @@
 #include "det-impl.h"
 #include "must/gradcheck.h"
 #include "must/ops.h"
-#include "dethost.h"
+#include "must/optim.h"
+#include "plugin-impl.h"
+#include "plugutil.h"
 #include "testutil.h"
 
-static void setup(void) { ck_assert_ptr_nonnull(must_task_init(dethost(), NULL)); }
+static void setup(void)
+{
+    must_err e = {0};
+    ck_assert_msg(must_task_init(must_host_table(), &e), "%s", e.msg);
+}
 
 /* ---- boxes ---------------------------------------------------------------- */
 
@@ -610,7 +616,7 @@ START_TEST(roialign_gradcheck)
         must_init_uniform(c.f0, &r, -1, 1);
         must_init_uniform(c.f1, &r, -1, 1);
         must_ctx *ctx = must_ctx_new(2);
-        must_gradcheck_opts o = {1e-2f, 1e-3f, 0, 3};
+        must_gradcheck_opts o = {1e-2f, 1e-3f, 96, 3};
         must_err e = {0};
         ck_assert_msg(must_gradcheck(ctx, ra_loss, &c, c.p, &o, &e) == MUST_OK, "%s", e.msg);
         /* Some gradient reached each level (the check is not vacuous). */
@@ -665,6 +671,357 @@ START_TEST(roialign_threads)
 }
 END_TEST
 
+/* ---- the plugin through the loader --------------------------------------- */
+
+/* A backbone offering P3..P5 with 8 channels at strides 4, 8, 16. */
+static must_feature_desc fpn_features(void)
+{
+    must_feature_desc f;
+    memset(&f, 0, sizeof f);
+    for (int l = MUST_P3; l <= MUST_P5; l++) {
+        f.present |= MUST_LEVEL_BIT(l);
+        f.channels[l] = 8;
+        f.stride[l] = 4 << (l - MUST_P3);
+    }
+    return f;
+}
+
+static const char *const small_opts[] = {
+    "levels=P3,P4,P5", "head_channels=8", "head_fc=16", "roi_batch=16", "rpn_batch=32",
+    "roi_size=3", NULL};
+
+/* Fixed random features for 32 x 32 inputs (P3 8x8, P4 4x4, P5 2x2). */
+static void make_levels(must_ctx *ctx, int n, must_tensor *lv[MUST_NLEVELS])
+{
+    must_rng r;
+    must_rng_seed(&r, 21);
+    for (int l = 0; l < MUST_NLEVELS; l++)
+        lv[l] = NULL;
+    for (int l = MUST_P3; l <= MUST_P5; l++) {
+        int s = 8 >> (l - MUST_P3);
+        lv[l] = must_tensor_new4(ctx, n, 8, s, s);
+        for (size_t i = 0; i < lv[l]->numel; i++)
+            lv[l]->data[i] = must_rng_normal(&r);
+    }
+}
+
+/* A batch of n 32 x 32 examples; example 0 holds two objects, the others none. */
+static must_batch *det_batch(int n)
+{
+    must_batch *b = pu_batch_new(n, 32, 0);
+    b->boxes = calloc((size_t)n, sizeof *b->boxes);
+    must_box g[2] = {gtbox(2, 3, 14, 12, 0), gtbox(16, 14, 30, 31, 1)};
+    for (int k = 0; k < 2; k++)
+        ck_assert_int_eq(must_boxes_push(&b->boxes[0], &g[k], NULL), MUST_OK);
+    return b;
+}
+
+static void det_batch_free(must_batch *b)
+{
+    for (int i = 0; i < b->n; i++)
+        must_boxes_free(&b->boxes[i]);
+    free(b->boxes);
+    pu_batch_free(b);
+}
+
+static int all_finite(const must_params *p)
+{
+    const float *g = must_params_grad(p), *v = must_params_data(p);
+    for (size_t i = 0; i < must_params_numel(p, 1); i++)
+        if (!isfinite(g[i]) || !isfinite(v[i]))
+            return 0;
+    return 1;
+}
+
+START_TEST(plugin_loads)
+{
+    must_feature_desc f = fpn_features();
+    must_task *t = pu_task("detection", 2, &f, small_opts);
+    const must_task_ops *ops = must_task_get_ops(t);
+    ck_assert_str_eq(ops->name, "detection");
+    ck_assert_int_eq(ops->label_kind, MUST_LABEL_DETECTION);
+    ck_assert_int_eq(must_task_nmetrics(t), 3);
+    ck_assert_str_eq(must_task_metric_name(t, 0), "AP50");
+    ck_assert_uint_eq(must_task_levels(t), MUST_LEVEL_BIT(MUST_P3) | MUST_LEVEL_BIT(MUST_P4) |
+                                               MUST_LEVEL_BIT(MUST_P5));
+    const must_params *p = must_task_params(t);
+    /* 3 anchors a location: objectness (3, 8, 1, 1), deltas (12, 8, 1, 1);
+     * the box head's fc reads 8 x 3 x 3, predicts 3 logits and 8 deltas. */
+    must_tensor *w = must_params_find(p, "detection.rpn.objectness.weight");
+    ck_assert_ptr_nonnull(w);
+    ck_assert_int_eq(w->shape[0], 3);
+    ck_assert_int_eq(must_params_find(p, "detection.rpn.deltas.weight")->shape[0], 12);
+    ck_assert_int_eq(must_params_find(p, "detection.roi.fc.weight")->shape[1], 72);
+    ck_assert_int_eq(must_params_find(p, "detection.roi.cls.weight")->shape[0], 3);
+    ck_assert_int_eq(must_params_find(p, "detection.roi.box.weight")->shape[0], 8);
+    ck_assert_ptr_nonnull(must_params_find(p, "detection.roi.conv3.bias"));
+    char v[64];
+    must_err e = {0};
+    ck_assert_int_eq(must_task_get(t, "pseudo_threshold", v, sizeof v, &e), MUST_OK);
+    ck_assert_str_eq(v, "0.5");
+    must_task_free(t);
+}
+END_TEST
+
+START_TEST(plugin_refuses)
+{
+    struct { const char *key, *value, *msg; } bad[] = {
+        {"levels", "P3,P5", "consecutive"},
+        {"levels", "P2,P3", "no P2"},
+        {"levels", "C5", "FPN levels"},
+        {"anchor_ratios", "1,-2", "positive numbers"},
+        {"anchor_sizes", "16,32", "2 sizes for 3 levels"},
+        {"rpn_neg_iou", "0.8", "rpn_neg_iou"},
+    };
+    must_feature_desc f = fpn_features();
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        must_err e = {0};
+        must_task *t = NULL;
+        ck_assert_int_eq(must_task_new("detection", NULL, &t, &e), MUST_OK);
+        if (strcmp(bad[k].key, "levels"))
+            ck_assert_int_eq(must_task_set(t, "levels", "P3,P4,P5", NULL, &e), MUST_OK);
+        ck_assert_msg(must_task_set(t, bad[k].key, bad[k].value, NULL, &e) == MUST_OK, "%s",
+                      e.msg);
+        must_task_env env = {.features = &f, .nclasses = 2, .image_size = 32, .seed = 1};
+        ck_assert_int_ne(must_task_build(t, &env, &e), MUST_OK);
+        ck_assert_msg_has(e.msg, bad[k].msg);
+        must_task_free(t);
+    }
+}
+END_TEST
+
+START_TEST(plugin_loss_backward)
+{
+    must_feature_desc f = fpn_features();
+    must_task *t = pu_task("detection", 2, &f, small_opts);
+    must_params *p = must_task_params(t);
+    must_batch *b = det_batch(2);
+    must_ctx *ctx = must_ctx_new(2);
+    must_tensor *lv[MUST_NLEVELS];
+    make_levels(ctx, 2, lv);
+    must_params_zero_grad(p);
+    void *pred = must_task_forward(t, ctx, lv, 32, 32);
+    ck_assert_msg(pred != NULL, "%s", must_ctx_error(ctx)->msg);
+    /* Training mode keeps the proposals for the loss: 1 to 1000 per image. */
+    det_pred *dp = pred;
+    ck_assert_int_gt(dp->nprop[0], 0);
+    ck_assert_int_le(dp->nprop[0], 1000);
+    ck_assert_int_eq(dp->anchors.total, 3 * (64 + 16 + 4));
+    must_tensor *l = must_task_loss(t, ctx, pred, b, NULL);
+    ck_assert_msg(l != NULL, "%s", must_ctx_error(ctx)->msg);
+    ck_assert(isfinite(l->data[0]) && l->data[0] > 0.0f);
+    ck_assert_int_eq(must_backward(ctx, l), MUST_OK);
+    ck_assert(all_finite(p));
+    /* Both stages learn: the RPN's and the box head's predictors have gradients. */
+    const char *names[] = {"detection.rpn.objectness.weight", "detection.rpn.deltas.weight",
+                           "detection.roi.cls.weight", "detection.roi.box.weight",
+                           "detection.roi.conv0.weight"};
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+        must_tensor *w = must_params_find(p, names[k]);
+        double g = 0;
+        for (size_t i = 0; i < w->numel; i++)
+            g += fabsf(w->grad[i]);
+        ck_assert_msg(g > 0, "%s has no gradient", names[k]);
+    }
+    /* A masked example, or one whose labels lack the kind, does not count:
+     * with example 0 out, only the empty image is left. */
+    float m[2] = {0, 1};
+    must_ctx_reset(ctx);
+    make_levels(ctx, 2, lv);
+    float lm = must_task_loss(t, ctx, must_task_forward(t, ctx, lv, 32, 32), b, m)->data[0];
+    b->has[0] = 0;
+    must_ctx_reset(ctx);
+    make_levels(ctx, 2, lv);
+    float lh = must_task_loss(t, ctx, must_task_forward(t, ctx, lv, 32, 32), b, NULL)->data[0];
+    ck_assert_float_near(lm, lh, 1e-6);
+    ck_assert(lm != l->data[0]);
+    /* Nothing counted: the loss is 0. */
+    float none[2] = {0, 0};
+    b->has[0] = MUST_LABEL_ALL;
+    must_ctx_reset(ctx);
+    make_levels(ctx, 2, lv);
+    l = must_task_loss(t, ctx, must_task_forward(t, ctx, lv, 32, 32), b, none);
+    ck_assert_ptr_nonnull(l);
+    ck_assert_float_near(l->data[0], 0.0, 0);
+    must_ctx_free(ctx);
+    det_batch_free(b);
+    must_task_free(t);
+}
+END_TEST
+
+START_TEST(plugin_empty_images_train)
+{
+    /* A batch without a single box: RPN negatives only, no RoI foreground.
+     * Training on it stays finite and drives the objectness down. */
+    must_feature_desc f = fpn_features();
+    must_task *t = pu_task("detection", 2, &f, small_opts);
+    must_params *p = must_task_params(t);
+    must_batch *b = det_batch(3);
+    must_boxes_free(&b->boxes[0]);
+    must_optim_config oc;
+    must_optim_config_default(&oc, MUST_OPTIM_SGD);
+    oc.lr = 0.05;
+    oc.momentum = 0.9;
+    must_err e = {0};
+    must_optim *opt = must_optim_new(&oc, &p, 1, &e);
+    ck_assert_msg(opt != NULL, "%s", e.msg);
+    must_ctx *ctx = must_ctx_new(2);
+    float first = 0, last = 0;
+    for (int step = 0; step < 30; step++) {
+        must_ctx_reset(ctx);
+        must_params_zero_grad(p);
+        must_tensor *lv[MUST_NLEVELS];
+        make_levels(ctx, 3, lv);
+        b->index = (uint64_t)step;
+        must_tensor *l = must_task_loss(t, ctx, must_task_forward(t, ctx, lv, 32, 32), b, NULL);
+        ck_assert_msg(l != NULL, "%s", must_ctx_error(ctx)->msg);
+        ck_assert_msg(isfinite(l->data[0]), "step %d: loss %g", step, (double)l->data[0]);
+        ck_assert_int_eq(must_backward(ctx, l), MUST_OK);
+        ck_assert(all_finite(p));
+        ck_assert_int_eq(must_optim_step(opt, NULL, &e), MUST_OK);
+        if (!step)
+            first = l->data[0];
+        last = l->data[0];
+    }
+    ck_assert_msg(last < 0.5f * first, "loss %g -> %g", (double)first, (double)last);
+    must_ctx_free(ctx);
+    must_optim_free(opt);
+    det_batch_free(b);
+    must_task_free(t);
+}
+END_TEST
+
+/* The whole loss with the proposals held fixed (the gradient does not flow
+ * through the proposal boxes, as in Detectron2, so moving them would not be
+ * part of the analytic gradient). */
+typedef struct whole {
+    must_task *t;
+    must_batch *b;
+} whole;
+
+static const float fixed_prop[] = {2, 3, 14, 12, 0, 0, 16, 16, 4, 2, 13, 15, 15, 13, 31, 30,
+                                   10, 10, 20, 20, 1, 1, 31, 31};
+
+static must_tensor *whole_loss(must_ctx *ctx, void *u)
+{
+    whole *w = u;
+    must_tensor *lv[MUST_NLEVELS];
+    make_levels(ctx, 2, lv);
+    det_pred *p = must_task_forward(w->t, ctx, lv, 32, 32);
+    if (!p)
+        return NULL;
+    for (int i = 0; i < 2; i++) {
+        p->nprop[i] = 6;
+        p->prop[i] = (float *)fixed_prop;
+    }
+    return must_task_loss(w->t, ctx, p, w->b, NULL);
+}
+
+START_TEST(plugin_gradcheck)
+{
+    must_feature_desc f = fpn_features();
+    static const char *const opts[] = {"levels=P3,P4,P5", "head_channels=4", "head_fc=8",
+                                       "roi_size=2", "rpn_batch=32", NULL};
+    whole w = {pu_task("detection", 2, &f, opts), det_batch(2)};
+    must_ctx *ctx = must_ctx_new(1);
+    must_gradcheck_opts o = {1e-2f, 2e-2f, 6, 11};
+    must_err e = {0};
+    ck_assert_msg(must_gradcheck(ctx, whole_loss, &w, must_task_params(w.t), &o, &e) == MUST_OK,
+                  "%s", e.msg);
+    ck_assert_msg(must_gradcheck_dir(ctx, whole_loss, &w, (must_params *[]){must_task_params(w.t)},
+                                     1, &o, &e) == MUST_OK,
+                  "%s", e.msg);
+    must_ctx_free(ctx);
+    det_batch_free(w.b);
+    must_task_free(w.t);
+}
+END_TEST
+
+START_TEST(plugin_inference_eval_pseudo_draw)
+{
+    must_feature_desc f = fpn_features();
+    static const char *const opts[] = {"levels=P3,P4,P5", "head_channels=8", "head_fc=16",
+                                       "roi_size=3", "score_threshold=0", "max_detections=7",
+                                       NULL};
+    must_task *t = pu_task("detection", 2, &f, opts);
+    must_batch *b = det_batch(2);
+    must_ctx *ctx = must_ctx_new(2);
+    must_ctx_set_training(ctx, 0);
+    must_ctx_set_grad(ctx, 0);
+    must_tensor *lv[MUST_NLEVELS];
+    make_levels(ctx, 2, lv);
+    det_pred *p = must_task_forward(t, ctx, lv, 32, 32);
+    ck_assert_msg(p != NULL, "%s", must_ctx_error(ctx)->msg);
+    /* Inference made detections: at most 7, best first, inside the image. */
+    ck_assert(p->have_dets);
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_le(p->ndet[i], 7);
+        ck_assert_int_gt(p->ndet[i], 0);
+        for (int q = 0; q < p->ndet[i]; q++) {
+            const must_box *d = &p->det[i][q];
+            ck_assert(d->x0 >= 0 && d->x1 <= 32 && d->x0 < d->x1 && d->y0 < d->y1);
+            ck_assert(d->cls >= 0 && d->cls < 2);
+            if (q)
+                ck_assert(d->score <= p->det[i][q - 1].score);
+        }
+    }
+    /* Pseudo labels: the detections scoring >= the threshold, with their scores. */
+    must_err e = {0};
+    must_labels pl;
+    ck_assert_msg(must_task_pseudo_label(t, p, b, 0, &pl, &e) == MUST_OK, "%s", e.msg);
+    ck_assert(pl.has & MUST_LABEL_BIT(MUST_LABEL_DETECTION));
+    int want = 0;
+    for (int q = 0; q < p->ndet[0]; q++)
+        want += p->det[0][q].score >= 0.5f;
+    ck_assert_int_eq(pl.boxes.n, want);
+    must_labels_free(&pl);
+    /* Evaluation reads the detections: replaced by the ground truth itself
+     * they score 1; an example without the kind is skipped. */
+    must_box hit[2] = {b->boxes[0].v[0], b->boxes[0].v[1]};
+    p->ndet[0] = 2;
+    p->det[0] = hit;
+    p->ndet[1] = 0;
+    double v[3];
+    ck_assert_msg(pu_eval1(t, p, b, v, &e) == MUST_OK, "%s", e.msg);
+    ck_assert_float_near(v[0], 1.0, 1e-12);
+    ck_assert_float_near(v[1], 1.0, 1e-12);
+    ck_assert_float_near(v[2], 1.0, 1e-12);
+    must_box miss = gtbox(0, 0, 5, 5, 0);
+    ck_assert_int_eq(must_boxes_push(&b->boxes[1], &miss, NULL), MUST_OK);
+    b->has[1] = 0;
+    ck_assert_msg(pu_eval1(t, p, b, v, &e) == MUST_OK, "%s", e.msg);
+    ck_assert_float_near(v[0], 1.0, 1e-12);
+    b->has[1] = MUST_LABEL_ALL;
+    ck_assert_msg(pu_eval1(t, p, b, v, &e) == MUST_OK, "%s", e.msg);
+    ck_assert_float_near(v[0], (0.5 + 1.0) / 2.0, 1e-12); /* class 0: 1 of 2 found */
+    /* Pseudo labels of those detections keep class and score. */
+    hit[1].score = 0.4f;
+    ck_assert_int_eq(must_task_pseudo_label(t, p, b, 0, &pl, &e), MUST_OK);
+    ck_assert_int_eq(pl.boxes.n, 1);
+    ck_assert_int_eq(pl.boxes.v[0].cls, 0);
+    ck_assert_float_near(pl.boxes.v[0].score, 1.0, 0);
+    must_labels_free(&pl);
+    /* Drawing the prediction and a label. */
+    must_image img;
+    ck_assert_int_eq(must_image_alloc(&img, 32, 32, 3, 8, NULL), MUST_OK);
+    ck_assert_int_eq(must_task_draw(t, &img, NULL, p, b, 0, &e), MUST_OK);
+    size_t lit = 0;
+    for (size_t q = 0; q < 32 * 32 * 3; q++)
+        lit += ((uint8_t *)img.pixels)[q] != 0;
+    ck_assert_uint_gt(lit, 20);
+    must_labels lab;
+    must_labels_init(&lab);
+    must_boxes_copy(&lab.boxes, &b->boxes[0], NULL);
+    lab.has = MUST_LABEL_BIT(MUST_LABEL_DETECTION);
+    ck_assert_int_eq(must_task_draw(t, &img, &lab, NULL, NULL, 0, &e), MUST_OK);
+    must_labels_free(&lab);
+    must_image_free(&img);
+    must_ctx_free(ctx);
+    det_batch_free(b);
+    must_task_free(t);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("detection");
@@ -689,10 +1046,21 @@ static Suite *suite(void)
     suite_add_tcase(s, t);
     t = tcase_create("roialign");
     tcase_add_checked_fixture(t, setup, NULL);
+    tcase_set_timeout(t, 60);
     tcase_add_test(t, roialign_hand);
     tcase_add_test(t, roialign_levels);
     tcase_add_test(t, roialign_gradcheck);
     tcase_add_test(t, roialign_threads);
+    suite_add_tcase(s, t);
+    t = tcase_create("plugin");
+    tcase_add_checked_fixture(t, setup, NULL);
+    tcase_set_timeout(t, 60);
+    tcase_add_test(t, plugin_loads);
+    tcase_add_test(t, plugin_refuses);
+    tcase_add_test(t, plugin_loss_backward);
+    tcase_add_test(t, plugin_empty_images_train);
+    tcase_add_test(t, plugin_gradcheck);
+    tcase_add_test(t, plugin_inference_eval_pseudo_draw);
     suite_add_tcase(s, t);
     return s;
 }

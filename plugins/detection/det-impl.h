@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "must/task.h"
+#include "../common/plugin-util.h"
 
 /* The host table: set once by must_task_init (or a test's stand-in).  Even
  * the pure pieces report errors through it (err_set), since the plugin links
@@ -270,7 +271,7 @@ typedef struct det_pred {
 double det_now(void);
 /* A deterministic stream per (seed, epoch, batch, example, stage). */
 void det_rng(must_rng *r, uint64_t seed, const must_batch *b, int i, int stage);
-/* N(0, std^2) values into a parameter, from the host's uniform generator. */
+/* N(0, std^2) values into a parameter. */
 void det_init_normal(must_tensor *t, must_rng *r, float std);
 
 /* rpn.c */

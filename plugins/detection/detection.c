@@ -109,11 +109,8 @@ void det_rng(must_rng *r, uint64_t seed, const must_batch *b, int i, int stage)
 
 void det_init_normal(must_tensor *t, must_rng *r, float std)
 {
-    /* Box-Muller from the host's uniform stream. */
-    for (size_t i = 0; i < t->numel; i++) {
-        float u = 1.0f - det_host->rng_uniform(r), v = det_host->rng_uniform(r);
-        t->data[i] = std * sqrtf(-2.0f * logf(u)) * cosf(6.2831853f * v);
-    }
+    for (size_t i = 0; i < t->numel; i++)
+        t->data[i] = std * det_host->rng_normal(r);
 }
 
 /* ---- configuration ------------------------------------------------------- */
@@ -268,7 +265,7 @@ static int head_new(const must_host *host, const void *config, const must_task_e
     h->cfg = *(const det_config *)config;
     h->seed = env->seed;
     int rc = configure(h, env, err);
-    if (!rc && !(h->params = det_host->params_new("detection.")))
+    if (!rc && !(h->params = det_host->params_new(env->prefix ? env->prefix : "detection.")))
         rc = det_err(err, MUST_ENOMEM, "detection: out of memory");
     if (!rc)
         rc = det_rpn_declare(h, err);
@@ -447,7 +444,7 @@ static int eval_add(void *state, void *pred, const must_batch *b, must_err *err)
     if (det_roi_detect(s->h, p))
         return ctx_err(p, err);
     for (int i = 0; i < b->n; i++) {
-        if (!(b->has[i] & MUST_LABEL_BIT(MUST_LABEL_DETECTION)))
+        if (!plugin_counts(b, NULL, i, MUST_LABEL_DETECTION) || !b->boxes)
             continue;
         const must_boxes *g = &b->boxes[i];
         int rc = det_eval_image(s->e, g->v, g->n, p->det[i], p->ndet[i], err);
@@ -476,6 +473,7 @@ static int eval_end(void *state, double *values, must_err *err)
 static int draw(void *hp, must_image *img, const must_labels *label, void *pred,
                 const must_batch *b, int i, must_err *err)
 {
+    (void)b;
     det_head *h = hp;
     det_pred *p = pred;
     const char *const *names = (const char *const *)h->names;
@@ -486,30 +484,14 @@ static int draw(void *hp, must_image *img, const must_labels *label, void *pred,
         return det_err(err, MUST_EINVAL, "detection draw: example %d of %d", i, p->n);
     if (det_roi_detect(h, p))
         return ctx_err(p, err);
-    /* Confident detections, mapped back through the example's augmentation
-     * unless the image is the batch's own size. */
+    /* The confident detections; img is the batch's size, as they are. */
     must_box *v = malloc((size_t)(p->ndet[i] ? p->ndet[i] : 1) * sizeof *v);
     if (!v)
         return det_err(err, MUST_ENOMEM, "detection draw: out of memory");
-    int n = 0, native = b && img->width == b->size && img->height == b->size;
-    for (int q = 0; q < p->ndet[i]; q++) {
-        must_box d = p->det[i][q];
-        if (d.score < h->cfg.pseudo_threshold)
-            continue;
-        if (b && !native) {
-            const must_aug_tf *tf = &b->tf[i];
-            if (tf->flip) {
-                float x0 = (float)tf->out_w - d.x1;
-                d.x1 = (float)tf->out_w - d.x0;
-                d.x0 = x0;
-            }
-            d.x0 = tf->x0 + d.x0 / tf->s;
-            d.x1 = tf->x0 + d.x1 / tf->s;
-            d.y0 = tf->y0 + d.y0 / tf->s;
-            d.y1 = tf->y0 + d.y1 / tf->s;
-        }
-        v[n++] = d;
-    }
+    int n = 0;
+    for (int q = 0; q < p->ndet[i]; q++)
+        if (p->det[i][q].score >= h->cfg.pseudo_threshold)
+            v[n++] = p->det[i][q];
     int rc = det_draw_boxes(img, v, n, names, h->K, 1, err);
     free(v);
     return rc;
@@ -519,7 +501,7 @@ static const must_task_ops ops = {
     .abi_version = MUST_TASK_ABI_VERSION,
     .struct_size = sizeof(must_task_ops),
     .name = "detection",
-    .version = "1.0",
+    .version = "0.1.0",
     .summary = "two-stage detector on P3-P7: RPN + RoIAlign + Fast R-CNN head; VOC and COCO AP",
     .label_kind = MUST_LABEL_DETECTION,
     .metrics = metrics,
@@ -541,13 +523,10 @@ static const must_task_ops ops = {
 
 const must_task_ops *must_task_init(const must_host *host, must_err *err)
 {
-    if (!host || host->abi_version != MUST_TASK_ABI_VERSION ||
-        host->struct_size < sizeof(must_host)) {
-        if (host && host->err_set)
-            host->err_set(err, MUST_EABI,
-                          "detection: host ABI %u (%u bytes), the plugin needs %d (%zu bytes)",
-                          host->abi_version, host->struct_size, MUST_TASK_ABI_VERSION,
-                          sizeof(must_host));
+    if (host->abi_version != MUST_TASK_ABI_VERSION || host->struct_size < MUST_HOST_V1_SIZE) {
+        host->err_set(err, MUST_EABI, "detection: host ABI %u (%u bytes), plugin ABI %d (%zu)",
+                      (unsigned)host->abi_version, (unsigned)host->struct_size,
+                      MUST_TASK_ABI_VERSION, (size_t)MUST_HOST_V1_SIZE);
         return NULL;
     }
     det_host = host;

@@ -72,22 +72,6 @@ static void text(must_image *img, int x, int y, const char *s, rgb c)
     }
 }
 
-/* Class colours spread round the hue circle by the golden angle, at full
- * saturation and value, so neighbouring ids differ most. */
-static rgb colour(int k)
-{
-    double h = fmod(0.61803398875 * (k < 0 ? -k : k), 1.0) * 6.0, f = h - floor(h);
-    uint8_t up = (uint8_t)(255 * f), down = (uint8_t)(255 * (1 - f));
-    switch ((int)h) {
-    case 0: return (rgb){255, up, 0};
-    case 1: return (rgb){down, 255, 0};
-    case 2: return (rgb){0, 255, up};
-    case 3: return (rgb){0, down, 255};
-    case 4: return (rgb){up, 0, 255};
-    default: return (rgb){255, 0, down};
-    }
-}
-
 int det_draw_boxes(must_image *img, const must_box *box, int n, const char *const *names,
                    int nclasses, int show_score, must_err *err)
 {
@@ -97,7 +81,9 @@ int det_draw_boxes(must_image *img, const must_box *box, int n, const char *cons
                        img->channels, img->depth);
     for (int i = 0; i < n; i++) {
         const must_box *b = &box[i];
-        rgb c = colour(b->cls);
+        unsigned char cc[3];
+        plugin_class_colour(b->cls, cc);
+        rgb c = {cc[0], cc[1], cc[2]};
         /* Half-open pixel boxes: the frame runs on the outermost pixels inside. */
         int x0 = (int)floorf(b->x0), y0 = (int)floorf(b->y0);
         int x1 = (int)ceilf(b->x1) - 1, y1 = (int)ceilf(b->y1) - 1;

@@ -84,7 +84,7 @@ must_tensor *det_roi_loss(det_head *h, must_ctx *ctx, det_pred *p, const must_ba
     int N = p->n, K = h->K, most = 1, cap = 0;
     *nrois = 0;
     for (int i = 0; i < N; i++) {
-        if (mask && mask[i] == 0.0f)
+        if (!plugin_counts(b, mask, i, MUST_LABEL_DETECTION))
             continue;
         int nc = p->nprop[i] + (b->boxes ? b->boxes[i].n : 0);
         most = nc > most ? nc : most;
@@ -106,7 +106,7 @@ must_tensor *det_roi_loss(det_head *h, must_ctx *ctx, det_pred *p, const must_ba
     double t0 = det_now();
     int R = 0, nfg = 0;
     for (int i = 0; i < N; i++) {
-        if (mask && mask[i] == 0.0f)
+        if (!plugin_counts(b, mask, i, MUST_LABEL_DETECTION))
             continue;
         const must_box *gt = b->boxes ? b->boxes[i].v : NULL;
         int ngt = b->boxes ? b->boxes[i].n : 0, np = p->nprop[i], nc = np + ngt;

@@ -187,7 +187,7 @@ must_tensor *det_rpn_loss(det_head *h, must_ctx *ctx, det_pred *p, const must_ba
     double t0 = det_now();
     long nsamp = 0, npos = 0;
     for (int i = 0; i < N; i++) {
-        if (mask && mask[i] == 0.0f)
+        if (!plugin_counts(b, mask, i, MUST_LABEL_DETECTION))
             continue;
         const must_box *gt = b->boxes ? b->boxes[i].v : NULL;
         int ngt = b->boxes ? b->boxes[i].n : 0;
