@@ -1,16 +1,14 @@
 /* test_task_train.c - each built-in plugin's head, on a tiny backbone
  * (ResNet-18 at width 0.25 with an FPN, 32x32 images), trains on a small
- * synthetic dataset written with the dataset writer and read back through
- * the loader, and its headline metric on held-out images ends well above
- * where it started and above chance.  One thread; a few seconds each.
+ * world dataset (must/world.h: rendered scenes with exact labels, written
+ * in the dataset format) read back through the loader, and its metrics on
+ * held-out images end well above where they started, above chance and
+ * above the best constant prediction.  One thread; a few seconds each.
  *
- * The scene: a wall (upper half, depth 8 m, normal towards the camera) and
- * a floor (lower half, depth from 8 m at the horizon to 2 m at the bottom,
- * normal up), and one rectangle of class c in front, coloured by class
- * (red, green, blue, yellow), at depth 1.5 + 0.5 c with a normal tilted by
- * class.  Labels: classification c; segmentation 0 background, 1 + c the
- * object; depth (the left column has no data); normals (the top row is
- * invalid). */
+ * The world: one dominant sphere, cube or cone on a floor in front of a
+ * backdrop wall under the sky, plain colours, one light; every image
+ * labelled for classification (3 shapes), segmentation (sky, floor, wall
+ * and the shapes), depth and normals. */
 #include "config.h"
 
 #include <math.h>
@@ -23,101 +21,51 @@
 #include "must/model.h"
 #include "must/optim.h"
 #include "must/plugin.h"
+#include "must/world.h"
 #include "testutil.h"
 #include "datautil.h"
 #include "plugutil.h"
 
 #define S 32
-#define NTRAIN 96
-#define NVAL 32
-#define NCLS 4
+#define COUNT 160
 
-static const char *const cls_names[NCLS] = {"red", "green", "blue", "yellow"};
-static const char *const seg_names[NCLS + 1] = {"background", "red", "green", "blue", "yellow"};
-static const unsigned char colours[NCLS][3] = {
-    {200, 40, 40}, {40, 190, 60}, {40, 60, 210}, {210, 200, 40}};
-static const float tilts[NCLS][3] = {
-    {0.6f, 0.0f, -0.8f}, {-0.6f, 0.0f, -0.8f}, {0.0f, -0.6f, -0.8f}, {0.0f, 0.6f, -0.8f}};
+static const char domain_ini[] =
+    "[domain]\n"
+    "role = teacher\n"
+    "tasks = classification, segmentation, depth, normal\n"
+    "splits = 80, 20, 0\n"
+    "[objects]\n"
+    "classes = sphere, cube, cone\n"
+    "stuff = sky, floor, wall\n"
+    "count = 1\n"
+    "dominant = 1\n"
+    "fill = 0.4, 0.6\n"
+    "lying = 0\n"
+    "[look]\n"
+    "saturation = 0.6, 0.9\n"
+    "value = 0.6, 0.95\n"
+    "[background]\n"
+    "kinds = backdrop\n"
+    "[camera]\n"
+    "height = 0.8, 1.5\n"
+    "fov = 50, 60\n"
+    "[lights]\n"
+    "count = 1\n";
 
-static void make_example(must_rng *r, int c, must_image *img, must_labels *l)
-{
-    must_err e = {0};
-    ck_assert_int_eq(must_image_alloc(img, S, S, 3, 8, &e), MUST_OK);
-    must_labels_init(l);
-    ck_assert_int_eq(must_map_alloc(&l->seg, 1, S, S, &e), MUST_OK);
-    ck_assert_int_eq(must_map_alloc(&l->depth, 1, S, S, &e), MUST_OK);
-    ck_assert_int_eq(must_map_alloc(&l->normal, 3, S, S, &e), MUST_OK);
-    int w = 10 + (int)must_rng_below(r, 9), h = 10 + (int)must_rng_below(r, 9);
-    int x0 = (int)must_rng_below(r, (uint32_t)(S - w)), y0 = (int)must_rng_below(r, (uint32_t)(S - h));
-    int wall = 90 + (int)must_rng_below(r, 50), floor_ = 60 + (int)must_rng_below(r, 40);
-    unsigned char *p = img->pixels;
-    const size_t hw = (size_t)S * S;
-    for (int y = 0; y < S; y++)
-        for (int x = 0; x < S; x++) {
-            size_t q = (size_t)y * S + x;
-            int in = x >= x0 && x < x0 + w && y >= y0 && y < y0 + h;
-            int noise = (int)must_rng_below(r, 21) - 10;
-            float n[3];
-            float d;
-            if (in) {
-                for (int k = 0; k < 3; k++)
-                    p[3 * q + k] = (unsigned char)(colours[c][k] + noise);
-                d = 1.5f + 0.5f * (float)c;
-                memcpy(n, tilts[c], sizeof n);
-            } else if (y < S / 2) {
-                p[3 * q + 0] = (unsigned char)(wall + noise);
-                p[3 * q + 1] = (unsigned char)(wall + noise);
-                p[3 * q + 2] = (unsigned char)(wall + 30 + noise);
-                d = 8.0f;
-                n[0] = 0.0f, n[1] = 0.0f, n[2] = -1.0f;
-            } else {
-                p[3 * q + 0] = (unsigned char)(floor_ + 40 + noise);
-                p[3 * q + 1] = (unsigned char)(floor_ + 20 + noise);
-                p[3 * q + 2] = (unsigned char)(floor_ + noise);
-                d = 8.0f - 6.0f * (float)(y - S / 2) / (float)(S / 2 - 1);
-                n[0] = 0.0f, n[1] = -1.0f, n[2] = 0.0f;
-            }
-            l->seg.data[q] = in ? (float)(1 + c) : 0.0f;
-            l->depth.data[q] = x == 0 ? 0.0f : d;
-            for (int k = 0; k < 3; k++)
-                l->normal.data[k * hw + q] = y == 0 ? 0.0f : n[k];
-        }
-    l->cls = c;
-    l->has = MUST_LABEL_BIT(MUST_LABEL_CLASSIFICATION) | MUST_LABEL_BIT(MUST_LABEL_SEGMENTATION) |
-             MUST_LABEL_BIT(MUST_LABEL_DEPTH) | MUST_LABEL_BIT(MUST_LABEL_NORMAL);
-}
-
-/* Written once per process (each test forks from a process that made it). */
+/* Rendered once per process, before the tests fork. */
 static char set_dir[4096];
 
 static void make_set(void)
 {
-    snprintf(set_dir, sizeof set_dir, "%s/task-train-set", test_tmpdir());
+    snprintf(set_dir, sizeof set_dir, "%s/task-train-world", test_tmpdir());
     du_rmrf(set_dir);
-    must_dataset_spec spec = {.name = "scenes", .depth_scale = 0.001f};
-    spec.tasks = MUST_LABEL_BIT(MUST_LABEL_CLASSIFICATION) |
-                 MUST_LABEL_BIT(MUST_LABEL_SEGMENTATION) | MUST_LABEL_BIT(MUST_LABEL_DEPTH) |
-                 MUST_LABEL_BIT(MUST_LABEL_NORMAL);
-    spec.task[MUST_LABEL_CLASSIFICATION] = (must_task_spec){NCLS, cls_names, 0, NULL, NULL};
-    spec.task[MUST_LABEL_SEGMENTATION] = (must_task_spec){NCLS + 1, seg_names, 0, NULL, NULL};
-    must_dataset_writer *w;
+    must_world_domain *d;
     must_err e = {0};
-    ck_assert_msg(must_dataset_writer_new(set_dir, &spec, &w, &e) == MUST_OK, "%s", e.msg);
-    must_rng r;
-    must_rng_seed(&r, 2024);
-    for (int i = 0; i < NTRAIN + NVAL; i++) {
-        must_image img;
-        must_labels l;
-        make_example(&r, i % NCLS, &img, &l);
-        char id[16];
-        snprintf(id, sizeof id, "s%03d", i);
-        ck_assert_msg(must_dataset_writer_add(w, id, i < NTRAIN ? MUST_SPLIT_TRAIN : MUST_SPLIT_VAL,
-                                              &img, &l, &e) == MUST_OK,
-                      "%s", e.msg);
-        must_image_free(&img);
-        must_labels_free(&l);
-    }
-    ck_assert_msg(must_dataset_writer_commit(w, &e) == MUST_OK, "%s", e.msg);
+    ck_assert_msg(must_world_domain_parse(domain_ini, "test_task_train.c", &d, &e) == MUST_OK,
+                  "%s", e.msg);
+    must_world_gen_opts o = {.count = COUNT, .size = S, .seed = 7, .threads = 1, .quiet = 1};
+    ck_assert_msg(must_world_generate(d, set_dir, &o, NULL, &e) == MUST_OK, "%s", e.msg);
+    must_world_domain_free(d);
 }
 
 typedef struct rig {
@@ -313,7 +261,7 @@ static void report(const rig *g, const char *when, const double *v)
     fflush(stdout);
 }
 
-START_TEST(classification_learns_the_colour_classes)
+START_TEST(classification_learns_the_shapes)
 {
     rig g;
     rig_new(&g, "classification", NULL);
@@ -323,13 +271,13 @@ START_TEST(classification_learns_the_colour_classes)
     evaluate(&g, after);
     report(&g, "before", before);
     report(&g, "after", after);
-    ck_assert_msg(after[0] >= 80.0, "top-1 %.1f%% (chance 25%%)", after[0]);
-    ck_assert_msg(after[0] >= before[0] + 30.0, "top-1 %.1f -> %.1f", before[0], after[0]);
+    ck_assert_msg(after[0] >= 60.0, "top-1 %.1f%% (chance 33%%)", after[0]);
+    ck_assert_msg(after[0] >= before[0] + 25.0, "top-1 %.1f -> %.1f", before[0], after[0]);
     rig_free(&g);
 }
 END_TEST
 
-START_TEST(segmentation_learns_the_objects)
+START_TEST(segmentation_learns_the_scene)
 {
     rig g;
     rig_new(&g, "segmentation", (const char *const[]){"channels=16", NULL});
@@ -339,8 +287,9 @@ START_TEST(segmentation_learns_the_objects)
     evaluate(&g, after);
     report(&g, "before", before);
     report(&g, "after", after);
-    ck_assert_msg(after[0] >= 50.0, "mIoU %.1f%%", after[0]);
+    ck_assert_msg(after[0] >= 40.0, "mIoU %.1f%%", after[0]);
     ck_assert_msg(after[0] >= before[0] + 30.0, "mIoU %.1f -> %.1f", before[0], after[0]);
+    ck_assert_msg(after[1] >= 65.0, "pixel accuracy %.1f%%", after[1]);
     rig_free(&g);
 }
 END_TEST
@@ -358,13 +307,13 @@ static void depth_case(const char *loss, int steps)
     report(&g, "constant", chance);
     report(&g, "before", before);
     report(&g, "after", after);
-    /* Edges blur at P2's stride of 4 on 32x32 images, so about a fifth of
-     * the pixels stay off by more than 25 %: delta1 ends near 78 %. */
-    ck_assert_msg(after[0] >= 65.0, "%s: delta1 %.1f%%", loss, after[0]);
-    ck_assert_msg(after[0] >= chance[0] + 40.0 && after[0] >= before[0] + 40.0,
+    /* Edges blur at P2's stride of 4 on 32x32 images: a short run gets
+     * delta1 to about 55 % (l1log) and 80 % (ssi, judged after alignment). */
+    ck_assert_msg(after[0] >= 45.0, "%s: delta1 %.1f%%", loss, after[0]);
+    ck_assert_msg(after[0] >= chance[0] + 25.0 && after[0] >= before[0] + 25.0,
                   "%s: delta1 %.1f%% (before %.1f, best constant %.1f)", loss, after[0],
                   before[0], chance[0]);
-    ck_assert_msg(after[3] <= 0.5 * chance[3] && after[3] <= 0.5 * before[3],
+    ck_assert_msg(after[3] <= 0.6 * chance[3] && after[3] <= 0.6 * before[3],
                   "%s: AbsRel %.3f (before %.3f, best constant %.3f)", loss, after[3], before[3],
                   chance[3]);
     rig_free(&g);
@@ -372,13 +321,13 @@ static void depth_case(const char *loss, int steps)
 
 START_TEST(depth_learns_the_scene_l1log)
 {
-    depth_case("loss=l1log", 150);
+    depth_case("loss=l1log", 200);
 }
 END_TEST
 
 START_TEST(depth_learns_the_scene_ssi)
 {
-    depth_case("loss=ssi", 150);
+    depth_case("loss=ssi", 200);
 }
 END_TEST
 
@@ -394,11 +343,11 @@ START_TEST(normal_learns_the_surfaces)
     evaluate(&g, after);
     report(&g, "before", before);
     report(&g, "after", after);
-    ck_assert_msg(after[0] <= 20.0, "mean angle %.1f degrees", after[0]);
-    ck_assert_msg(after[0] <= chance[0] - 20.0 && after[0] <= before[0] - 20.0,
+    ck_assert_msg(after[0] <= 30.0, "mean angle %.1f degrees", after[0]);
+    ck_assert_msg(after[0] <= chance[0] - 15.0 && after[0] <= before[0] - 30.0,
                   "mean angle %.1f (before %.1f, best constant %.1f)", after[0], before[0],
                   chance[0]);
-    ck_assert_msg(after[5] >= 80.0, "within 30 degrees %.1f%%", after[5]);
+    ck_assert_msg(after[5] >= 60.0, "within 30 degrees %.1f%%", after[5]);
     rig_free(&g);
 }
 END_TEST
@@ -409,8 +358,8 @@ static Suite *suite(void)
     TCase *tc = tcase_create("train");
     tcase_set_timeout(tc, 240);
     tcase_add_unchecked_fixture(tc, make_set, NULL);
-    tcase_add_test(tc, classification_learns_the_colour_classes);
-    tcase_add_test(tc, segmentation_learns_the_objects);
+    tcase_add_test(tc, classification_learns_the_shapes);
+    tcase_add_test(tc, segmentation_learns_the_scene);
     tcase_add_test(tc, depth_learns_the_scene_l1log);
     tcase_add_test(tc, depth_learns_the_scene_ssi);
     tcase_add_test(tc, normal_learns_the_surfaces);
