@@ -6,8 +6,11 @@
  *   make tests/det_train && tests/det_train --steps 600 --out /tmp/rects
  *
  * Options: --steps K, --batch B, --size S, --train N, --val N, --threads T,
- * --lr X, --out DIR (the set is made there unless it exists), and head
- * options as key=value. */
+ * --lr X, --width W and --fpn F (the backbone), --with-heads 1 (also train
+ * the classification, segmentation and depth plugins, on random labels, to
+ * time the multi-task step), --eval-every K (AP50 along
+ * the way, up to 8 times), --out DIR (the set is made there unless it
+ * exists), and head options as key=value. */
 #include "config.h"
 
 #include <stdio.h>
@@ -54,6 +57,15 @@ int main(int argc, char **argv)
             nval = atoi(v);
         else if (strcmp(a, "--out") == 0)
             dir = v;
+        else if (strcmp(a, "--with-heads") == 0)
+            o.with_heads = atoi(v);
+        else if (strcmp(a, "--width") == 0)
+            o.bb.width = (float)atof(v);
+        else if (strcmp(a, "--fpn") == 0)
+            o.bb.fpn_channels = atoi(v);
+        else if (strcmp(a, "--eval-every") == 0)
+            for (int k = 0, e = atoi(v); k < 8 && e > 0 && (k + 1) * e < o.steps; k++)
+                o.eval_at[k] = (k + 1) * e;
         else {
             fprintf(stderr, "det_train: unknown option '%s'\n", a);
             return 2;
@@ -77,10 +89,14 @@ int main(int argc, char **argv)
     printf("{\"steps\": %d, \"batch\": %d, \"size\": %d, \"loss_first\": %.4f, "
            "\"loss_last\": %.4f, \"AP50\": %.4f, \"AP\": %.4f, \"AP75\": %.4f, "
            "\"step_s_median\": %.4f, \"img_per_s\": %.1f, \"match_share\": %.4f, "
-           "\"nms_share\": %.4f, \"proposals_share\": %.4f, \"nonfinite\": %d}\n",
+           "\"nms_share\": %.4f, \"proposals_share\": %.4f, \"nonfinite\": %d",
            o.steps, o.batch, o.size, r.loss_first, r.loss_last, r.ap50, r.ap, r.ap75, r.step_s,
            o.batch / r.step_s, r.timers.match / (per * (o.steps - 1)),
            r.timers.nms / (per * (o.steps - 1)), r.timers.proposals / (per * (o.steps - 1)),
            r.nonfinite);
+    printf(", \"AP50_along\": [");
+    for (int k = 0; k < r.nevals; k++)
+        printf("%s[%d, %.4f]", k ? ", " : "", o.eval_at[k], r.ap50_at[k]);
+    printf("]}\n");
     return 0;
 }

@@ -13,8 +13,8 @@ float det_box_area(const float *b)
 
 float det_iou(const float *a, const float *b)
 {
-    float iw = fminf(a[2], b[2]) - fmaxf(a[0], b[0]);
-    float ih = fminf(a[3], b[3]) - fmaxf(a[1], b[1]);
+    float iw = DET_MIN(a[2], b[2]) - DET_MAX(a[0], b[0]);
+    float ih = DET_MIN(a[3], b[3]) - DET_MAX(a[1], b[1]);
     if (iw <= 0.0f || ih <= 0.0f)
         return 0.0f;
     float inter = iw * ih, uni = det_box_area(a) + det_box_area(b) - inter;

@@ -28,6 +28,11 @@ extern const must_host *det_host;
 /* The plugin's one exported symbol (MUST_TASK_ENTRY). */
 const must_task_ops *must_task_init(const must_host *host, must_err *err);
 
+/* Plain comparisons: fminf and fmaxf are library calls here (NaN rules), and
+ * IoU runs O(n^2) times in NMS.  A NaN coordinate gives an empty overlap. */
+#define DET_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define DET_MAX(a, b) ((a) > (b) ? (a) : (b))
+
 /* ---- boxes.c -------------------------------------------------------------- */
 
 /* Deltas are clamped to this before exp (Detectron2's log(1000 / 16)), so a

@@ -37,21 +37,39 @@ int det_argsort_desc(const float *score, int n, int *idx)
 int det_nms(const float *box, const float *score, int n, float thr, int max_keep, int *keep)
 {
     int *order = malloc((size_t)(n ? n : 1) * sizeof *order);
-    if (!order || det_argsort_desc(score, n, order)) {
+    float *area = malloc((size_t)(n ? n : 1) * sizeof *area);
+    if (!order || !area || det_argsort_desc(score, n, order)) {
         free(order);
+        free(area);
         return MUST_ENOMEM;
     }
-    /* order[] doubles as the candidate list: suppressed entries become -1. */
+    for (int i = 0; i < n; i++)
+        area[i] = det_box_area(box + 4 * (size_t)i);
+    /* order[] doubles as the candidate list: suppressed entries become -1.
+     * IoU > thr is tested as inter > thr (union) to spare a division per
+     * pair: this loop is the proposals' O(n^2). */
     int nk = 0;
     for (int a = 0; a < n && (max_keep <= 0 || nk < max_keep); a++) {
         if (order[a] < 0)
             continue;
-        const float *ba = box + 4 * (size_t)order[a];
-        keep[nk++] = order[a];
-        for (int b = a + 1; b < n; b++)
-            if (order[b] >= 0 && det_iou(ba, box + 4 * (size_t)order[b]) > thr)
+        int ia = order[a];
+        const float *ba = box + 4 * (size_t)ia;
+        keep[nk++] = ia;
+        for (int b = a + 1; b < n; b++) {
+            int ib = order[b];
+            if (ib < 0)
+                continue;
+            const float *bb = box + 4 * (size_t)ib;
+            float iw = DET_MIN(ba[2], bb[2]) - DET_MAX(ba[0], bb[0]);
+            float ih = DET_MIN(ba[3], bb[3]) - DET_MAX(ba[1], bb[1]);
+            if (iw <= 0.0f || ih <= 0.0f)
+                continue;
+            float inter = iw * ih;
+            if (inter > thr * (area[ia] + area[ib] - inter))
                 order[b] = -1;
+        }
     }
     free(order);
+    free(area);
     return nk;
 }
