@@ -31,6 +31,21 @@ typedef struct run_result {
     double test_all[RUN_MAX_METRICS];
 } run_result;
 
+/* Pseudo-label quality of one teacher on one labelled set. */
+enum { RUN_Q_OK = 0, RUN_Q_NO_TRUTH, RUN_Q_CANNOT, RUN_Q_CLASSES, RUN_Q_EMPTY };
+typedef struct run_quality {
+    char set[72], teacher[72], task[72], plugin[72];
+    int status;                 /* RUN_Q_* */
+    long images;                /* images scored */
+    double coverage;            /* % of truth-labelled pixels the pseudo labels label; < 0: n/a */
+    double vocab;               /* % of the truth's labels (images, boxes, pixels) whose class
+                                 * the teacher knows; < 0: n/a */
+    int nmetrics;               /* 0 unless scored */
+    char metric_names[RUN_MAX_METRICS][32];
+    int lower_better[RUN_MAX_METRICS];
+    double values[RUN_MAX_METRICS];
+} run_quality;
+
 int run_open(run_state *r, const must_experiment *e, const char *out, must_err *err);
 void run_close(run_state *r);
 /* out/a[/b[/c]], malloc'd. */
@@ -44,6 +59,17 @@ void run_rep_dirname(const must_exp_rep *rep, char *buf, size_t len);
 /* Runs every transfer unit (only_existing: fails rather than trains) and
  * writes report.md, results.json, results.csv and the figures. */
 int run_report(run_state *r, int only_existing, must_err *err);
+/* Scores each labelling teacher's pseudo labels on [label] set li against
+ * the set's hidden truth (q: room for e->label.nteachers), from the cache
+ * RUN/label/SET/quality.txt when there, else computed and cached. */
+int run_quality_set(run_state *r, int li, run_quality *q, must_err *err);
+const char *run_quality_status_text(int status);
+void run_quality_print(const run_quality *q, int n);
+/* The pseudo-labelled parts of [label] set li, opened (at least one). */
+int run_labelled_parts(run_state *r, int li, must_dataset ***parts, int *n, must_err *err);
+void run_labelled_parts_free(must_dataset **parts, int n);
+/* DIR/truth of a set when it holds a dataset, malloc'd; else NULL. */
+char *run_truth_dir(const must_dataset *ds);
 /* stage < 0: everything. */
 int run_all(run_state *r, int stage, must_err *err);
 

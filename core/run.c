@@ -336,6 +336,9 @@ int run_label(run_state *r, must_err *err)
             rc = pl_label(e, unl, e->label.teachers, nt, ckpt, tsets, dir, err);
         if (!rc)
             rc = unit_finish(dir, h, err);
+        run_quality q[PL_MAX_TASKS];
+        if (!rc && !(rc = run_quality_set(r, li, q, err)))
+            run_quality_print(q, nt);
         for (int i = 0; i < nt; i++)
             free(ckpt[i]);
         free(dir);
