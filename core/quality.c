@@ -145,58 +145,75 @@ static void cover(const must_batch *b, int i, int kind, const must_labels *g, do
     }
 }
 
-/* The truth's index of each of the pseudo labels' classes (by name), and
- * which truth classes the teacher knows.  0 when some class of the
- * teacher's is not the truth's. */
-static int class_map(const must_dataset *pseudo, const must_dataset *truth, int kind, int *map,
-                     unsigned char *known)
+int run_class_map(const must_dataset *from, const must_dataset *to, int kind, int *map,
+                  unsigned char *known)
 {
-    int np = must_dataset_nclasses(pseudo, kind), nt = must_dataset_nclasses(truth, kind);
-    memset(known, 0, (size_t)(nt > 0 ? nt : 1));
-    for (int c = 0; c < np; c++) {
+    int nf = must_dataset_nclasses(from, kind), nt = must_dataset_nclasses(to, kind), miss = 0;
+    if (known)
+        memset(known, 0, (size_t)(nt > 0 ? nt : 1));
+    for (int c = 0; c < nf; c++) {
         map[c] = -1;
         for (int k = 0; k < nt && map[c] < 0; k++)
-            if (!strcmp(must_dataset_class_name(pseudo, kind, c),
-                        must_dataset_class_name(truth, kind, k)))
+            if (!strcmp(must_dataset_class_name(from, kind, c),
+                        must_dataset_class_name(to, kind, k)))
                 map[c] = k;
-        if (map[c] < 0)
-            return 0;
-        known[map[c]] = 1;
+        miss += map[c] < 0;
+        if (known && map[c] >= 0)
+            known[map[c]] = 1;
     }
-    return 1;
+    return miss;
 }
 
-/* Moves a guess of `kind` from the teacher's classes into the truth's. */
-static int remap(must_labels *g, int kind, const int *map, int np, int nt, must_err *err)
+int run_labels_remap(must_labels *g, int kind, const int *map, int nfrom, int nto, must_err *err)
 {
     if (!(g->has & MUST_LABEL_BIT(kind)))
         return MUST_OK;
     if (kind == MUST_LABEL_CLASSIFICATION) {
         if (!g->soft) {
-            g->cls = g->cls >= 0 && g->cls < np ? map[g->cls] : -1;
+            g->cls = g->cls >= 0 && g->cls < nfrom ? map[g->cls] : -1;
             return MUST_OK;
         }
-        float *p = calloc((size_t)nt, sizeof *p);
+        float *p = calloc((size_t)nto + 1, sizeof *p);
         if (!p)
             return must_err_set(err, MUST_ENOMEM, "out of memory");
-        for (int c = 0; c < g->nsoft && c < np; c++)
-            p[map[c]] += g->soft[c];
-        int rc = must_labels_set_soft(g, nt, p, err);
+        double sum = 0;
+        for (int c = 0; c < g->nsoft && c < nfrom; c++)
+            if (map[c] >= 0) {
+                p[map[c]] += g->soft[c];
+                sum += g->soft[c];
+            }
+        int rc = MUST_OK;
+        if (sum > 0) {
+            for (int k = 0; k < nto; k++)
+                p[k] = (float)(p[k] / sum);
+            rc = must_labels_set_soft(g, nto, p, err);
+        } else {
+            free(g->soft);
+            g->soft = NULL;
+            g->nsoft = 0;
+            g->cls = -1;
+        }
         free(p);
         return rc;
     }
     if (kind == MUST_LABEL_DETECTION) {
-        for (int q = 0; q < g->boxes.n; q++)
-            if (g->boxes.v[q].cls >= 0 && g->boxes.v[q].cls < np)
-                g->boxes.v[q].cls = map[g->boxes.v[q].cls];
+        int n = 0;
+        for (int q = 0; q < g->boxes.n; q++) {
+            int c = g->boxes.v[q].cls;
+            if (c >= 0 && c < nfrom && map[c] >= 0) {
+                g->boxes.v[n] = g->boxes.v[q];
+                g->boxes.v[n++].cls = map[c];
+            }
+        }
+        g->boxes.n = n;
         return MUST_OK;
     }
     if (kind == MUST_LABEL_SEGMENTATION) {
         size_t n = (size_t)g->seg.height * g->seg.width;
         for (size_t q = 0; q < n; q++) {
             int v = (int)g->seg.data[q];
-            if (v >= 0 && v < np)
-                g->seg.data[q] = (float)map[v];
+            if (v >= 0 && v < nfrom)
+                g->seg.data[q] = map[v] >= 0 ? (float)map[v] : (float)MUST_SEG_IGNORE;
         }
     }
     return MUST_OK;
@@ -294,7 +311,7 @@ char *run_truth_dir(const must_dataset *ds)
     return dir;
 }
 
-static int has_classes(int kind)
+int run_kind_has_classes(int kind)
 {
     return kind == MUST_LABEL_CLASSIFICATION || kind == MUST_LABEL_DETECTION ||
            kind == MUST_LABEL_SEGMENTATION;
@@ -351,7 +368,7 @@ static int score(run_state *r, int li, run_quality *q, must_err *err)
             q[i].status = RUN_Q_NO_TRUTH;
             continue;
         }
-        if (has_classes(kind[i])) {
+        if (run_kind_has_classes(kind[i])) {
             npc[i] = must_dataset_nclasses(parts[0], kind[i]);
             ntc[i] = must_dataset_nclasses(truth, kind[i]);
             map[i] = calloc((size_t)npc[i] + 1, sizeof *map[i]);
@@ -360,7 +377,7 @@ static int score(run_state *r, int li, run_quality *q, must_err *err)
                 rc = must_err_set(err, MUST_ENOMEM, "out of memory");
                 break;
             }
-            if (!class_map(parts[0], truth, kind[i], map[i], known[i])) {
+            if (run_class_map(parts[0], truth, kind[i], map[i], known[i])) {
                 q[i].status = RUN_Q_CLASSES;
                 continue;
             }
@@ -442,7 +459,7 @@ static int score(run_state *r, int li, run_quality *q, must_err *err)
                     continue;
                 q[t].images++;
                 if (map[t]) {
-                    rc = remap(&guess[i], kind[t], map[t], npc[t], ntc[t], err);
+                    rc = run_labels_remap(&guess[i], kind[t], map[t], npc[t], ntc[t], err);
                     vocab(b, i, kind[t], known[t], ntc[t], &vtot[t], &vin[t]);
                 }
                 if (kind[t] == MUST_LABEL_SEGMENTATION || kind[t] == MUST_LABEL_DEPTH ||

@@ -68,8 +68,24 @@ void run_quality_print(const run_quality *q, int n);
 /* The pseudo-labelled parts of [label] set li, opened (at least one). */
 int run_labelled_parts(run_state *r, int li, must_dataset ***parts, int *n, must_err *err);
 void run_labelled_parts_free(must_dataset **parts, int n);
+/* map[c] = the index in `to` of class c of `from` (same name) or -1; known
+ * (may be NULL) gets 1 for each class of `to` some class maps to.  Returns
+ * the number of classes without a match. */
+int run_class_map(const must_dataset *from, const must_dataset *to, int kind, int *map,
+                  unsigned char *known);
+/* Moves a label of `kind` into other classes by map (nfrom entries, into
+ * nto classes): unmatched pixels become 255, unmatched boxes go, a soft
+ * label keeps and renormalises the matched mass. */
+int run_labels_remap(must_labels *g, int kind, const int *map, int nfrom, int nto, must_err *err);
+int run_kind_has_classes(int kind);
 /* DIR/truth of a set when it holds a dataset, malloc'd; else NULL. */
 char *run_truth_dir(const must_dataset *ds);
+/* The figures (PNG, atomically): Figure 2, pseudo labels on a few images
+ * of the first [label] set; Figure 4, the student's predictions on a few of
+ * its test images; each beside the hidden truth when the set has one.
+ * *made = 0 when there is nothing to draw (no labels, no student). */
+int run_fig2(run_state *r, const char *path, int *made, must_err *err);
+int run_fig4(run_state *r, const char *path, int *made, must_err *err);
 /* stage < 0: everything. */
 int run_all(run_state *r, int stage, must_err *err);
 
