@@ -127,6 +127,10 @@ typedef struct dt_opts {
      * by name) on the same backbone, against fixed random labels: the
      * multi-task step whose speed the issue asks about. */
     int with_heads;
+    /* Called after training with the trained model, before it is freed. */
+    int (*after)(void *user, const must_task_ops *ops, void *head, must_backbone *bb,
+                 must_dataset *ds, must_err *err);
+    void *after_user;
 } dt_opts;
 
 typedef struct dt_result {
@@ -455,6 +459,8 @@ static inline int dt_train(const char *dir, const dt_opts *o, dt_result *res, mu
         if (!(rc = dt_evaluate(ops, head, bb, ds, o, v, err)))
             res->ap50 = v[0], res->ap = v[1], res->ap75 = v[2];
     }
+    if (!rc && o->after)
+        rc = o->after(o->after_user, ops, head, bb, ds, err);
 out1:
     dt_others_free(&others);
     must_loader_free(L);
