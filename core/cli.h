@@ -15,9 +15,11 @@ typedef struct must_cmd {
 /* Each command file defines one of these; core/must.c lists them. */
 int must_cmd_bench(int argc, char **argv);
 int must_cmd_demo(int argc, char **argv);
-int must_cmd_inspect(int argc, char **argv);
 int must_cmd_dataset(int argc, char **argv);
 int must_cmd_import(int argc, char **argv);
+int must_cmd_inspect(int argc, char **argv);
+int must_cmd_world(int argc, char **argv);
+int must_cmd_world_preview(int argc, char **argv); /* `must world preview` */
 int must_cmd_model(int argc, char **argv);
 int must_cmd_features(int argc, char **argv);
 int must_cmd_plugins(int argc, char **argv);

@@ -13,9 +13,10 @@ static const struct {
     const char *summary;
 } kinds[] = {
     {"data", must_bench_data, "loader: decode + augment images/s per worker"},
+    {"world", must_bench_world, "renders world images: images/s at 64 and 128 pixels"},
+    {"ops", must_bench_ops, "conv2d forward/backward speed against plain sgemm"},
     {"train", must_bench_train, "training steps of the reference model (vs PyTorch)"},
     {"label", must_bench_label, "inference batches of the reference model (vs PyTorch)"},
-    {"ops", must_bench_ops, "conv2d forward/backward speed against plain sgemm"},
     {NULL, NULL, NULL}, /* placeholder: every bench adds its line above this one */
 };
 

@@ -88,18 +88,13 @@ int mfpn_forward(const mfpn *f, must_ctx *ctx, must_tensor *const *c, unsigned w
         must_tensor *src = l <= 5 ? inner[l] : l == 6 ? p[5] : must_op_relu(ctx, p[6]);
         p[l] = mconv_fwd(ctx, &f->output[l], src);
         if (f->bn)
-            p[l] = mbn_fwd(ctx, &f->norm[l], p[l], momentum, eps);
+            p[l] = mop_bn_act(ctx, p[l], &f->norm[l], NULL, 0, momentum, eps);
     }
     for (int l = 3; l <= 7; l++)
         out[MUST_P2 + l - 2] = p[l];
     if (want & MUST_LEVEL_BIT(MUST_P2)) {
-        int h = c[0]->shape[2], w = c[0]->shape[3];
-        must_tensor *sum = NULL;
-        for (int l = f->min_level; l <= f->max_level; l++) {
-            must_tensor *r = must_op_resize_bilinear(ctx, p[l], h, w);
-            sum = sum ? must_op_add(ctx, sum, r) : r;
-        }
-        out[MUST_P2] = sum;
+        out[MUST_P2] = mop_resize_sum(ctx, f->max_level - f->min_level + 1, p + f->min_level,
+                                      c[0]->shape[2], c[0]->shape[3]);
     }
     return must_ctx_error(ctx)->code;
 }

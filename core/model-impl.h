@@ -26,7 +26,16 @@ int mconv_add(must_params *p, mconv *c, const char *name, int cin, int cout, int
 int mbn_add(must_params *p, mbn *b, const char *name, int c);
 
 must_tensor *mconv_fwd(must_ctx *ctx, const mconv *c, must_tensor *x);
-must_tensor *mbn_fwd(must_ctx *ctx, const mbn *b, must_tensor *x, float momentum, float eps);
+
+/* Fused ops (core/model_ops.c).  y = act(bn(x) + res): batch norm in the
+ * context's mode (training: batch statistics, running ones updated with
+ * PyTorch's unbiased rule; eval: running statistics), plus res (same shape
+ * as x, or NULL), then a ReLU when relu.  One op on the tape. */
+must_tensor *mop_bn_act(must_ctx *ctx, must_tensor *x, const mbn *bn, must_tensor *res,
+                        int relu, float momentum, float eps);
+/* The sum of the n maps (N, C, h_i, w_i), each resized bilinearly
+ * (align_corners = false, PyTorch's values) to oh x ow, added in order. */
+must_tensor *mop_resize_sum(must_ctx *ctx, int n, must_tensor *const *xs, int oh, int ow);
 
 /* Output size of c on an h x w input (updated in place) and its FLOPs per
  * image (2 x multiply-adds). */

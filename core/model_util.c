@@ -48,11 +48,6 @@ must_tensor *mconv_fwd(must_ctx *ctx, const mconv *c, must_tensor *x)
     return must_op_conv2d(ctx, x, c->w, c->b, c->stride, c->pad, 1);
 }
 
-must_tensor *mbn_fwd(must_ctx *ctx, const mbn *b, must_tensor *x, float momentum, float eps)
-{
-    return must_op_batchnorm(ctx, x, b->gamma, b->beta, b->mean, b->var, momentum, eps);
-}
-
 int mconv_out(int in, int k, int stride, int pad)
 {
     int o = (in + 2 * pad - k) / stride + 1;

@@ -14,10 +14,12 @@ static int cmd_version(int argc, char **argv);
 static const must_cmd commands[] = {
     {"help", cmd_help, "show the commands, or one command's help"},
     {"version", cmd_version, "print the version"},
+    {"demo", must_cmd_demo, "run the demo (for now: a small built-in training example)"},
     {"bench", must_cmd_bench, "benchmarks: speed measured, one JSON line each"},
-    {"inspect", must_cmd_inspect, "list the tensors and metadata of a safetensors file"},
     {"dataset", must_cmd_dataset, "check a dataset directory, or draw its labels"},
     {"import", must_cmd_import, "build a dataset from another layout (imagefolder)"},
+    {"inspect", must_cmd_inspect, "list the tensors and metadata of a safetensors file"},
+    {"world", must_cmd_world, "the built-in world: list domains, generate datasets"},
     {"features", must_cmd_features, "backbone feature maps of PNG images, to safetensors"},
     {"model", must_cmd_model, "the backbone's architecture: parameters and GFLOP per module"},
     {"plugins", must_cmd_plugins, "list the task plugins found, with their metrics and options"},

@@ -1,43 +1,47 @@
 /* ops_conv.c - 2-d convolution: im2col + GEMM over the whole batch.
  *
- * The GEMM's N dimension is every output pixel of the batch, J = B*Ho*Wo, so
- * a deep layer with a 4x4 map still hands BLAS a wide matrix (DESIGN §4).
- * The columns are walked in chunks small enough that a chunk of im2col rows
+ * The GEMM's N dimension is the batch's output pixels, J = B*Ho*Wo, so a deep
+ * layer with a 4x4 map still hands BLAS a wide matrix (DESIGN §4).  The
+ * columns are walked in chunks small enough that a chunk of im2col rows
  * (K x nc floats) stays in a core's cache between im2col writing it and the
- * GEMM reading it.  The whole im2col matrix of a stride-4 head conv at
- * 128^2 is 75 MB; sending it to DRAM and back cost as much as a quarter of
- * the GEMM's time, and a cache-resident operand also makes the GEMM itself
- * faster (OpenBLAS on the project machines: 80 GFLOP/s with N = 128 in L2,
- * 57 with N = 32768 streamed).
+ * GEMM reading it.  The whole im2col matrix of a stride-4 head conv at 128^2
+ * is 75 MB; sending it to DRAM and back cost as much as a quarter of the
+ * GEMM's time, and a cache-resident operand also makes the GEMM itself faster
+ * (OpenBLAS on the project machines: 80 GFLOP/s with N = 128 in L2, 57 with
+ * N = 32768 streamed).
+ *
+ * Chunks never straddle images.  Where an image is about a chunk or more, a
+ * chunk is a band of its output rows, and the band is a plain strided matrix
+ * in y and dy (and in x and dx for a 1x1 stride-1 conv), so the GEMMs read
+ * and write those in place: no scatter, no gather, and for 1x1 convs no
+ * im2col or col2im at all.  Chunks of several small images go through
+ * (Cout, columns) buffers instead: the forward scatters them into NCHW
+ * adding the bias, backward first gathers dy into that order once.
+ *
+ * Backward recomputes each chunk's im2col from x rather than saving the
+ * forward's: saving would write K*J floats to DRAM and read them back, while
+ * recomputing reads x (kh*kw times smaller) and writes a cache-resident chunk.
  *
  * Threads.  OpenBLAS rounds differently when a product is cut differently
  * (the same element of C can differ in its last bits between one call and
  * two half-width calls), so every GEMM here covers a piece of the problem
  * fixed by the shape alone, and threads only choose which pieces they run:
  * the results are the same bit for bit with any thread count.  Forward, each
- * thread takes whole chunks (im2col, GEMM, scatter into y) in its own buffer,
- * or, when the batch is one chunk, blocks of output channels.  Backward first
- * lays dy out as (Cout, J) once; then each thread takes whole blocks of input
- * channels and walks every chunk for them: dW's columns and dx's planes of a
- * block belong to it alone, and it sums them in chunk order.  There is no
- * barrier per chunk, so a thread that the OS preempts on a busy machine holds
- * up only its own blocks.  The must_sgemm(NULL, ...) calls inside parallel
- * regions are one-thread BLAS calls (gemm.c pins OpenBLAS to one thread),
- * which is what must_sgemm itself does for its split: one pool of threads.
- *
- * Backward recomputes each chunk's im2col from x rather than saving the
- * forward's: saving would write K*J floats to DRAM and read them back, while
- * recomputing reads x (kh*kw times smaller) and writes a cache-resident chunk.
- *
- * The GEMM produces a chunk in (Cout, columns) order, i.e. CNHW.  The forward
- * scatters it into the NCHW output adding the bias on the way; backward
- * gathers dy into the same order and sums the bias gradient while it does.
+ * thread takes whole chunks in its own buffer, or, when the batch is one
+ * chunk, blocks of output channels.  Backward, each takes groups of images
+ * (with a dW partial each, summed in group order) or blocks of input channels
+ * (see conv2d_bw), and works through all their chunks with no barrier in
+ * between.  The pieces are handed out dynamically: which thread runs one
+ * changes nothing in its result, and a thread that the OS preempts on a busy
+ * machine leaves its next pieces to the others.  The must_sgemm(NULL, ...)
+ * calls inside parallel regions are one-thread BLAS calls (gemm.c pins
+ * OpenBLAS to one thread), which is what must_sgemm itself does for its
+ * split: one pool of threads.
  *
  * im2col copies, per kernel tap, runs of whole output rows: with stride 1 and
  * same-size output a run of rows reads one contiguous stretch of the input
- * plane (one memcpy, then the padding columns patched); 1x1 stride-1 convs
- * copy whole planes; maps with rows too short for that go through a table
- * of input offsets.
+ * plane (one memcpy, then the padding columns patched); maps with rows too
+ * short for that go through a table of input offsets.
  */
 #include "config.h"
 
@@ -59,6 +63,11 @@
  * threads have work to share) of about BLOCK_ROWS im2col rows. */
 #define BLOCKS_MIN 4
 #define BLOCK_ROWS 512
+/* Or into at most IMAGE_GROUPS groups of images (enough for two threads to
+ * even out when one is preempted), when the groups' dW partials fit in
+ * PARTIALS_MAX floats. */
+#define IMAGE_GROUPS 8
+#define PARTIALS_MAX (4u << 20)
 /* Convolutions with fewer im2col elements than this run on one thread: a
  * fork costs more than it saves. */
 #define PAR_MIN 32768
@@ -129,19 +138,53 @@ static int small_table(must_ctx *ctx, conv_geom *g)
     return 0;
 }
 
-/* Columns per chunk, from the shape alone (the weight gradient is summed
- * chunk by chunk, so the chunking must not depend on the thread count).
- * Whole output rows where they fit, so that im2col copies rows in blocks. */
-static size_t chunk_cols(const conv_geom *g)
+/* How the batch's J columns are cut into chunks, from the shape alone (the
+ * weight gradient is summed chunk by chunk, so the cut must not depend on the
+ * thread count).  Chunks never straddle images: either a chunk is a band of
+ * whole output rows of one image (per_image > 0 bands per image), or it holds
+ * `images` whole images.  A band lies in y, dy and, for 1x1 convs, x as a
+ * plain strided matrix, so the GEMMs read and write those in place. */
+typedef struct chunks {
+    size_t count, max_cols;
+    int per_image, images;
+} chunks;
+
+static chunks chunk_plan(const conv_geom *g)
 {
-    size_t nc = CHUNK_BYTES / ((size_t)g->K * sizeof(float));
-    if (nc < CHUNK_MIN_COLS)
-        nc = CHUNK_MIN_COLS;
-    if (nc >= g->J)
-        return g->J;
-    if (nc >= (size_t)g->Wo)
-        nc -= nc % (size_t)g->Wo;
-    return nc;
+    size_t target = CHUNK_BYTES / ((size_t)g->K * sizeof(float));
+    if (target < CHUNK_MIN_COLS)
+        target = CHUNK_MIN_COLS;
+    chunks c = {0, 0, 0, 0};
+    if (2 * g->P > target) {
+        size_t m = (g->P + target - 1) / target;
+        c.per_image = m > (size_t)g->Ho ? g->Ho : (int)m;
+        c.count = (size_t)g->B * c.per_image;
+        c.max_cols = (size_t)((g->Ho + c.per_image - 1) / c.per_image) * g->Wo;
+    } else {
+        size_t k = target / g->P;
+        c.images = k > (size_t)g->B ? g->B : (int)k;
+        c.count = ((size_t)g->B + c.images - 1) / c.images;
+        c.max_cols = (size_t)c.images * g->P;
+    }
+    return c;
+}
+
+/* Chunk i: columns [*j0, *j0 + *n). */
+static void chunk_span(const conv_geom *g, const chunks *c, size_t i, size_t *j0, size_t *n)
+{
+    if (c->per_image) {
+        size_t b = i / (size_t)c->per_image;
+        int q = (int)(i % (size_t)c->per_image);
+        int oh0 = (int)((long)g->Ho * q / c->per_image);
+        int oh1 = (int)((long)g->Ho * (q + 1) / c->per_image);
+        *j0 = b * g->P + (size_t)oh0 * g->Wo;
+        *n = (size_t)(oh1 - oh0) * g->Wo;
+    } else {
+        size_t b0 = i * (size_t)c->images;
+        size_t nb = (size_t)g->B - b0 < (size_t)c->images ? (size_t)g->B - b0 : (size_t)c->images;
+        *j0 = b0 * g->P;
+        *n = nb * g->P;
+    }
 }
 
 static inline int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
@@ -506,37 +549,20 @@ static void scatter_out(const conv_geom *g, const float *yc, size_t j0, size_t n
     }
 }
 
-/* dyc[o, j - j0] = dy[b, o, p] for output channels [o0, o1); dbias[o] += the
- * chunk's sum when dbias is given. */
+/* dyc[o, j - j0] = dy[b, o, p] for output channels [o0, o1) and the chunk's
+ * columns j = b*P + p. */
 static void gather_grad(const conv_geom *g, const float *dy, size_t j0, size_t n, int o0, int o1,
-                        float *dyc, double *dbias)
+                        float *dyc)
 {
     const size_t j1 = j0 + n;
     for (int o = o0; o < o1; o++) {
         float *dst = dyc + (size_t)o * n;
-        size_t j = j0;
-        double acc = 0.0;
-        while (j < j1) {
+        for (size_t j = j0; j < j1;) {
             size_t b = j / g->P, p = j % g->P;
             size_t len = g->P - p < j1 - j ? g->P - p : j1 - j;
-            const float *src = dy + (b * g->O + o) * g->P + p;
-            memcpy(dst + (j - j0), src, len * sizeof(float));
-            if (dbias) {
-                /* eight fixed lanes: vectorises, and the order never changes */
-                float s[8] = {0};
-                size_t i = 0;
-                for (; i + 8 <= len; i += 8)
-                    for (int l = 0; l < 8; l++)
-                        s[l] += src[i + l];
-                for (; i < len; i++)
-                    s[0] += src[i];
-                acc += (double)((s[0] + s[4]) + (s[1] + s[5])) +
-                       (double)((s[2] + s[6]) + (s[3] + s[7]));
-            }
+            memcpy(dst + (j - j0), dy + (b * g->O + o) * g->P + p, len * sizeof(float));
             j += len;
         }
-        if (dbias)
-            dbias[o] += acc;
     }
 }
 
@@ -547,19 +573,31 @@ static inline void share(int n, int parts, int q, int *lo, int *hi)
     *hi = (int)((long)n * (q + 1) / parts);
 }
 
+/* Adds bias[o] to rows [o0, o1) of an (O, n) block with row stride ld. */
+static void add_bias(const float *bias, int o0, int o1, size_t n, float *y, size_t ld)
+{
+    for (int o = o0; o < o1; o++) {
+        float *restrict yo = y + (size_t)o * ld;
+        const float bo = bias[o];
+#pragma omp simd
+        for (size_t i = 0; i < n; i++)
+            yo[i] += bo;
+    }
+}
+
 /* ---- forward ---- */
 
 static int conv_forward(must_ctx *ctx, const conv_geom *g, const float *x, const float *w,
                         const float *bias, float *y)
 {
     const int nt = (size_t)g->K * g->J < PAR_MIN ? 1 : must_ctx_threads(ctx);
-    const size_t nc = chunk_cols(g);
-    const size_t nchunks = (g->J + nc - 1) / nc;
+    const chunks ch = chunk_plan(g);
+    const size_t nc = ch.max_cols;
 
-    if (nchunks > 1) {
+    if (ch.count > 1) {
         /* Whole chunks per thread, each in the thread's own buffer. */
         const size_t ncol = ((size_t)g->K * nc + 15) & ~(size_t)15;
-        const size_t nyc = ((size_t)g->O * nc + 15) & ~(size_t)15;
+        const size_t nyc = ch.per_image ? 0 : ((size_t)g->O * nc + 15) & ~(size_t)15;
         const size_t per = ncol + nyc + runs_floats(g, nc);
         float *buf = must_ctx_scratch(ctx, per * (size_t)nt);
         if (!buf)
@@ -568,14 +606,32 @@ static int conv_forward(must_ctx *ctx, const conv_geom *g, const float *x, const
         {
             float *col = buf + per * (size_t)omp_get_thread_num(), *yc = col + ncol;
             run *rs = (run *)(yc + nyc);
-#pragma omp for schedule(static)
-            for (size_t i = 0; i < nchunks; i++) {
-                size_t j0 = i * nc, n = g->J - j0 < nc ? g->J - j0 : nc;
-                im2col_rows(g, x, j0, n, 0, g->K, col, rs);
-                /* Y (O, n) = W (O, K) col (K, n) */
-                must_sgemm(NULL, 0, 0, g->O, (int)n, g->K, 1.0f, w, g->K, col, (int)n, 0.0f, yc,
-                           (int)n);
-                scatter_out(g, yc, j0, n, 0, g->O, bias, y);
+#pragma omp for schedule(dynamic)
+            for (size_t i = 0; i < ch.count; i++) {
+                size_t j0, n;
+                chunk_span(g, &ch, i, &j0, &n);
+                const size_t b = j0 / g->P, p0 = j0 % g->P;
+                /* col (K, n): for a 1x1 conv's band, x itself */
+                const float *cp = col;
+                size_t ldc = n;
+                if (g->pointwise && ch.per_image) {
+                    cp = x + b * g->C * g->P + p0;
+                    ldc = g->P;
+                } else {
+                    im2col_rows(g, x, j0, n, 0, g->K, col, rs);
+                }
+                if (ch.per_image) {
+                    /* Y (O, n) = W (O, K) col (K, n), straight into y's band */
+                    float *yb = y + b * g->O * g->P + p0;
+                    must_sgemm(NULL, 0, 0, g->O, (int)n, g->K, 1.0f, w, g->K, cp, (int)ldc, 0.0f,
+                               yb, (int)g->P);
+                    if (bias)
+                        add_bias(bias, 0, g->O, n, yb, g->P);
+                } else {
+                    must_sgemm(NULL, 0, 0, g->O, (int)n, g->K, 1.0f, w, g->K, cp, (int)ldc, 0.0f,
+                               yc, (int)n);
+                    scatter_out(g, yc, j0, n, 0, g->O, bias, y);
+                }
             }
         }
         return 0;
@@ -621,11 +677,76 @@ static int channel_blocks(const conv_geom *g)
     return nb > g->C ? g->C : nb;
 }
 
-/* The threads first lay dy out as (O, J) once, summing the bias gradient on
- * the way; then each takes whole channel blocks and walks every chunk for
- * them.  Nothing is shared after the first barrier, so a thread that the OS
- * preempts on a busy machine delays only its own blocks, not a barrier per
- * chunk. */
+/* Sum of dy over (b, p) for output channel o; eight fixed lanes per plane
+ * (they vectorise, and the order never changes), planes summed in double. */
+static double bias_grad(const conv_geom *g, const float *dy, int o)
+{
+    double acc = 0.0;
+    for (int b = 0; b < g->B; b++) {
+        const float *src = dy + ((size_t)b * g->O + o) * g->P;
+        float s[8] = {0};
+        size_t i = 0;
+        for (; i + 8 <= g->P; i += 8)
+            for (int l = 0; l < 8; l++)
+                s[l] += src[i + l];
+        for (; i < g->P; i++)
+            s[0] += src[i];
+        acc += (double)((s[0] + s[4]) + (s[1] + s[5])) + (double)((s[2] + s[6]) + (s[3] + s[7]));
+    }
+    return acc;
+}
+
+/* Backward splits the work between threads in one of two ways, both fixed by
+ * the shape.  Where chunks are bands of single images, by groups of images:
+ * a group's dx planes are its own, and it sums its dW into a partial of its
+ * own, added up in group order at the end; every GEMM keeps all K rows.
+ * Where chunks hold several (small) images, by blocks of input channels: a
+ * block's dW columns and dx planes are its own.  Either way a thread works
+ * through all its chunks with no barrier between them, so a thread that the
+ * OS preempts on a busy machine delays only its own share. */
+static int image_groups(const conv_geom *g, const chunks *ch)
+{
+    if (!ch->per_image || g->B < 2)
+        return 0;
+    int groups = g->B < IMAGE_GROUPS ? g->B : IMAGE_GROUPS;
+    if ((size_t)(groups - 1) * g->O * g->K > PARTIALS_MAX)
+        return 0;
+    return groups;
+}
+
+/* One chunk's share of backward: dW[:, r0:r0+rows] += dY col^T into dwp (row
+ * stride K), and dx for channels [c0, c1).  dyc (O, n) has row stride ldy. */
+static void chunk_bw(const conv_geom *g, const chunks *ch, size_t j0, size_t n,
+                     const float *dyc, int ldy, const float *x, const float *w, float *dwp,
+                     float *dx, int c0, int c1, float *mine, run *rs)
+{
+    const int kk = g->kh * g->kw, r0 = c0 * kk, rows = (c1 - c0) * kk;
+    const size_t b = j0 / g->P, p0 = j0 % g->P;
+    const int direct = g->pointwise && ch->per_image; /* x and dx bands in place */
+    if (dwp) {
+        /* dW[:, r0:r1] (O, rows) += dY (O, n) col[r0:r1]^T (n, rows) */
+        const float *cp = mine;
+        int ldc = (int)n;
+        if (direct) {
+            cp = x + (b * g->C + c0) * g->P + p0;
+            ldc = (int)g->P;
+        } else {
+            im2col_rows(g, x, j0, n, r0, r0 + rows, mine, rs);
+        }
+        must_sgemm(NULL, 0, 1, g->O, rows, (int)n, 1.0f, dyc, ldy, cp, ldc, 1.0f, dwp + r0, g->K);
+    }
+    if (dx && direct) {
+        /* dx[b, c0:c1] band (rows, n) += W[:, r0:r1]^T (rows, O) dY (O, n) */
+        must_sgemm(NULL, 1, 0, rows, (int)n, g->O, 1.0f, w + r0, g->K, dyc, ldy, 1.0f,
+                   dx + (b * g->C + c0) * g->P + p0, (int)g->P);
+    } else if (dx) {
+        /* dcol[r0:r1] (rows, n) = W[:, r0:r1]^T (rows, O) dY (O, n) */
+        must_sgemm(NULL, 1, 0, rows, (int)n, g->O, 1.0f, w + r0, g->K, dyc, ldy, 0.0f, mine,
+                   (int)n);
+        col2im_chans(g, mine, j0, n, c0, c1, dx, rs);
+    }
+}
+
 static void conv2d_bw(must_ctx *ctx, must_node *nd)
 {
     must_tensor *x = nd->in[0], *w = nd->in[1], *bt = nd->n_in > 2 ? nd->in[2] : NULL;
@@ -638,53 +759,75 @@ static void conv2d_bw(must_ctx *ctx, must_node *nd)
         return;
     const int kk = g.kh * g.kw;
     const int nt = (size_t)g.K * g.J < PAR_MIN ? 1 : must_ctx_threads(ctx);
-    const size_t nc = chunk_cols(&g);
-    const int nb = channel_blocks(&g);
+    const chunks ch = chunk_plan(&g);
+    const size_t nc = ch.max_cols;
+    const int groups = image_groups(&g, &ch);
+    const int nb = groups ? 1 : channel_blocks(&g);
     const size_t nmine = ((size_t)((g.C + nb - 1) / nb * kk) * nc + 15) & ~(size_t)15;
     const size_t per = nmine + runs_floats(&g, nc);
-    const size_t ndy = ((size_t)g.O * g.J + 15) & ~(size_t)15;
-    double *dsum = db ? must_ctx_alloc(ctx, (size_t)g.O * sizeof(double)) : NULL;
-    float *buf = must_ctx_scratch(ctx, ndy + ((dx || dw) ? per * (size_t)nt : 0));
-    if (!buf || (db && !dsum))
+    const size_t ndy = ch.per_image ? 0 : ((size_t)g.O * g.J + 15) & ~(size_t)15;
+    const size_t nwk = (size_t)g.O * g.K, npart = dw && groups > 1 ? (groups - 1) * nwk : 0;
+    float *buf = must_ctx_scratch(ctx, ndy + npart + per * (size_t)nt);
+    if (!buf)
         return;
-    float *dyt = buf; // (O, J)
+    float *dyt = buf;          // (O, J) when chunks hold whole images
+    float *part = buf + ndy;   // dW partials of groups 1..groups-1
     const float *dy = nd->out->grad;
-    const int J = (int)g.J;
+    const int work = dx || dw;
 
 #pragma omp parallel num_threads(nt)
     {
-        float *mine = buf + ndy + per * (size_t)omp_get_thread_num();
+        float *mine = buf + ndy + npart + per * (size_t)omp_get_thread_num();
         run *rs = (run *)(mine + nmine);
 #pragma omp for schedule(static)
         for (int o = 0; o < g.O; o++) {
-            if (dsum)
-                dsum[o] = 0.0;
-            gather_grad(&g, dy, 0, g.J, o, o + 1, dyt, dsum);
+            if (!ch.per_image && work)
+                gather_grad(&g, dy, 0, g.J, o, o + 1, dyt);
+            if (db)
+                db[o] += (float)bias_grad(&g, dy, o);
         }
-#pragma omp for schedule(static)
-        for (int q = 0; q < (dx || dw ? nb : 0); q++) {
-            int c0, c1;
-            share(g.C, nb, q, &c0, &c1);
-            const int r0 = c0 * kk, rows = (c1 - c0) * kk;
-            for (size_t j0 = 0; j0 < g.J; j0 += nc) {
-                const int n = (int)(g.J - j0 < nc ? g.J - j0 : nc);
-                if (dw) {
-                    /* dW[:, r0:r1] (O, rows) += dY[:, chunk] (O, n) col[r0:r1]^T (n, rows) */
-                    im2col_rows(&g, x->data, j0, (size_t)n, r0, r0 + rows, mine, rs);
-                    must_sgemm(NULL, 0, 1, g.O, rows, n, 1.0f, dyt + j0, J, mine, n, 1.0f,
-                               dw + r0, g.K);
+        if (groups && work) {
+#pragma omp for schedule(dynamic)
+            for (int q = 0; q < groups; q++) {
+                int b0, b1;
+                share(g.B, groups, q, &b0, &b1);
+                float *dwp = dw && q ? part + (size_t)(q - 1) * nwk : dw;
+                if (dwp && q)
+                    memset(dwp, 0, nwk * sizeof(float));
+                for (size_t i = (size_t)b0 * ch.per_image; i < (size_t)b1 * ch.per_image; i++) {
+                    size_t j0, n;
+                    chunk_span(&g, &ch, i, &j0, &n);
+                    const float *dyc = dy + j0 / g.P * g.O * g.P + j0 % g.P;
+                    chunk_bw(&g, &ch, j0, n, dyc, (int)g.P, x->data, w->data, dwp, dx, 0, g.C,
+                             mine, rs);
                 }
-                if (dx) {
-                    /* dcol[r0:r1] (rows, n) = W[:, r0:r1]^T (rows, O) dY[:, chunk] (O, n) */
-                    must_sgemm(NULL, 1, 0, rows, n, g.O, 1.0f, w->data + r0, g.K, dyt + j0, J,
-                               0.0f, mine, n);
-                    col2im_chans(&g, mine, j0, (size_t)n, c0, c1, dx, rs);
+            }
+            if (npart) {
+#pragma omp for schedule(static)
+                for (size_t i = 0; i < nwk; i++) {
+                    float v = dw[i];
+                    for (int q = 1; q < groups; q++)
+                        v += part[(size_t)(q - 1) * nwk + i];
+                    dw[i] = v;
+                }
+            }
+        } else if (work) {
+#pragma omp for schedule(dynamic)
+            for (int q = 0; q < nb; q++) {
+                int c0, c1;
+                share(g.C, nb, q, &c0, &c1);
+                for (size_t i = 0; i < ch.count; i++) {
+                    size_t j0, n;
+                    chunk_span(&g, &ch, i, &j0, &n);
+                    const float *dyc = ch.per_image ? dy + j0 / g.P * g.O * g.P + j0 % g.P
+                                                    : dyt + j0;
+                    const int ldy = (int)(ch.per_image ? g.P : g.J);
+                    chunk_bw(&g, &ch, j0, n, dyc, ldy, x->data, w->data, dw, dx, c0, c1, mine,
+                             rs);
                 }
             }
         }
     }
-    for (int o = 0; dsum && o < g.O; o++)
-        db[o] += (float)dsum[o];
 }
 
 must_tensor *must_op_conv2d(must_ctx *ctx, must_tensor *x, must_tensor *w, must_tensor *b,
@@ -716,7 +859,8 @@ must_tensor *must_op_conv2d(must_ctx *ctx, must_tensor *x, must_tensor *w, must_
     conv_geom g;
     geom_from(&g, x, w, stride, pad, dil);
     must_tensor *y = must_tensor_new4(ctx, g.B, g.O, g.Ho, g.Wo); // (B, O, Ho, Wo)
-    if (!y || small_table(ctx, &g) != 0 || conv_forward(ctx, &g, x->data, w->data, b ? b->data : NULL, y->data) != 0)
+    if (!y || small_table(ctx, &g) != 0 ||
+        conv_forward(ctx, &g, x->data, w->data, b ? b->data : NULL, y->data) != 0)
         return NULL;
     must_tensor *in[3] = {x, w, b};
     must_node *nd = must_tape_record(ctx, "conv2d", conv2d_bw, y, b ? 3 : 2, in);

@@ -9,6 +9,7 @@
 
 #include "must/gradcheck.h"
 #include "engine-impl.h"
+#include "model-impl.h"
 #include "must/checkpoint.h"
 #include "must/image.h"
 #include "must/io.h"
@@ -353,6 +354,220 @@ START_TEST(level_names_parse)
 }
 END_TEST
 
+
+
+/* ---- the fused ops (core/model_ops.c) ---- */
+
+struct bnact_case {
+    must_params *p;
+    must_tensor *x, *res;
+    mbn bn;
+    int relu, use_res;
+};
+
+static void bnact_case_new(struct bnact_case *t, int n, int c, int h, int w, uint64_t seed)
+{
+    t->p = must_params_new("");
+    t->x = must_params_add4(t->p, "x", n, c, h, w, MUST_T_PARAM);
+    t->res = must_params_add4(t->p, "res", n, c, h, w, MUST_T_PARAM);
+    ck_assert_int_eq(mbn_add(t->p, &t->bn, "bn", c), 0);
+    ck_assert_int_eq(must_params_alloc(t->p, NULL), MUST_OK);
+    must_rng r;
+    must_rng_seed(&r, seed);
+    /* An offset mean, as real activations have. */
+    must_init_uniform(t->x, &r, 2.0f, 5.0f);
+    /* The residual keeps bn(x) + res away from the ReLU's kink (|bn(x)| < 4
+     * here), while half the outputs are still cut. */
+    must_init_uniform(t->res, &r, 6.0f, 8.0f);
+    for (size_t i = 0; i < t->res->numel; i++)
+        if (must_rng_below(&r, 2))
+            t->res->data[i] = -t->res->data[i];
+    must_init_uniform(t->bn.gamma, &r, 0.5f, 1.5f);
+    must_init_uniform(t->bn.beta, &r, -0.5f, 0.5f);
+    must_init_uniform(t->bn.mean, &r, 2.0f, 4.0f);
+    must_init_uniform(t->bn.var, &r, 0.5f, 1.5f);
+}
+
+/* A loss that weights every output differently, so that a wrong routing of
+ * gradients shows. */
+static must_tensor *weighted_sum(must_ctx *ctx, must_tensor *y)
+{
+    if (!y)
+        return NULL;
+    must_tensor *w = must_tensor_new(ctx, y->ndim, y->shape);
+    for (size_t i = 0; i < y->numel; i++)
+        w->data[i] = 0.5f + (float)((i * 7919) % 13) / 13.0f;
+    return must_op_sum(ctx, must_op_mul(ctx, y, w));
+}
+
+static must_tensor *bnact_loss(must_ctx *ctx, void *u)
+{
+    struct bnact_case *t = u;
+    return weighted_sum(ctx, mop_bn_act(ctx, t->x, &t->bn, t->use_res ? t->res : NULL, t->relu,
+                                        0.1f, 1e-5f));
+}
+
+START_TEST(bn_act_gradients)
+{
+    for (int mode = 0; mode < 8; mode++) {
+        struct bnact_case t;
+        bnact_case_new(&t, 3, 4, 5, 3, 10 + mode);
+        t.relu = mode & 1;
+        t.use_res = (mode >> 1) & 1;
+        must_ctx *ctx = must_ctx_new(1);
+        must_ctx_set_training(ctx, (mode >> 2) & 1);
+        must_err e = {0};
+        /* A ReLU without the residual: a small step, so that its kink
+         * rarely falls within it, and a looser tolerance for the float
+         * rounding of the loss that a small step magnifies.  Otherwise
+         * there are no kinks (see bnact_case_new) and a larger step. */
+        int kinks = t.relu && !t.use_res;
+        must_gradcheck_opts o = {kinks ? 1e-3f : 1e-2f, kinks ? 3e-2f : 1e-2f, 0, 1};
+        int rc = must_gradcheck(ctx, bnact_loss, &t, t.p, &o, &e);
+        ck_assert_msg(rc == MUST_OK, "relu %d res %d training %d: %s", t.relu, t.use_res,
+                      (mode >> 2) & 1, e.msg);
+        must_ctx_free(ctx);
+        must_params_free(t.p);
+    }
+}
+END_TEST
+
+/* Values, gradients and running statistics as the engine's batchnorm, add
+ * and relu give them, in both modes, on 1 and 2 threads. */
+START_TEST(bn_act_matches_unfused_ops)
+{
+    for (int mode = 0; mode < 4; mode++) {
+        int training = mode & 1, threads = 1 + (mode >> 1);
+        struct bnact_case a, b;
+        bnact_case_new(&a, 4, 6, 9, 7, 3);
+        bnact_case_new(&b, 4, 6, 9, 7, 3);
+        must_ctx *ctx = must_ctx_new(threads);
+        must_ctx_set_training(ctx, training);
+        must_tensor *ya = mop_bn_act(ctx, a.x, &a.bn, a.res, 1, 0.1f, 1e-5f);
+        must_tensor *yb = must_op_relu(
+            ctx, must_op_add(ctx,
+                             must_op_batchnorm(ctx, b.x, b.bn.gamma, b.bn.beta, b.bn.mean,
+                                               b.bn.var, 0.1f, 1e-5f),
+                             b.res));
+        ck_assert_ptr_nonnull(ya);
+        ck_assert_ptr_nonnull(yb);
+        for (size_t i = 0; i < ya->numel; i++)
+            ck_assert_float_near(ya->data[i], yb->data[i], 1e-5);
+        for (int c = 0; c < 6; c++) {
+            ck_assert_float_near(a.bn.mean->data[c], b.bn.mean->data[c], 1e-6);
+            ck_assert_float_near(a.bn.var->data[c], b.bn.var->data[c], 1e-6);
+        }
+        must_tensor *s = must_op_add(ctx, weighted_sum(ctx, ya), weighted_sum(ctx, yb));
+        ck_assert_int_eq(must_backward(ctx, s), MUST_OK);
+        must_tensor *ta[4] = {a.x, a.res, a.bn.gamma, a.bn.beta};
+        must_tensor *tb[4] = {b.x, b.res, b.bn.gamma, b.bn.beta};
+        for (int k = 0; k < 4; k++)
+            for (size_t i = 0; i < ta[k]->numel; i++)
+                ck_assert_msg(fabs(ta[k]->grad[i] - tb[k]->grad[i]) <=
+                                  1e-4 * (1 + fabs(tb[k]->grad[i])),
+                              "training %d, %s[%zu]: %g vs %g", training, ta[k]->name, i,
+                              ta[k]->grad[i], tb[k]->grad[i]);
+        must_ctx_free(ctx);
+        must_params_free(a.p);
+        must_params_free(b.p);
+    }
+}
+END_TEST
+
+struct rsum_case {
+    must_params *p;
+    must_tensor *x[5];
+    int n, oh, ow;
+};
+
+static must_tensor *rsum_loss(must_ctx *ctx, void *u)
+{
+    struct rsum_case *t = u;
+    return weighted_sum(ctx, mop_resize_sum(ctx, t->n, t->x, t->oh, t->ow));
+}
+
+/* Up, down, non-integer ratios and a level already at the output size. */
+static void rsum_case_new(struct rsum_case *t)
+{
+    static const int hw[5][2] = {{7, 9}, {4, 5}, {2, 3}, {1, 1}, {11, 6}};
+    t->p = must_params_new("");
+    t->n = 5;
+    t->oh = 7;
+    t->ow = 9;
+    for (int k = 0; k < 5; k++) {
+        char nm[8];
+        snprintf(nm, sizeof nm, "x%d", k);
+        t->x[k] = must_params_add4(t->p, nm, 2, 3, hw[k][0], hw[k][1], MUST_T_PARAM);
+    }
+    must_params_alloc(t->p, NULL);
+    must_rng r;
+    must_rng_seed(&r, 4);
+    for (int k = 0; k < 5; k++)
+        must_init_uniform(t->x[k], &r, -1, 1);
+}
+
+START_TEST(resize_sum_gradients)
+{
+    struct rsum_case t;
+    rsum_case_new(&t);
+    must_ctx *ctx = must_ctx_new(1);
+    must_err e = {0};
+    must_gradcheck_opts o = {1e-2f, 1e-2f, 0, 1};
+    ck_assert_msg(must_gradcheck(ctx, rsum_loss, &t, t.p, &o, &e) == MUST_OK, "%s", e.msg);
+    must_ctx_reset(ctx);
+    ck_assert_ptr_null(mop_resize_sum(ctx, 2, t.x, 0, 3));
+    ck_assert_int_eq(must_ctx_error(ctx)->code, MUST_EINVAL);
+    must_ctx_free(ctx);
+    must_params_free(t.p);
+}
+END_TEST
+
+/* Hand-computed: a 2x2 map resized to 4x4 (align_corners = false) has the
+ * rows/columns weights 1, 3/4 + 1/4, 1/4 + 3/4, 1; here with a constant
+ * second map added. */
+START_TEST(resize_sum_values)
+{
+    must_ctx *ctx = must_ctx_new(1);
+    must_tensor *a = must_tensor_new4(ctx, 1, 1, 2, 2), *b = must_tensor_new4(ctx, 1, 1, 1, 1);
+    a->data[0] = 0, a->data[1] = 4, a->data[2] = 8, a->data[3] = 12;
+    b->data[0] = 100;
+    must_tensor *xs[2] = {a, b};
+    must_tensor *y = mop_resize_sum(ctx, 2, xs, 4, 4);
+    static const float row[4] = {0, 1, 3, 4};   /* along x: 0 .. 4 */
+    static const float col[4] = {0, 2, 6, 8};   /* along y: 0 .. 8 */
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++)
+            ck_assert_float_near(y->data[i * 4 + j], 100 + col[i] + row[j], 1e-5);
+    must_ctx_free(ctx);
+}
+END_TEST
+
+START_TEST(resize_sum_matches_unfused_ops)
+{
+    for (int threads = 1; threads <= 2; threads++) {
+        struct rsum_case a, b;
+        rsum_case_new(&a);
+        rsum_case_new(&b);
+        must_ctx *ctx = must_ctx_new(threads);
+        must_tensor *ya = mop_resize_sum(ctx, 5, a.x, 7, 9), *yb = NULL;
+        for (int k = 0; k < 5; k++) {
+            must_tensor *r = must_op_resize_bilinear(ctx, b.x[k], 7, 9);
+            yb = yb ? must_op_add(ctx, yb, r) : r;
+        }
+        for (size_t i = 0; i < ya->numel; i++)
+            ck_assert_float_near(ya->data[i], yb->data[i], 1e-6);
+        must_tensor *s = must_op_add(ctx, weighted_sum(ctx, ya), weighted_sum(ctx, yb));
+        ck_assert_int_eq(must_backward(ctx, s), MUST_OK);
+        for (int k = 0; k < 5; k++)
+            for (size_t i = 0; i < a.x[k]->numel; i++)
+                ck_assert_float_near(a.x[k]->grad[i], b.x[k]->grad[i],
+                                     1e-6 * (1 + fabs(b.x[k]->grad[i])));
+        must_ctx_free(ctx);
+        must_params_free(a.p);
+        must_params_free(b.p);
+    }
+}
+END_TEST
 
 /* ---- forward and backward (need the ops) ---- */
 
@@ -869,7 +1084,14 @@ int main(void)
     tcase_add_test(tc, level_names_parse);
     tcase_set_timeout(tc, 120); /* builds full-size ResNet-50s on a shared machine */
     suite_add_tcase(s, tc);
+    TCase *fu = tcase_create("fused");
+    tcase_add_test(fu, bn_act_gradients);
+    tcase_add_test(fu, resize_sum_gradients);
+    tcase_add_test(fu, resize_sum_values);
+    tcase_add_test(fu, resize_sum_matches_unfused_ops);
+    suite_add_tcase(s, fu);
     TCase *fw = tcase_create("forward");
+    tcase_add_test(fw, bn_act_matches_unfused_ops);
     tcase_add_test(fw, forward_shapes_every_level);
     tcase_add_test(fw, forward_computes_only_what_is_asked);
     tcase_add_test(fw, forward_errors);

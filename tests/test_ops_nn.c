@@ -80,6 +80,7 @@ static const conv_case conv_cases[] = {
     {2, 3, 11, 22, 2, 3, 3, 1, 0, 1, 1},  /* stride 1, no padding: shrinks */
     {2, 3, 18, 18, 2, 7, 7, 2, 3, 1, 0},  /* the stem at a wider size */
     {2, 2, 9, 12, 2, 2, 3, 1, 1, 1, 1},   /* non-square kernel, wide */
+    {2, 1024, 16, 17, 2, 1, 1, 1, 0, 1, 1}, /* 1x1 reading x in place, two bands */
 };
 #define N_CONV (int)(sizeof conv_cases / sizeof conv_cases[0])
 
@@ -238,7 +239,7 @@ START_TEST(conv_same_bits_with_1_and_2_threads)
         {4, 64, 24, 24, 32, 3, 3, 1, 1, 1, 1}, {8, 32, 20, 20, 64, 3, 3, 2, 1, 1, 0},
         {8, 32, 16, 16, 16, 1, 1, 1, 0, 1, 1}, {4, 3, 40, 40, 8, 7, 7, 2, 3, 1, 0},
         {2, 128, 4, 4, 256, 3, 3, 1, 1, 1, 1}, {32, 64, 4, 4, 64, 3, 3, 1, 1, 1, 1},
-        {2, 5, 6, 6, 3, 3, 3, 1, 1, 1, 1},
+        {4, 512, 16, 16, 32, 1, 1, 1, 0, 1, 1}, {2, 5, 6, 6, 3, 3, 3, 1, 1, 1, 1},
     };
     for (int i = 0; i < (int)(sizeof cases / sizeof cases[0]); i++) {
         const conv_case *cc = &cases[i];

@@ -274,6 +274,16 @@ typedef struct must_host {
 #define MUST_HOST_HAS(host, member) \
     (offsetof(must_host, member) + sizeof((host)->member) <= (size_t)(host)->struct_size)
 
+/* Marks the entry point exported when a plugin is built with
+ * -fvisibility=hidden (the way to export nothing else without libtool's
+ * -export-symbols-regex):
+ *     MUST_TASK_EXPORT const must_task_ops *must_task_init(...) { ... } */
+#if defined(__GNUC__)
+#define MUST_TASK_EXPORT __attribute__((visibility("default")))
+#else
+#define MUST_TASK_EXPORT
+#endif
+
 /* The entry point's type.  It checks host->abi_version (and
  * MUST_HOST_HAS for newer members it uses) and returns its static ops
  * table, or NULL with the reason in err (never NULL err). */

@@ -146,9 +146,7 @@ static must_tensor *loss(void *head, must_ctx *ctx, void *pred, const must_batch
     if (!mask)
         return NULL;
     for (int i = 0; i < b->n; i++)
-        mask[i] = plugin_counts(b, example_mask, i, KIND)
-                      ? (example_mask ? example_mask[i] : 1.0f)
-                      : 0.0f;
+        mask[i] = plugin_counts(b, example_mask, i, KIND) ? 1.0f : 0.0f;
     return H->soft_cross_entropy(ctx, logits, b->cls_soft, mask);
 }
 

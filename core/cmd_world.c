@@ -1,0 +1,219 @@
+/* cmd_world.c - `must world list|generate`: the built-in world's domains. */
+#include "config.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "must/world.h"
+
+static void usage(FILE *fp)
+{
+    fprintf(fp,
+            "usage: must world list\n"
+            "       must world generate --domain NAME --count N --out DIR [--size S] [--seed K]\n"
+            "                           [--threads N] [--truth] [--quiet]\n"
+            "       must world preview --domain NAME --out FILE.png [--count N] [--size S] ...\n"
+            "\n"
+            "list      the domains (presets in etc/must/world, $MUST_WORLD_PATH and built in):\n"
+            "          what each mirrors in the paper, its role and the labels it writes\n"
+            "generate  renders images 0..N-1 of a domain into DIR in the dataset format\n"
+            "          (docs/dataset-format.md).  Rerunning skips finished images.\n"
+            "  --domain NAME  a domain name, or a path to a domain .ini file\n"
+            "  --count N      number of images (default: the domain's count)\n"
+            "  --out DIR      the dataset directory\n"
+            "  --size S       image width = height in pixels, 8..1024 (default 64)\n"
+            "  --seed K       a different seed gives different images (default 0)\n"
+            "  --threads N    worker threads (default: one per core)\n"
+            "  --truth        also write every task's exact labels under DIR/truth/\n"
+            "                 (always done for an unlabelled domain)\n"
+            "  --quiet        no progress on stderr\n"
+            "preview   a contact sheet of a domain: image + boxes, mask, depth, normals\n"
+            "          ('must world preview --help')\n");
+}
+
+static void tasks_str(unsigned t, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    for (int i = 0; i < 5; i++)
+        if (t & (1u << i)) {
+            size_t n = strlen(buf);
+            snprintf(buf + n, len - n, "%s%s", n ? "," : "", must_world_task_name(i));
+        }
+    if (!buf[0])
+        snprintf(buf, len, "(none)");
+}
+
+static void list_one(const char *name, int *status)
+{
+    must_err err = {0};
+    must_world_domain *d;
+    if (must_world_domain_load(name, &d, &err)) {
+        fprintf(stderr, "must world list: %s\n", err.msg);
+        *status = 1;
+        return;
+    }
+    char tasks[128];
+    tasks_str(must_world_domain_tasks(d), tasks, sizeof tasks);
+    const char *cls[64];
+    int nc = must_world_domain_classes(d, MUST_WORLD_DETECTION, cls, 64);
+    int ns = must_world_domain_classes(d, MUST_WORLD_SEGMENTATION, cls, 64);
+    printf("%-14s %-10s %-14s %3d %3d %7d  %s\n", must_world_domain_name(d),
+           must_world_domain_role(d), tasks, nc, ns, must_world_domain_default_count(d),
+           must_world_domain_mirrors(d));
+    printf("%-14s %s\n", "", must_world_domain_description(d));
+    must_world_domain_free(d);
+}
+
+static int is_builtin(const char *name)
+{
+    for (int i = 0; i < must_world_builtin_count(); i++)
+        if (strcmp(must_world_builtin_name(i), name) == 0)
+            return 1;
+    return 0;
+}
+
+static int cmd_list(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (must_cli_is_help(argv[i])) {
+            usage(stdout);
+            return 0;
+        }
+        return must_cli_usage_error("world list", "unknown option '%s'", argv[i]);
+    }
+    int status = 0;
+    printf("%-14s %-10s %-14s %3s %3s %7s  %s\n", "DOMAIN", "ROLE", "LABELS", "OBJ", "SEG",
+           "IMAGES", "MIRRORS (the paper's Table 1)");
+    for (int i = 0; i < must_world_builtin_count(); i++)
+        list_one(must_world_builtin_name(i), &status);
+    /* domains a user added on $MUST_WORLD_PATH */
+    const char *path = getenv("MUST_WORLD_PATH");
+    char *copy = path ? strdup(path) : NULL;
+    char *save = NULL;
+    for (char *dir = copy ? strtok_r(copy, ":", &save) : NULL; dir;
+         dir = strtok_r(NULL, ":", &save)) {
+        DIR *dp = opendir(dir);
+        if (!dp)
+            continue;
+        struct dirent *e;
+        while ((e = readdir(dp))) {
+            size_t n = strlen(e->d_name);
+            if (n <= 4 || n > 60 || strcmp(e->d_name + n - 4, ".ini") != 0)
+                continue;
+            char name[64];
+            memcpy(name, e->d_name, n - 4);
+            name[n - 4] = '\0';
+            if (!is_builtin(name))
+                list_one(name, &status);
+        }
+        closedir(dp);
+    }
+    free(copy);
+    printf("\nOBJ: object classes (classification, detection); SEG: segmentation classes "
+           "(background, stuff, objects).\nIMAGES: the default --count.  docs/world.md "
+           "describes the world and its domains.\n");
+    return status;
+}
+
+static int parse_u64(const char *s, unsigned long long *v)
+{
+    char *end;
+    if (!s || !*s || *s == '-')
+        return 0;
+    *v = strtoull(s, &end, 10);
+    return *end == '\0';
+}
+
+static int cmd_generate(int argc, char **argv)
+{
+    const char *cmd = "world generate";
+    const char *domain = NULL, *out = NULL;
+    must_world_gen_opts o = {.count = 0, .size = 64, .seed = 0, .threads = 0};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (must_cli_is_help(a)) {
+            usage(stdout);
+            return 0;
+        } else if (strcmp(a, "--domain") == 0) {
+            if (!v)
+                return must_cli_usage_error(cmd, "--domain needs a value");
+            domain = v, i++;
+        } else if (strcmp(a, "--out") == 0) {
+            if (!v)
+                return must_cli_usage_error(cmd, "--out needs a value");
+            out = v, i++;
+        } else if (strcmp(a, "--count") == 0) {
+            if ((o.count = must_cli_int(cmd, a, v, 1, 1000000)) < 0)
+                return 2;
+            i++;
+        } else if (strcmp(a, "--size") == 0) {
+            if ((o.size = must_cli_int(cmd, a, v, 8, 1024)) < 0)
+                return 2;
+            i++;
+        } else if (strcmp(a, "--threads") == 0) {
+            if ((o.threads = must_cli_int(cmd, a, v, 1, 1024)) < 0)
+                return 2;
+            i++;
+        } else if (strcmp(a, "--seed") == 0) {
+            unsigned long long s;
+            if (!parse_u64(v, &s))
+                return must_cli_usage_error(cmd, "--seed: '%s' is not a whole number >= 0",
+                                            v ? v : "");
+            o.seed = s, i++;
+        } else if (strcmp(a, "--truth") == 0) {
+            o.truth = 1;
+        } else if (strcmp(a, "--quiet") == 0) {
+            o.quiet = 1;
+        } else {
+            return must_cli_usage_error(cmd, "unknown option '%s'", a);
+        }
+    }
+    if (!domain)
+        return must_cli_usage_error(cmd, "--domain is required (see 'must world list')");
+    if (!out)
+        return must_cli_usage_error(cmd, "--out is required");
+    must_err err = {0};
+    must_world_domain *d;
+    if (must_world_domain_load(domain, &d, &err)) {
+        fprintf(stderr, "must %s: %s\n", cmd, err.msg);
+        return 1;
+    }
+    if (!o.count)
+        o.count = must_world_domain_default_count(d);
+    must_world_gen_stats st;
+    int rc = must_world_generate(d, out, &o, &st, &err);
+    if (rc) {
+        fprintf(stderr, "must %s: %s\n", cmd, err.msg);
+        must_world_domain_free(d);
+        return 1;
+    }
+    if (!o.quiet)
+        printf("%s: %d images in %s (%d rendered, %d already there) in %.2f s, %.0f img/s\n",
+               must_world_domain_name(d), o.count, out, st.rendered, st.skipped, st.seconds,
+               st.seconds > 0 ? st.rendered / st.seconds : 0.0);
+    must_world_domain_free(d);
+    return 0;
+}
+
+int must_cmd_world(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (must_cli_is_help(argv[1])) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "list") == 0)
+        return cmd_list(argc - 1, argv + 1);
+    if (strcmp(argv[1], "generate") == 0)
+        return cmd_generate(argc - 1, argv + 1);
+    if (strcmp(argv[1], "preview") == 0)
+        return must_cmd_world_preview(argc - 1, argv + 1);
+    return must_cli_usage_error("world", "unknown subcommand '%s' (list, generate, preview)",
+                                argv[1]);
+}

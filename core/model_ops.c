@@ -1,0 +1,332 @@
+/* model_ops.c - fused ops for the model's hot path.
+ *
+ * Batch norm is followed by a ReLU, or by a residual add and a ReLU, almost
+ * everywhere in a ResNet-FPN.  As separate ops each of those is a full pass
+ * over the activation forward and another backward, plus a tensor and its
+ * gradient for the tape; all of them are memory-bound.  mop_bn_act does
+ * y = act(bn(x) + res) in one op: forward reads x (twice in training: the
+ * statistics, then the normalisation) and writes y; backward reads y, dy and
+ * x and writes dx, dres and the parameter gradients.  It computes what the
+ * engine's batchnorm, add and relu compute, in the same modes.
+ *
+ * mop_resize_sum is the paper's P2 fusion: the sum of several maps, each
+ * resized bilinearly (align_corners = false, PyTorch's formula) to one size,
+ * in one pass per output plane instead of a resize and an add per level.
+ *
+ * Both are parallel over channels or planes with every sum done by one thread
+ * in a fixed order, so results do not depend on the thread count.
+ */
+#include "config.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "engine-impl.h"
+#include "model-impl.h"
+
+/* Fewer elements than this run on one thread: the fork costs more. */
+#define PAR_MIN 32768
+
+/* ---- batch norm + residual + ReLU ------------------------------------- */
+
+typedef struct bnact_saved {
+    float *mean, *invstd;   /* (C): what normalised x */
+    int training, relu;
+} bnact_saved;
+
+/* Sums of (x - shift) and its square over n floats, in eight float lanes
+ * (they vectorise) totalled in double. */
+static void moments(const float *restrict p, size_t n, float shift, double *s1, double *s2)
+{
+    float a[8] = {0}, q[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++) {
+            float v = p[i + l] - shift;
+            a[l] += v;
+            q[l] += v * v;
+        }
+    for (; i < n; i++) {
+        float v = p[i] - shift;
+        a[0] += v;
+        q[0] += v * v;
+    }
+    for (int l = 0; l < 8; l++) {
+        *s1 += a[l];
+        *s2 += q[l];
+    }
+}
+
+/* Sums of g' and g' (x - mean) over n floats, where g' = dy masked by y > 0
+ * when relu, else dy. */
+static void grad_moments(const float *restrict dy, const float *restrict y,
+                         const float *restrict x, size_t n, float mean, int relu, double *s1,
+                         double *s2)
+{
+    float a[8] = {0}, q[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++) {
+            float g = relu && !(y[i + l] > 0.0f) ? 0.0f : dy[i + l];
+            a[l] += g;
+            q[l] += g * (x[i + l] - mean);
+        }
+    for (; i < n; i++) {
+        float g = relu && !(y[i] > 0.0f) ? 0.0f : dy[i];
+        a[0] += g;
+        q[0] += g * (x[i] - mean);
+    }
+    for (int l = 0; l < 8; l++) {
+        *s1 += a[l];
+        *s2 += q[l];
+    }
+}
+
+static void bnact_bw(must_ctx *ctx, must_node *nd)
+{
+    must_tensor *x = nd->in[0], *gamma = nd->in[1], *beta = nd->in[2], *y = nd->out;
+    must_tensor *res = nd->n_in > 3 ? nd->in[3] : NULL;
+    const bnact_saved *s = nd->saved;
+    const int N = x->shape[0], C = x->shape[1];
+    const size_t HW = x->numel / ((size_t)N * C);
+    const double M = (double)N * HW;
+    const int relu = s->relu, training = s->training;
+    float *dx = x->grad, *dg = gamma->grad, *db = beta->grad;
+    float *dres = res ? res->grad : NULL;
+    const float *dy = y->grad;
+#pragma omp parallel for num_threads(must_ctx_threads(ctx)) schedule(static) \
+    if (x->numel >= PAR_MIN)
+    for (int c = 0; c < C; c++) {
+        const float mean = s->mean[c], inv = s->invstd[c];
+        double sg = 0.0, sgx = 0.0;
+        for (int n = 0; n < N; n++) {
+            size_t o = ((size_t)n * C + c) * HW;
+            grad_moments(dy + o, y->data + o, x->data + o, HW, mean, relu, &sg, &sgx);
+        }
+        if (dg)
+            dg[c] += (float)(sgx * inv);
+        if (db)
+            db[c] += (float)sg;
+        const float k = gamma->data[c] * inv;
+        /* Training: dx = k (g' - mean(g') - x_hat mean(g' x_hat)). */
+        const float a = training ? (float)(sg / M) : 0.0f;
+        const float b = training ? (float)(sgx / M) * inv * inv : 0.0f;
+        for (int n = 0; n < N; n++) {
+            size_t o = ((size_t)n * C + c) * HW;
+            const float *restrict g = dy + o, *restrict yy = y->data + o, *restrict xx = x->data + o;
+            if (dres) {
+                float *restrict r = dres + o;
+                for (size_t i = 0; i < HW; i++)
+                    r[i] += relu && !(yy[i] > 0.0f) ? 0.0f : g[i];
+            }
+            if (dx) {
+                float *restrict d = dx + o;
+                for (size_t i = 0; i < HW; i++) {
+                    float gi = relu && !(yy[i] > 0.0f) ? 0.0f : g[i];
+                    d[i] += k * (gi - a - (xx[i] - mean) * b);
+                }
+            }
+        }
+    }
+}
+
+must_tensor *mop_bn_act(must_ctx *ctx, must_tensor *x, const mbn *bn, must_tensor *res,
+                        int relu, float momentum, float eps)
+{
+    if (!x || !bn->gamma)
+        return NULL;
+    if (x->ndim != 4 || x->shape[1] != (int)bn->gamma->numel) {
+        char sx[64], sg[64];
+        must_ctx_fail(ctx, MUST_ESHAPE, "bn_act: input %s does not fit %s of shape %s",
+                      must_shape_str(x, sx, sizeof sx), bn->gamma->name,
+                      must_shape_str(bn->gamma, sg, sizeof sg));
+        return NULL;
+    }
+    if (res && !must_shape_eq(res, x))
+        return must_shape_fail(ctx, "bn_act (residual)", x, res);
+    const int N = x->shape[0], C = x->shape[1];
+    const size_t HW = x->numel / ((size_t)N * C);
+    const double M = (double)N * HW;
+    const int training = must_ctx_training(ctx);
+    must_tensor *y = must_tensor_new(ctx, 4, x->shape);
+    bnact_saved *s = must_ctx_alloc(ctx, sizeof *s);
+    float *mean = must_ctx_alloc(ctx, (size_t)C * sizeof(float));
+    float *invstd = must_ctx_alloc(ctx, (size_t)C * sizeof(float));
+    if (!y || !s || !mean || !invstd)
+        return NULL;
+    const float *gm = bn->gamma->data, *bt = bn->beta->data;
+    float *rm = bn->mean->data, *rv = bn->var->data;
+#pragma omp parallel for num_threads(must_ctx_threads(ctx)) schedule(static) \
+    if (x->numel >= PAR_MIN)
+    for (int c = 0; c < C; c++) {
+        double mu, var;
+        if (training) {
+            /* Shifted sums stay accurate when the mean dwarfs the spread. */
+            const float shift = x->data[(size_t)c * HW];
+            double s1 = 0.0, s2 = 0.0;
+            for (int n = 0; n < N; n++)
+                moments(x->data + ((size_t)n * C + c) * HW, HW, shift, &s1, &s2);
+            double d = s1 / M;
+            mu = shift + d;
+            var = s2 / M - d * d;
+            if (var < 0.0)
+                var = 0.0;
+            /* PyTorch keeps the unbiased variance as the running one. */
+            double unbiased = M > 1.0 ? var * M / (M - 1.0) : var;
+            rm[c] = (float)((1.0 - momentum) * rm[c] + momentum * mu);
+            rv[c] = (float)((1.0 - momentum) * rv[c] + momentum * unbiased);
+        } else {
+            mu = rm[c];
+            var = rv[c];
+        }
+        const float inv = (float)(1.0 / sqrt(var + eps));
+        mean[c] = (float)mu;
+        invstd[c] = inv;
+        const float k = gm[c] * inv, b = bt[c] - (float)mu * k;
+        for (int n = 0; n < N; n++) {
+            size_t o = ((size_t)n * C + c) * HW;
+            const float *restrict xx = x->data + o;
+            float *restrict yy = y->data + o;
+            if (res) {
+                const float *restrict r = res->data + o;
+                for (size_t i = 0; i < HW; i++) {
+                    float v = xx[i] * k + b + r[i];
+                    yy[i] = relu && v < 0.0f ? 0.0f : v;
+                }
+            } else {
+                for (size_t i = 0; i < HW; i++) {
+                    float v = xx[i] * k + b;
+                    yy[i] = relu && v < 0.0f ? 0.0f : v;
+                }
+            }
+        }
+    }
+    s->mean = mean;
+    s->invstd = invstd;
+    s->training = training;
+    s->relu = relu;
+    must_tensor *in[4] = {x, bn->gamma, bn->beta, res};
+    must_node *nd = must_tape_record(ctx, "bn_act", bnact_bw, y, res ? 4 : 3, in);
+    if (nd)
+        nd->saved = s;
+    return y;
+}
+
+/* ---- the sum of bilinear resizes (P2 fusion) --------------------------- */
+
+/* For each output index, the two source indices and the weight of the
+ * second: PyTorch's align_corners = false rule, src = (dst + 0.5) in/out -
+ * 0.5 clamped at 0. */
+typedef struct lerp {
+    int i0, i1;
+    float w1;
+} lerp;
+
+static void lerp_table(lerp *t, int in, int out)
+{
+    const float scale = (float)in / (float)out;
+    for (int o = 0; o < out; o++) {
+        float src = scale * ((float)o + 0.5f) - 0.5f;
+        if (src < 0.0f)
+            src = 0.0f;
+        int i0 = (int)src;
+        if (i0 > in - 1)
+            i0 = in - 1;
+        t[o].i0 = i0;
+        t[o].i1 = i0 < in - 1 ? i0 + 1 : i0;
+        t[o].w1 = src - (float)i0;
+    }
+}
+
+typedef struct rsum_saved {
+    lerp *ty[MUST_NODE_MAX_IN], *tx[MUST_NODE_MAX_IN];
+} rsum_saved;
+
+static void rsum_bw(must_ctx *ctx, must_node *nd)
+{
+    const rsum_saved *s = nd->saved;
+    const must_tensor *y = nd->out;
+    const int planes = y->shape[0] * y->shape[1], oh = y->shape[2], ow = y->shape[3];
+#pragma omp parallel for num_threads(must_ctx_threads(ctx)) schedule(static) \
+    if (y->numel >= PAR_MIN)
+    for (int p = 0; p < planes; p++) {
+        const float *g = y->grad + (size_t)p * oh * ow;
+        for (int k = 0; k < nd->n_in; k++) {
+            must_tensor *x = nd->in[k];
+            if (!x->grad)
+                continue;
+            const int h = x->shape[2], w = x->shape[3];
+            float *d = x->grad + (size_t)p * h * w;
+            const lerp *ty = s->ty[k], *tx = s->tx[k];
+            for (int oy = 0; oy < oh; oy++) {
+                float *r0 = d + (size_t)ty[oy].i0 * w, *r1 = d + (size_t)ty[oy].i1 * w;
+                const float wy1 = ty[oy].w1, wy0 = 1.0f - wy1;
+                const float *gr = g + (size_t)oy * ow;
+                for (int ox = 0; ox < ow; ox++) {
+                    const float wx1 = tx[ox].w1, wx0 = 1.0f - wx1, v = gr[ox];
+                    r0[tx[ox].i0] += wy0 * wx0 * v;
+                    r0[tx[ox].i1] += wy0 * wx1 * v;
+                    r1[tx[ox].i0] += wy1 * wx0 * v;
+                    r1[tx[ox].i1] += wy1 * wx1 * v;
+                }
+            }
+        }
+    }
+}
+
+must_tensor *mop_resize_sum(must_ctx *ctx, int n, must_tensor *const *xs, int oh, int ow)
+{
+    if (n < 1 || n > MUST_NODE_MAX_IN) {
+        must_ctx_fail(ctx, MUST_EINVAL, "resize_sum: %d inputs (1..%d)", n, MUST_NODE_MAX_IN);
+        return NULL;
+    }
+    for (int k = 0; k < n; k++)
+        if (!xs[k])
+            return NULL;
+    for (int k = 0; k < n; k++)
+        if (xs[k]->ndim != 4 || xs[k]->shape[0] != xs[0]->shape[0] ||
+            xs[k]->shape[1] != xs[0]->shape[1])
+            return must_shape_fail(ctx, "resize_sum", xs[0], xs[k]);
+    if (oh < 1 || ow < 1) {
+        must_ctx_fail(ctx, MUST_EINVAL, "resize_sum: output size %d x %d", oh, ow);
+        return NULL;
+    }
+    must_tensor *y = must_tensor_new4(ctx, xs[0]->shape[0], xs[0]->shape[1], oh, ow);
+    rsum_saved *s = must_ctx_alloc(ctx, sizeof *s);
+    if (!y || !s)
+        return NULL;
+    for (int k = 0; k < n; k++) {
+        s->ty[k] = must_ctx_alloc(ctx, (size_t)oh * sizeof(lerp));
+        s->tx[k] = must_ctx_alloc(ctx, (size_t)ow * sizeof(lerp));
+        if (!s->ty[k] || !s->tx[k])
+            return NULL;
+        lerp_table(s->ty[k], xs[k]->shape[2], oh);
+        lerp_table(s->tx[k], xs[k]->shape[3], ow);
+    }
+    const int planes = y->shape[0] * y->shape[1];
+#pragma omp parallel for num_threads(must_ctx_threads(ctx)) schedule(static) \
+    if (y->numel >= PAR_MIN)
+    for (int p = 0; p < planes; p++) {
+        float *out = y->data + (size_t)p * oh * ow;
+        for (int k = 0; k < n; k++) {
+            const int h = xs[k]->shape[2], w = xs[k]->shape[3];
+            const float *src = xs[k]->data + (size_t)p * h * w;
+            const lerp *ty = s->ty[k], *tx = s->tx[k];
+            for (int oy = 0; oy < oh; oy++) {
+                const float *r0 = src + (size_t)ty[oy].i0 * w, *r1 = src + (size_t)ty[oy].i1 * w;
+                const float wy1 = ty[oy].w1, wy0 = 1.0f - wy1;
+                float *o = out + (size_t)oy * ow;
+                for (int ox = 0; ox < ow; ox++) {
+                    const float wx1 = tx[ox].w1, wx0 = 1.0f - wx1;
+                    float v = wy0 * (wx0 * r0[tx[ox].i0] + wx1 * r0[tx[ox].i1]) +
+                              wy1 * (wx0 * r1[tx[ox].i0] + wx1 * r1[tx[ox].i1]);
+                    o[ox] = k ? o[ox] + v : v;
+                }
+            }
+        }
+    }
+    must_node *nd = must_tape_record(ctx, "resize_sum", rsum_bw, y, n, xs);
+    if (nd)
+        nd->saved = s;
+    return y;
+}
