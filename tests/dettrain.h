@@ -355,11 +355,15 @@ static inline int dt_train(const char *dir, const dt_opts *o, dt_result *res, mu
     for (int k = 0; k < 16 && o->set[k]; k++)
         if ((rc = dt_config_set(ops, &cfg, o->set[k], err)))
             goto out0;
-    const char *names[3];
-    for (int k = 0; k < 3; k++)
+    int K = must_dataset_nclasses(ds, MUST_LABEL_DETECTION);
+    const char *names[256];
+    if (K < 1 || K > 256) {
+        rc = must_err_set(err, MUST_EINVAL, "%s: %d detection classes (1..256 here)", dir, K);
+        goto out0;
+    }
+    for (int k = 0; k < K; k++)
         names[k] = must_dataset_class_name(ds, MUST_LABEL_DETECTION, k);
-    must_task_env env = {&fd, must_dataset_nclasses(ds, MUST_LABEL_DETECTION), names, o->size,
-                         o->seed, "detection."};
+    must_task_env env = {&fd, K, names, o->size, o->seed, "detection."};
     void *head = NULL;
     if ((rc = ops->head_new(must_host_table(), &cfg, &env, &head, err)))
         goto out0;
