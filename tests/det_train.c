@@ -25,6 +25,7 @@ int main(int argc, char **argv)
     dt_opts o;
     dt_opts_default(&o);
     o.steps = 300;
+    o.progress = 25;
     const char *dir = "det_train_set";
     int ntrain = 800, nval = 200, nset = 0;
     for (int i = 1; i < argc; i++) {
@@ -88,10 +89,11 @@ int main(int argc, char **argv)
     double per = r.train_s / o.steps;
     printf("{\"steps\": %d, \"batch\": %d, \"size\": %d, \"loss_first\": %.4f, "
            "\"loss_last\": %.4f, \"AP50\": %.4f, \"AP\": %.4f, \"AP75\": %.4f, "
-           "\"step_s_median\": %.4f, \"img_per_s\": %.1f, \"match_share\": %.4f, "
+           "\"step_s_median\": %.4f, \"img_per_s\": %.1f, \"img_per_cpu_s\": %.1f, "
+           "\"match_share\": %.4f, "
            "\"nms_share\": %.4f, \"proposals_share\": %.4f, \"nonfinite\": %d",
            o.steps, o.batch, o.size, r.loss_first, r.loss_last, r.ap50, r.ap, r.ap75, r.step_s,
-           o.batch / r.step_s, r.timers.match / (per * (o.steps - 1)),
+           o.batch / r.step_s, o.batch * o.steps / r.cpu_s, r.timers.match / (per * (o.steps - 1)),
            r.timers.nms / (per * (o.steps - 1)), r.timers.proposals / (per * (o.steps - 1)),
            r.nonfinite);
     printf(", \"AP50_along\": [");

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "det-impl.h"
 #include "plugin-impl.h"
@@ -127,6 +128,11 @@ typedef struct dt_opts {
      * by name) on the same backbone, against fixed random labels: the
      * multi-task step whose speed the issue asks about. */
     int with_heads;
+    /* Called after training with the trained model, before it is freed. */
+    int (*after)(void *user, const must_task_ops *ops, void *head, must_backbone *bb,
+                 must_dataset *ds, must_err *err);
+    void *after_user;
+    int progress;         /* print the loss every this many steps on stderr (0: never) */
 } dt_opts;
 
 typedef struct dt_result {
@@ -135,6 +141,7 @@ typedef struct dt_result {
     double step_s;        /* median seconds per training step */
     det_timers timers;    /* summed over the timed steps */
     double train_s;       /* wall time of all steps */
+    double cpu_s;         /* CPU time of all steps, every thread (survives a busy machine) */
     int nonfinite;        /* a loss or gradient was NaN or Inf */
     int nevals;
     double ap50_at[8];    /* AP50 after each of o->eval_at */
@@ -174,6 +181,13 @@ static inline int dt_config_set(const must_task_ops *ops, void *cfg, const char 
         return MUST_OK;
     }
     return must_err_set(err, MUST_ENOTFOUND, "no option '%.*s'", (int)(eq - kv), kv);
+}
+
+static inline double dt_cpu(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
 static inline int dt_cmp_double(const void *a, const void *b)
@@ -351,11 +365,15 @@ static inline int dt_train(const char *dir, const dt_opts *o, dt_result *res, mu
     for (int k = 0; k < 16 && o->set[k]; k++)
         if ((rc = dt_config_set(ops, &cfg, o->set[k], err)))
             goto out0;
-    const char *names[3];
-    for (int k = 0; k < 3; k++)
+    int K = must_dataset_nclasses(ds, MUST_LABEL_DETECTION);
+    const char *names[256];
+    if (K < 1 || K > 256) {
+        rc = must_err_set(err, MUST_EINVAL, "%s: %d detection classes (1..256 here)", dir, K);
+        goto out0;
+    }
+    for (int k = 0; k < K; k++)
         names[k] = must_dataset_class_name(ds, MUST_LABEL_DETECTION, k);
-    must_task_env env = {&fd, must_dataset_nclasses(ds, MUST_LABEL_DETECTION), names, o->size,
-                         o->seed, "detection."};
+    must_task_env env = {&fd, K, names, o->size, o->seed, "detection."};
     void *head = NULL;
     if ((rc = ops->head_new(must_host_table(), &cfg, &env, &head, err)))
         goto out0;
@@ -395,7 +413,7 @@ static inline int dt_train(const char *dir, const dt_opts *o, dt_result *res, mu
     double *times = calloc((size_t)o->steps + 1, sizeof *times);
     unsigned want = ops->head_levels(head) | dt_others_levels(&others);
     det_head *dh = head;
-    double t_all = det_now();
+    double t_all = det_now(), c_all = dt_cpu();
     for (int step = 0; step < o->steps; step++) {
         const must_batch *b;
         if ((rc = must_loader_next(L, &b, err)) != 1) {
@@ -431,18 +449,24 @@ static inline int dt_train(const char *dir, const dt_opts *o, dt_result *res, mu
             break;
         }
         times[step] = det_now() - t0;
+        if (o->progress && (step + 1) % o->progress == 0)
+            fprintf(stderr, "step %d loss %.4f (%.3f s)\n", step + 1, lval, times[step]);
         if (res->nevals < 8 && o->eval_at[res->nevals] == step + 1) {
             /* Evaluation's time counts neither in the steps nor in their timers. */
-            double v[3], te = det_now();
+            double v[3], te = det_now(), ce = dt_cpu();
             det_timers keep = dh->timers;
             if ((rc = dt_evaluate(ops, head, bb, ds, o, v, err)))
                 break;
             res->ap50_at[res->nevals++] = v[0];
+            if (o->progress)
+                fprintf(stderr, "step %d AP50 %.4f AP %.4f\n", step + 1, v[0], v[1]);
             dh->timers = keep;
             t_all += det_now() - te;
+            c_all += dt_cpu() - ce;
         }
     }
     res->train_s = det_now() - t_all;
+    res->cpu_s = dt_cpu() - c_all;
     res->timers = dh->timers;
     if (o->steps > 1) {
         qsort(times + 1, (size_t)o->steps - 1, sizeof *times, dt_cmp_double);
@@ -455,6 +479,8 @@ static inline int dt_train(const char *dir, const dt_opts *o, dt_result *res, mu
         if (!(rc = dt_evaluate(ops, head, bb, ds, o, v, err)))
             res->ap50 = v[0], res->ap = v[1], res->ap75 = v[2];
     }
+    if (!rc && o->after)
+        rc = o->after(o->after_user, ops, head, bb, ds, err);
 out1:
     dt_others_free(&others);
     must_loader_free(L);

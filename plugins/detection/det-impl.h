@@ -29,7 +29,7 @@ extern const must_host *det_host;
 const must_task_ops *must_task_init(const must_host *host, must_err *err);
 
 /* Plain comparisons: fminf and fmaxf are library calls here (NaN rules), and
- * IoU runs O(n^2) times in NMS.  A NaN coordinate gives an empty overlap. */
+ * IoU runs O(n^2) times in NMS.  A NaN coordinate overlaps nothing. */
 #define DET_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define DET_MAX(a, b) ((a) > (b) ? (a) : (b))
 

@@ -36,40 +36,44 @@ int det_argsort_desc(const float *score, int n, int *idx)
 
 int det_nms(const float *box, const float *score, int n, float thr, int max_keep, int *keep)
 {
-    int *order = malloc((size_t)(n ? n : 1) * sizeof *order);
-    float *area = malloc((size_t)(n ? n : 1) * sizeof *area);
-    if (!order || !area || det_argsort_desc(score, n, order)) {
+    size_t m = (size_t)(n ? n : 1);
+    int *order = malloc(m * sizeof *order);
+    float *v = malloc(5 * m * sizeof *v);
+    unsigned char *gone = calloc(m, 1);
+    if (!order || !v || !gone || det_argsort_desc(score, n, order)) {
         free(order);
-        free(area);
+        free(v);
+        free(gone);
         return MUST_ENOMEM;
     }
-    for (int i = 0; i < n; i++)
-        area[i] = det_box_area(box + 4 * (size_t)i);
-    /* order[] doubles as the candidate list: suppressed entries become -1.
-     * IoU > thr is tested as inter > thr (union) to spare a division per
-     * pair: this loop is the proposals' O(n^2). */
+    /* The boxes in score order as columns, so that testing one kept box
+     * against all later ones is a branch-free loop the compiler vectorises:
+     * this is the proposals' O(n^2).  IoU > thr is tested as
+     * inter > thr * union, without a division. */
+    float *x0 = v, *y0 = v + m, *x1 = v + 2 * m, *y1 = v + 3 * m, *area = v + 4 * m;
+    for (int i = 0; i < n; i++) {
+        const float *b = box + 4 * (size_t)order[i];
+        x0[i] = b[0], y0[i] = b[1], x1[i] = b[2], y1[i] = b[3];
+        area[i] = det_box_area(b);
+    }
     int nk = 0;
     for (int a = 0; a < n && (max_keep <= 0 || nk < max_keep); a++) {
-        if (order[a] < 0)
+        if (gone[a])
             continue;
-        int ia = order[a];
-        const float *ba = box + 4 * (size_t)ia;
-        keep[nk++] = ia;
+        keep[nk++] = order[a];
+        const float ax0 = x0[a], ay0 = y0[a], ax1 = x1[a], ay1 = y1[a], aa = area[a];
+        #pragma omp simd
         for (int b = a + 1; b < n; b++) {
-            int ib = order[b];
-            if (ib < 0)
-                continue;
-            const float *bb = box + 4 * (size_t)ib;
-            float iw = DET_MIN(ba[2], bb[2]) - DET_MAX(ba[0], bb[0]);
-            float ih = DET_MIN(ba[3], bb[3]) - DET_MAX(ba[1], bb[1]);
-            if (iw <= 0.0f || ih <= 0.0f)
-                continue;
+            float iw = DET_MIN(ax1, x1[b]) - DET_MAX(ax0, x0[b]);
+            float ih = DET_MIN(ay1, y1[b]) - DET_MAX(ay0, y0[b]);
+            iw = iw > 0.0f ? iw : 0.0f;
+            ih = ih > 0.0f ? ih : 0.0f;
             float inter = iw * ih;
-            if (inter > thr * (area[ia] + area[ib] - inter))
-                order[b] = -1;
+            gone[b] |= (unsigned char)(inter > thr * (aa + area[b] - inter));
         }
     }
     free(order);
-    free(area);
+    free(v);
+    free(gone);
     return nk;
 }

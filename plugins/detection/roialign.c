@@ -48,13 +48,24 @@ static inline int grid_of(int sampling, float bin)
     return g < 1 ? 1 : g;
 }
 
+/* A RoI's corner and bin size in feature cells.  The one place they are
+ * worked out, so that the tap buffer's size (max_taps) and its filling
+ * (roi_taps) cannot disagree by a rounding. */
+static inline void roi_bins(const det_roi *r, float scale, int out, float *y0, float *x0,
+                            float *bh, float *bw)
+{
+    *y0 = r->box[1] * scale - 0.5f;
+    *x0 = r->box[0] * scale - 0.5f;
+    *bh = (r->box[3] * scale - 0.5f - *y0) / (float)out;
+    *bw = (r->box[2] * scale - 0.5f - *x0) / (float)out;
+}
+
 /* The taps of one RoI on an h x w plane: out * out bins of gy * gx samples,
  * bin-major.  Returns the number of samples per bin. */
 static int roi_taps(const det_roi *r, float scale, int h, int w, int out, int sampling, tap *t)
 {
-    float y0 = r->box[1] * scale - 0.5f, x0 = r->box[0] * scale - 0.5f;
-    float bh = (r->box[3] * scale - 0.5f - y0) / (float)out;
-    float bw = (r->box[2] * scale - 0.5f - x0) / (float)out;
+    float y0, x0, bh, bw;
+    roi_bins(r, scale, out, &y0, &x0, &bh, &bw);
     int gy = grid_of(sampling, bh), gx = grid_of(sampling, bw);
     float inv = 1.0f / (float)(gy * gx);
     for (int py = 0; py < out; py++)
@@ -94,10 +105,8 @@ static size_t max_taps(const ra_saved *s)
 {
     size_t most = 1;
     for (int i = 0; i < s->R; i++) {
-        const det_roi *r = &s->roi[i];
-        float scale = 1.0f / s->stride[r->level];
-        float bh = (r->box[3] - r->box[1]) * scale / (float)s->out;
-        float bw = (r->box[2] - r->box[0]) * scale / (float)s->out;
+        float y0, x0, bh, bw;
+        roi_bins(&s->roi[i], 1.0f / s->stride[s->roi[i].level], s->out, &y0, &x0, &bh, &bw);
         size_t n = (size_t)s->out * s->out * grid_of(s->sampling, bh) * grid_of(s->sampling, bw);
         most = n > most ? n : most;
     }
