@@ -58,7 +58,64 @@ static int write_cache(const char *path, const run_quality *q, int n, must_err *
     return must_afile_commit(&a, err);
 }
 
-/* 1 when the file holds exactly the n teachers of q (names filled), in order. */
+/* A whole number or a finite one, with nothing after it. */
+static int num(const char *s, double *out)
+{
+    char *end;
+    *out = strtod(s, &end);
+    return end != s && *end == '\0' && isfinite(*out);
+}
+
+/* Reads one "key=value" token into x; 0 when it is not one this file
+ * writes.  *seen collects the keys every line must have. */
+static int read_token(char *tok, run_quality *x, int *seen)
+{
+    char *v = strchr(tok, '=');
+    double d;
+    if (!v)
+        return 0;
+    *v++ = '\0';
+    if (!strcmp(tok, "teacher")) {
+        *seen |= 1;
+        return !strcmp(v, x->teacher);
+    }
+    if (!strcmp(tok, "task") || !strcmp(tok, "plugin"))
+        return !strcmp(v, !strcmp(tok, "task") ? x->task : x->plugin);
+    if (!strcmp(tok, "status") || !strcmp(tok, "images")) {
+        if (!num(v, &d) || d < 0 || d != (long)d)
+            return 0;
+        if (tok[0] == 's') {
+            *seen |= 2;
+            x->status = (int)d;
+            return d <= RUN_Q_EMPTY;
+        }
+        *seen |= 4;
+        x->images = (long)d;
+        return 1;
+    }
+    if (!strcmp(tok, "coverage") || !strcmp(tok, "vocab")) {
+        if (!num(v, &d) || d > 100)
+            return 0;
+        *seen |= tok[0] == 'c' ? 8 : 16;
+        *(tok[0] == 'c' ? &x->coverage : &x->vocab) = d;
+        return 1;
+    }
+    if (!strcmp(tok, "metric") && x->nmetrics < RUN_MAX_METRICS) {
+        char *c1 = strchr(v, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+        if (!c2 || c1 == v || c1 - v >= (long)sizeof x->metric_names[0] || c2 != c1 + 2 ||
+            (c1[1] != '0' && c1[1] != '1') || !num(c2 + 1, &d))
+            return 0;
+        int k = x->nmetrics++;
+        snprintf(x->metric_names[k], sizeof x->metric_names[k], "%.*s", (int)(c1 - v), v);
+        x->lower_better[k] = c1[1] == '1';
+        x->values[k] = d;
+        return 1;
+    }
+    return 0;
+}
+
+/* 1 when the file holds exactly the n teachers of q (names filled), in
+ * order, every value well formed; anything else is recomputed. */
 static int read_cache(const char *path, run_quality *q, int n)
 {
     char *text = NULL;
@@ -66,48 +123,20 @@ static int read_cache(const char *path, run_quality *q, int n)
     must_err e = {0};
     if (!must_file_exists(path) || must_file_read(path, &text, &len, &e) != MUST_OK)
         return 0;
-    int i = 0, ok = 1;
+    int i = 0, ok = len > 0 && text[len - 1] == '\n';
     char *save = NULL;
     for (char *line = strtok_r(text, "\n", &save); line && ok; line = strtok_r(NULL, "\n", &save)) {
         if (i >= n) {
             ok = 0;
             break;
         }
-        run_quality *x = &q[i];
+        run_quality *x = &q[i++];
         x->nmetrics = 0;
         char *s2 = NULL;
         int seen = 0;
-        for (char *tok = strtok_r(line, " ", &s2); tok; tok = strtok_r(NULL, " ", &s2)) {
-            char *v = strchr(tok, '=');
-            if (!v) {
-                ok = 0;
-                break;
-            }
-            *v++ = '\0';
-            if (!strcmp(tok, "teacher"))
-                seen |= 1, ok &= !strcmp(v, x->teacher);
-            else if (!strcmp(tok, "status"))
-                seen |= 2, x->status = atoi(v);
-            else if (!strcmp(tok, "images"))
-                seen |= 4, x->images = atol(v);
-            else if (!strcmp(tok, "coverage"))
-                seen |= 8, x->coverage = strtod(v, NULL);
-            else if (!strcmp(tok, "vocab"))
-                seen |= 16, x->vocab = strtod(v, NULL);
-            else if (!strcmp(tok, "metric") && x->nmetrics < RUN_MAX_METRICS) {
-                char *c1 = strchr(v, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-                if (!c2 || c1 - v >= (long)sizeof x->metric_names[0]) {
-                    ok = 0;
-                    break;
-                }
-                int k = x->nmetrics++;
-                snprintf(x->metric_names[k], sizeof x->metric_names[k], "%.*s", (int)(c1 - v), v);
-                x->lower_better[k] = atoi(c1 + 1);
-                x->values[k] = strtod(c2 + 1, NULL);
-            }
-        }
-        ok &= seen == 31;
-        i++;
+        for (char *tok = strtok_r(line, " ", &s2); tok && ok; tok = strtok_r(NULL, " ", &s2))
+            ok = read_token(tok, x, &seen);
+        ok = ok && seen == 31 && (x->status == RUN_Q_OK) == (x->nmetrics > 0);
     }
     free(text);
     return ok && i == n;
@@ -509,12 +538,12 @@ out:
     return rc;
 }
 
-int run_quality_set(run_state *r, int li, run_quality *q, must_err *err)
+/* Names filled, nothing scored. */
+static void quality_init(const run_state *r, int li, run_quality *q)
 {
     const must_experiment *e = r->e;
     const char *set = e->data[e->label.data[li]].name;
-    int nt = e->label.nteachers;
-    for (int i = 0; i < nt; i++) {
+    for (int i = 0; i < e->label.nteachers; i++) {
         const must_exp_teacher *t = &e->teachers[e->label.teachers[i]];
         memset(&q[i], 0, sizeof q[i]);
         snprintf(q[i].set, sizeof q[i].set, "%s", set);
@@ -524,13 +553,21 @@ int run_quality_set(run_state *r, int li, run_quality *q, must_err *err)
         q[i].coverage = -1;
         q[i].vocab = -1;
     }
+}
+
+int run_quality_set(run_state *r, int li, run_quality *q, must_err *err)
+{
+    const char *set = r->e->data[r->e->label.data[li]].name;
+    int nt = r->e->label.nteachers;
+    if (nt > PL_MAX_TASKS) /* q has room for PL_MAX_TASKS; labelling refused them anyway */
+        return must_err_set(err, MUST_EINVAL, "more than %d teachers", PL_MAX_TASKS);
+    quality_init(r, li, q);
     char *path = run_path(r, "label", set, "quality.txt");
     if (!path)
         return must_err_set(err, MUST_ENOMEM, "out of memory");
     int rc = MUST_OK;
-    if (nt > PL_MAX_TASKS)
-        rc = must_err_set(err, MUST_EINVAL, "more than %d teachers", PL_MAX_TASKS);
-    else if (!read_cache(path, q, nt)) {
+    if (!read_cache(path, q, nt)) {
+        quality_init(r, li, q); /* a partly read cache leaves nothing behind */
         rc = score(r, li, q, err);
         if (rc)
             must_err_prefix(err, "pseudo-label quality of %s", set);

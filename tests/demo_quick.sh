@@ -71,6 +71,17 @@ grep -qi "nan\|inf" "$run/results.json" && fail "results.json has a non-finite n
 # A rerun does nothing but the report.
 "$must" demo --quick --out "$run" >"$tmp/log2" 2>&1 || fail "rerun"
 grep -q "\] [0-9]*/[0-9]* " "$tmp/log2" && fail "the rerun trained or labelled again"
+# A truncated or corrupt score cache is recomputed, to the same numbers.
+grep "^pseudo_labels," "$run/results.csv" >"$tmp/scores"
+q=$run/label/unlabelled/quality.txt
+head -c 150 "$q" >"$q.cut" && mv "$q.cut" "$q"
+"$must" demo --quick --out "$run" >"$tmp/log4" 2>&1 || fail "rerun over a truncated score cache"
+grep "^pseudo_labels," "$run/results.csv" | cmp -s - "$tmp/scores" || fail "scores changed after a truncated cache"
+for bad in 's/images=160/images=x/' 's/teacher=seg/teacher=sag/' 's/delta1:0:[0-9.e+-]*/delta1:0:nan/'; do
+    sed "$bad" "$q" >"$q.bad" && mv "$q.bad" "$q"
+    "$must" demo --quick --out "$run" >"$tmp/log4" 2>&1 || fail "rerun over a corrupt score cache ($bad)"
+    grep "^pseudo_labels," "$run/results.csv" | cmp -s - "$tmp/scores" || fail "scores changed after a corrupt cache ($bad)"
+done
 # Pseudo labels that are the truth itself score perfectly: the scoring
 # matches images by id and classes by name, whatever the teachers' classes.
 rm -rf "$run/label/unlabelled/part-000" "$run/label/unlabelled/quality.txt"
