@@ -171,6 +171,11 @@ static int check_ops(const char *file, const char *fname, const must_task_ops *o
                             "plugin file %s: eval_begin, eval_add and eval_end come together "
                             "(%d of 3 are set)",
                             file, ev);
+    if (o->eval_add_labels && !ev)
+        return must_err_set(err, MUST_EINVAL,
+                            "plugin file %s: eval_add_labels needs eval_begin, eval_add and "
+                            "eval_end",
+                            file);
     int nm = 0;
     if (o->metrics)
         for (; o->metrics[nm]; nm++)
