@@ -295,6 +295,17 @@ int must_cmd_demo(int argc, char **argv)
         if (!must_file_exists(path))
             path[0] = '\0';
     }
+    if (!path[0]) {
+        /* Run from an uninstalled in-tree build (the README's quick start):
+         * the experiments sit in etc/must/ beside libtool's .libs/. */
+        char *libs = must_build_tree_libs();
+        if (libs) {
+            snprintf(path, sizeof path, "%s/../etc/must/%s", libs, file);
+            free(libs);
+            if (!must_file_exists(path))
+                path[0] = '\0';
+        }
+    }
     if (!path[0])
         snprintf(path, sizeof path, "%s/%s", MUST_SYSCONF_DIR, file);
     if (!must_file_exists(path)) {
