@@ -8,7 +8,8 @@
  * Options: --steps K, --batch B, --size S, --train N, --val N, --threads T,
  * --lr X, --width W and --fpn F (the backbone), --with-heads 1 (also train
  * the classification, segmentation and depth plugins, on random labels, to
- * time the multi-task step), --eval-every K (AP50 along
+ * time the multi-task step), --eval 0 (no final evaluation: timing runs),
+ * --eval-every K (AP50 along
  * the way, up to 8 times), --out DIR (the set is made there unless it
  * exists), and head options as key=value. */
 #include "config.h"
@@ -58,6 +59,8 @@ int main(int argc, char **argv)
             nval = atoi(v);
         else if (strcmp(a, "--out") == 0)
             dir = v;
+        else if (strcmp(a, "--eval") == 0)
+            o.no_eval = !atoi(v);
         else if (strcmp(a, "--with-heads") == 0)
             o.with_heads = atoi(v);
         else if (strcmp(a, "--width") == 0)

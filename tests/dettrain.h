@@ -133,6 +133,7 @@ typedef struct dt_opts {
                  must_dataset *ds, must_err *err);
     void *after_user;
     int progress;         /* print the loss every this many steps on stderr (0: never) */
+    int no_eval;          /* skip the final evaluation (timing runs) */
 } dt_opts;
 
 typedef struct dt_result {
@@ -474,7 +475,7 @@ static inline int dt_train(const char *dir, const dt_opts *o, dt_result *res, mu
     }
     free(times);
     must_ctx_free(ctx);
-    if (!rc) {
+    if (!rc && !o->no_eval) {
         double v[3];
         if (!(rc = dt_evaluate(ops, head, bb, ds, o, v, err)))
             res->ap50 = v[0], res->ap = v[1], res->ap75 = v[2];

@@ -1126,10 +1126,10 @@ START_TEST(train_rects)
     dt_opts_default(&o);
     o.batch = 4;
     o.steps = 200;
-    o.eval_at[0] = 100;
+    o.eval_at[0] = 40;
     /* One thread: no OpenMP barriers to spin at when CI's cores are shared. */
     o.threads = 1;
-    const char *set[] = {"levels=P3,P4,P5", "roi_batch=32", "head_channels=16", "head_fc=64",
+    const char *set[] = {"levels=P3,P4,P5", "roi_batch=64", "head_channels=16", "head_fc=64",
                          "roi_size=5", "rpn_post_nms_topk_test=100",
                          "rpn_pre_nms_topk_test=300"};
     memcpy(o.set, set, sizeof set);
@@ -1140,7 +1140,7 @@ START_TEST(train_rects)
     ck_assert_msg(dt_train(dir, &o, &r, &e) == MUST_OK, "%s", e.msg);
     ck_assert(!r.nonfinite);
     ck_assert_msg(r.loss_last < 0.5 * r.loss_first, "loss %g -> %g", r.loss_first, r.loss_last);
-    ck_assert_msg(r.ap50 > 0.15 && r.ap50 > r.ap50_at[0] + 0.05,
+    ck_assert_msg(r.ap50 > 0.15 && r.ap50 > r.ap50_at[0] + 0.1,
                   "AP50 %.4f after %d steps, %.4f after %d", r.ap50_at[0], o.eval_at[0], r.ap50,
                   o.steps);
     /* The pseudo-labelled set reads back with its scores, all >= 0.5, and its
