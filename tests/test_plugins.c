@@ -59,6 +59,14 @@ static void copy_file(const char *from, const char *to)
     free(buf);
 }
 
+/* Copies the test plugin `name` of tests/plugins/ to `to`. */
+static void copy_broken(const char *name, const char *to)
+{
+    char *from = broken_file(name);
+    copy_file(from, to);
+    free(from);
+}
+
 static void write_text(const char *path, const char *text)
 {
     must_err e = {0};
@@ -219,10 +227,10 @@ START_TEST(refuses_a_file_name_that_is_not_a_plugin_name)
     char *d = tmp_dir("badname");
     char path[4200];
     snprintf(path, sizeof path, "%s/Bad-Name.so", d);
-    copy_file(broken_file("good"), path);
+    copy_broken("good", path);
     expect_refused(path, MUST_EINVAL, "plain", NULL, NULL);
     snprintf(path, sizeof path, "%s/good.so.1", d);
-    copy_file(broken_file("good"), path);
+    copy_broken("good", path);
     expect_refused(path, MUST_EINVAL, "NAME.so", NULL, NULL);
     free(d);
 }
@@ -288,9 +296,9 @@ START_TEST(a_refusal_leaves_the_others_loadable)
     char *d = tmp_dir("mixed");
     char path[4200];
     snprintf(path, sizeof path, "%s/badabi.so", d);
-    copy_file(broken_file("badabi"), path);
+    copy_broken("badabi", path);
     snprintf(path, sizeof path, "%s/good.so", d);
-    copy_file(broken_file("good"), path);
+    copy_broken("good", path);
     setenv("MUST_PLUGIN_PATH", d, 1);
     must_plugin *p;
     must_err e = {0};
@@ -353,11 +361,11 @@ START_TEST(scan_lists_each_name_once_first_on_the_path_wins)
 {
     char *a = tmp_dir("scan-a"), *b = tmp_dir("scan-b"), path[4200];
     snprintf(path, sizeof path, "%s/good.so", a);
-    copy_file(broken_file("good"), path);
+    copy_broken("good", path);
     snprintf(path, sizeof path, "%s/good.so", b);
-    copy_file(broken_file("good"), path);
+    copy_broken("good", path);
     snprintf(path, sizeof path, "%s/badabi.so", b);
-    copy_file(broken_file("badabi"), path);
+    copy_broken("badabi", path);
     snprintf(path, sizeof path, "%s/libsomething.so", a);
     write_text(path, "a library, not a plugin");
     snprintf(path, sizeof path, "%s/Upper.so", a);
