@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bench.h"
 #include "cli.h"
@@ -72,10 +73,25 @@ static int parse(int argc, char **argv, const char *kind, bench_opts *o)
     return 0;
 }
 
+/* CPU seconds of the whole process (every thread): on a shared machine the
+ * wall clock also counts other processes' turns, this does not. */
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 static int run(int argc, char **argv, int train)
@@ -115,7 +131,8 @@ static int run(int argc, char **argv, int train)
     float *ydep = malloc(npix * sizeof *ydep);
     must_optim *opt = NULL;
     double *times = calloc((size_t)o.steps, sizeof *times);
-    if (!x.data || !ycls || !yseg || !ydep || !times) {
+    double *cpu = calloc((size_t)o.steps, sizeof *cpu);
+    if (!x.data || !ycls || !yseg || !ydep || !times || !cpu) {
         fprintf(stderr, "must bench %s: out of memory\n", kind);
         rc = 1;
         goto out;
@@ -148,7 +165,7 @@ static int run(int argc, char **argv, int train)
     must_ctx_set_grad(ctx, train);
     float last_loss = 0.0f;
     for (int step = 0; step < o.warmup + o.steps; step++) {
-        double t0 = must_bench_now();
+        double t0 = must_bench_now(), c0 = cpu_now();
         must_ctx_reset(ctx);
         if (train) {
             for (int s = 0; s < nsets; s++)
@@ -172,29 +189,30 @@ static int run(int argc, char **argv, int train)
             rc = 1;
             goto out;
         }
-        if (step >= o.warmup)
+        if (step >= o.warmup) {
             times[step - o.warmup] = must_bench_now() - t0;
+            cpu[step - o.warmup] = cpu_now() - c0;
+        }
     }
     double fwd = must_refmodel_flops(m, S, S, NULL);
-    qsort(times, (size_t)o.steps, sizeof *times, cmp_double);
-    double med = o.steps % 2 ? times[o.steps / 2]
-                             : 0.5 * (times[o.steps / 2 - 1] + times[o.steps / 2]);
+    double med = median(times, o.steps), cpu_med = median(cpu, o.steps);
     /* A training step is counted as three forward passes (forward, and the
      * two GEMMs per layer of backward), as torch_reference.py counts it. */
     double mult = train ? 3.0 : 1.0;
     printf("{\"bench\":\"%s\",\"mode\":\"%s\",\"size\":%d,\"batch\":%d,\"threads\":%d,"
            "\"img_s\":%.2f,\"gflops\":%.2f,\"peak_rss_mib\":%.1f,\"step_ms_median\":%.2f,"
            "\"step_ms_min\":%.2f,\"step_ms_max\":%.2f,\"params\":%zu,"
-           "\"fwd_gflop_per_img\":%.4f",
+           "\"fwd_gflop_per_img\":%.4f,\"cpu_ms_median\":%.2f",
            kind, train ? "train" : "infer", S, B, threads, B / med, mult * fwd * B / med / 1e9,
            must_bench_peak_rss_mib(), med * 1e3, times[0] * 1e3, times[o.steps - 1] * 1e3,
-           nparams, fwd / 1e9);
+           nparams, fwd / 1e9, cpu_med * 1e3);
     if (train)
         printf(",\"loss\":%.5f", (double)last_loss);
     printf("}\n");
 out:
     must_optim_free(opt);
     free(times);
+    free(cpu);
     free(x.data);
     free(ycls);
     free(yseg);

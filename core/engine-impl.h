@@ -27,9 +27,10 @@ struct must_ctx {
 };
 
 /* Row-major sgemm (C = alpha op(A) op(B) + beta C) spread over the context's
- * threads by splitting the columns (or rows) of C.  Every element of C gets
- * the same reduction order whatever the thread count, so results do not
- * depend on it. */
+ * threads by splitting the columns (or rows) of C into blocks fixed by the
+ * shape, so results do not depend on the thread count.  ctx NULL: one
+ * thread (for calls from inside our own parallel regions: OpenBLAS is pinned
+ * to one thread, so that is still one pool). */
 void must_sgemm(const must_ctx *ctx, int trans_a, int trans_b, int m, int n, int k, float alpha,
                 const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
 

@@ -27,18 +27,25 @@ void must_sgemm(const must_ctx *ctx, int trans_a, int trans_b, int m, int n, int
     int nt = ctx ? ctx->threads : 1;
     if (m <= 0 || n <= 0)
         return;
-    /* Small products are not worth a fork; 2 MFLOP is about 20 us here. */
-    if (nt <= 1 || (double)m * n * k < 1e6) {
+    if (!ctx) {
+        /* The caller already cut the product into pieces of its own. */
         cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }
-    /* Split the larger dimension of C into one block per thread, each a
-     * multiple of 16 wide so the BLAS kernels keep full vectors. */
+    /* OpenBLAS rounds a product cut into pieces differently from the whole,
+     * so the pieces are fixed by the shape alone (at most 8 blocks of the
+     * larger dimension of C, each a multiple of 16 wide): threads only pick
+     * which blocks they run, and every thread count gives the same bits. */
     int split_n = n >= m;
     int len = split_n ? n : m;
-    int per = (len + nt - 1) / nt;
+    int per = (len + 7) / 8;
     per = (per + 15) & ~15;
+    if (per < 64)
+        per = 64;
     int blocks = (len + per - 1) / per;
+    /* Small products are not worth a fork; 2 MFLOP is about 20 us here. */
+    if ((double)m * n * k < 1e6)
+        nt = 1;
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (int i = 0; i < blocks; i++) {
         int lo = i * per, cnt = len - lo < per ? len - lo : per;

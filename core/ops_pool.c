@@ -1,14 +1,12 @@
 /* ops_pool.c - max pooling and global average pooling.
  *
- * Max pooling saves, per output, the plane index of the input it took, so
- * backward is a scatter with no comparisons; on ties the first maximum in
- * row-major window order wins, and gets the whole gradient.  Both ops are
- * parallel over (n, c) planes, each plane written by one thread.
+ * On ties in max pooling the first maximum in row-major window order gets
+ * the whole gradient.  Both ops are parallel over (n, c) planes, each plane
+ * written by one thread.
  */
 #include "config.h"
 
-#include <math.h>
-#include <stdint.h>
+#include <omp.h>
 #include <string.h>
 
 #include "engine-impl.h"
@@ -17,22 +15,108 @@
 
 /* ---- max pool (N, C, H, W) -> (N, C, Ho, Wo) ---- */
 
+/* max that keeps a NaN, as PyTorch does, so that it is not hidden; written
+ * as a select so that the loops below vectorise. */
+static inline float nanmax(float m, float v) { return (m >= v || m != m) ? m : v; }
+
+/* Window of output index o along a side of n: [lo, hi) inside the input. */
+static inline void window(int o, int k, int s, int pad, int n, int *lo, int *hi)
+{
+    int a = o * s - pad;
+    *lo = a < 0 ? 0 : a;
+    *hi = a + k > n ? n : a + k;
+}
+
+/* One plane, separably: the max over each row's windows into hb (H, Wo),
+ * then over windows of those rows.  Padding is -inf: only real pixels take
+ * part (pad <= k/2 leaves every window at least one). */
+static void maxpool_plane(const float *x, int H, int W, int k, int s, int pad, int Ho, int Wo,
+                          float *hb, float *y)
+{
+    /* outputs whose window lies inside the row: [in0, in1) */
+    int in0 = (pad + s - 1) / s, in1 = W - k + pad < 0 ? 0 : (W - k + pad) / s + 1;
+    if (in1 > Wo)
+        in1 = Wo;
+    if (in0 > in1)
+        in0 = in1;
+    for (int ih = 0; ih < H; ih++) {
+        const float *xr = x + (size_t)ih * W;
+        float *hr = hb + (size_t)ih * Wo;
+        for (int ow = 0; ow < Wo; ow++) {
+            if (ow == in0 && in1 > in0) {
+                const float *base = xr + (in0 * s - pad);
+                const int n = in1 - in0;
+                float *restrict h = hr + in0;
+#pragma omp simd
+                for (int i = 0; i < n; i++)
+                    h[i] = base[(size_t)i * s];
+                for (int j = 1; j < k; j++) {
+                    const float *restrict xj = base + j;
+#pragma omp simd
+                    for (int i = 0; i < n; i++)
+                        h[i] = nanmax(h[i], xj[(size_t)i * s]);
+                }
+                ow = in1 - 1;
+                continue;
+            }
+            int lo, hi;
+            window(ow, k, s, pad, W, &lo, &hi);
+            float m = xr[lo];
+            for (int iw = lo + 1; iw < hi; iw++)
+                m = nanmax(m, xr[iw]);
+            hr[ow] = m;
+        }
+    }
+    for (int oh = 0; oh < Ho; oh++) {
+        int lo, hi;
+        window(oh, k, s, pad, H, &lo, &hi);
+        float *restrict yr = y + (size_t)oh * Wo;
+        memcpy(yr, hb + (size_t)lo * Wo, (size_t)Wo * sizeof(float));
+        for (int ih = lo + 1; ih < hi; ih++) {
+            const float *restrict hr = hb + (size_t)ih * Wo;
+#pragma omp simd
+            for (int i = 0; i < Wo; i++)
+                yr[i] = nanmax(yr[i], hr[i]);
+        }
+    }
+}
+
+/* Backward finds each window's first maximum again (row-major order, the
+ * forward's tie rule) instead of the forward saving it: inference then pays
+ * nothing for it, and the forward's max stays branch-free. */
 static void maxpool_bw(must_ctx *ctx, must_node *nd)
 {
     must_tensor *x = nd->in[0], *y = nd->out;
     if (!x->grad)
         return;
-    const int32_t *arg = nd->saved;
+    const int k = nd->iarg[0], s = nd->iarg[1], pad = nd->iarg[2];
+    const int H = x->shape[2], W = x->shape[3], Ho = y->shape[2], Wo = y->shape[3];
     const size_t planes = (size_t)x->shape[0] * x->shape[1];
-    const size_t HW = (size_t)x->shape[2] * x->shape[3], P = (size_t)y->shape[2] * y->shape[3];
+    const size_t HW = (size_t)H * W, P = (size_t)Ho * Wo;
     const int nt = x->numel < PAR_MIN ? 1 : must_ctx_threads(ctx);
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (size_t pl = 0; pl < planes; pl++) {
+        const float *xp = x->data + pl * HW, *yp = y->data + pl * P, *dy = y->grad + pl * P;
         float *dx = x->grad + pl * HW;
-        const float *dy = y->grad + pl * P;
-        const int32_t *a = arg + pl * P;
-        for (size_t i = 0; i < P; i++)
-            dx[a[i]] += dy[i];
+        for (int oh = 0; oh < Ho; oh++) {
+            int ha, hb;
+            window(oh, k, s, pad, H, &ha, &hb);
+            for (int ow = 0; ow < Wo; ow++) {
+                int wa, wb;
+                window(ow, k, s, pad, W, &wa, &wb);
+                const float m = yp[(size_t)oh * Wo + ow];
+                int at = -1;
+                for (int ih = ha; ih < hb && at < 0; ih++)
+                    for (int iw = wa; iw < wb; iw++) {
+                        const float v = xp[(size_t)ih * W + iw];
+                        if (v == m || (v != v && m != m)) {
+                            at = ih * W + iw;
+                            break;
+                        }
+                    }
+                dx[at] += dy[(size_t)oh * Wo + ow];
+            }
+        }
     }
 }
 
@@ -64,45 +148,25 @@ must_tensor *must_op_maxpool(must_ctx *ctx, must_tensor *x, int k, int stride, i
     must_tensor *y = must_tensor_new4(ctx, N, C, Ho, Wo); // (N, C, Ho, Wo)
     if (!y)
         return NULL;
-    int32_t *arg = NULL;
-    if (must_ctx_grad(ctx) && (x->flags & MUST_T_REQ_GRAD)) {
-        arg = must_ctx_alloc(ctx, y->numel * sizeof *arg);
-        if (!arg)
-            return NULL;
-    }
     const size_t planes = (size_t)N * C, HW = (size_t)H * W, P = (size_t)Ho * Wo;
     const int nt = x->numel < PAR_MIN ? 1 : must_ctx_threads(ctx);
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (size_t pl = 0; pl < planes; pl++) {
-        const float *xp = x->data + pl * HW;
-        float *yp = y->data + pl * P;
-        for (int oh = 0; oh < Ho; oh++) {
-            const int h0 = oh * stride - pad;
-            const int ha = h0 < 0 ? 0 : h0, hb = h0 + k > H ? H : h0 + k;
-            for (int ow = 0; ow < Wo; ow++) {
-                const int w0 = ow * stride - pad;
-                const int wa = w0 < 0 ? 0 : w0, wb = w0 + k > W ? W : w0 + k;
-                /* padding is -inf: only real pixels compete; a NaN wins, as in
-                 * PyTorch, so that it is not hidden */
-                int at = ha * W + wa;
-                float best = xp[at];
-                for (int ih = ha; ih < hb; ih++)
-                    for (int iw = wa; iw < wb; iw++) {
-                        float v = xp[(size_t)ih * W + iw];
-                        if (v > best || (isnan(v) && !isnan(best))) {
-                            best = v;
-                            at = ih * W + iw;
-                        }
-                    }
-                yp[(size_t)oh * Wo + ow] = best;
-                if (arg)
-                    arg[pl * P + (size_t)oh * Wo + ow] = at;
-            }
-        }
+    const size_t per = ((size_t)H * Wo + 15) & ~(size_t)15;
+    float *hbuf = must_ctx_scratch(ctx, per * (size_t)nt);
+    if (!hbuf)
+        return NULL;
+#pragma omp parallel num_threads(nt)
+    {
+        float *hb = hbuf + per * (size_t)omp_get_thread_num();
+#pragma omp for schedule(static)
+        for (size_t pl = 0; pl < planes; pl++)
+            maxpool_plane(x->data + pl * HW, H, W, k, stride, pad, Ho, Wo, hb, y->data + pl * P);
     }
     must_node *nd = must_tape_record(ctx, "maxpool", maxpool_bw, y, 1, &x);
-    if (nd)
-        nd->saved = arg;
+    if (nd) {
+        nd->iarg[0] = k;
+        nd->iarg[1] = stride;
+        nd->iarg[2] = pad;
+    }
     return y;
 }
 

@@ -569,7 +569,7 @@ START_TEST(resize_sum_matches_unfused_ops)
 }
 END_TEST
 
-/* ---- forward and backward (need the ops) ---- */
+/* ---- forward and backward ---- */
 
 static must_backbone *tiny(int depth, int fpn_bn, uint64_t seed)
 {
@@ -812,6 +812,57 @@ START_TEST(whole_network_gradient_eval_mode) { whole_check(18, 0, 0); }
 END_TEST
 
 
+
+/* The reference model's loss and every gradient are the same bits on one
+ * thread and on two. */
+START_TEST(whole_network_thread_independent)
+{
+    float *grads[2] = {NULL, NULL};
+    float loss[2];
+    size_t total = 0;
+    for (int run = 0; run < 2; run++) {
+        must_refmodel_config c;
+        must_refmodel_config_reference(&c);
+        c.backbone.width = 0.25f;
+        c.backbone.fpn_channels = 16;
+        c.head_width = 16;
+        must_refmodel *m = must_refmodel_new(&c, NULL);
+        must_ctx *ctx = must_ctx_new(run + 1);
+        must_tensor *x = random_input(ctx, 4, 64, 48, 3);
+        int32_t cls[4] = {0, 1, 2, 9};
+        static int32_t seg[4 * 64 * 48];
+        static float dep[4 * 64 * 48];
+        for (int i = 0; i < 4 * 64 * 48; i++) {
+            seg[i] = i % 11 == 0 ? 255 : i % 10;
+            dep[i] = (float)(i % 17) / 17.0f;
+        }
+        must_tensor *l = must_refmodel_loss(m, ctx, x, cls, seg, dep);
+        ck_assert_msg(l && must_backward(ctx, l) == MUST_OK, "%s", must_ctx_error(ctx)->msg);
+        loss[run] = l->data[0];
+        must_params *sets[4];
+        int n = must_refmodel_sets(m, sets, 4);
+        total = 0;
+        for (int k = 0; k < n; k++)
+            total += must_params_numel(sets[k], 1);
+        grads[run] = malloc(total * sizeof(float));
+        size_t off = 0;
+        for (int k = 0; k < n; k++) {
+            size_t nk = must_params_numel(sets[k], 1);
+            memcpy(grads[run] + off, must_params_grad(sets[k]), nk * sizeof(float));
+            off += nk;
+        }
+        must_ctx_free(ctx);
+        must_refmodel_free(m);
+    }
+    ck_assert(loss[0] == loss[1]);
+    ck_assert_int_eq(memcmp(grads[0], grads[1], total * sizeof(float)), 0);
+    free(grads[0]);
+    free(grads[1]);
+}
+END_TEST
+
+
+
 /* ---- the `must features` command ---- */
 
 static int run_must(const char *args, char *out, size_t len)
@@ -1014,6 +1065,33 @@ START_TEST(features_written_and_loaded)
 }
 END_TEST
 
+/* The benchmarks' options and their one JSON line (timings are not
+ * checked: speed lives in benchmarks, never in tests). */
+START_TEST(cli_bench_train_label)
+{
+    static char out[8192];
+    ck_assert_int_eq(run_must("bench train --help", out, sizeof out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "usage: must bench train"));
+    ck_assert_int_eq(run_must("bench label --frobnicate", out, sizeof out), 2);
+    ck_assert_ptr_nonnull(strstr(out, "--frobnicate"));
+    ck_assert_int_eq(run_must("bench train --size 0", out, sizeof out), 2);
+    static const char *const keys[] = {"\"bench\":\"train\"", "\"mode\":\"train\"",
+                                       "\"size\":32", "\"batch\":2", "\"threads\":1",
+                                       "\"img_s\":", "\"gflops\":", "\"peak_rss_mib\":",
+                                       "\"step_ms_median\":", "\"params\":3237621", "\"loss\":"};
+    ck_assert_int_eq(run_must("bench train --size 32 --batch 2 --threads 1 --steps 2 --warmup 0",
+                              out, sizeof out), 0);
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        ck_assert_msg(strstr(out, keys[i]) != NULL, "no %s in %s", keys[i], out);
+    ck_assert_int_eq(out[0], '{');
+    ck_assert_ptr_eq(strchr(out, '\n'), out + strlen(out) - 1); /* one line */
+    ck_assert_int_eq(run_must("bench label --size 32 --batch 2 --threads 1 --steps 1 --warmup 0",
+                              out, sizeof out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "\"bench\":\"label\",\"mode\":\"infer\""));
+    ck_assert_ptr_null(strstr(out, "\"loss\""));
+}
+END_TEST
+
 /* ---- the `must model` command ---- */
 
 static int run_cmd(const char *args, char *out, size_t len)
@@ -1051,24 +1129,6 @@ START_TEST(cli_model)
 }
 END_TEST
 
-/* TEMPORARY, with core/model_opstubs.c: 1 when the ops the forward pass
- * needs are in this build. */
-static int ops_present(void)
-{
-    must_ctx *ctx = must_ctx_new(1);
-    int one = 1;
-    must_tensor *x = must_tensor_new4(ctx, 1, 1, 2, 2), *w = must_tensor_new4(ctx, 1, 1, 1, 1);
-    must_tensor *v = must_tensor_new(ctx, 1, &one);
-    memset(x->data, 0, 4 * sizeof(float));
-    w->data[0] = v->data[0] = 1.0f;
-    int ok = must_op_conv2d(ctx, x, w, NULL, 1, 0, 1) != NULL &&
-             must_op_batchnorm(ctx, x, v, v, v, v, 0.1f, 1e-5f) != NULL &&
-             must_op_maxpool(ctx, x, 1, 1, 0) != NULL && must_op_global_avgpool(ctx, x) &&
-             must_op_resize_bilinear(ctx, x, 1, 1) != NULL;
-    must_ctx_free(ctx);
-    return ok;
-}
-
 int main(void)
 {
     Suite *s = suite_create("model");
@@ -1099,15 +1159,14 @@ int main(void)
     tcase_add_test(fw, whole_network_gradient_bottleneck);
     tcase_add_test(fw, whole_network_gradient_fpn_bn);
     tcase_add_test(fw, whole_network_gradient_eval_mode);
+    tcase_add_test(fw, whole_network_thread_independent);
     tcase_add_test(fw, features_written_and_loaded);
     tcase_set_timeout(fw, 120);
-    if (ops_present())
-        suite_add_tcase(s, fw);
-    else
-        fprintf(stderr, "forward tests skipped: ops not in this build yet\n");
+    suite_add_tcase(s, fw);
     TCase *cli = tcase_create("cli");
     tcase_add_test(cli, cli_model);
     tcase_add_test(cli, features_cli_errors);
+    tcase_add_test(cli, cli_bench_train_label);
     tcase_set_timeout(cli, 60);
     suite_add_tcase(s, cli);
     return test_run(s);

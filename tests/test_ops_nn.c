@@ -491,6 +491,16 @@ START_TEST(maxpool_by_hand)
     const float want2[4] = {-1, -2, -5, -6};
     for (int i = 0; i < 4; i++)
         ck_assert_float_eq(y->data[i], want2[i]);
+
+    /* a NaN is not hidden: its windows give NaN, the others are untouched */
+    must_ctx_reset(ctx);
+    memcpy(x->data, xs, sizeof xs);
+    x->data[5] = NAN;
+    y = must_op_maxpool(ctx, x, 2, 2, 0);
+    ck_assert_ptr_nonnull(y);
+    ck_assert(isnan(y->data[0]));
+    for (int i = 1; i < 4; i++)
+        ck_assert_float_eq(y->data[i], want[i]);
     must_params_free(p);
     must_ctx_free(ctx);
 }

@@ -454,6 +454,26 @@ static int eval_add(void *state, void *pred, const must_batch *b, must_err *err)
     return MUST_OK;
 }
 
+/* Boxes of a label are scored as detections, each with its own score. */
+static int eval_add_labels(void *state, const must_labels *guess, const must_batch *b,
+                           must_err *err)
+{
+    eval_state *s = state;
+    if (!b->boxes)
+        return det_err(err, MUST_EINVAL, "detection eval: the batch carries no boxes");
+    for (int i = 0; i < b->n; i++) {
+        const must_labels *g = &guess[i];
+        if (!plugin_counts(b, NULL, i, MUST_LABEL_DETECTION) ||
+            !(g->has & MUST_LABEL_BIT(MUST_LABEL_DETECTION)))
+            continue;
+        const must_boxes *t = &b->boxes[i];
+        int rc = det_eval_image(s->e, t->v, t->n, g->boxes.v, g->boxes.n, err);
+        if (rc)
+            return rc;
+    }
+    return MUST_OK;
+}
+
 static int eval_end(void *state, double *values, must_err *err)
 {
     eval_state *s = state;
@@ -519,6 +539,7 @@ static const must_task_ops ops = {
     .eval_add = eval_add,
     .eval_end = eval_end,
     .draw = draw,
+    .eval_add_labels = eval_add_labels,
 };
 
 const must_task_ops *must_task_init(const must_host *host, must_err *err)
