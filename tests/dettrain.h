@@ -206,22 +206,29 @@ static inline must_tensor *dt_images(must_ctx *ctx, const must_batch *b)
     return x;
 }
 
-/* Evaluates on a split: AP50, AP, AP75 into v[3]. */
-static inline int dt_evaluate(const must_task_ops *ops, void *head, must_backbone *bb,
-                              must_dataset *ds, const dt_opts *o, double *v, must_err *err)
+/* One pass over the validation split in file order, fitted, not augmented. */
+static inline int dt_val_loader(must_dataset *ds, int size, int batch, must_loader **L,
+                                must_err *err)
 {
     must_loader_opts lo;
     must_loader_defaults(&lo);
-    lo.size = o->size;
-    lo.batch = o->batch;
+    lo.size = size;
+    lo.batch = batch;
     lo.workers = 0;
     lo.split = MUST_SPLIT_VAL;
     lo.augment = 0;
     lo.epochs = 1;
     lo.drop_last = 0;
     lo.sampler.shuffle = 0;
+    return must_loader_new(&ds, 1, &lo, L, err);
+}
+
+/* Evaluates on the validation split: AP50, AP, AP75 into v[3]. */
+static inline int dt_evaluate(const must_task_ops *ops, void *head, must_backbone *bb,
+                              must_dataset *ds, const dt_opts *o, double *v, must_err *err)
+{
     must_loader *L;
-    int rc = must_loader_new(&ds, 1, &lo, &L, err);
+    int rc = dt_val_loader(ds, o->size, o->batch, &L, err);
     if (rc)
         return rc;
     must_ctx *ctx = must_ctx_new(o->threads);

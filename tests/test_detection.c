@@ -1046,18 +1046,8 @@ static int pseudo_after(void *user, const must_task_ops *ops, void *head, must_b
     int rc = must_dataset_writer_new(pc->dir, &spec, &w, err);
     if (rc)
         return rc;
-    must_loader_opts lo;
-    must_loader_defaults(&lo);
-    lo.size = 64;
-    lo.batch = 8;
-    lo.workers = 0;
-    lo.split = MUST_SPLIT_VAL;
-    lo.augment = 0;
-    lo.epochs = 1;
-    lo.drop_last = 0;
-    lo.sampler.shuffle = 0;
     must_loader *L;
-    if ((rc = must_loader_new(&ds, 1, &lo, &L, err))) {
+    if ((rc = dt_val_loader(ds, 64, 8, &L, err))) {
         must_dataset_writer_abort(w);
         return rc;
     }

@@ -8,13 +8,18 @@
 
 #include "det-impl.h"
 
+/* Where an image's boxes start in the appended arrays. */
+typedef struct span {
+    int g, d;
+} span;
+
 struct det_eval {
     int nclasses, nimages;
-    /* Every image's boxes, appended; image i owns gt[gstart[i] .. gstart[i + 1])
-     * and det[dstart[i] .. dstart[i + 1]]. */
+    /* Every image's boxes, appended; image i owns gt[at[i].g .. at[i + 1].g)
+     * and det[at[i].d .. at[i + 1].d). */
     must_box *gt, *det;
     int ngt, gcap, ndet, dcap;
-    int *gstart, *dstart; /* nimages + 1 each */
+    span *at; /* nimages + 1 */
     int icap;
 };
 
@@ -22,8 +27,8 @@ det_eval *det_eval_new(int nclasses, must_err *err)
 {
     det_eval *e = calloc(1, sizeof *e);
     if (e)
-        e->gstart = calloc(1, sizeof *e->gstart), e->dstart = calloc(1, sizeof *e->dstart);
-    if (!e || !e->gstart || !e->dstart) {
+        e->at = calloc(1, sizeof *e->at);
+    if (!e || !e->at) {
         det_eval_free(e);
         det_err(err, MUST_ENOMEM, "detection eval: out of memory");
         return NULL;
@@ -39,8 +44,7 @@ void det_eval_free(det_eval *e)
         return;
     free(e->gt);
     free(e->det);
-    free(e->gstart);
-    free(e->dstart);
+    free(e->at);
     free(e);
 }
 
@@ -76,22 +80,17 @@ int det_eval_image(det_eval *e, const must_box *gt, int ngt, const must_box *det
     int rc = check_cls(gt, ngt, e->nclasses, "ground-truth", err);
     if (rc || (rc = check_cls(det, ndet, e->nclasses, "detected", err)))
         return rc;
-    int ic = e->icap, ic2 = e->icap;
     if (grow((void **)&e->gt, &e->gcap, e->ngt + ngt, sizeof *gt) ||
         grow((void **)&e->det, &e->dcap, e->ndet + ndet, sizeof *det) ||
-        grow((void **)&e->gstart, &ic, e->nimages + 2, sizeof(int)) ||
-        grow((void **)&e->dstart, &ic2, e->nimages + 2, sizeof(int)))
+        grow((void **)&e->at, &e->icap, e->nimages + 2, sizeof *e->at))
         return det_err(err, MUST_ENOMEM, "detection eval: out of memory at image %d", e->nimages);
-    e->icap = ic < ic2 ? ic : ic2;
     if (ngt)
         memcpy(e->gt + e->ngt, gt, (size_t)ngt * sizeof *gt);
     if (ndet)
         memcpy(e->det + e->ndet, det, (size_t)ndet * sizeof *det);
     e->ngt += ngt;
     e->ndet += ndet;
-    e->nimages++;
-    e->gstart[e->nimages] = e->ngt;
-    e->dstart[e->nimages] = e->ndet;
+    e->at[++e->nimages] = (span){e->ngt, e->ndet};
     return MUST_OK;
 }
 
@@ -197,7 +196,7 @@ static double voc_class(const det_eval *e, int c, int voc11, work *w, int *npos_
         int d = w->list[w->ord[k]], img = w->dimg[d];
         double best = -1.0;
         int arg = -1;
-        for (int g = e->gstart[img]; g < e->gstart[img + 1]; g++) {
+        for (int g = e->at[img].g; g < e->at[img + 1].g; g++) {
             double v = e->gt[g].cls == c ? box_iou(&e->det[d], &e->gt[g]) : -1.0;
             if (v > best)
                 best = v, arg = g;
@@ -234,7 +233,7 @@ static int coco_class(const det_eval *e, int c, int max_dets, work *w, double *a
     int nl = 0;
     for (int i = 0; i < e->nimages; i++) {
         int first = nl;
-        for (int d = e->dstart[i]; d < e->dstart[i + 1]; d++)
+        for (int d = e->at[i].d; d < e->at[i + 1].d; d++)
             if (e->det[d].cls == c) {
                 w->list[nl] = d;
                 w->score[nl++] = e->det[d].score;
@@ -269,7 +268,7 @@ static int coco_class(const det_eval *e, int c, int max_dets, work *w, double *a
             /* The image's ground truth of the class, ordinary before difficult. */
             int ng = 0;
             for (int pass = 0; pass < 2; pass++)
-                for (int g = e->gstart[img]; g < e->gstart[img + 1]; g++)
+                for (int g = e->at[img].g; g < e->at[img + 1].g; g++)
                     if (e->gt[g].cls == c && e->gt[g].difficult == pass)
                         w->g[ng++] = g;
             for (; k < end; k++) {
@@ -326,8 +325,8 @@ int det_eval_compute(const det_eval *e, int voc11, int max_dets, det_ap *out, mu
 {
     int K = e->nclasses, nd = e->ndet ? e->ndet : 1, maxg = 1;
     for (int i = 0; i < e->nimages; i++)
-        if (e->gstart[i + 1] - e->gstart[i] > maxg)
-            maxg = e->gstart[i + 1] - e->gstart[i];
+        if (e->at[i + 1].g - e->at[i].g > maxg)
+            maxg = e->at[i + 1].g - e->at[i].g;
     memset(out, 0, sizeof *out);
     out->nclasses = K;
     work w = {0};
@@ -351,7 +350,7 @@ int det_eval_compute(const det_eval *e, int voc11, int max_dets, det_ap *out, mu
         goto out;
     }
     for (int i = 0; i < e->nimages; i++)
-        for (int d = e->dstart[i]; d < e->dstart[i + 1]; d++)
+        for (int d = e->at[i].d; d < e->at[i + 1].d; d++)
             w.dimg[d] = i;
     double voc = 0.0, coco = 0.0, c50 = 0.0, c75 = 0.0;
     for (int c = 0; c < K; c++) {

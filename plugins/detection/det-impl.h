@@ -223,8 +223,7 @@ typedef struct det_config {
 typedef struct det_timers {
     double match;     /* anchor and RoI matching and sampling, targets */
     double proposals; /* top-k, decoding and NMS of the proposals */
-    double nms;       /* of which NMS (proposals and detections) */
-    double detect;    /* inference post-processing (scores, decoding, NMS) */
+    double nms;       /* NMS, of the proposals and of the detections */
 } det_timers;
 
 typedef struct det_head {

@@ -381,9 +381,9 @@ static must_tensor *loss(void *hp, must_ctx *ctx, void *pred, const must_batch *
         return NULL;
     int R;
     must_tensor *r = det_roi_loss(h, ctx, p, b, example_mask, &R);
-    if (R > 0 || H->ctx_error(ctx)->code)
-        l = H->add(ctx, l, r);
-    return l;
+    if (H->ctx_error(ctx)->code)
+        return NULL;
+    return R > 0 ? H->add(ctx, l, r) : l; /* no RoI sampled: the RPN's loss alone */
 }
 
 /* The context's error, as the caller's error. */

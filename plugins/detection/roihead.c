@@ -92,7 +92,8 @@ must_tensor *det_roi_loss(det_head *h, must_ctx *ctx, det_pred *p, const must_ba
     }
     if (!cap)
         return NULL;
-    det_roi *roi = H->ctx_alloc(ctx, (size_t)cap * sizeof *roi);
+    /* On the heap: RoIAlign and the loss ops keep their own copies. */
+    det_roi *roi = malloc((size_t)cap * sizeof *roi);
     int32_t *lab = malloc((size_t)cap * sizeof *lab);
     float *bt = calloc((size_t)cap * 4 * K, sizeof *bt), *bm = calloc((size_t)cap * 4 * K, sizeof *bm);
     float *cand = malloc((size_t)most * 4 * sizeof *cand);
@@ -163,6 +164,7 @@ must_tensor *det_roi_loss(det_head *h, must_ctx *ctx, det_pred *p, const must_ba
                       H->scale(ctx, H->huber(ctx, box, bt, bm, c->smooth_l1_beta),
                                (float)(4.0 * nfg / R / c->smooth_l1_beta)));
 out:
+    free(roi);
     free(lab);
     free(bt);
     free(bm);
@@ -205,7 +207,7 @@ int det_roi_detect(det_head *h, det_pred *p)
     int rc = det_roi_forward(h, p->ctx, p, roi, R, &cls, &box);
     if (rc)
         return rc;
-    double t0 = det_now(), tnms = 0.0;
+    double tnms = 0.0;
     /* Per image: every (RoI, class) scoring above the threshold, decoded;
      * NMS within each class; the best max_detections overall. */
     float *cb = malloc((size_t)most * 4 * sizeof *cb), *cs = malloc((size_t)most * sizeof *cs);
@@ -271,7 +273,6 @@ int det_roi_detect(det_head *h, det_pred *p)
         p->ndet[i] = nd;
     }
     p->have_dets = 1;
-    h->timers.detect += det_now() - t0;
     h->timers.nms += tnms;
 out:
     free(cb);

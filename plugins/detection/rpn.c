@@ -169,21 +169,16 @@ must_tensor *det_rpn_loss(det_head *h, must_ctx *ctx, det_pred *p, const must_ba
     const det_anchors *an = &p->anchors;
     int N = p->n, T = an->total;
     size_t no = (size_t)N * T, nd = 4 * no;
-    float *ot = H->ctx_alloc(ctx, no * sizeof *ot), *om = H->ctx_alloc(ctx, no * sizeof *om);
-    float *dt = H->ctx_alloc(ctx, nd * sizeof *dt), *dm = H->ctx_alloc(ctx, nd * sizeof *dm);
+    /* Targets and masks on the heap: the loss ops keep their own copies. */
+    float *ot = calloc(no, sizeof *ot), *om = calloc(no, sizeof *om);
+    float *dt = calloc(nd, sizeof *dt), *dm = calloc(nd, sizeof *dm);
     int8_t *lab = malloc((size_t)T);
     int *match = malloc((size_t)T * sizeof *match);
+    must_tensor *loss = NULL;
     if (!ot || !om || !dt || !dm || !lab || !match) {
-        free(lab);
-        free(match);
-        if (!H->ctx_error(ctx)->code)
-            H->ctx_fail(ctx, MUST_ENOMEM, "detection: out of memory for RPN targets");
-        return NULL;
+        H->ctx_fail(ctx, MUST_ENOMEM, "detection: out of memory for RPN targets");
+        goto out;
     }
-    memset(ot, 0, no * sizeof *ot);
-    memset(om, 0, no * sizeof *om);
-    memset(dt, 0, nd * sizeof *dt);
-    memset(dm, 0, nd * sizeof *dm);
     double t0 = det_now();
     long nsamp = 0, npos = 0;
     for (int i = 0; i < N; i++) {
@@ -199,10 +194,8 @@ must_tensor *det_rpn_loss(det_head *h, must_ctx *ctx, det_pred *p, const must_ba
             ns = det_sample(lab, T, c->rpn_batch, c->rpn_pos_fraction, &r, H->rng_uniform, &np);
         }
         if (ns < 0) {
-            free(lab);
-            free(match);
             H->ctx_fail(ctx, MUST_ENOMEM, "detection: out of memory matching anchors");
-            return NULL;
+            goto out;
         }
         nsamp += ns;
         npos += np;
@@ -229,17 +222,22 @@ must_tensor *det_rpn_loss(det_head *h, must_ctx *ctx, det_pred *p, const must_ba
             }
         }
     }
-    free(lab);
-    free(match);
     h->timers.match += det_now() - t0;
     /* Both terms are sums over the sampled anchors divided by their number
      * (Detectron2's normaliser): the BCE's mean is that already; the Huber's
      * mean runs over the positives' 4 deltas, and Huber(beta) / beta is
      * Fast R-CNN's smooth L1. */
-    must_tensor *loss = H->bce_logits(ctx, p->obj, ot, om);
+    loss = H->bce_logits(ctx, p->obj, ot, om);
     if (npos > 0)
         loss = H->add(ctx, loss,
                       H->scale(ctx, H->huber(ctx, p->del, dt, dm, c->smooth_l1_beta),
                                (float)(4.0 * npos / nsamp / c->smooth_l1_beta)));
+out:
+    free(ot);
+    free(om);
+    free(dt);
+    free(dm);
+    free(lab);
+    free(match);
     return loss;
 }
