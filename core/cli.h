@@ -23,6 +23,10 @@ int must_cmd_world_preview(int argc, char **argv); /* `must world preview` */
 int must_cmd_model(int argc, char **argv);
 int must_cmd_features(int argc, char **argv);
 int must_cmd_plugins(int argc, char **argv);
+int must_cmd_run(int argc, char **argv);
+int must_cmd_train(int argc, char **argv);
+int must_cmd_label(int argc, char **argv);
+int must_cmd_eval(int argc, char **argv);
 
 /* Shared helpers for commands. */
 int must_cli_usage_error(const char *cmd, const char *fmt, ...);

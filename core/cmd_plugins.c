@@ -45,6 +45,8 @@ static void print_roles(const must_task_ops *o)
         printf(", drawing");
     if (o->label_read || o->label_write || o->label_transform || o->label_collate)
         printf(", own label codec");
+    if (o->eval_add_labels)
+        printf(", label scoring");
     printf("\n");
 }
 

@@ -14,7 +14,6 @@ static int cmd_version(int argc, char **argv);
 static const must_cmd commands[] = {
     {"help", cmd_help, "show the commands, or one command's help"},
     {"version", cmd_version, "print the version"},
-    {"demo", must_cmd_demo, "run the demo (for now: a small built-in training example)"},
     {"bench", must_cmd_bench, "benchmarks: speed measured, one JSON line each"},
     {"dataset", must_cmd_dataset, "check a dataset directory, or draw its labels"},
     {"import", must_cmd_import, "build a dataset from another layout (imagefolder)"},
@@ -23,6 +22,11 @@ static const must_cmd commands[] = {
     {"features", must_cmd_features, "backbone feature maps of PNG images, to safetensors"},
     {"model", must_cmd_model, "the backbone's architecture: parameters and GFLOP per module"},
     {"plugins", must_cmd_plugins, "list the task plugins found, with their metrics and options"},
+    {"run", must_cmd_run, "run an experiment: teachers, pseudo labels, student, transfer, report"},
+    {"train", must_cmd_train, "train one model of an experiment (a teacher or the student)"},
+    {"label", must_cmd_label, "pseudo-label an experiment's unlabelled sets with its teachers"},
+    {"eval", must_cmd_eval, "evaluate a checkpoint on a dataset split"},
+    {"demo", must_cmd_demo, "the whole MuST pipeline on the built-in world (--quick: minutes)"},
 };
 #define NCMD (int)(sizeof commands / sizeof commands[0])
 

@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "must/io.h"
@@ -50,10 +51,27 @@ const char *must_plugin_install_dir(void)
     return MUST_PLUGIN_DIR;
 }
 
+char *must_build_tree_libs(void)
+{
+    char buf[4096];
+    ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+    if (n <= 0)
+        return NULL;
+    buf[n] = '\0';
+    char *slash = strrchr(buf, '/');
+    if (!slash)
+        return NULL;
+    *slash = '\0';
+    size_t len = strlen(buf);
+    if (len < 6 || strcmp(buf + len - 6, "/.libs") != 0)
+        return NULL;
+    return strdup(buf);
+}
+
 char **must_plugin_dirs(void)
 {
     const char *env = getenv("MUST_PLUGIN_PATH");
-    size_t n = 2;
+    size_t n = 3;
     for (const char *c = env ? env : ""; *c; c++)
         n += *c == ':';
     char **dirs = calloc(n + 1, sizeof *dirs);
@@ -72,6 +90,10 @@ char **must_plugin_dirs(void)
     }
     if (!(dirs[k++] = strdup(MUST_PLUGIN_DIR)))
         goto oom;
+    /* Run from an uninstalled build tree, the program sits in libtool's
+     * .libs/ beside the plugins just built: the README's quick start runs
+     * ./must before anything is installed. */
+    dirs[k] = must_build_tree_libs();
     return dirs;
 oom:
     must_plugin_dirs_free(dirs);
@@ -149,6 +171,11 @@ static int check_ops(const char *file, const char *fname, const must_task_ops *o
                             "plugin file %s: eval_begin, eval_add and eval_end come together "
                             "(%d of 3 are set)",
                             file, ev);
+    if (o->eval_add_labels && !ev)
+        return must_err_set(err, MUST_EINVAL,
+                            "plugin file %s: eval_add_labels needs eval_begin, eval_add and "
+                            "eval_end",
+                            file);
     int nm = 0;
     if (o->metrics)
         for (; o->metrics[nm]; nm++)

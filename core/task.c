@@ -339,6 +339,18 @@ int must_task_eval_add(must_task_eval *e, void *pred, const must_batch *b, must_
     return wrap(e->t, rc, &pe, err, "eval_add failed without a reason");
 }
 
+int must_task_eval_add_labels(must_task_eval *e, const must_labels *guess, const must_batch *b,
+                              must_err *err)
+{
+    must_err pe = {0};
+    if (!e->t->ops->eval_add_labels)
+        return wrap(e->t, MUST_EINVAL, &pe, err, "cannot score labels (no eval_add_labels)");
+    if (!guess || !b)
+        return wrap(e->t, MUST_EINVAL, &pe, err, "eval_add_labels without labels or batch");
+    int rc = e->t->ops->eval_add_labels(e->state, guess, b, &pe);
+    return wrap(e->t, rc, &pe, err, "eval_add_labels failed without a reason");
+}
+
 int must_task_eval_end(must_task_eval *e, double *values, must_err *err)
 {
     if (!e)

@@ -38,9 +38,14 @@ int must_plugin_name_valid(const char *name);
 const char *must_plugin_install_dir(void);
 
 /* The search directories in order (MUST_PLUGIN_PATH's non-empty entries,
- * then the install directory): a NULL-terminated array of malloc'd strings
- * that must_plugin_dirs_free releases. */
+ * then the install directory, then, for a program run from an uninstalled
+ * build tree, libtool's .libs/ directory it runs from): a NULL-terminated
+ * array of malloc'd strings that must_plugin_dirs_free releases. */
 char **must_plugin_dirs(void);
+
+/* The directory of the running program when it is libtool's .libs/ in an
+ * uninstalled build tree (malloc'd), else NULL. */
+char *must_build_tree_libs(void);
 void must_plugin_dirs_free(char **dirs);
 
 /* ------------------------------------------------------------------------ */
@@ -132,6 +137,11 @@ typedef struct must_task_eval must_task_eval;
 int must_task_eval_begin(must_task *t, must_task_eval **out, must_err *err);
 int must_task_eval_add(must_task_eval *e, void *pred, const must_batch *b, must_err *err);
 int must_task_eval_end(must_task_eval *e, double *values, must_err *err);
+/* Scores labels (guess[i] for example i, at the batch resolution) instead
+ * of a prediction, into the same evaluation (see must_task_ops.
+ * eval_add_labels); MUST_EINVAL when the plugin cannot. */
+int must_task_eval_add_labels(must_task_eval *e, const must_labels *guess, const must_batch *b,
+                              must_err *err);
 
 /* The visualizer (see must_task_ops.draw); MUST_EINVAL when there is none. */
 int must_task_draw(must_task *t, must_image *img, const must_labels *label, void *pred,

@@ -171,6 +171,22 @@ typedef struct must_task_ops {
     /* Frees what must_task_init allocated; called before dlclose, after
      * every head is freed. */
     void (*unload)(void);
+
+    /* ABI 1, optional, appended after the first ABI 1 header (a plugin
+     * built against the older header reads as NULL here).  Needs the
+     * evaluator above. */
+
+    /* Scores labels instead of a prediction, into a state from eval_begin:
+     * guess[i] is example i's label of the task's kind at the batch
+     * resolution (maps b->size square, boxes in batch pixels), judged
+     * against b's labels with the same metrics eval_add gives.  This is how
+     * the pipeline measures pseudo labels against a hidden ground truth.
+     * Examples whose guess or batch lacks the kind are skipped, as are the
+     * pixels a dense guess leaves unlabelled (segmentation 255, depth 0,
+     * normal (0, 0, 0)): the metrics judge what the labels say, and the
+     * caller reports how much they cover. */
+    int (*eval_add_labels)(void *state, const must_labels *guess, const must_batch *b,
+                           must_err *err);
 } must_task_ops;
 
 /* Bytes of the members ABI 1 defines: a plugin's struct_size may be larger

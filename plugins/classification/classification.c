@@ -248,6 +248,47 @@ static int eval_add(void *state, void *pred, const must_batch *b, must_err *err)
     return MUST_OK;
 }
 
+/* A label is scored as logits equal to its distribution (one-hot for a
+ * hard class), ranked as eval_add ranks logits. */
+static int eval_add_labels(void *state, const must_labels *guess, const must_batch *b,
+                           must_err *err)
+{
+    cls_eval *e = state;
+    int k = e->c->k, top = k < TOPK ? k : TOPK;
+    if (!b->cls || !b->cls_soft || b->ncls != k)
+        return H->err_set(err, MUST_EINVAL, "classification: the batch carries no %d-class "
+                                            "labels", k);
+    float *row = malloc((size_t)k * sizeof *row);
+    if (!row)
+        return H->err_set(err, MUST_ENOMEM, "classification: out of memory");
+    int rc = MUST_OK;
+    for (int i = 0; i < b->n && !rc; i++) {
+        const must_labels *g = &guess[i];
+        if (!plugin_counts(b, NULL, i, KIND) || !(g->has & MUST_LABEL_BIT(KIND)))
+            continue;
+        int t = b->cls[i] >= 0 ? b->cls[i] : argmax(b->cls_soft + (size_t)i * k, k);
+        if (g->soft && g->nsoft != k)
+            rc = H->err_set(err, MUST_EINVAL, "classification: a soft label of %d classes, "
+                                              "not %d", g->nsoft, k);
+        else if (!g->soft && (g->cls < 0 || g->cls >= k))
+            rc = H->err_set(err, MUST_EINVAL, "classification: class %d out of range 0..%d",
+                            g->cls, k - 1);
+        else if (t < 0 || t >= k)
+            rc = H->err_set(err, MUST_EINVAL, "classification: class %d out of range 0..%d",
+                            t, k - 1);
+        if (rc)
+            break;
+        for (int j = 0; j < k; j++)
+            row[j] = g->soft ? g->soft[j] : (float)(j == g->cls);
+        int r = rank_of(row, k, t);
+        e->n++;
+        e->hit[0] += r < 1;
+        e->hit[1] += r < top;
+    }
+    free(row);
+    return rc;
+}
+
 static int eval_end(void *state, double *values, must_err *err)
 {
     cls_eval *e = state;
@@ -310,6 +351,7 @@ static const must_task_ops ops = {
     .eval_add = eval_add,
     .eval_end = eval_end,
     .draw = draw,
+    .eval_add_labels = eval_add_labels,
 };
 
 const must_task_ops *must_task_init(const must_host *host, must_err *err);

@@ -275,6 +275,32 @@ static void *eval_begin(void *head, must_err *err)
     return e;
 }
 
+/* Adds one image: truth gt, log-depth prediction zi, the pixels to count
+ * in w (0/1); t is room for hw floats.  With the ssi loss the prediction is
+ * aligned to the truth first, as the loss aligns it. */
+static void score_image(depth_eval *e, const float *gt, const float *zi, float *t,
+                        const float *w, size_t hw)
+{
+    for (size_t q = 0; q < hw; q++)
+        t[q] = w[q] != 0.0f ? logf(gt[q]) : 0.0f;
+    double y[5] = {0, 0, 0, 1, 0};
+    if (e->d->cfg.loss == LOSS_SSI)
+        ssi_solve(zi, t, w, hw, y);
+    for (size_t q = 0; q < hw; q++) {
+        if (w[q] == 0.0f)
+            continue;
+        double ds = gt[q], dp = exp(clampz(y[3] * zi[q] + y[4]));
+        double ratio = dp > ds ? dp / ds : ds / dp;
+        e->n += 1;
+        e->within[0] += ratio < 1.25;
+        e->within[1] += ratio < 1.25 * 1.25;
+        e->within[2] += ratio < 1.25 * 1.25 * 1.25;
+        e->absrel += fabs(dp - ds) / ds;
+        e->sq += (dp - ds) * (dp - ds);
+        e->log10 += fabs(log10(dp) - log10(ds));
+    }
+}
+
 static int eval_add(void *state, void *pred, const must_batch *b, must_err *err)
 {
     depth_eval *e = state;
@@ -291,29 +317,50 @@ static int eval_add(void *state, void *pred, const must_batch *b, must_err *err)
         if (!plugin_counts(b, NULL, i, KIND))
             continue;
         const float *gt = b->depth + (size_t)i * hw, *zi = z->data + (size_t)i * hw;
-        for (size_t q = 0; q < hw; q++) {
+        for (size_t q = 0; q < hw; q++)
             w[q] = gt[q] > 0.0f && isfinite(gt[q]);
-            t[q] = w[q] != 0.0f ? logf(gt[q]) : 0.0f;
-        }
-        double y[5] = {0, 0, 0, 1, 0};
-        if (e->d->cfg.loss == LOSS_SSI)
-            ssi_solve(zi, t, w, hw, y);
-        for (size_t q = 0; q < hw; q++) {
-            if (w[q] == 0.0f)
-                continue;
-            double ds = gt[q], dp = exp(clampz(y[3] * zi[q] + y[4]));
-            double ratio = dp > ds ? dp / ds : ds / dp;
-            e->n += 1;
-            e->within[0] += ratio < 1.25;
-            e->within[1] += ratio < 1.25 * 1.25;
-            e->within[2] += ratio < 1.25 * 1.25 * 1.25;
-            e->absrel += fabs(dp - ds) / ds;
-            e->sq += (dp - ds) * (dp - ds);
-            e->log10 += fabs(log10(dp) - log10(ds));
-        }
+        score_image(e, gt, zi, t, w, hw);
     }
     free(t);
     return MUST_OK;
+}
+
+/* A label in metres is scored as the log-depth prediction log(d), over the
+ * pixels where both it and the truth have depth. */
+static int eval_add_labels(void *state, const must_labels *guess, const must_batch *b,
+                           must_err *err)
+{
+    depth_eval *e = state;
+    if (!(b->tasks & MUST_LABEL_BIT(KIND)) || !b->depth)
+        return H->err_set(err, MUST_EINVAL, "depth: the batch carries no depth labels");
+    int S = b->size;
+    size_t hw = (size_t)S * S;
+    float *t = malloc(3 * hw * sizeof *t);
+    if (!t)
+        return H->err_set(err, MUST_ENOMEM, "depth: out of memory");
+    float *w = t + hw, *z = t + 2 * hw;
+    int rc = MUST_OK;
+    for (int i = 0; i < b->n; i++) {
+        const must_labels *g = &guess[i];
+        if (!plugin_counts(b, NULL, i, KIND) || !(g->has & MUST_LABEL_BIT(KIND)))
+            continue;
+        if (g->depth.channels != 1 || g->depth.height != S || g->depth.width != S) {
+            rc = H->err_set(err, MUST_ESHAPE, "depth: a label of %dx%d to score against a "
+                                              "%dx%d batch", g->depth.width, g->depth.height,
+                            S, S);
+            break;
+        }
+        const float *gt = b->depth + (size_t)i * hw;
+        for (size_t q = 0; q < hw; q++) {
+            float d = g->depth.data[q];
+            int ok = d > 0.0f && isfinite(d);
+            w[q] = ok && gt[q] > 0.0f && isfinite(gt[q]);
+            z[q] = ok ? logf(d) : 0.0f;
+        }
+        score_image(e, gt, z, t, w, hw);
+    }
+    free(t);
+    return rc;
 }
 
 static int eval_end(void *state, double *values, must_err *err)
@@ -403,6 +450,7 @@ static const must_task_ops ops = {
     .eval_add = eval_add,
     .eval_end = eval_end,
     .draw = draw,
+    .eval_add_labels = eval_add_labels,
 };
 
 const must_task_ops *must_task_init(const must_host *host, must_err *err);

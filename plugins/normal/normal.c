@@ -171,6 +171,18 @@ static double angle_deg(const float *p, const float *t, size_t stride)
     return acos(cosv) * (180.0 / M_PI);
 }
 
+static void add_angle(normal_eval *e, double a)
+{
+    e->n += 1;
+    e->sum += a;
+    e->sq += a * a;
+    e->within[0] += a < 11.25;
+    e->within[1] += a < 22.5;
+    e->within[2] += a < 30.0;
+    long bin = (long)(a / HIST_STEP);
+    e->hist[bin < 0 ? 0 : bin >= HIST_BINS ? HIST_BINS - 1 : bin]++;
+}
+
 static int eval_add(void *state, void *pred, const must_batch *b, must_err *err)
 {
     normal_eval *e = state;
@@ -184,19 +196,36 @@ static int eval_add(void *state, void *pred, const must_batch *b, must_err *err)
             continue;
         const float *p = n->data + (size_t)i * 3 * hw, *t = b->normal + (size_t)i * 3 * hw;
         const uint8_t *v = b->normal_valid + (size_t)i * hw;
-        for (size_t q = 0; q < hw; q++) {
-            if (!v[q])
-                continue;
-            double a = angle_deg(p + q, t + q, hw);
-            e->n += 1;
-            e->sum += a;
-            e->sq += a * a;
-            e->within[0] += a < 11.25;
-            e->within[1] += a < 22.5;
-            e->within[2] += a < 30.0;
-            long bin = (long)(a / HIST_STEP);
-            e->hist[bin < 0 ? 0 : bin >= HIST_BINS ? HIST_BINS - 1 : bin]++;
-        }
+        for (size_t q = 0; q < hw; q++)
+            if (v[q])
+                add_angle(e, angle_deg(p + q, t + q, hw));
+    }
+    return MUST_OK;
+}
+
+/* A label's vectors are scored as the prediction, over the pixels where both
+ * it (not (0, 0, 0)) and the truth are valid. */
+static int eval_add_labels(void *state, const must_labels *guess, const must_batch *b,
+                           must_err *err)
+{
+    normal_eval *e = state;
+    if (!(b->tasks & MUST_LABEL_BIT(KIND)) || !b->normal || !b->normal_valid)
+        return H->err_set(err, MUST_EINVAL, "normal: the batch carries no normals");
+    int S = b->size;
+    size_t hw = (size_t)S * S;
+    for (int i = 0; i < b->n; i++) {
+        const must_labels *g = &guess[i];
+        if (!plugin_counts(b, NULL, i, KIND) || !(g->has & MUST_LABEL_BIT(KIND)))
+            continue;
+        if (g->normal.channels != 3 || g->normal.height != S || g->normal.width != S)
+            return H->err_set(err, MUST_ESHAPE, "normal: a label of %dx%d to score against a "
+                                                "%dx%d batch", g->normal.width,
+                              g->normal.height, S, S);
+        const float *p = g->normal.data, *t = b->normal + (size_t)i * 3 * hw;
+        const uint8_t *v = b->normal_valid + (size_t)i * hw;
+        for (size_t q = 0; q < hw; q++)
+            if (v[q] && (p[q] != 0.0f || p[hw + q] != 0.0f || p[2 * hw + q] != 0.0f))
+                add_angle(e, angle_deg(p + q, t + q, hw));
     }
     return MUST_OK;
 }
@@ -298,6 +327,7 @@ static const must_task_ops ops = {
     .eval_add = eval_add,
     .eval_end = eval_end,
     .draw = draw,
+    .eval_add_labels = eval_add_labels,
 };
 
 const must_task_ops *must_task_init(const must_host *host, must_err *err);

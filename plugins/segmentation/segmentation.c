@@ -216,6 +216,40 @@ static int eval_add(void *state, void *pred, const must_batch *b, must_err *err)
     return MUST_OK;
 }
 
+static int eval_add_labels(void *state, const must_labels *guess, const must_batch *b,
+                           must_err *err)
+{
+    seg_eval *e = state;
+    if (!(b->tasks & MUST_LABEL_BIT(KIND)) || !b->seg)
+        return H->err_set(err, MUST_EINVAL, "segmentation: the batch carries no labels");
+    int S = b->size, k = e->s->k;
+    size_t hw = (size_t)S * S;
+    for (int i = 0; i < b->n; i++) {
+        const must_labels *g = &guess[i];
+        if (!plugin_counts(b, NULL, i, KIND) || !(g->has & MUST_LABEL_BIT(KIND)))
+            continue;
+        if (g->seg.channels != 1 || g->seg.height != S || g->seg.width != S)
+            return H->err_set(err, MUST_ESHAPE, "segmentation: a label of %dx%d to score "
+                                                "against a %dx%d batch", g->seg.width,
+                              g->seg.height, S, S);
+        for (size_t q = 0; q < hw; q++) {
+            int32_t t = b->seg[(size_t)i * hw + q];
+            float pv = g->seg.data[q];
+            if (t == MUST_SEG_IGNORE || pv == (float)MUST_SEG_IGNORE)
+                continue;
+            int p = (int)pv;
+            if (t < 0 || t >= k || p < 0 || p >= k || (float)p != pv)
+                return H->err_set(err, MUST_EINVAL,
+                                  "segmentation: label %d or %g out of range 0..%d (or 255)",
+                                  (int)t, (double)pv, k - 1);
+            e->ngt[t]++;
+            e->npred[p]++;
+            e->inter[p] += p == t;
+        }
+    }
+    return MUST_OK;
+}
+
 static int eval_end(void *state, double *values, must_err *err)
 {
     seg_eval *e = state;
@@ -298,6 +332,7 @@ static const must_task_ops ops = {
     .eval_add = eval_add,
     .eval_end = eval_end,
     .draw = draw,
+    .eval_add_labels = eval_add_labels,
 };
 
 const must_task_ops *must_task_init(const must_host *host, must_err *err);

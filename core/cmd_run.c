@@ -1,0 +1,319 @@
+/* cmd_run.c - `must run`, `must train`, `must label`, `must eval` and
+ * `must demo`: the experiment's stages from the command line. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "must/checkpoint.h"
+#include "must/io.h"
+#include "must/plugin.h"
+#include "pipeline-impl.h"
+#include "run-impl.h"
+
+static const char *stages[] = {"teachers", "label", "student", "transfer", "report", NULL};
+
+static void default_out(const must_experiment *e, char *buf, size_t len)
+{
+    snprintf(buf, len, "run-%s", e->name);
+}
+
+static int load(const char *cmd, const char *ini, must_experiment **e)
+{
+    must_err err = {0};
+    if (must_exp_load(ini, e, &err)) {
+        fprintf(stderr, "must %s: %s\n", cmd, err.msg);
+        return 1;
+    }
+    return 0;
+}
+
+static int finish(const char *cmd, int rc, const must_err *err)
+{
+    if (rc) {
+        fprintf(stderr, "must %s: %s\n", cmd, err->msg);
+        return 1;
+    }
+    return 0;
+}
+
+int must_cmd_run(int argc, char **argv)
+{
+    const char *ini = NULL, *out = NULL;
+    int stage = -1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (must_cli_is_help(a)) {
+            printf("usage: must run EXP.ini [--stage teachers|label|student|transfer|report] "
+                   "[--out RUN]\n\n"
+                   "Runs the experiment (docs/experiments.md) into RUN (default run-NAME):\n"
+                   "teachers, pseudo labels, the student (and the multi-task baseline), the\n"
+                   "transfer sweep and the report.  A finished unit is skipped, one cut off\n"
+                   "resumes, one whose settings changed is redone.  --stage runs one stage\n"
+                   "(and whatever it needs that is not done yet).\n");
+            return 0;
+        } else if (strcmp(a, "--stage") == 0) {
+            if (!v)
+                return must_cli_usage_error("run", "--stage needs a value");
+            for (int s = 0; stages[s]; s++)
+                if (strcmp(stages[s], v) == 0)
+                    stage = s;
+            if (stage < 0)
+                return must_cli_usage_error("run", "unknown stage '%s' (teachers, label, "
+                                                   "student, transfer, report)", v);
+            i++;
+        } else if (strcmp(a, "--out") == 0) {
+            if (!v)
+                return must_cli_usage_error("run", "--out needs a directory");
+            out = v;
+            i++;
+        } else if (a[0] == '-')
+            return must_cli_usage_error("run", "unknown option '%s'", a);
+        else if (!ini)
+            ini = a;
+        else
+            return must_cli_usage_error("run", "one experiment file, not '%s' too", a);
+    }
+    if (!ini)
+        return must_cli_usage_error("run", "no experiment file");
+    must_experiment *e;
+    if (load("run", ini, &e))
+        return 1;
+    char dout[128];
+    default_out(e, dout, sizeof dout);
+    run_state r;
+    must_err err = {0};
+    int rc = run_open(&r, e, out ? out : dout, &err);
+    if (!rc)
+        rc = run_all(&r, stage, &err);
+    run_close(&r);
+    must_exp_free(e);
+    return finish("run", rc, &err);
+}
+
+int must_cmd_train(int argc, char **argv)
+{
+    const char *ini = NULL, *out = NULL, *teacher = NULL;
+    int student = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (must_cli_is_help(a)) {
+            printf("usage: must train EXP.ini (--teacher NAME | --student) [--out RUN]\n\n"
+                   "Trains one model of the experiment into RUN (default run-NAME): a teacher,\n"
+                   "or the student (with the multi-task baseline when [multitask] is given;\n"
+                   "pseudo labels are made first when missing).  Resumes a run cut off.\n"
+                   "Writes RUN/teachers/NAME/ or RUN/student/: model.safetensors, loss.csv.\n");
+            return 0;
+        } else if (strcmp(a, "--teacher") == 0 && v) {
+            teacher = v;
+            i++;
+        } else if (strcmp(a, "--student") == 0) {
+            student = 1;
+        } else if (strcmp(a, "--out") == 0 && v) {
+            out = v;
+            i++;
+        } else if (a[0] == '-')
+            return must_cli_usage_error("train", "unknown option '%s' (or no value)", a);
+        else if (!ini)
+            ini = a;
+        else
+            return must_cli_usage_error("train", "one experiment file, not '%s' too", a);
+    }
+    if (!ini || (!teacher) == (!student))
+        return must_cli_usage_error("train", "give EXP.ini and one of --teacher NAME, --student");
+    must_experiment *e;
+    if (load("train", ini, &e))
+        return 1;
+    must_err err = {0};
+    int t = teacher ? must_exp_find_teacher(e, teacher) : -1;
+    if (teacher && t < 0) {
+        fprintf(stderr, "must train: %s has no [teacher.%s]\n", ini, teacher);
+        must_exp_free(e);
+        return 2;
+    }
+    char dout[128];
+    default_out(e, dout, sizeof dout);
+    run_state r;
+    int rc = run_open(&r, e, out ? out : dout, &err);
+    if (!rc)
+        rc = teacher ? run_teacher(&r, t, &err) : run_student(&r, &err);
+    run_close(&r);
+    must_exp_free(e);
+    return finish("train", rc, &err);
+}
+
+int must_cmd_label(int argc, char **argv)
+{
+    const char *ini = NULL, *out = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (must_cli_is_help(a)) {
+            printf("usage: must label EXP.ini [--out RUN]\n\n"
+                   "Runs every teacher of [label] over every image of its sets (training\n"
+                   "the teachers first when needed) and writes RUN/label/SET/part-NNN,\n"
+                   "datasets with supervised labels kept and pseudo labels for the rest.\n");
+            return 0;
+        } else if (strcmp(a, "--out") == 0 && v) {
+            out = v;
+            i++;
+        } else if (a[0] == '-')
+            return must_cli_usage_error("label", "unknown option '%s' (or no value)", a);
+        else if (!ini)
+            ini = a;
+        else
+            return must_cli_usage_error("label", "one experiment file, not '%s' too", a);
+    }
+    if (!ini)
+        return must_cli_usage_error("label", "no experiment file");
+    must_experiment *e;
+    if (load("label", ini, &e))
+        return 1;
+    must_err err = {0};
+    char dout[128];
+    default_out(e, dout, sizeof dout);
+    run_state r;
+    int rc = run_open(&r, e, out ? out : dout, &err);
+    if (!rc)
+        rc = run_label(&r, &err);
+    run_close(&r);
+    must_exp_free(e);
+    return finish("label", rc, &err);
+}
+
+int must_cmd_eval(int argc, char **argv)
+{
+    const char *ini = NULL, *out = NULL, *model = NULL, *task = NULL, *data = NULL;
+    int split = MUST_SPLIT_TEST;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (must_cli_is_help(a)) {
+            printf("usage: must eval EXP.ini --model FILE --task T --data D [--split S] "
+                   "[--out RUN]\n\n"
+                   "Evaluates a checkpoint (backbone and the head named [task.T]) on a split\n"
+                   "(train, val, test; default test) of [data.D] and prints every metric.\n");
+            return 0;
+        } else if (strcmp(a, "--model") == 0 && v) {
+            model = v;
+            i++;
+        } else if (strcmp(a, "--task") == 0 && v) {
+            task = v;
+            i++;
+        } else if (strcmp(a, "--data") == 0 && v) {
+            data = v;
+            i++;
+        } else if (strcmp(a, "--split") == 0 && v) {
+            if ((split = must_split_parse(v)) < 0)
+                return must_cli_usage_error("eval", "unknown split '%s'", v);
+            i++;
+        } else if (strcmp(a, "--out") == 0 && v) {
+            out = v;
+            i++;
+        } else if (a[0] == '-')
+            return must_cli_usage_error("eval", "unknown option '%s' (or no value)", a);
+        else if (!ini)
+            ini = a;
+        else
+            return must_cli_usage_error("eval", "one experiment file, not '%s' too", a);
+    }
+    if (!ini || !model || !task || !data)
+        return must_cli_usage_error("eval", "give EXP.ini, --model, --task and --data");
+    must_experiment *e;
+    if (load("eval", ini, &e))
+        return 1;
+    int ti = must_exp_find_task(e, task), di = must_exp_find_data(e, data);
+    if (ti < 0 || di < 0) {
+        fprintf(stderr, "must eval: %s has no [%s.%s]\n", ini, ti < 0 ? "task" : "data",
+                ti < 0 ? task : data);
+        must_exp_free(e);
+        return 2;
+    }
+    must_err err = {0};
+    char dout[128];
+    default_out(e, dout, sizeof dout);
+    run_state r;
+    must_dataset *ds;
+    pl_model m = {0};
+    int rc = run_open(&r, e, out ? out : dout, &err);
+    if (!rc)
+        rc = run_dataset(&r, di, &ds, &err);
+    pl_head h = {&e->tasks[ti], NULL};
+    if (!rc) {
+        h.classes_from = ds;
+        rc = pl_model_new(e, &h, 1, &m, &err);
+    }
+    if (!rc) {
+        must_ckpt_load_opts lo = {0};
+        lo.flags = MUST_CKPT_ALLOW_UNEXPECTED;
+        rc = must_ckpt_load(model, m.sets, m.nsets, &lo, NULL, &err);
+    }
+    double v[64];
+    if (!rc)
+        rc = pl_evaluate(e, &m, 0, ds, split, v, &err);
+    if (!rc) {
+        printf("{\"model\":\"%s\",\"task\":\"%s\",\"data\":\"%s\",\"split\":\"%s\"", model, task,
+               data, must_split_name(split));
+        for (int k = 0; k < must_task_nmetrics(m.task[0]); k++)
+            printf(",\"%s\":%.6g", must_task_metric_name(m.task[0], k), v[k]);
+        printf("}\n");
+    }
+    if (m.bb)
+        pl_model_free(&m);
+    run_close(&r);
+    must_exp_free(e);
+    return finish("eval", rc, &err);
+}
+
+int must_cmd_demo(int argc, char **argv)
+{
+    const char *out = NULL;
+    int quick = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (must_cli_is_help(a)) {
+            printf("usage: must demo [--quick] [--out DIR]\n\n"
+                   "Renders the built-in world's datasets and runs etc/must/demo.ini (with\n"
+                   "--quick, demo-quick.ini: a few minutes less of everything) into DIR\n"
+                   "(default must-demo): teachers, pseudo labels, the MuST student, the\n"
+                   "transfer sweep; prints the transfer table.  Rerunning resumes.\n");
+            return 0;
+        } else if (strcmp(a, "--quick") == 0) {
+            quick = 1;
+        } else if (strcmp(a, "--out") == 0 && v) {
+            out = v;
+            i++;
+        } else
+            return must_cli_usage_error("demo", "unknown option '%s' (or no value)", a);
+    }
+    const char *file = quick ? "demo-quick.ini" : "demo.ini";
+    char path[4096];
+    const char *src = getenv("MUST_SRCDIR");
+    path[0] = '\0';
+    if (src && *src) {
+        snprintf(path, sizeof path, "%s/etc/must/%s", src, file);
+        if (!must_file_exists(path))
+            path[0] = '\0';
+    }
+    if (!path[0]) {
+        /* Run from an uninstalled in-tree build (the README's quick start):
+         * the experiments sit in etc/must/ beside libtool's .libs/. */
+        char *libs = must_build_tree_libs();
+        if (libs) {
+            snprintf(path, sizeof path, "%s/../etc/must/%s", libs, file);
+            free(libs);
+            if (!must_file_exists(path))
+                path[0] = '\0';
+        }
+    }
+    if (!path[0])
+        snprintf(path, sizeof path, "%s/%s", MUST_SYSCONF_DIR, file);
+    if (!must_file_exists(path)) {
+        fprintf(stderr, "must demo: %s not found (set MUST_SRCDIR to the source tree, or "
+                        "install)\n", path);
+        return 1;
+    }
+    char *args[] = {"run", path, "--out", (char *)(out ? out : "must-demo"), NULL};
+    printf("must demo: %s into %s\n", path, args[3]);
+    return must_cmd_run(4, args);
+}

@@ -1,0 +1,739 @@
+/* run.c - `must run`: the experiment as units of work in a run directory.
+ *
+ * Every unit (a dataset, a teacher, the pseudo labels of one set, the
+ * student, the multi-task baseline, one representation on one downstream
+ * task) has a directory and a hash of exactly the settings it reads plus
+ * the hashes of the units it reads from.  DIR/hash names the settings a
+ * unit was started with, DIR/done (written last) says it finished.  A unit
+ * whose hash changed is wiped and redone; one that was cut off resumes
+ * (the trainer from its last checkpoint, the labeller from its last shard);
+ * a finished one is skipped.  docs/experiments.md lists what each hash
+ * covers. */
+#define _XOPEN_SOURCE 700
+#include "config.h"
+
+#include <ftw.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "must/io.h"
+#include "must/world.h"
+#include "pipeline-impl.h"
+#include "run-impl.h"
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+    (void)st, (void)flag, (void)f;
+    return remove(path);
+}
+
+static void rm_rf(const char *dir)
+{
+    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void hex(uint64_t h, char buf[17])
+{
+    snprintf(buf, 17, "%016" PRIx64, h);
+}
+
+/* 1 when the unit in dir finished with this hash. */
+static int unit_done(const char *dir, uint64_t h)
+{
+    char *p = must_path_join(dir, "done");
+    char *text = NULL, want[17];
+    size_t len;
+    must_err e = {0};
+    int ok = p && must_file_exists(p) && must_file_read(p, &text, &len, &e) == MUST_OK;
+    hex(h, want);
+    ok = ok && strncmp(text, want, 16) == 0;
+    free(text);
+    free(p);
+    return ok;
+}
+
+/* Prepares dir for a unit with hash h: an unfinished unit of the same hash
+ * is kept (to resume); anything else there is removed. */
+static int unit_begin(const char *dir, uint64_t h, const char *what, must_err *err)
+{
+    char *p = must_path_join(dir, "hash");
+    char *text = NULL, want[17];
+    size_t len;
+    must_err e = {0};
+    hex(h, want);
+    if (!p)
+        return must_err_set(err, MUST_ENOMEM, "out of memory");
+    int same = must_file_exists(p) && must_file_read(p, &text, &len, &e) == MUST_OK &&
+               strncmp(text, want, 16) == 0;
+    free(text);
+    if (!same && must_file_exists(p)) {
+        printf("[%s] settings changed: redoing it\n", what);
+        rm_rf(dir);
+    } else if (same)
+        printf("[%s] resuming\n", what);
+    int rc = must_mkdir_p(dir, err);
+    if (!rc && !same)
+        rc = must_file_write_atomic(p, want, 16, err);
+    free(p);
+    return rc;
+}
+
+static int unit_finish(const char *dir, uint64_t h, must_err *err)
+{
+    char *p = must_path_join(dir, "done"), want[17];
+    hex(h, want);
+    int rc = p ? must_file_write_atomic(p, want, 16, err)
+               : must_err_set(err, MUST_ENOMEM, "out of memory");
+    free(p);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Canonical text of the settings, for the hashes. */
+
+static uint64_t hash_train(uint64_t h, const must_exp_train *t)
+{
+    char s[512];
+    snprintf(s, sizeof s, "train steps=%ld batch=%d opt=%d lr=%.17g mom=%.17g wd=%.17g sched=%d "
+             "warm=%ld clip=%.17g aug=%d",
+             t->steps, t->batch, t->optim.kind, t->optim.lr, t->optim.momentum,
+             t->optim.weight_decay, t->optim.sched, t->optim.warmup_steps, t->optim.clip_norm,
+             t->augment);
+    return pl_hash(h, s);
+}
+
+static uint64_t hash_common(const must_experiment *e)
+{
+    const must_backbone_config *b = &e->backbone;
+    char s[512];
+    snprintf(s, sizeof s, "backbone depth=%d width=%.9g k=%d s=%d pool=%d fpn=%d %d..%d seed=%" PRIu64
+             " S=%d seed=%" PRIu64,
+             b->depth, (double)b->width, b->stem_kernel, b->stem_stride, b->stem_pool,
+             b->fpn_channels, b->fpn_min_level, b->fpn_max_level, b->seed, e->image_size,
+             e->seed);
+    return pl_hash(0, s);
+}
+
+static uint64_t hash_task(uint64_t h, const must_exp_task *t)
+{
+    h = pl_hash(h, t->name);
+    h = pl_hash(h, t->plugin);
+    for (int i = 0; i < t->nopts; i++) {
+        h = pl_hash(h, t->opts[i].key);
+        h = pl_hash(h, t->opts[i].value);
+    }
+    return h;
+}
+
+/* ------------------------------------------------------------------------ */
+
+int run_open(run_state *r, const must_experiment *e, const char *out, must_err *err)
+{
+    memset(r, 0, sizeof *r);
+    r->e = e;
+    r->out = strdup(out);
+    r->sets = calloc((size_t)e->ndata + 1, sizeof *r->sets);
+    r->data_hash = calloc((size_t)e->ndata + 1, sizeof *r->data_hash);
+    r->teacher_hash = calloc((size_t)e->nteachers + 1, sizeof *r->teacher_hash);
+    if (!r->out || !r->sets || !r->data_hash || !r->teacher_hash)
+        return must_err_set(err, MUST_ENOMEM, "out of memory");
+    int rc = must_mkdir_p(out, err);
+    if (rc)
+        return rc;
+    char *cfg = must_path_join(out, "experiment.ini");
+    rc = cfg ? must_file_write_atomic(cfg, e->text, strlen(e->text), err)
+             : must_err_set(err, MUST_ENOMEM, "out of memory");
+    free(cfg);
+    uint64_t c = hash_common(e);
+    for (int i = 0; i < e->ndata; i++) {
+        const must_exp_data *d = &e->data[i];
+        char s[1024];
+        if (d->world)
+            snprintf(s, sizeof s, "world %s count=%d size=%d seed=%" PRIu64, d->world, d->count,
+                     d->size, d->seed);
+        else
+            snprintf(s, sizeof s, "path %s", d->path);
+        r->data_hash[i] = pl_hash(0, s);
+    }
+    for (int i = 0; i < e->nteachers; i++) {
+        const must_exp_teacher *t = &e->teachers[i];
+        uint64_t h = pl_hash(c, "teacher");
+        h = pl_hash(h, t->name);
+        h = hash_task(h, &e->tasks[t->task]);
+        h = hash_train(h, &t->train);
+        char s[32];
+        snprintf(s, sizeof s, "%016" PRIx64, r->data_hash[t->data]);
+        r->teacher_hash[i] = pl_hash(h, s);
+    }
+    return rc;
+}
+
+void run_close(run_state *r)
+{
+    if (r->sets)
+        for (int i = 0; i < r->e->ndata; i++)
+            must_dataset_close(r->sets[i]);
+    for (int i = 0; i < r->nlabelled; i++)
+        must_dataset_close(r->labelled[i]);
+    free(r->labelled);
+    free(r->sets);
+    free(r->data_hash);
+    free(r->teacher_hash);
+    free(r->out);
+    memset(r, 0, sizeof *r);
+}
+
+char *run_path(const run_state *r, const char *a, const char *b, const char *c)
+{
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s/%s%s%s%s%s", r->out, a, b ? "/" : "", b ? b : "", c ? "/" : "",
+             c ? c : "");
+    return strdup(buf);
+}
+
+int run_dataset(run_state *r, int i, must_dataset **out, must_err *err)
+{
+    const must_experiment *e = r->e;
+    const must_exp_data *d = &e->data[i];
+    if (r->sets[i]) {
+        *out = r->sets[i];
+        return MUST_OK;
+    }
+    int rc = MUST_OK;
+    char *dir = NULL;
+    if (d->world) {
+        dir = run_path(r, "data", d->name, NULL);
+        if (!dir)
+            return must_err_set(err, MUST_ENOMEM, "out of memory");
+        if (!unit_done(dir, r->data_hash[i])) {
+            char what[128];
+            snprintf(what, sizeof what, "data %s", d->name);
+            must_world_domain *dom = NULL;
+            if ((rc = unit_begin(dir, r->data_hash[i], what, err)) ||
+                (rc = must_world_domain_load(d->world, &dom, err)))
+                goto out;
+            must_world_gen_opts go = {0};
+            go.count = d->count ? d->count : must_world_domain_default_count(dom);
+            go.size = d->size;
+            go.seed = d->seed;
+            go.threads = e->threads;
+            go.truth = 1;
+            go.quiet = 1;
+            char *set = must_path_join(dir, "set");
+            printf("[data %s] rendering %d images of '%s' at %dx%d\n", d->name, go.count,
+                   d->world, go.size, go.size);
+            fflush(stdout);
+            rc = set ? must_world_generate(dom, set, &go, NULL, err)
+                     : must_err_set(err, MUST_ENOMEM, "out of memory");
+            free(set);
+            must_world_domain_free(dom);
+            if (rc || (rc = unit_finish(dir, r->data_hash[i], err)))
+                goto out;
+        }
+        char *set = must_path_join(dir, "set");
+        rc = set ? must_dataset_open(set, &r->sets[i], err)
+                 : must_err_set(err, MUST_ENOMEM, "out of memory");
+        free(set);
+    } else
+        rc = must_dataset_open(d->path, &r->sets[i], err);
+out:
+    if (rc)
+        must_err_prefix(err, "[data.%s]", d->name);
+    free(dir);
+    *out = r->sets[i];
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Teachers. */
+
+int run_teacher(run_state *r, int t, must_err *err)
+{
+    const must_experiment *e = r->e;
+    const must_exp_teacher *tc = &e->teachers[t];
+    char *dir = run_path(r, "teachers", tc->name, NULL);
+    char what[128];
+    snprintf(what, sizeof what, "teacher %s", tc->name);
+    must_dataset *ds;
+    int rc = dir ? MUST_OK : must_err_set(err, MUST_ENOMEM, "out of memory");
+    if (rc || unit_done(dir, r->teacher_hash[t]))
+        goto out;
+    if ((rc = run_dataset(r, tc->data, &ds, err)) ||
+        (rc = unit_begin(dir, r->teacher_hash[t], what, err)))
+        goto out;
+    pl_model m;
+    pl_head h = {&e->tasks[tc->task], ds};
+    if ((rc = pl_model_new(e, &h, 1, &m, err)))
+        goto out;
+    double w = 1.0;
+    pl_train_opts o = {0};
+    o.stage = what;
+    o.dir = dir;
+    o.train = &tc->train;
+    o.weights = &w;
+    o.sets = &ds;
+    o.nsets = 1;
+    o.sampling = 0;
+    o.seed = pl_hash(e->seed + 1, tc->name);
+    rc = pl_train(e, &m, &o, err);
+    pl_model_free(&m);
+    if (!rc)
+        rc = unit_finish(dir, r->teacher_hash[t], err);
+out:
+    free(dir);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Pseudo labels. */
+
+static uint64_t label_hash(run_state *r, int li)
+{
+    const must_experiment *e = r->e;
+    char s[64];
+    uint64_t h = pl_hash(0, "label");
+    snprintf(s, sizeof s, "%016" PRIx64 " %d %d", r->data_hash[e->label.data[li]], e->label.batch,
+             e->label.shard);
+    h = pl_hash(h, s);
+    for (int i = 0; i < e->label.nteachers; i++) {
+        snprintf(s, sizeof s, "%016" PRIx64, r->teacher_hash[e->label.teachers[i]]);
+        h = pl_hash(h, s);
+    }
+    return h;
+}
+
+int run_label(run_state *r, must_err *err)
+{
+    const must_experiment *e = r->e;
+    int rc = MUST_OK;
+    for (int li = 0; li < e->label.ndata && rc == MUST_OK; li++) {
+        const must_exp_data *d = &e->data[e->label.data[li]];
+        char *dir = run_path(r, "label", d->name, NULL);
+        uint64_t h = label_hash(r, li);
+        char what[128];
+        snprintf(what, sizeof what, "label %s", d->name);
+        if (!dir)
+            return must_err_set(err, MUST_ENOMEM, "out of memory");
+        if (unit_done(dir, h)) {
+            free(dir);
+            continue;
+        }
+        must_dataset *unl, *tsets[PL_MAX_TASKS];
+        char *ckpt[PL_MAX_TASKS] = {0};
+        int nt = e->label.nteachers;
+        for (int i = 0; i < nt && rc == MUST_OK; i++) {
+            int t = e->label.teachers[i];
+            if ((rc = run_teacher(r, t, err)) ||
+                (rc = run_dataset(r, e->teachers[t].data, &tsets[i], err)))
+                break;
+            ckpt[i] = run_path(r, "teachers", e->teachers[t].name, "model.safetensors");
+        }
+        if (!rc && !(rc = run_dataset(r, e->label.data[li], &unl, err)) &&
+            !(rc = unit_begin(dir, h, what, err)))
+            rc = pl_label(e, unl, e->label.teachers, nt, ckpt, tsets, dir, err);
+        if (!rc)
+            rc = unit_finish(dir, h, err);
+        run_quality q[PL_MAX_TASKS];
+        if (!rc && !(rc = run_quality_set(r, li, q, err)))
+            run_quality_print(q, nt);
+        for (int i = 0; i < nt; i++)
+            free(ckpt[i]);
+        free(dir);
+    }
+    return rc;
+}
+
+/* The shards of every pseudo-labelled set, opened. */
+static int open_labelled(run_state *r, must_err *err)
+{
+    const must_experiment *e = r->e;
+    if (r->labelled)
+        return MUST_OK;
+    int cap = 16, rc = MUST_OK;
+    r->labelled = calloc((size_t)cap, sizeof *r->labelled);
+    if (!r->labelled)
+        return must_err_set(err, MUST_ENOMEM, "out of memory");
+    for (int li = 0; li < e->label.ndata && rc == MUST_OK; li++)
+        for (int p = 0;; p++) {
+            char part[32];
+            snprintf(part, sizeof part, "part-%03d", p);
+            char *dir = run_path(r, "label", e->data[e->label.data[li]].name, part);
+            char *ini = dir ? must_path_join(dir, "dataset.ini") : NULL;
+            int there = ini && must_file_exists(ini);
+            free(ini);
+            if (!there) {
+                free(dir);
+                break;
+            }
+            if (r->nlabelled == cap) {
+                cap *= 2;
+                must_dataset **n = realloc(r->labelled, (size_t)cap * sizeof *n);
+                if (!n) {
+                    free(dir);
+                    return must_err_set(err, MUST_ENOMEM, "out of memory");
+                }
+                r->labelled = n;
+            }
+            rc = must_dataset_open(dir, &r->labelled[r->nlabelled], err);
+            if (!rc)
+                r->nlabelled++;
+            free(dir);
+            if (rc)
+                break;
+        }
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The student and the multi-task baseline. */
+
+static int run_multi(run_state *r, int baseline, must_err *err)
+{
+    const must_experiment *e = r->e;
+    const must_exp_student *s = baseline ? &e->multitask : &e->student;
+    const char *name = baseline ? "multitask" : "student";
+    char *dir = run_path(r, name, NULL, NULL);
+    if (!dir)
+        return must_err_set(err, MUST_ENOMEM, "out of memory");
+    uint64_t h = pl_hash(hash_common(e), name);
+    h = hash_train(h, &s->train);
+    char buf[128];
+    snprintf(buf, sizeof buf, "sampling=%d weighting=%d", s->sampling, s->weighting);
+    h = pl_hash(h, buf);
+    for (int i = 0; i < s->nteachers; i++) {
+        snprintf(buf, sizeof buf, "%016" PRIx64 " w=%.17g", r->teacher_hash[s->teachers[i]],
+                 must_exp_weight(e, s, s->teachers[i]));
+        h = pl_hash(h, buf);
+    }
+    if (!baseline) {
+        for (int li = 0; li < e->label.ndata; li++) {
+            snprintf(buf, sizeof buf, "%016" PRIx64, label_hash(r, li));
+            h = pl_hash(h, buf);
+        }
+        for (int i = 0; i < s->nextra; i++) {
+            snprintf(buf, sizeof buf, "%016" PRIx64, r->data_hash[s->extra[i]]);
+            h = pl_hash(h, buf);
+        }
+    }
+    int rc = MUST_OK;
+    if (unit_done(dir, h)) {
+        free(dir);
+        return MUST_OK;
+    }
+    must_dataset *sets[64];
+    int nsets = 0;
+    pl_head heads[PL_MAX_TASKS];
+    double w[PL_MAX_TASKS];
+    for (int i = 0; i < s->nteachers && !rc; i++) {
+        int t = s->teachers[i];
+        must_dataset *ds;
+        if ((rc = run_dataset(r, e->teachers[t].data, &ds, err)))
+            break;
+        heads[i].spec = &e->tasks[e->teachers[t].task];
+        heads[i].classes_from = ds;
+        w[i] = must_exp_weight(e, s, t);
+        if (baseline) {
+            if ((rc = run_teacher(r, t, err)))
+                break; /* the weights' rule reads the teachers' settings only */
+            sets[nsets++] = ds;
+        }
+    }
+    if (!rc && !baseline) {
+        if ((rc = run_label(r, err)) || (rc = open_labelled(r, err)))
+            goto out;
+        for (int i = 0; i < r->nlabelled && nsets < 64; i++)
+            sets[nsets++] = r->labelled[i];
+        for (int i = 0; i < s->nextra && !rc && nsets < 64; i++)
+            rc = run_dataset(r, s->extra[i], &sets[nsets++], err);
+    }
+    if (rc)
+        goto out;
+    if (nsets == 0) {
+        rc = must_err_set(err, MUST_EINVAL, "[%s]: no datasets to train on (give [label] data)",
+                          name);
+        goto out;
+    }
+    char what[64];
+    snprintf(what, sizeof what, "%s", name);
+    if ((rc = unit_begin(dir, h, what, err)))
+        goto out;
+    printf("[%s] %d tasks over %d sets; loss weights:", name, s->nteachers, nsets);
+    for (int i = 0; i < s->nteachers; i++)
+        printf(" %s %.3g", e->teachers[s->teachers[i]].name, w[i]);
+    printf("\n");
+    pl_model m;
+    if ((rc = pl_model_new(e, heads, s->nteachers, &m, err)))
+        goto out;
+    pl_train_opts o = {0};
+    o.stage = what;
+    o.dir = dir;
+    o.train = &s->train;
+    o.weights = w;
+    o.sets = sets;
+    o.nsets = nsets;
+    o.sampling = s->sampling;
+    o.seed = pl_hash(e->seed + 2, name);
+    rc = pl_train(e, &m, &o, err);
+    pl_model_free(&m);
+    if (!rc)
+        rc = unit_finish(dir, h, err);
+out:
+    free(dir);
+    return rc;
+}
+
+int run_student(run_state *r, must_err *err)
+{
+    int rc = run_multi(r, 0, err);
+    if (!rc && r->e->multitask.enabled)
+        rc = run_multi(r, 1, err);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Representations and transfer. */
+
+void run_rep_dirname(const must_exp_rep *rep, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s", rep->label);
+    for (char *c = buf; *c; c++)
+        if (*c == ':' || *c == '/' || *c == '.')
+            *c = '-';
+}
+
+/* The representation's weights file (NULL for random init), and its hash. */
+static int rep_source(run_state *r, int ri, char **path, uint64_t *h, must_err *err)
+{
+    const must_experiment *e = r->e;
+    const must_exp_rep *rep = &e->reps[ri];
+    *path = NULL;
+    int rc = MUST_OK;
+    char buf[64];
+    switch (rep->kind) {
+    case MUST_REP_RANDOM:
+        *h = pl_hash(hash_common(e), "random");
+        return MUST_OK;
+    case MUST_REP_TEACHER:
+        rc = run_teacher(r, rep->teacher, err);
+        *path = run_path(r, "teachers", e->teachers[rep->teacher].name, "model.safetensors");
+        *h = r->teacher_hash[rep->teacher];
+        break;
+    case MUST_REP_MULTITASK:
+    case MUST_REP_STUDENT: {
+        const char *nm = rep->kind == MUST_REP_STUDENT ? "student" : "multitask";
+        rc = run_multi(r, rep->kind == MUST_REP_MULTITASK, err);
+        *path = run_path(r, nm, "model.safetensors", NULL);
+        char *done = run_path(r, nm, "done", NULL);
+        char *text = NULL;
+        size_t len;
+        must_err e2 = {0};
+        *h = pl_hash(0, nm);
+        if (!rc && done && must_file_read(done, &text, &len, &e2) == MUST_OK)
+            *h = pl_hash(*h, text);
+        free(text);
+        free(done);
+        break;
+    }
+    case MUST_REP_FILE:
+        *path = strdup(rep->path);
+        snprintf(buf, sizeof buf, "file");
+        *h = pl_hash(pl_hash(0, buf), rep->path);
+        break;
+    }
+    if (!rc && !*path)
+        rc = must_err_set(err, MUST_ENOMEM, "out of memory");
+    return rc;
+}
+
+typedef struct sweep_ctx {
+    const must_experiment *e;
+    int ti;
+    must_dataset *ds;
+    const char *dir;
+    int nmetrics;
+} sweep_ctx;
+
+/* Saves val and test metrics after `step` updates, as one line each. */
+static int at_milestone(void *user, long step, pl_model *m, must_err *err)
+{
+    sweep_ctx *c = user;
+    double val[64], test[64];
+    int rc = pl_evaluate(c->e, m, 0, c->ds, MUST_SPLIT_VAL, val, err);
+    if (!rc)
+        rc = pl_evaluate(c->e, m, 0, c->ds, MUST_SPLIT_TEST, test, err);
+    if (rc)
+        return rc;
+    char name[64], text[4096];
+    size_t u = 0;
+    for (int i = 0; i < c->nmetrics; i++)
+        u += (size_t)snprintf(text + u, sizeof text - u, "%s%.9g", i ? " " : "val ", val[i]);
+    u += (size_t)snprintf(text + u, sizeof text - u, "\n");
+    for (int i = 0; i < c->nmetrics; i++)
+        u += (size_t)snprintf(text + u, sizeof text - u, "%s%.9g", i ? " " : "test ", test[i]);
+    u += (size_t)snprintf(text + u, sizeof text - u, "\n");
+    snprintf(name, sizeof name, "eval-%ld.txt", step);
+    char *p = must_path_join(c->dir, name);
+    rc = p ? must_file_write_atomic(p, text, u, err)
+           : must_err_set(err, MUST_ENOMEM, "out of memory");
+    free(p);
+    return rc;
+}
+
+static int read_eval(const char *dir, long step, int nm, double *val, double *test)
+{
+    char name[64];
+    snprintf(name, sizeof name, "eval-%ld.txt", step);
+    char *p = must_path_join(dir, name), *text = NULL;
+    size_t len;
+    must_err e = {0};
+    int rc = p && must_file_read(p, &text, &len, &e) == MUST_OK ? MUST_OK : MUST_ENOTFOUND;
+    free(p);
+    if (rc)
+        return rc;
+    char *s = text;
+    if (strncmp(s, "val ", 4))
+        rc = MUST_EFORMAT;
+    s += 4;
+    for (int i = 0; i < nm && !rc; i++)
+        val[i] = strtod(s, &s);
+    s = strstr(s, "test ");
+    if (!s)
+        rc = MUST_EFORMAT;
+    else
+        s += 5;
+    for (int i = 0; i < nm && !rc; i++)
+        test[i] = strtod(s, &s);
+    free(text);
+    return rc;
+}
+
+int run_transfer_one(run_state *r, int ri, int ti, run_result *res, must_err *err)
+{
+    const must_experiment *e = r->e;
+    const must_exp_transfer *tr = &e->transfers[ti];
+    char repdir[160];
+    run_rep_dirname(&e->reps[ri], repdir, sizeof repdir);
+    char *dir = run_path(r, "transfer", repdir, tr->name);
+    char *src = NULL;
+    uint64_t rh = 0;
+    must_dataset *ds;
+    memset(res, 0, sizeof *res);
+    int rc = dir ? MUST_OK : must_err_set(err, MUST_ENOMEM, "out of memory");
+    if (rc || (rc = rep_source(r, ri, &src, &rh, err)) ||
+        (rc = run_dataset(r, tr->data, &ds, err)))
+        goto out;
+    uint64_t h = pl_hash(hash_common(e), "transfer");
+    h = hash_task(h, &e->tasks[tr->task]);
+    h = hash_train(h, &tr->train);
+    char buf[2048];
+    size_t u = (size_t)snprintf(buf, sizeof buf, "%016" PRIx64 " %016" PRIx64, rh,
+                                r->data_hash[tr->data]);
+    for (int i = 0; i < tr->nlr; i++)
+        u += (size_t)snprintf(buf + u, sizeof buf - u, " lr%.17g", tr->lrs[i]);
+    for (int i = 0; i < tr->nsteps; i++)
+        u += (size_t)snprintf(buf + u, sizeof buf - u, " s%ld", tr->steps[i]);
+    h = pl_hash(h, buf);
+    char what[256];
+    snprintf(what, sizeof what, "transfer %s %s", e->reps[ri].label, tr->name);
+    int finished = unit_done(dir, h);
+    if (!finished && (rc = unit_begin(dir, h, what, err)))
+        goto out;
+    pl_head head = {&e->tasks[tr->task], ds};
+    int best_lr = -1, best_s = -1, lower = 0, nm = 0;
+    double best = 0;
+    for (int li = 0; li < tr->nlr && !rc; li++) {
+        char sub[32];
+        snprintf(sub, sizeof sub, "lr%d", li);
+        char *ldir = must_path_join(dir, sub);
+        pl_model m;
+        if (!ldir || (rc = pl_model_new(e, &head, 1, &m, err))) {
+            rc = rc ? rc : must_err_set(err, MUST_ENOMEM, "out of memory");
+            free(ldir);
+            break;
+        }
+        nm = must_task_nmetrics(m.task[0]);
+        lower = must_task_metric_lower_better(m.task[0], 0);
+        snprintf(res->metric, sizeof res->metric, "%s", must_task_metric_name(m.task[0], 0));
+        for (int k = 0; k < nm && k < RUN_MAX_METRICS; k++)
+            snprintf(res->metric_names[k], sizeof res->metric_names[k], "%s",
+                     must_task_metric_name(m.task[0], k));
+        res->nmetrics = nm < RUN_MAX_METRICS ? nm : RUN_MAX_METRICS;
+        char *model = must_path_join(ldir, "model.safetensors");
+        if (!finished && !(model && must_file_exists(model))) {
+            if (src && (rc = pl_model_load_backbone(&m, src, err))) {
+                must_err_prefix(err, "%s", what);
+            } else {
+                must_exp_train t = tr->train;
+                t.optim.lr = tr->lrs[li];
+                sweep_ctx sc = {e, ti, ds, ldir, nm};
+                char stage[300];
+                snprintf(stage, sizeof stage, "%s lr %g", what, tr->lrs[li]);
+                pl_train_opts o = {0};
+                double w = 1;
+                o.stage = stage;
+                o.dir = ldir;
+                o.train = &t;
+                o.weights = &w;
+                o.sets = &ds;
+                o.nsets = 1;
+                o.seed = pl_hash(e->seed + 3, tr->name);
+                o.milestones = tr->steps;
+                o.nmilestones = tr->nsteps;
+                o.at_milestone = at_milestone;
+                o.user = &sc;
+                rc = pl_train(e, &m, &o, err);
+            }
+        }
+        free(model);
+        pl_model_free(&m);
+        for (int si = 0; si < tr->nsteps && !rc; si++) {
+            double val[64], test[64];
+            if (read_eval(ldir, tr->steps[si], nm, val, test)) {
+                rc = must_err_set(err, MUST_EFORMAT, "%s: eval-%ld.txt missing or bad in %s",
+                                  what, tr->steps[si], ldir);
+                break;
+            }
+            int better = best_lr < 0 || (lower ? val[0] < best : val[0] > best);
+            if (better) {
+                best = val[0];
+                best_lr = li;
+                best_s = si;
+                res->val = val[0];
+                res->test = test[0];
+                for (int k = 0; k < res->nmetrics; k++)
+                    res->test_all[k] = test[k];
+            }
+        }
+        free(ldir);
+    }
+    if (rc)
+        goto out;
+    res->lr = tr->lrs[best_lr];
+    res->steps = tr->steps[best_s];
+    res->lower_better = lower;
+    if (!finished)
+        rc = unit_finish(dir, h, err);
+out:
+    free(src);
+    free(dir);
+    return rc;
+}
+
+int run_all(run_state *r, int stage, must_err *err)
+{
+    const must_experiment *e = r->e;
+    int rc = MUST_OK;
+    if (stage < 0 || stage == RUN_TEACHERS)
+        for (int t = 0; t < e->nteachers && !rc; t++)
+            rc = run_teacher(r, t, err);
+    if (!rc && (stage < 0 || stage == RUN_LABEL))
+        rc = run_label(r, err);
+    if (!rc && (stage < 0 || stage == RUN_STUDENT))
+        rc = run_student(r, err);
+    if (!rc && (stage < 0 || stage == RUN_TRANSFER || stage == RUN_REPORT))
+        rc = run_report(r, stage == RUN_REPORT, err);
+    return rc;
+}

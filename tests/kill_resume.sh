@@ -1,0 +1,58 @@
+#!/bin/sh
+# kill_resume.sh - a training run killed mid-stage and restarted ends with
+# the same final weights, byte for byte, as one never interrupted (same
+# thread count); a finished unit is skipped; a changed setting redoes it.
+set -u
+must=${MUST_BIN:-./must}
+src=${MUST_SRCDIR:-.}
+tmp=${MUST_TEST_TMP:-tests/tmp}/kill-resume
+rm -rf "$tmp"
+mkdir -p "$tmp"
+fail() { echo "FAIL: $*"; exit 1; }
+ini=$src/tests/data/kill.ini
+
+"$must" train "$ini" --teacher seg --out "$tmp/a" >"$tmp/a.log" 2>&1 || { cat "$tmp/a.log"; fail "uninterrupted run"; }
+[ -f "$tmp/a/teachers/seg/model.safetensors" ] || fail "no model after the run"
+[ -f "$tmp/a/teachers/seg/resume.safetensors" ] && fail "resume checkpoint left behind"
+lines=$(wc -l <"$tmp/a/teachers/seg/loss.csv")
+[ "$lines" -eq 25 ] || fail "loss.csv has $lines lines, expected header + 24"
+
+# The same data, so that the second run only trains.
+mkdir -p "$tmp/b"
+cp -r "$tmp/a/data" "$tmp/b/"
+"$must" train "$ini" --teacher seg --out "$tmp/b" >"$tmp/b1.log" 2>&1 &
+pid=$!
+n=0
+while [ ! -f "$tmp/b/teachers/seg/resume.safetensors" ] && [ $n -lt 600 ]; do
+    sleep 0.1
+    n=$((n + 1))
+done
+# Let it pass the first checkpoint, then kill it hard.
+sleep 0.5
+kill -9 $pid 2>/dev/null
+wait $pid 2>/dev/null
+[ -f "$tmp/b/teachers/seg/model.safetensors" ] && echo "note: the run finished before the kill"
+"$must" train "$ini" --teacher seg --out "$tmp/b" >"$tmp/b2.log" 2>&1 || { cat "$tmp/b2.log"; fail "resumed run"; }
+grep -q "resuming" "$tmp/b2.log" || echo "note: nothing to resume (the kill came too late)"
+cmp "$tmp/a/teachers/seg/model.safetensors" "$tmp/b/teachers/seg/model.safetensors" ||
+    fail "resumed run's weights differ from the uninterrupted run's"
+cmp "$tmp/a/teachers/seg/loss.csv" "$tmp/b/teachers/seg/loss.csv" ||
+    fail "resumed run's loss.csv differs"
+
+# Finished: skipped (no training line).
+"$must" train "$ini" --teacher seg --out "$tmp/b" >"$tmp/b3.log" 2>&1 || fail "third run"
+grep -q "teacher seg\] [0-9]" "$tmp/b3.log" && fail "a finished teacher was trained again"
+
+# A changed setting redoes the unit.
+sed 's/^lr = 0.05/lr = 0.04/' "$ini" >"$tmp/changed.ini"
+"$must" train "$tmp/changed.ini" --teacher seg --out "$tmp/b" >"$tmp/b4.log" 2>&1 || { cat "$tmp/b4.log"; fail "changed run"; }
+grep -q "settings changed" "$tmp/b4.log" || fail "a changed lr did not redo the teacher"
+cmp -s "$tmp/a/teachers/seg/model.safetensors" "$tmp/b/teachers/seg/model.safetensors" &&
+    fail "a changed lr gave the same weights"
+
+# Usage errors.
+"$must" train >/dev/null 2>&1; [ $? -eq 2 ] || fail "train without arguments is not status 2"
+"$must" run "$ini" --bogus >/dev/null 2>&1; [ $? -eq 2 ] || fail "unknown option is not status 2"
+"$must" run "$ini" --stage nope >/dev/null 2>&1; [ $? -eq 2 ] || fail "unknown stage is not status 2"
+"$must" run --help | grep -q "stage" || fail "run --help"
+echo "ok"

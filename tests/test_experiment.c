@@ -1,0 +1,171 @@
+/* test_experiment.c - the experiment INI parser: a full file, defaults, the
+ * paper's loss weights, and every error naming file, line, section and key. */
+#include "config.h"
+
+#include <math.h>
+
+#include "must/experiment.h"
+#include "must/sampler.h"
+#include "testutil.h"
+
+static const char *good =
+    "# a comment\r\n"
+    "[experiment]\r\n"
+    "name = t1\r\n"
+    "seed = 7\r\n"
+    "[backbone]\n"
+    "depth = 18\n"
+    "[data.cls]\n"
+    "world = teach-cls   ; inline comment\n"
+    "count = 40\n"
+    "[data.dep]\n"
+    "world = teach-depth\n"
+    "[data.unl]\n"
+    "world = unlabelled\n"
+    "[task.classification]\n"
+    "temperature = 2\n"
+    "[task.dep]\n"
+    "plugin = depth\n"
+    "[teacher.cls]\n"
+    "task = classification\n"
+    "data = cls\n"
+    "batch = 32\n"
+    "lr = 0.1\n"
+    "[teacher.dep]\n"
+    "task = dep\n"
+    "data = dep\n"
+    "batch = 8\n"
+    "lr = 0.01\n"
+    "[label]\n"
+    "data = unl\n"
+    "[student]\n"
+    "batch = 16\n"
+    "lr = 0.05\n"
+    "weight.dep = 3\n"
+    "[compare]\n"
+    "representations = random, supervised:dep, must\n"
+    "[transfer.seg]\n"
+    "task = dep\n"
+    "data = dep\n"
+    "lrs = 0.1, 0.01\n"
+    "sweep_steps = 10, 20, 40\n";
+
+START_TEST(test_good)
+{
+    must_experiment *e;
+    must_err err = {0};
+    ck_assert_msg(must_exp_parse(good, "dir/x.ini", &e, &err) == MUST_OK, "%s", err.msg);
+    ck_assert_str_eq(e->name, "t1");
+    ck_assert_int_eq((int)e->seed, 7);
+    ck_assert_int_eq(e->ndata, 3);
+    ck_assert_int_eq(e->data[0].count, 40);
+    ck_assert_str_eq(e->data[0].world, "teach-cls");
+    ck_assert_int_eq((int)e->data[1].seed, 7); /* the experiment's seed */
+    ck_assert_int_eq(e->ntasks, 2);
+    ck_assert_str_eq(e->tasks[1].plugin, "depth");
+    ck_assert_int_eq(e->tasks[0].nopts, 1);
+    ck_assert_int_eq(e->nteachers, 2);
+    ck_assert_int_eq(e->teachers[1].task, 1);
+    ck_assert_int_eq(e->label.ndata, 1);
+    ck_assert_int_eq(e->label.nteachers, 2);
+    ck_assert_int_eq(e->student.nteachers, 2);
+    ck_assert_int_eq(e->student.sampling, MUST_SAMPLE_UNION);
+    ck_assert_int_eq(e->multitask.enabled, 0);
+    /* w = (b_s lr_t) / (b_t lr_s) = (16 * 0.1) / (32 * 0.05) = 1; override 3. */
+    ck_assert_float_near(must_exp_weight(e, &e->student, 0), 1.0, 1e-12);
+    ck_assert_float_near(must_exp_weight(e, &e->student, 1), 3.0, 1e-12);
+    ck_assert_int_eq(e->nreps, 3);
+    ck_assert_int_eq(e->reps[1].kind, MUST_REP_TEACHER);
+    ck_assert_int_eq(e->baseline, 1);
+    ck_assert_int_eq(e->transfers[0].nsteps, 3);
+    ck_assert_int_eq((int)e->transfers[0].train.steps, 40);
+    ck_assert_float_near(e->transfers[0].lrs[1], 0.01, 1e-12);
+    must_exp_free(e);
+}
+END_TEST
+
+START_TEST(test_paper_rule)
+{
+    const char *t = "[data.a]\nworld=teach-cls\n[task.classification]\n"
+                    "[teacher.a]\ntask=classification\ndata=a\nbatch=8\nlr=0.2\n"
+                    "[student]\nbatch=32\nlr=0.1\n";
+    must_experiment *e;
+    must_err err = {0};
+    ck_assert_msg(must_exp_parse(t, "w.ini", &e, &err) == MUST_OK, "%s", err.msg);
+    /* (32 * 0.2) / (8 * 0.1) = 8 */
+    ck_assert_float_near(must_exp_weight(e, &e->student, 0), 8.0, 1e-12);
+    must_exp_free(e);
+}
+END_TEST
+
+static void bad(const char *text, const char *want1, const char *want2)
+{
+    must_experiment *e = NULL;
+    must_err err = {0};
+    int rc = must_exp_parse(text, "bad.ini", &e, &err);
+    ck_assert_msg(rc < 0, "accepted: %s", text);
+    ck_assert_ptr_null(e);
+    ck_assert_msg(strstr(err.msg, want1) != NULL, "'%s' lacks '%s'", err.msg, want1);
+    if (want2)
+        ck_assert_msg(strstr(err.msg, want2) != NULL, "'%s' lacks '%s'", err.msg, want2);
+}
+
+START_TEST(test_errors)
+{
+    bad("[experiment]\nnmae = x\n", "bad.ini:2: [experiment] nmae: unknown key", "name, seed");
+    bad("[experiment]\nseed = 1\nseed = 2\n", "bad.ini:3: [experiment] seed: key given twice",
+        "line 2");
+    bad("[experiment]\n[experiment]\n", "bad.ini:2: [experiment]", "twice");
+    bad("[nonsense]\n", "bad.ini:1: [nonsense]", "unknown section");
+    bad("seed = 1\n", "bad.ini:1:", "before the first");
+    bad("[experiment]\nseed\n", "bad.ini:2: [experiment]", "key = value");
+    bad("[experiment]\nimage_size = 3\n", "bad.ini:2: [experiment] image_size", "outside");
+    bad("[experiment]\nthreads = lots\n", "[experiment] threads", "whole number");
+    bad("[data.a]\nworld = x\n[teacher.t]\ntask = nope\n", "bad.ini:4: [teacher.t] task",
+        "no [task.nope]");
+    bad("[data.a]\nworld=teach-cls\n[task.classification]\ntemprature = 2\n",
+        "bad.ini:4: [task.classification]", "temperature");
+    bad("[task.x]\nplugin = nosuchplugin\n", "bad.ini:1: [task.x]", "nosuchplugin");
+    bad("[data.a]\n", "[data.a]", "exactly one");
+    bad("[data.a]\nworld=w\n[task.classification]\n[teacher.t]\ndata = a\n", "[teacher.t] task",
+        "required");
+    bad("[compare]\nrepresentations = random, bogus\n", "[compare] representations", "bogus");
+    bad("[compare]\nrepresentations = random\nbaseline = must\n", "[compare] baseline",
+        "not among");
+    bad("[data.a]\nworld=w\n[task.depth]\n[transfer.x]\ntask=depth\ndata=a\nsweep_steps=20,10\n",
+        "[transfer.x] sweep_steps", "ascending");
+    bad("[student]\nweight.zz = 2\n", "[student] weight.zz", "no [teacher.zz]");
+    bad("[compare]\nrepresentations = multitask\n", "multitask", "[multitask]");
+}
+END_TEST
+
+static void count(void *u, const char *s, const char *k, const char *d, const char *h)
+{
+    (void)s, (void)d;
+    ck_assert_ptr_nonnull(k);
+    ck_assert_msg(h && *h, "key %s has no help", k);
+    (*(int *)u)++;
+}
+
+START_TEST(test_describe_covers_every_key)
+{
+    /* Every documented key has a help line (docs/experiments.md is made
+     * from the same table). */
+    int n = 0;
+    must_exp_describe(count, &n);
+    ck_assert_int_gt(n, 40);
+}
+END_TEST
+
+
+int main(void)
+{
+    Suite *s = suite_create("experiment");
+    TCase *tc = tcase_create("parse");
+    tcase_add_test(tc, test_good);
+    tcase_add_test(tc, test_paper_rule);
+    tcase_add_test(tc, test_errors);
+    tcase_add_test(tc, test_describe_covers_every_key);
+    suite_add_tcase(s, tc);
+    return test_run(s);
+}
