@@ -49,4 +49,15 @@ static inline size_t plugin_map_index(int x, int y, int iw, int ih, int mw, int 
     return (size_t)my * (size_t)mw + (size_t)mx;
 }
 
+/* The check every plugin's entry makes before trusting the host table. */
+static inline int plugin_host_ok(const must_host *host, const char *name, must_err *err)
+{
+    if (host->abi_version == MUST_TASK_ABI_VERSION && host->struct_size >= MUST_HOST_V1_SIZE)
+        return 1;
+    host->err_set(err, MUST_EABI, "%s: host ABI %u (%u bytes), plugin ABI %d", name,
+                  (unsigned)host->abi_version, (unsigned)host->struct_size,
+                  MUST_TASK_ABI_VERSION);
+    return 0;
+}
+
 #endif

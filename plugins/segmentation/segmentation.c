@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "must/task.h"
+#include "../common/plugin-util.h"
 #include "../common/pixhead.h"
 
 #define KIND MUST_LABEL_SEGMENTATION
@@ -339,12 +340,8 @@ const must_task_ops *must_task_init(const must_host *host, must_err *err);
 
 const must_task_ops *must_task_init(const must_host *host, must_err *err)
 {
-    if (host->abi_version != MUST_TASK_ABI_VERSION || host->struct_size < MUST_HOST_V1_SIZE) {
-        host->err_set(err, MUST_EABI, "segmentation: host ABI %u (%u bytes), plugin ABI %d",
-                      (unsigned)host->abi_version, (unsigned)host->struct_size,
-                      MUST_TASK_ABI_VERSION);
+    if (!plugin_host_ok(host, "segmentation", err))
         return NULL;
-    }
     H = host;
     return &ops;
 }
