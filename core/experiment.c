@@ -114,6 +114,7 @@ static const key label_keys[] = {
 static const key student_keys[] = {
     {"teachers", K_TEACHERS, offsetof(must_exp_student, teachers), offsetof(must_exp_student, nteachers), "", "the tasks, by teacher (empty: every teacher)", NULL, 0, 0},
     {"extra", K_DATAS, offsetof(must_exp_student, extra), offsetof(must_exp_student, nextra), "", "student: labelled sets added to the pseudo-labelled union", NULL, 0, 0},
+    {"data", K_DATAS, offsetof(must_exp_student, data), offsetof(must_exp_student, ndata), "", "student: [label] sets whose pseudo-labelled copies make the union (empty: all)", NULL, 0, 0},
     {"sampling", K_CHOICE, offsetof(must_exp_student, sampling), 0, "", "union: uniform over the union; balanced: each set equally often (default: student union, multitask balanced)", "union|balanced", 0, 0},
     {"weighting", K_CHOICE, offsetof(must_exp_student, weighting), 0, "paper", "paper: w = (b_s lr_t)/(b_t lr_s); equal: 1", "paper|equal", 0, 0},
     TRAIN_KEYS(must_exp_student, "400", "16", "0.05"),
@@ -146,8 +147,8 @@ typedef struct sectype {
     const char *help;
 } sectype;
 
-enum { S_EXP, S_BACKBONE, S_DATA, S_TASK, S_TEACHER, S_LABEL, S_STUDENT, S_MULTITASK,
-       S_COMPARE, S_TRANSFER, S_N };
+enum { S_EXP, S_BACKBONE, S_DATA, S_TASK, S_TEACHER, S_LABEL, S_STUDENT, S_VARIANT,
+       S_MULTITASK, S_COMPARE, S_TRANSFER, S_N };
 
 static const key task_keys[] = {
     {"plugin", K_NAME, offsetof(must_exp_task, plugin), 0, "", "the plugin (default: NAME); every other key is the plugin's option (`must plugins`)", NULL, 0, 0},
@@ -162,6 +163,7 @@ static const sectype sectypes[S_N] = {
     {"teacher.", 1, teacher_keys, "a single-task teacher on a labelled set"},
     {"label", 0, label_keys, "pseudo-labelling"},
     {"student", 0, student_keys, "the MuST student"},
+    {"student.", 1, student_keys, "a further MuST student (representation must:NAME)"},
     {"multitask", 0, student_keys, "the supervised multi-task baseline (on the teachers' sets)"},
     {"compare", 0, compare_keys, "representations in the transfer table"},
     {"transfer.", 1, transfer_keys, "a downstream task"},
@@ -174,7 +176,7 @@ void must_exp_describe(must_exp_doc_fn fn, void *user)
         snprintf(sec, sizeof sec, "%s%s", sectypes[s].prefix, sectypes[s].named ? "NAME" : "");
         for (const key *k = sectypes[s].keys; k->name; k++)
             fn(user, sec, k->name, k->def, k->help);
-        if (s == S_STUDENT || s == S_MULTITASK)
+        if (s == S_STUDENT || s == S_VARIANT || s == S_MULTITASK)
             fn(user, sec, "weight.<teacher>", "", "override that task's loss weight");
     }
 }
@@ -282,7 +284,8 @@ static int read_lines(parser *p, const char *text)
             if (t < 0) {
                 rc = perr(p, lineno, name, NULL,
                           "unknown section; sections are [experiment], [backbone], [data.NAME], "
-                          "[task.NAME], [teacher.NAME], [label], [student], [multitask], "
+                          "[task.NAME], [teacher.NAME], [label], [student], [student.NAME], "
+                          "[multitask], "
                           "[compare], [transfer.NAME]");
                 break;
             }
@@ -448,8 +451,13 @@ static int set_rep(parser *p, const char *v, int line, const char *sec, const ch
         r->kind = MUST_REP_RANDOM;
     else if (strcmp(v, "multitask") == 0)
         r->kind = MUST_REP_MULTITASK;
-    else if (strcmp(v, "must") == 0)
+    else if (strcmp(v, "must") == 0) {
         r->kind = MUST_REP_STUDENT;
+        r->student = -1;
+    } else if (strncmp(v, "must:", 5) == 0) {
+        r->kind = MUST_REP_STUDENT;
+        return ref(p, S_VARIANT, v + 5, line, sec, k, &r->student);
+    }
     else if (strncmp(v, "supervised:", 11) == 0) {
         r->kind = MUST_REP_TEACHER;
         return ref(p, S_TEACHER, v + 11, line, sec, k, &r->teacher);
@@ -461,7 +469,7 @@ static int set_rep(parser *p, const char *v, int line, const char *sec, const ch
     } else
         return perr(p, line, sec, k,
                     "'%s' is not a representation: random, supervised:<teacher>, multitask, "
-                    "must or file:<path>",
+                    "must, must:<student> or file:<path>",
                     v);
     return MUST_OK;
 }
@@ -636,6 +644,7 @@ static void *section_base(parser *p, const section *s)
     case S_TEACHER: return &e->teachers[s->index];
     case S_LABEL: return &e->label;
     case S_STUDENT: return &e->student;
+    case S_VARIANT: return &e->variants[s->index];
     case S_MULTITASK: return &e->multitask;
     case S_COMPARE: return e;
     case S_TRANSFER: return &e->transfers[s->index];
@@ -645,7 +654,8 @@ static void *section_base(parser *p, const section *s)
 
 static int defaults(parser *p, int type, void *base, const char *sec, int line)
 {
-    if (type == S_TEACHER || type == S_STUDENT || type == S_MULTITASK || type == S_TRANSFER) {
+    if (type == S_TEACHER || type == S_STUDENT || type == S_VARIANT || type == S_MULTITASK ||
+        type == S_TRANSFER) {
         must_exp_train *tr = type == S_TEACHER    ? &((must_exp_teacher *)base)->train
                              : type == S_TRANSFER ? &((must_exp_transfer *)base)->train
                                                   : &((must_exp_student *)base)->train;
@@ -677,7 +687,7 @@ static int unknown_key(parser *p, const entry *en, int type)
     for (const key *k = sectypes[type].keys; k->name && used + 1 < sizeof known; k++)
         used += (size_t)snprintf(known + used, sizeof known - used, "%s%s",
                                  k == sectypes[type].keys ? "" : ", ", k->name);
-    if (type == S_STUDENT || type == S_MULTITASK)
+    if (type == S_STUDENT || type == S_VARIANT || type == S_MULTITASK)
         snprintf(known + used, sizeof known - used, ", weight.<teacher>");
     return perr(p, en->line, en->section, en->key, "unknown key; the keys of [%s%s] are: %s",
                 sectypes[type].prefix, sectypes[type].named ? "NAME" : "", known);
@@ -742,7 +752,9 @@ static int build(parser *p)
     e->ntasks = count_type(p, S_TASK);
     e->nteachers = count_type(p, S_TEACHER);
     e->ntransfers = count_type(p, S_TRANSFER);
+    e->nvariants = count_type(p, S_VARIANT);
     if (!(e->data = calloc((size_t)e->ndata + 1, sizeof *e->data)) ||
+        !(e->variants = calloc((size_t)e->nvariants + 1, sizeof *e->variants)) ||
         !(e->tasks = calloc((size_t)e->ntasks + 1, sizeof *e->tasks)) ||
         !(e->teachers = calloc((size_t)e->nteachers + 1, sizeof *e->teachers)) ||
         !(e->transfers = calloc((size_t)e->ntransfers + 1, sizeof *e->transfers)))
@@ -771,9 +783,13 @@ static int build(parser *p)
         char *name = s->type == S_DATA      ? e->data[s->index].name
                      : s->type == S_TASK    ? e->tasks[s->index].name
                      : s->type == S_TEACHER ? e->teachers[s->index].name
+                     : s->type == S_VARIANT ? e->variants[s->index].name
                                             : e->transfers[s->index].name;
         snprintf(name, MUST_EXP_NAME_MAX + 1, "%s", nm);
-        if (s->type == S_DATA)
+        if (s->type == S_VARIANT) {
+            e->variants[s->index].line = s->line;
+            e->variants[s->index].sampling = -1;
+        } else if (s->type == S_DATA)
             e->data[s->index].line = s->line;
         else if (s->type == S_TASK)
             e->tasks[s->index].line = s->line;
@@ -785,7 +801,7 @@ static int build(parser *p)
     /* Keys: the single sections first, so that named ones see
      * [experiment]'s values; [compare] last, as it names teachers. */
     static const int order[] = {S_EXP, S_BACKBONE, S_DATA, S_TASK, S_TEACHER, S_LABEL,
-                                S_STUDENT, S_MULTITASK, S_TRANSFER, S_COMPARE};
+                                S_STUDENT, S_VARIANT, S_MULTITASK, S_TRANSFER, S_COMPARE};
     int have_reps = 0;
     for (int oi = 0; oi < (int)(sizeof order / sizeof order[0]); oi++) {
         int type = order[oi];
@@ -821,7 +837,7 @@ static int build(parser *p)
                         t->nopts++;
                         continue;
                     }
-                    if ((type == S_STUDENT || type == S_MULTITASK) &&
+                    if ((type == S_STUDENT || type == S_VARIANT || type == S_MULTITASK) &&
                         strncmp(en->key, "weight.", 7) == 0) {
                         must_exp_student *st = base;
                         int t;
@@ -897,17 +913,32 @@ static int build(parser *p)
             e->label.teachers[i] = i;
         e->label.nteachers = e->nteachers;
     }
-    must_exp_student *ss[2] = {&e->student, &e->multitask};
-    for (int k = 0; k < 2; k++) {
-        must_exp_student *s = ss[k];
+    for (int k = -2; k < e->nvariants; k++) {
+        must_exp_student *s = k == -2 ? &e->student : k == -1 ? &e->multitask : &e->variants[k];
+        if (k >= 0)
+            snprintf(sec, sizeof sec, "student.%s", s->name);
+        else
+            snprintf(sec, sizeof sec, "%s", k == -2 ? "student" : "multitask");
         if (s->nteachers == 0) {
             for (int i = 0; i < e->nteachers; i++)
                 s->teachers[i] = i;
             s->nteachers = e->nteachers;
         }
         if (s->sampling < 0)
-            s->sampling = k == 0 ? MUST_SAMPLE_UNION : MUST_SAMPLE_BALANCED;
-        if ((rc = finish_train(p, &s->train, k ? "multitask" : "student", 0)))
+            s->sampling = k == -1 ? MUST_SAMPLE_BALANCED : MUST_SAMPLE_UNION;
+        if (k == -1 && s->ndata)
+            return perr(p, 0, sec, "data", "the multi-task baseline trains on the teachers' sets");
+        /* A student's union is made of pseudo-labelled sets: each must be
+         * one that [label] labels. */
+        for (int i = 0; i < s->ndata; i++) {
+            int found = 0;
+            for (int j = 0; j < e->label.ndata; j++)
+                found |= e->label.data[j] == s->data[i];
+            if (!found)
+                return perr(p, s->line, sec, "data", "'%s' is not among [label] data",
+                            e->data[s->data[i]].name);
+        }
+        if ((rc = finish_train(p, &s->train, sec, s->line)))
             return rc;
     }
     for (int i = 0; i < e->ntransfers; i++) {
@@ -1008,6 +1039,7 @@ void must_exp_free(must_experiment *e)
     free(e->data);
     free(e->tasks);
     free(e->teachers);
+    free(e->variants);
     free(e->transfers);
     free(e->file);
     free(e->dir);
@@ -1037,6 +1069,15 @@ int must_exp_find_teacher(const must_experiment *e, const char *name)
         if (strcmp(e->teachers[i].name, name) == 0)
             return i;
     return -1;
+}
+
+const must_exp_student *must_exp_rep_student(const must_experiment *e, const must_exp_rep *rep)
+{
+    if (rep->kind == MUST_REP_MULTITASK)
+        return &e->multitask;
+    if (rep->kind != MUST_REP_STUDENT)
+        return NULL;
+    return rep->student >= 0 ? &e->variants[rep->student] : &e->student;
 }
 
 double must_exp_weight(const must_experiment *e, const must_exp_student *s, int t)

@@ -286,10 +286,16 @@ int run_report(run_state *r, int only_existing, must_err *err)
         fprintf(a.fp, "\n");
     }
     fprintf(a.fp, "## Student loss weights\n\n");
-    for (int i = 0; i < e->student.nteachers; i++) {
-        int t = e->student.teachers[i];
-        fprintf(a.fp, "- %s (%s): %.4g\n", e->teachers[t].name,
-                e->tasks[e->teachers[t].task].plugin, must_exp_weight(e, &e->student, t));
+    for (int k = -1; k < e->nvariants; k++) {
+        const must_exp_student *st = k < 0 ? &e->student : &e->variants[k];
+        if (e->nvariants)
+            fprintf(a.fp, "%s[student%s%s]\n\n", k < 0 ? "" : "\n", st->name[0] ? "." : "",
+                    st->name);
+        for (int i = 0; i < st->nteachers; i++) {
+            int t = st->teachers[i];
+            fprintf(a.fp, "- %s (%s): %.4g\n", e->teachers[t].name,
+                    e->tasks[e->teachers[t].task].plugin, must_exp_weight(e, st, t));
+        }
     }
     fprintf(a.fp, "\nLoss curves: `*/loss.csv` in the run directory.\n");
 

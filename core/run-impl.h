@@ -16,6 +16,7 @@ typedef struct run_state {
     must_dataset **sets;        /* per [data.X], opened on demand */
     uint64_t *data_hash, *teacher_hash;
     must_dataset **labelled;    /* the pseudo-labelled shards */
+    int *labelled_set;          /* each shard's [label] set (index into label.data) */
     int nlabelled;
 } run_state;
 

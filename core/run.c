@@ -179,6 +179,7 @@ void run_close(run_state *r)
     for (int i = 0; i < r->nlabelled; i++)
         must_dataset_close(r->labelled[i]);
     free(r->labelled);
+    free(r->labelled_set);
     free(r->sets);
     free(r->data_hash);
     free(r->teacher_hash);
@@ -354,7 +355,8 @@ static int open_labelled(run_state *r, must_err *err)
         return MUST_OK;
     int cap = 16, rc = MUST_OK;
     r->labelled = calloc((size_t)cap, sizeof *r->labelled);
-    if (!r->labelled)
+    r->labelled_set = calloc((size_t)cap, sizeof *r->labelled_set);
+    if (!r->labelled || !r->labelled_set)
         return must_err_set(err, MUST_ENOMEM, "out of memory");
     for (int li = 0; li < e->label.ndata && rc == MUST_OK; li++)
         for (int p = 0;; p++) {
@@ -376,7 +378,14 @@ static int open_labelled(run_state *r, must_err *err)
                     return must_err_set(err, MUST_ENOMEM, "out of memory");
                 }
                 r->labelled = n;
+                int *ns = realloc(r->labelled_set, (size_t)cap * sizeof *ns);
+                if (!ns) {
+                    free(dir);
+                    return must_err_set(err, MUST_ENOMEM, "out of memory");
+                }
+                r->labelled_set = ns;
             }
+            r->labelled_set[r->nlabelled] = li;
             rc = must_dataset_open(dir, &r->labelled[r->nlabelled], err);
             if (!rc)
                 r->nlabelled++;
@@ -390,11 +399,35 @@ static int open_labelled(run_state *r, must_err *err)
 /* ------------------------------------------------------------------------ */
 /* The student and the multi-task baseline. */
 
-static int run_multi(run_state *r, int baseline, must_err *err)
+/* The run directory of a student section: student, multitask, student-NAME. */
+static void multi_dirname(const must_experiment *e, const must_exp_student *s, char *buf,
+                          size_t len)
+{
+    if (s == &e->multitask)
+        snprintf(buf, len, "multitask");
+    else if (s->name[0])
+        snprintf(buf, len, "student-%s", s->name);
+    else
+        snprintf(buf, len, "student");
+}
+
+/* Whether a student's union takes [label] set li. */
+static int multi_takes(const must_exp_student *s, const must_experiment *e, int li)
+{
+    if (s->ndata == 0)
+        return 1;
+    for (int i = 0; i < s->ndata; i++)
+        if (s->data[i] == e->label.data[li])
+            return 1;
+    return 0;
+}
+
+static int run_multi(run_state *r, const must_exp_student *s, must_err *err)
 {
     const must_experiment *e = r->e;
-    const must_exp_student *s = baseline ? &e->multitask : &e->student;
-    const char *name = baseline ? "multitask" : "student";
+    int baseline = s == &e->multitask;
+    char name[MUST_EXP_NAME_MAX + 16];
+    multi_dirname(e, s, name, sizeof name);
     char *dir = run_path(r, name, NULL, NULL);
     if (!dir)
         return must_err_set(err, MUST_ENOMEM, "out of memory");
@@ -410,6 +443,8 @@ static int run_multi(run_state *r, int baseline, must_err *err)
     }
     if (!baseline) {
         for (int li = 0; li < e->label.ndata; li++) {
+            if (!multi_takes(s, e, li))
+                continue;
             snprintf(buf, sizeof buf, "%016" PRIx64, label_hash(r, li));
             h = pl_hash(h, buf);
         }
@@ -445,7 +480,8 @@ static int run_multi(run_state *r, int baseline, must_err *err)
         if ((rc = run_label(r, err)) || (rc = open_labelled(r, err)))
             goto out;
         for (int i = 0; i < r->nlabelled && nsets < 64; i++)
-            sets[nsets++] = r->labelled[i];
+            if (multi_takes(s, e, r->labelled_set[i]))
+                sets[nsets++] = r->labelled[i];
         for (int i = 0; i < s->nextra && !rc && nsets < 64; i++)
             rc = run_dataset(r, s->extra[i], &sets[nsets++], err);
     }
@@ -456,7 +492,7 @@ static int run_multi(run_state *r, int baseline, must_err *err)
                           name);
         goto out;
     }
-    char what[64];
+    char what[sizeof name];
     snprintf(what, sizeof what, "%s", name);
     if ((rc = unit_begin(dir, h, what, err)))
         goto out;
@@ -487,9 +523,12 @@ out:
 
 int run_student(run_state *r, must_err *err)
 {
-    int rc = run_multi(r, 0, err);
-    if (!rc && r->e->multitask.enabled)
-        rc = run_multi(r, 1, err);
+    const must_experiment *e = r->e;
+    int rc = run_multi(r, &e->student, err);
+    for (int i = 0; i < e->nvariants && !rc; i++)
+        rc = run_multi(r, &e->variants[i], err);
+    if (!rc && e->multitask.enabled)
+        rc = run_multi(r, &e->multitask, err);
     return rc;
 }
 
@@ -523,8 +562,10 @@ static int rep_source(run_state *r, int ri, char **path, uint64_t *h, must_err *
         break;
     case MUST_REP_MULTITASK:
     case MUST_REP_STUDENT: {
-        const char *nm = rep->kind == MUST_REP_STUDENT ? "student" : "multitask";
-        rc = run_multi(r, rep->kind == MUST_REP_MULTITASK, err);
+        const must_exp_student *st = must_exp_rep_student(e, rep);
+        char nm[MUST_EXP_NAME_MAX + 16];
+        multi_dirname(e, st, nm, sizeof nm);
+        rc = run_multi(r, st, err);
         *path = run_path(r, nm, "model.safetensors", NULL);
         char *done = run_path(r, nm, "done", NULL);
         char *text = NULL;

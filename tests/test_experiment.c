@@ -98,6 +98,43 @@ START_TEST(test_paper_rule)
 }
 END_TEST
 
+/* Table 3's further students: [student.NAME] sections, must:NAME rows. */
+START_TEST(test_variants)
+{
+    const char *t = "[data.a]\nworld=teach-cls\n[data.d]\nworld=teach-depth\n"
+                    "[data.u]\nworld=unlabelled\n"
+                    "[task.classification]\n[task.depth]\n"
+                    "[teacher.cls]\ntask=classification\ndata=a\nbatch=8\nlr=0.2\n"
+                    "[teacher.dep]\ntask=depth\ndata=d\nbatch=8\nlr=0.1\n"
+                    "[label]\ndata = u, a\n"
+                    "[student]\nbatch=32\nlr=0.1\n"
+                    "[student.t3]\nteachers = cls, dep\ndata = a\nbatch=16\nlr=0.1\nsteps=7\n"
+                    "weight.dep = 0.5\n"
+                    "[compare]\nrepresentations = supervised:cls, must:t3, must\n";
+    must_experiment *e;
+    must_err err = {0};
+    ck_assert_msg(must_exp_parse(t, "v.ini", &e, &err) == MUST_OK, "%s", err.msg);
+    ck_assert_int_eq(e->nvariants, 1);
+    const must_exp_student *v = &e->variants[0];
+    ck_assert_str_eq(v->name, "t3");
+    ck_assert_int_eq((int)v->train.steps, 7);
+    ck_assert_int_eq(v->ndata, 1);
+    ck_assert_int_eq(v->data[0], 0);
+    ck_assert_int_eq(v->sampling, MUST_SAMPLE_UNION);
+    ck_assert_int_eq(e->student.ndata, 0);
+    /* (16 * 0.2) / (8 * 0.1) = 4 for cls; dep overridden. */
+    ck_assert_float_near(must_exp_weight(e, v, 0), 4.0, 1e-12);
+    ck_assert_float_near(must_exp_weight(e, v, 1), 0.5, 1e-12);
+    ck_assert_int_eq(e->reps[1].kind, MUST_REP_STUDENT);
+    ck_assert_int_eq(e->reps[1].student, 0);
+    ck_assert_int_eq(e->reps[2].student, -1);
+    ck_assert_ptr_eq(must_exp_rep_student(e, &e->reps[1]), v);
+    ck_assert_ptr_eq(must_exp_rep_student(e, &e->reps[2]), &e->student);
+    ck_assert_ptr_null(must_exp_rep_student(e, &e->reps[0]));
+    must_exp_free(e);
+}
+END_TEST
+
 static void bad(const char *text, const char *want1, const char *want2)
 {
     must_experiment *e = NULL;
@@ -136,6 +173,14 @@ START_TEST(test_errors)
         "[transfer.x] sweep_steps", "ascending");
     bad("[student]\nweight.zz = 2\n", "[student] weight.zz", "no [teacher.zz]");
     bad("[compare]\nrepresentations = multitask\n", "multitask", "[multitask]");
+    bad("[compare]\nrepresentations = must:nope\n", "[compare] representations",
+        "no [student.nope]");
+    bad("[data.a]\nworld=teach-cls\n[data.u]\nworld=unlabelled\n[label]\ndata=u\n"
+        "[student.x]\ndata = a\n",
+        "bad.ini:7: [student.x] data", "not among [label] data");
+    bad("[data.u]\nworld=unlabelled\n[label]\ndata=u\n[multitask]\ndata = u\n",
+        "[multitask] data", "teachers' sets");
+    bad("[student.x]\nbogus = 1\n", "bad.ini:2: [student.x] bogus", "weight.<teacher>");
 }
 END_TEST
 
@@ -164,6 +209,7 @@ int main(void)
     TCase *tc = tcase_create("parse");
     tcase_add_test(tc, test_good);
     tcase_add_test(tc, test_paper_rule);
+    tcase_add_test(tc, test_variants);
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_describe_covers_every_key);
     suite_add_tcase(s, tc);

@@ -74,8 +74,13 @@ typedef struct must_exp_teacher {
 
 enum must_exp_weighting { MUST_WEIGHT_PAPER = 0, MUST_WEIGHT_EQUAL = 1 };
 
-/* [student] and [multitask]: a multi-task model over a union of sets. */
+/* [student], [student.NAME] and [multitask]: a multi-task model over a
+ * union of sets.  Named students are further MuST students (the paper's
+ * Table 3 adds one teacher's pseudo labels at a time): representation
+ * `must:NAME`, run directory RUN/student-NAME/. */
 typedef struct must_exp_student {
+    char name[MUST_EXP_NAME_MAX + 1]; /* [student.NAME]; "" for [student], [multitask] */
+    int line;
     int enabled;         /* [multitask]: present in the file */
     must_exp_train train;
     int sampling;        /* MUST_SAMPLE_UNION (student default) or _BALANCED (multitask) */
@@ -87,6 +92,9 @@ typedef struct must_exp_student {
     int nteachers;
     int extra[MUST_EXP_MAX_LIST];    /* student: labelled sets added to the union */
     int nextra;
+    int data[MUST_EXP_MAX_LIST];     /* student: the [label] sets whose pseudo-labelled
+                                      * copies make the union (empty: all of them) */
+    int ndata;
 } must_exp_student;
 
 /* [label]: which sets get pseudo labels from which teachers. */
@@ -104,13 +112,14 @@ enum must_rep_kind {
     MUST_REP_RANDOM = 0,     /* "random" */
     MUST_REP_TEACHER = 1,    /* "supervised:<teacher>" */
     MUST_REP_MULTITASK = 2,  /* "multitask" */
-    MUST_REP_STUDENT = 3,    /* "must" */
+    MUST_REP_STUDENT = 3,    /* "must", "must:<student>" */
     MUST_REP_FILE = 4        /* "file:<path>" */
 };
 typedef struct must_exp_rep {
     char label[MUST_EXP_NAME_MAX * 2 + 16]; /* as written: "supervised:cls" */
     int kind;
     int teacher;         /* MUST_REP_TEACHER */
+    int student;         /* MUST_REP_STUDENT: index into variants, -1 for [student] */
     char *path;          /* MUST_REP_FILE (resolved) */
 } must_exp_rep;
 
@@ -143,6 +152,8 @@ typedef struct must_experiment {
     int nteachers;
     must_exp_label label;
     must_exp_student student, multitask;
+    must_exp_student *variants; /* [student.NAME] */
+    int nvariants;
     must_exp_rep reps[MUST_EXP_MAX_LIST];
     int nreps;
     int baseline;        /* index into reps */
@@ -162,6 +173,9 @@ void must_exp_free(must_experiment *e);
 int must_exp_find_data(const must_experiment *e, const char *name);
 int must_exp_find_task(const must_experiment *e, const char *name);
 int must_exp_find_teacher(const must_experiment *e, const char *name);
+
+/* A representation's student section: [student] or a [student.NAME]. */
+const must_exp_student *must_exp_rep_student(const must_experiment *e, const must_exp_rep *rep);
 
 /* The loss weight of teacher t's task in a student section: an override,
  * else the paper's rule w = (b_s * lr_t) / (b_t * lr_s), or 1 (equal). */
