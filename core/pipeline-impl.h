@@ -84,6 +84,7 @@ int pl_label(const must_experiment *e, must_dataset *unl, const int *teachers, i
 typedef struct pl_progress {
     const char *stage;
     long total;
+    long start;         /* the step the run resumed from: the ETA's rate counts from it */
     double t0;
     int tty;
     long every;

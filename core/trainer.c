@@ -51,7 +51,7 @@ void pl_progress_start(pl_progress *p, const char *stage, long total, long start
     p->t0 = pl_now();
     p->tty = isatty(STDOUT_FILENO);
     p->every = total / 10 > 0 ? total / 10 : 1;
-    (void)start;
+    p->start = start;
 }
 
 static void fmt_time(double s, char *buf, size_t len)
@@ -72,7 +72,9 @@ void pl_progress_step(pl_progress *p, long step, const char *detail, double ips)
         return;
     double el = pl_now() - p->t0;
     char eta[32];
-    fmt_time(ips > 0 ? el / (double)step * (double)(p->total - step) : -1, eta, sizeof eta);
+    long done = step - p->start;
+    fmt_time(ips > 0 && done > 0 ? el / (double)done * (double)(p->total - step) : -1, eta,
+             sizeof eta);
     if (p->tty)
         printf("\r\033[K[%s] %ld/%ld %s | %.1f img/s ETA %s", p->stage, step, p->total, detail,
                ips, eta);
