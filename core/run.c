@@ -426,7 +426,8 @@ static int run_multi(run_state *r, int baseline, must_err *err)
     must_dataset *sets[64];
     int nsets = 0;
     pl_head heads[PL_MAX_TASKS];
-    double w[PL_MAX_TASKS];
+    double w[PL_MAX_TASKS], s0[PL_MAX_TASKS];
+    int learned = s->weighting == MUST_WEIGHT_UNCERTAINTY;
     for (int i = 0; i < s->nteachers && !rc; i++) {
         int t = s->teachers[i];
         must_dataset *ds;
@@ -435,11 +436,11 @@ static int run_multi(run_state *r, int baseline, must_err *err)
         heads[i].spec = &e->tasks[e->teachers[t].task];
         heads[i].classes_from = ds;
         w[i] = must_exp_weight(e, s, t);
-        if (baseline) {
-            if ((rc = run_teacher(r, t, err)))
-                break; /* the weights' rule reads the teachers' settings only */
+        s0[i] = -log(w[i]); /* learned: w is the initial exp(-s) */
+        /* The baseline trains on the teachers' own labelled sets; it needs
+         * their settings (the weights' rule), never their weights. */
+        if (baseline)
             sets[nsets++] = ds;
-        }
     }
     if (!rc && !baseline) {
         if ((rc = run_label(r, err)) || (rc = open_labelled(r, err)))
@@ -460,7 +461,8 @@ static int run_multi(run_state *r, int baseline, must_err *err)
     snprintf(what, sizeof what, "%s", name);
     if ((rc = unit_begin(dir, h, what, err)))
         goto out;
-    printf("[%s] %d tasks over %d sets; loss weights:", name, s->nteachers, nsets);
+    printf("[%s] %d tasks over %d sets; loss weights%s:", name, s->nteachers, nsets,
+           learned ? " (learned, uncertainty; initial)" : "");
     for (int i = 0; i < s->nteachers; i++)
         printf(" %s %.3g", e->teachers[s->teachers[i]].name, w[i]);
     printf("\n");
@@ -472,6 +474,7 @@ static int run_multi(run_state *r, int baseline, must_err *err)
     o.dir = dir;
     o.train = &s->train;
     o.weights = w;
+    o.log_var0 = learned ? s0 : NULL;
     o.sets = sets;
     o.nsets = nsets;
     o.sampling = s->sampling;

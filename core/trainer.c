@@ -19,6 +19,7 @@
 #include "must/io.h"
 #include "must/ops.h"
 #include "must/optim.h"
+#include "must/weighting.h"
 #include "pipeline-impl.h"
 
 double pl_now(void)
@@ -301,14 +302,40 @@ static int csv_reload(csvbuf *c, const char *path, long upto)
     return rc;
 }
 
-static int save(const must_experiment *e, pl_model *m, const must_optim *opt, const char *path,
-                long step, const csvbuf *csv, const char *csv_path, must_err *err)
+/* The first tensor (parameter or buffer) holding a NaN or Inf, or NULL: a
+ * checkpoint is only written from finite weights, so that the last one on
+ * disk is always a good one to resume from. */
+static const char *nonfinite_tensor(must_params *const *sets, int n)
+{
+    for (int s = 0; s < n; s++)
+        for (int i = 0; i < must_params_count(sets[s]); i++) {
+            const must_tensor *t = must_params_get(sets[s], i);
+            for (size_t k = 0; k < t->numel; k++)
+                if (!isfinite(t->data[k]))
+                    return t->name;
+        }
+    return NULL;
+}
+
+/* "'seg' 0.5, 'depth' 1.2": every task's loss, for messages. */
+static void loss_text(const pl_model *m, const double *lval, char *buf, size_t len)
+{
+    size_t u = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < m->ntasks && u < len; i++)
+        u += (size_t)snprintf(buf + u, len - u, "%s'%s' %g", i ? ", " : "",
+                              must_task_name(m->task[i]), lval[i]);
+}
+
+static int save(const must_experiment *e, must_params *const *sets, int nsets,
+                const must_optim *opt, const char *path, long step, const csvbuf *csv,
+                const char *csv_path, must_err *err)
 {
     must_ckpt_save_opts so = {0};
     so.optim = opt;
     so.config = e->text;
     so.step = step;
-    int rc = must_ckpt_save(path, m->sets, m->nsets, &so, err);
+    int rc = must_ckpt_save(path, sets, nsets, &so, err);
     if (!rc && csv)
         rc = must_file_write_atomic(csv_path, csv->s, csv->len, err);
     return rc;
@@ -326,16 +353,32 @@ int pl_train(const must_experiment *e, pl_model *m, const pl_train_opts *o, must
     csvbuf csv = {0};
     long start = 0, last_saved = -1;
     int rc = MUST_OK;
+    /* The model's sets, then (learned weighting) the log-variances: trained
+     * and saved for resume with the model, left out of the final weights,
+     * which are a representation. */
+    must_params *lv = NULL, *sets[PL_MAX_TASKS + 2];
+    int nsets = m->nsets;
+    memcpy(sets, m->sets, (size_t)m->nsets * sizeof *sets);
     if (!resume || !final || !csv_path || !ctx) {
         rc = must_err_set(err, MUST_ENOMEM, "out of memory");
         goto out;
     }
     if ((rc = must_mkdir_p(o->dir, err)))
         goto out;
+    if (o->log_var0) {
+        const char *names[PL_MAX_TASKS];
+        for (int i = 0; i < m->ntasks; i++)
+            names[i] = must_task_name(m->task[i]);
+        if (!(lv = must_weighting_params(m->ntasks, names, o->log_var0, err))) {
+            rc = err && err->code ? err->code : MUST_EINVAL;
+            goto out;
+        }
+        sets[nsets++] = lv;
+    }
     must_optim_config oc = tr->optim;
     oc.threads = e->threads;
     oc.total_steps = tr->steps;
-    if (!(opt = must_optim_new(&oc, m->sets, m->nsets, err))) {
+    if (!(opt = must_optim_new(&oc, sets, nsets, err))) {
         rc = err && err->code ? err->code : MUST_EINVAL;
         goto out;
     }
@@ -343,7 +386,7 @@ int pl_train(const must_experiment *e, pl_model *m, const pl_train_opts *o, must
         must_ckpt_load_opts lo = {0};
         lo.optim = opt;
         must_ckpt_report rep = {0};
-        if ((rc = must_ckpt_load(resume, m->sets, m->nsets, &lo, &rep, err))) {
+        if ((rc = must_ckpt_load(resume, sets, nsets, &lo, &rep, err))) {
             must_err_prefix(err, "%s: resuming", o->stage);
             goto out;
         }
@@ -361,6 +404,9 @@ int pl_train(const must_experiment *e, pl_model *m, const pl_train_opts *o, must
         size_t u = strlen(head);
         for (int i = 0; i < m->ntasks; i++)
             u += (size_t)snprintf(head + u, sizeof head - u, ",%s", must_task_name(m->task[i]));
+        for (int i = 0; lv && i < m->ntasks; i++)
+            u += (size_t)snprintf(head + u, sizeof head - u, ",weight_%s",
+                                  must_task_name(m->task[i]));
         snprintf(head + u, sizeof head - u, "\n");
         if (csv_add(&csv, head))
             goto oom;
@@ -401,11 +447,11 @@ int pl_train(const must_experiment *e, pl_model *m, const pl_train_opts *o, must
         must_ctx_reset(ctx);
         must_ctx_set_training(ctx, 1);
         must_ctx_set_grad(ctx, 1);
-        for (int s = 0; s < m->nsets; s++)
-            must_params_zero_grad(m->sets[s]);
+        for (int s = 0; s < nsets; s++)
+            must_params_zero_grad(sets[s]);
         void *preds[PL_MAX_TASKS];
-        double lval[PL_MAX_TASKS];
-        must_tensor *total = NULL;
+        double lval[PL_MAX_TASKS], wval[PL_MAX_TASKS];
+        must_tensor *total = NULL, *ls[PL_MAX_TASKS];
         if (pl_model_forward(m, ctx, b, preds)) {
             rc = must_err_set(err, MUST_EINVAL, "%s: step %ld: %s", o->stage, step + 1,
                               must_ctx_error(ctx)->msg);
@@ -427,9 +473,16 @@ int pl_train(const must_experiment *e, pl_model *m, const pl_train_opts *o, must
                                   last_saved, last_saved >= 0 ? resume : "(none yet)");
                 goto out;
             }
-            must_tensor *wl = must_op_scale(ctx, l, (float)o->weights[i]);
-            total = total ? must_op_add(ctx, total, wl) : wl;
+            ls[i] = l;
+            /* The weight this step's loss uses (learned: before the update). */
+            wval[i] = lv ? must_weighting_weight(lv, i) : o->weights[i];
+            if (!lv) {
+                must_tensor *wl = must_op_scale(ctx, l, (float)o->weights[i]);
+                total = total ? must_op_add(ctx, total, wl) : wl;
+            }
         }
+        if (lv)
+            total = must_weighting_total(ctx, m->ntasks, ls, lv);
         if (!total || must_ctx_error(ctx)->code) {
             rc = must_err_set(err, MUST_EINVAL, "%s: step %ld: %s", o->stage, step + 1,
                               must_ctx_error(ctx)->code ? must_ctx_error(ctx)->msg : "no tasks");
@@ -442,10 +495,21 @@ int pl_train(const must_experiment *e, pl_model *m, const pl_train_opts *o, must
         }
         must_optim_report orp;
         if ((rc = must_optim_step(opt, &orp, err))) {
-            must_err_prefix(err, "%s: step %ld; stopped, the last good checkpoint (step %ld) "
-                                 "is %s",
-                            o->stage, step + 1, last_saved,
-                            last_saved >= 0 ? resume : "(none yet)");
+            if (rc == MUST_ENUMERIC) {
+                /* Finite losses, non-finite gradients: name every task's
+                 * loss, as the culprit cannot be told apart. */
+                char ltxt[1024];
+                loss_text(m, lval, ltxt, sizeof ltxt);
+                rc = must_err_set(err, MUST_ENUMERIC,
+                                  "%s: the gradients are not finite at step %ld (the loss of "
+                                  "%s); stopped, the last good checkpoint (step %ld) is %s",
+                                  o->stage, step + 1, ltxt, last_saved,
+                                  last_saved >= 0 ? resume : "(none yet)");
+            } else
+                must_err_prefix(err, "%s: step %ld; stopped, the last good checkpoint (step "
+                                     "%ld) is %s",
+                                o->stage, step + 1, last_saved,
+                                last_saved >= 0 ? resume : "(none yet)");
             goto out;
         }
         images += b->n;
@@ -458,6 +522,11 @@ int pl_train(const must_experiment *e, pl_model *m, const pl_train_opts *o, must
             du += (size_t)snprintf(detail + du, sizeof detail - du, "%s%s %.4f", i ? " " : "",
                                    must_task_name(m->task[i]), lval[i]);
         }
+        for (int i = 0; lv && i < m->ntasks; i++) {
+            u += (size_t)snprintf(row + u, sizeof row - u, ",%.6g", wval[i]);
+            du += (size_t)snprintf(detail + du, sizeof detail - du, "%s%.3g",
+                                   i ? " " : " | weights ", wval[i]);
+        }
         snprintf(row + u, sizeof row - u, "\n");
         if (csv_add(&csv, row))
             goto oom;
@@ -468,15 +537,33 @@ int pl_train(const must_experiment *e, pl_model *m, const pl_train_opts *o, must
                 goto out;
             mi++;
         }
-        if ((step + 1) % tr->checkpoint_every == 0 && step + 1 < tr->steps) {
-            if ((rc = save(e, m, opt, resume, step + 1, &csv, csv_path, err)))
+        int ckpt = (step + 1) % tr->checkpoint_every == 0 && step + 1 < tr->steps;
+        const char *bad = ckpt || step + 1 == tr->steps ? nonfinite_tensor(sets, nsets) : NULL;
+        if (bad) {
+            char ltxt[1024];
+            loss_text(m, lval, ltxt, sizeof ltxt);
+            rc = must_err_set(err, MUST_ENUMERIC,
+                              "%s: %s is not finite after step %ld (the loss of %s); stopped, "
+                              "the last good checkpoint (step %ld) is %s",
+                              o->stage, bad, step + 1, ltxt, last_saved,
+                              last_saved >= 0 ? resume : "(none yet)");
+            goto out;
+        }
+        if (ckpt) {
+            if ((rc = save(e, sets, nsets, opt, resume, step + 1, &csv, csv_path, err)))
                 goto out;
             last_saved = step + 1;
         }
     }
     pl_progress_end(&pr);
+    if (lv) {
+        printf("[%s] learned loss weights:", o->stage);
+        for (int i = 0; i < m->ntasks; i++)
+            printf(" %s %.4g", must_task_name(m->task[i]), must_weighting_weight(lv, i));
+        printf("\n");
+    }
     /* The final weights carry no optimizer state: they are a representation. */
-    if ((rc = save(e, m, NULL, final, tr->steps, &csv, csv_path, err)))
+    if ((rc = save(e, m->sets, m->nsets, NULL, final, tr->steps, &csv, csv_path, err)))
         goto out;
     remove(resume);
     rc = MUST_OK;
@@ -491,6 +578,7 @@ out:
     free(csv.s);
     must_loader_free(L);
     must_optim_free(opt);
+    must_params_free(lv);
     must_ctx_free(ctx);
     free(resume);
     free(final);
