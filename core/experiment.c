@@ -444,6 +444,10 @@ static int set_rep(parser *p, const char *v, int line, const char *sec, const ch
                    must_exp_rep *r)
 {
     memset(r, 0, sizeof *r);
+    /* The label names the row and its transfer directory: never cut. */
+    if (strlen(v) >= sizeof r->label)
+        return perr(p, line, sec, k, "'%.40s...' is longer than %zu characters", v,
+                    sizeof r->label - 1);
     snprintf(r->label, sizeof r->label, "%s", v);
     if (strcmp(v, "random") == 0)
         r->kind = MUST_REP_RANDOM;

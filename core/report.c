@@ -259,9 +259,8 @@ static void quality_csv(FILE *fp, const run_quality *q, int n)
     }
 }
 
-int run_report(run_state *r, int only_existing, must_err *err)
+int run_report(run_state *r, must_err *err)
 {
-    (void)only_existing;
     const must_experiment *e = r->e;
     int nr = e->nreps, nt = e->ntransfers, rc = MUST_OK;
     int nl = e->label.ndata, nlt = e->label.nteachers, nq = nl * nlt;

@@ -17,6 +17,7 @@
 
 #include "must/checkpoint.h"
 #include "must/io.h"
+#include "must/labels.h"
 #include "must/ops.h"
 #include "must/optim.h"
 #include "must/weighting.h"
@@ -203,9 +204,20 @@ void pl_loader_eval(const must_experiment *e, int split, int size, must_loader_o
 int pl_evaluate(const must_experiment *e, pl_model *m, int t, must_dataset *ds, int split,
                 double *values, must_err *err)
 {
+    /* What a wrong --task or --data would otherwise report as a batch
+     * without labels, named by the set. */
+    int kind = must_task_get_ops(m->task[t])->label_kind;
+    const int *idx;
+    if (!(must_dataset_tasks(ds) & MUST_LABEL_BIT(kind)))
+        return must_err_set(err, MUST_EINVAL, "%s (%s) has no %s labels to evaluate '%s' on",
+                            must_dataset_name(ds), must_dataset_dir(ds),
+                            must_label_kind_name(kind), must_task_name(m->task[t]));
+    if (must_dataset_split(ds, split, &idx) <= 0)
+        return must_err_set(err, MUST_EINVAL, "%s (%s): the %s split is empty",
+                            must_dataset_name(ds), must_dataset_dir(ds), must_split_name(split));
     must_loader_opts lo;
     pl_loader_eval(e, split, e->image_size, &lo);
-    lo.tasks = MUST_LABEL_BIT(must_task_get_ops(m->task[t])->label_kind);
+    lo.tasks = MUST_LABEL_BIT(kind);
     must_loader *L = NULL;
     must_ctx *ctx = must_ctx_new(e->threads);
     must_task_eval *ev = NULL;
