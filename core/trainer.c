@@ -1,6 +1,7 @@
 /* trainer.c - one backbone, a set of task heads, one optimizer, a loader over
- * a union of sets: L = sum_i w_i L_i, each example counting for the tasks it
- * has labels of (the loader's has[] bits; the plugins mask the rest).
+ * a union of sets: L = sum_i w_i L_i (or, learned, sum_i exp(-s_i) L_i + s_i:
+ * must/weighting.h), each example counting for the tasks it has labels of
+ * (the loader's has[] bits; the plugins mask the rest).
  *
  * Resume is exact for the same thread count: a batch depends only on
  * (seed, epoch, index), so the trainer restarts the loader at the epoch of
