@@ -116,13 +116,13 @@ static const key student_keys[] = {
     {"extra", K_DATAS, offsetof(must_exp_student, extra), offsetof(must_exp_student, nextra), "", "student: labelled sets added to the pseudo-labelled union", NULL, 0, 0},
     {"data", K_DATAS, offsetof(must_exp_student, data), offsetof(must_exp_student, ndata), "", "student: [label] sets whose pseudo-labelled copies make the union (empty: all)", NULL, 0, 0},
     {"sampling", K_CHOICE, offsetof(must_exp_student, sampling), 0, "", "union: uniform over the union; balanced: each set equally often (default: student union, multitask balanced)", "union|balanced", 0, 0},
-    {"weighting", K_CHOICE, offsetof(must_exp_student, weighting), 0, "paper", "paper: w = (b_s lr_t)/(b_t lr_s); equal: 1", "paper|equal", 0, 0},
+    {"weighting", K_CHOICE, offsetof(must_exp_student, weighting), 0, "paper", "paper: w = (b_s lr_t)/(b_t lr_s); equal: 1; uncertainty: learned, exp(-s) per task (Kendall et al. 2018)", "paper|equal|uncertainty", 0, 0},
     TRAIN_KEYS(must_exp_student, "400", "16", "0.05"),
     {NULL, 0, 0, 0, NULL, NULL, NULL, 0, 0},
 };
 
 static const key compare_keys[] = {
-    {"representations", K_REPS, 0, 0, "random, must", "random, supervised:<teacher>, multitask, must, file:<path>", NULL, 0, 0},
+    {"representations", K_REPS, 0, 0, "random, must", "random, supervised:<teacher>, multitask, must, must:<student>, file:<path>", NULL, 0, 0},
     {"baseline", K_REP, 0, 0, "", "the row deltas are taken against (default: the first supervised:<teacher>, else the first)", NULL, 0, 0},
     {NULL, 0, 0, 0, NULL, NULL, NULL, 0, 0},
 };
@@ -177,7 +177,8 @@ void must_exp_describe(must_exp_doc_fn fn, void *user)
         for (const key *k = sectypes[s].keys; k->name; k++)
             fn(user, sec, k->name, k->def, k->help);
         if (s == S_STUDENT || s == S_VARIANT || s == S_MULTITASK)
-            fn(user, sec, "weight.<teacher>", "", "override that task's loss weight");
+            fn(user, sec, "weight.<teacher>", "",
+               "override that task's loss weight (uncertainty: its initial weight, > 0)");
     }
 }
 
@@ -446,6 +447,10 @@ static int set_rep(parser *p, const char *v, int line, const char *sec, const ch
                    must_exp_rep *r)
 {
     memset(r, 0, sizeof *r);
+    /* The label names the row and its transfer directory: never cut. */
+    if (strlen(v) >= sizeof r->label)
+        return perr(p, line, sec, k, "'%.40s...' is longer than %zu characters", v,
+                    sizeof r->label - 1);
     snprintf(r->label, sizeof r->label, "%s", v);
     if (strcmp(v, "random") == 0)
         r->kind = MUST_REP_RANDOM;
@@ -848,6 +853,10 @@ static int build(parser *p)
                         if (parse_number(en->value, &d) || d < 0)
                             return perr(p, en->line, en->section, en->key,
                                         "'%s' is not a weight >= 0", en->value);
+                        if (st->nweights == MUST_EXP_MAX_LIST)
+                            return perr(p, en->line, en->section, en->key,
+                                        "more than %d weights", MUST_EXP_MAX_LIST);
+                        st->weight_line[st->nweights] = en->line;
                         st->weight_teacher[st->nweights] = t;
                         st->weight_value[st->nweights++] = d;
                         continue;
@@ -938,6 +947,16 @@ static int build(parser *p)
                 return perr(p, s->line, sec, "data", "'%s' is not among [label] data",
                             e->data[s->data[i]].name);
         }
+        /* A learned weight starts at exp(-s0): s0 = -log w needs w > 0. */
+        for (int i = 0; i < s->nweights && s->weighting == MUST_WEIGHT_UNCERTAINTY; i++)
+            if (!(s->weight_value[i] > 0)) {
+                char key[MUST_EXP_NAME_MAX + 8];
+                snprintf(key, sizeof key, "weight.%s", e->teachers[s->weight_teacher[i]].name);
+                return perr(p, s->weight_line[i], sec, key,
+                            "with weighting = uncertainty a weight is the task's initial "
+                            "weight exp(-s) and must be > 0, not %g",
+                            s->weight_value[i]);
+            }
         if ((rc = finish_train(p, &s->train, sec, s->line)))
             return rc;
     }
@@ -1085,7 +1104,7 @@ double must_exp_weight(const must_experiment *e, const must_exp_student *s, int 
     for (int i = 0; i < s->nweights; i++)
         if (s->weight_teacher[i] == t)
             return s->weight_value[i];
-    if (s->weighting == MUST_WEIGHT_EQUAL)
+    if (s->weighting == MUST_WEIGHT_EQUAL || s->weighting == MUST_WEIGHT_UNCERTAINTY)
         return 1.0;
     const must_exp_train *tt = &e->teachers[t].train;
     if (tt->optim.lr <= 0 || s->train.optim.lr <= 0)

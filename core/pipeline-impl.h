@@ -50,7 +50,11 @@ typedef struct pl_train_opts {
     const char *stage;          /* "teacher cls": progress and messages */
     const char *dir;            /* resume.safetensors, model.safetensors, loss.csv */
     const must_exp_train *train;
-    const double *weights;      /* per head */
+    const double *weights;      /* per head (ignored with log_var0) */
+    /* Non-NULL: learned uncertainty weighting (must/weighting.h), the
+     * initial log-variance per head; the log-variances train with the
+     * model and go into the resume checkpoint and loss.csv (weight_TASK). */
+    const double *log_var0;
     must_dataset *const *sets;
     int nsets;
     int sampling;               /* MUST_SAMPLE_* */
@@ -65,8 +69,8 @@ typedef struct pl_train_opts {
 
 /* Trains m (resuming from dir/resume.safetensors when there is one) and
  * writes dir/model.safetensors (weights only) at the end.  A non-finite
- * loss stops it with an error naming task and step; the last checkpoint
- * stays. */
+ * loss, gradient or weight stops it with an error naming the task(s) and
+ * the step; the last checkpoint stays, and holds finite weights. */
 int pl_train(const must_experiment *e, pl_model *m, const pl_train_opts *o, must_err *err);
 
 /* Head t's metrics over a split (values: must_task_nmetrics entries). */

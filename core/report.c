@@ -94,6 +94,78 @@ static void json_num(FILE *fp, double v)
         fprintf(fp, "null");
 }
 
+/* The learned weight exp(-s) of column weight_<task> in the last row of
+ * RUN/<unit>/loss.csv; NAN when there is none (not trained yet). */
+static double learned_weight(const run_state *r, const char *unit, const char *task)
+{
+    char *path = run_path(r, unit, "loss.csv", NULL), *text = NULL;
+    size_t len;
+    must_err e = {0};
+    double w = NAN;
+    if (!path || must_file_read(path, &text, &len, &e)) {
+        free(path);
+        return w;
+    }
+    char want[96];
+    snprintf(want, sizeof want, "weight_%s", task);
+    int col = -1, k = 0;
+    char *nl = strchr(text, '\n'), *last = NULL;
+    if (!nl) {
+        free(text);
+        free(path);
+        return w;
+    }
+    *nl = '\0';
+    for (char *c = text; c; k++) {
+        char *comma = strchr(c, ',');
+        size_t n = comma ? (size_t)(comma - c) : strlen(c);
+        if (n == strlen(want) && strncmp(c, want, n) == 0)
+            col = k;
+        c = comma ? comma + 1 : NULL;
+    }
+    for (char *c = nl + 1; *c;) {
+        char *end = strchr(c, '\n');
+        if (end != c)
+            last = c;
+        if (!end)
+            break;
+        c = end + 1;
+    }
+    for (int i = 0; i < col && last; i++) {
+        last = strchr(last, ',');
+        last = last ? last + 1 : NULL;
+    }
+    if (col >= 0 && last) {
+        char *end;
+        double v = strtod(last, &end);
+        if (end != last && isfinite(v))
+            w = v;
+    }
+    free(text);
+    free(path);
+    return w;
+}
+
+static void weights_md(FILE *fp, const run_state *r, const must_exp_student *s,
+                       const char *unit)
+{
+    const must_experiment *e = r->e;
+    for (int i = 0; i < s->nteachers; i++) {
+        int t = s->teachers[i];
+        const char *task = e->tasks[e->teachers[t].task].name;
+        fprintf(fp, "- %s (%s): ", e->teachers[t].name, e->tasks[e->teachers[t].task].plugin);
+        if (s->weighting == MUST_WEIGHT_UNCERTAINTY) {
+            double w = learned_weight(r, unit, task);
+            fprintf(fp, "learned (uncertainty), initial %.4g, ", must_exp_weight(e, s, t));
+            if (isfinite(w))
+                fprintf(fp, "final %.4g\n", w);
+            else
+                fprintf(fp, "final not known (no %s/loss.csv)\n", unit);
+        } else
+            fprintf(fp, "%.4g\n", must_exp_weight(e, s, t));
+    }
+}
+
 static void quality_md(FILE *fp, const run_quality *q, int n, const must_experiment *e)
 {
     fprintf(fp, "## Pseudo-label quality — something the paper could not measure\n\n");
@@ -187,9 +259,8 @@ static void quality_csv(FILE *fp, const run_quality *q, int n)
     }
 }
 
-int run_report(run_state *r, int only_existing, must_err *err)
+int run_report(run_state *r, must_err *err)
 {
-    (void)only_existing;
     const must_experiment *e = r->e;
     int nr = e->nreps, nt = e->ntransfers, rc = MUST_OK;
     int nl = e->label.ndata, nlt = e->label.nteachers, nq = nl * nlt;
@@ -286,16 +357,16 @@ int run_report(run_state *r, int only_existing, must_err *err)
         fprintf(a.fp, "\n");
     }
     fprintf(a.fp, "## Student loss weights\n\n");
-    for (int k = -1; k < e->nvariants; k++) {
-        const must_exp_student *st = k < 0 ? &e->student : &e->variants[k];
-        if (e->nvariants)
-            fprintf(a.fp, "%s[student%s%s]\n\n", k < 0 ? "" : "\n", st->name[0] ? "." : "",
-                    st->name);
-        for (int i = 0; i < st->nteachers; i++) {
-            int t = st->teachers[i];
-            fprintf(a.fp, "- %s (%s): %.4g\n", e->teachers[t].name,
-                    e->tasks[e->teachers[t].task].plugin, must_exp_weight(e, st, t));
-        }
+    weights_md(a.fp, r, &e->student, "student");
+    for (int k = 0; k < e->nvariants; k++) {
+        char unit[MUST_EXP_NAME_MAX + 16];
+        snprintf(unit, sizeof unit, "student-%s", e->variants[k].name);
+        fprintf(a.fp, "\n[student.%s] (`must:%s`):\n\n", e->variants[k].name, e->variants[k].name);
+        weights_md(a.fp, r, &e->variants[k], unit);
+    }
+    if (e->multitask.enabled) {
+        fprintf(a.fp, "\nThe supervised multi-task baseline's:\n\n");
+        weights_md(a.fp, r, &e->multitask, "multitask");
     }
     fprintf(a.fp, "\nLoss curves: `*/loss.csv` in the run directory.\n");
 

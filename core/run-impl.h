@@ -57,9 +57,14 @@ int run_label(run_state *r, must_err *err);
 int run_student(run_state *r, must_err *err);
 int run_transfer_one(run_state *r, int rep, int transfer, run_result *res, must_err *err);
 void run_rep_dirname(const must_exp_rep *rep, char *buf, size_t len);
-/* Runs every transfer unit (only_existing: fails rather than trains) and
- * writes report.md, results.json, results.csv and the figures. */
-int run_report(run_state *r, int only_existing, must_err *err);
+/* Every representation on every downstream task (what is not done yet). */
+int run_transfers(run_state *r, must_err *err);
+/* Checks that every file:<path> representation loads as a backbone, so that
+ * a wrong path fails before hours of training rather than after. */
+int run_check_files(run_state *r, must_err *err);
+/* Runs every transfer unit not done yet (and what they need) and writes
+ * report.md, results.json, results.csv and the figures. */
+int run_report(run_state *r, must_err *err);
 /* Scores each labelling teacher's pseudo labels on [label] set li against
  * the set's hidden truth (q: room for e->label.nteachers), from the cache
  * RUN/label/SET/quality.txt when there, else computed and cached. */

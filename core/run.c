@@ -12,6 +12,7 @@
 #define _XOPEN_SOURCE 700
 #include "config.h"
 
+#include <errno.h>
 #include <ftw.h>
 #include <inttypes.h>
 #include <math.h>
@@ -461,7 +462,8 @@ static int run_multi(run_state *r, const must_exp_student *s, must_err *err)
     must_dataset *sets[64];
     int nsets = 0;
     pl_head heads[PL_MAX_TASKS];
-    double w[PL_MAX_TASKS];
+    double w[PL_MAX_TASKS], s0[PL_MAX_TASKS];
+    int learned = s->weighting == MUST_WEIGHT_UNCERTAINTY;
     for (int i = 0; i < s->nteachers && !rc; i++) {
         int t = s->teachers[i];
         must_dataset *ds;
@@ -470,11 +472,11 @@ static int run_multi(run_state *r, const must_exp_student *s, must_err *err)
         heads[i].spec = &e->tasks[e->teachers[t].task];
         heads[i].classes_from = ds;
         w[i] = must_exp_weight(e, s, t);
-        if (baseline) {
-            if ((rc = run_teacher(r, t, err)))
-                break; /* the weights' rule reads the teachers' settings only */
+        s0[i] = -log(w[i]); /* learned: w is the initial exp(-s) */
+        /* The baseline trains on the teachers' own labelled sets; it needs
+         * their settings (the weights' rule), never their weights. */
+        if (baseline)
             sets[nsets++] = ds;
-        }
     }
     if (!rc && !baseline) {
         if ((rc = run_label(r, err)) || (rc = open_labelled(r, err)))
@@ -496,7 +498,8 @@ static int run_multi(run_state *r, const must_exp_student *s, must_err *err)
     snprintf(what, sizeof what, "%s", name);
     if ((rc = unit_begin(dir, h, what, err)))
         goto out;
-    printf("[%s] %d tasks over %d sets; loss weights:", name, s->nteachers, nsets);
+    printf("[%s] %d tasks over %d sets; loss weights%s:", name, s->nteachers, nsets,
+           learned ? " (learned, uncertainty; initial)" : "");
     for (int i = 0; i < s->nteachers; i++)
         printf(" %s %.3g", e->teachers[s->teachers[i]].name, w[i]);
     printf("\n");
@@ -508,6 +511,7 @@ static int run_multi(run_state *r, const must_exp_student *s, must_err *err)
     o.dir = dir;
     o.train = &s->train;
     o.weights = w;
+    o.log_var0 = learned ? s0 : NULL;
     o.sets = sets;
     o.nsets = nsets;
     o.sampling = s->sampling;
@@ -541,6 +545,29 @@ void run_rep_dirname(const must_exp_rep *rep, char *buf, size_t len)
     for (char *c = buf; *c; c++)
         if (*c == ':' || *c == '/' || *c == '.')
             *c = '-';
+}
+
+/* Folds a file's bytes into *h (FNV-1a): a representation file that is
+ * replaced under the same name redoes its transfers. */
+static int hash_file(const char *path, uint64_t *h, must_err *err)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return must_err_set(err, MUST_EIO, "%s: cannot open: %s", path, strerror(errno));
+    unsigned char buf[65536];
+    size_t n;
+    uint64_t x = *h;
+    while ((n = fread(buf, 1, sizeof buf, fp)) > 0)
+        for (size_t i = 0; i < n; i++) {
+            x ^= buf[i];
+            x *= 1099511628211ull;
+        }
+    int bad = ferror(fp);
+    fclose(fp);
+    if (bad)
+        return must_err_set(err, MUST_EIO, "%s: read error", path);
+    *h = x;
+    return MUST_OK;
 }
 
 /* The representation's weights file (NULL for random init), and its hash. */
@@ -582,6 +609,7 @@ static int rep_source(run_state *r, int ri, char **path, uint64_t *h, must_err *
         *path = strdup(rep->path);
         snprintf(buf, sizeof buf, "file");
         *h = pl_hash(pl_hash(0, buf), rep->path);
+        rc = hash_file(rep->path, h, err);
         break;
     }
     if (!rc && !*path)
@@ -763,18 +791,58 @@ out:
     return rc;
 }
 
+int run_transfers(run_state *r, must_err *err)
+{
+    const must_experiment *e = r->e;
+    int rc = MUST_OK;
+    for (int ri = 0; ri < e->nreps && !rc; ri++)
+        for (int ti = 0; ti < e->ntransfers && !rc; ti++) {
+            run_result res;
+            rc = run_transfer_one(r, ri, ti, &res, err);
+        }
+    return rc;
+}
+
+int run_check_files(run_state *r, must_err *err)
+{
+    const must_experiment *e = r->e;
+    int rc = MUST_OK;
+    for (int ri = 0; ri < e->nreps && !rc; ri++) {
+        const must_exp_rep *rep = &e->reps[ri];
+        if (rep->kind != MUST_REP_FILE || e->ntransfers == 0)
+            continue;
+        if (!must_file_exists(rep->path)) {
+            rc = must_err_set(err, MUST_ENOTFOUND,
+                              "%s: [compare] representations: %s: no such file %s", e->file,
+                              rep->label, rep->path);
+            break;
+        }
+        pl_model m;
+        if ((rc = pl_model_new(e, NULL, 0, &m, err)))
+            break;
+        if ((rc = pl_model_load_backbone(&m, rep->path, err)))
+            must_err_prefix(err, "%s: [compare] representations: %s", e->file, rep->label);
+        pl_model_free(&m);
+    }
+    return rc;
+}
+
 int run_all(run_state *r, int stage, must_err *err)
 {
     const must_experiment *e = r->e;
     int rc = MUST_OK;
-    if (stage < 0 || stage == RUN_TEACHERS)
+    if (stage < 0 || stage == RUN_TRANSFER || stage == RUN_REPORT)
+        rc = run_check_files(r, err);
+    if (!rc && (stage < 0 || stage == RUN_TEACHERS))
         for (int t = 0; t < e->nteachers && !rc; t++)
             rc = run_teacher(r, t, err);
     if (!rc && (stage < 0 || stage == RUN_LABEL))
         rc = run_label(r, err);
     if (!rc && (stage < 0 || stage == RUN_STUDENT))
         rc = run_student(r, err);
-    if (!rc && (stage < 0 || stage == RUN_TRANSFER || stage == RUN_REPORT))
-        rc = run_report(r, stage == RUN_REPORT, err);
+    if (!rc && stage == RUN_TRANSFER)
+        rc = run_transfers(r, err);
+    if (!rc && (stage < 0 || stage == RUN_REPORT))
+        rc = run_report(r, err);
     return rc;
 }

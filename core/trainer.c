@@ -1,6 +1,7 @@
 /* trainer.c - one backbone, a set of task heads, one optimizer, a loader over
- * a union of sets: L = sum_i w_i L_i, each example counting for the tasks it
- * has labels of (the loader's has[] bits; the plugins mask the rest).
+ * a union of sets: L = sum_i w_i L_i (or, learned, sum_i exp(-s_i) L_i + s_i:
+ * must/weighting.h), each example counting for the tasks it has labels of
+ * (the loader's has[] bits; the plugins mask the rest).
  *
  * Resume is exact for the same thread count: a batch depends only on
  * (seed, epoch, index), so the trainer restarts the loader at the epoch of
@@ -17,8 +18,10 @@
 
 #include "must/checkpoint.h"
 #include "must/io.h"
+#include "must/labels.h"
 #include "must/ops.h"
 #include "must/optim.h"
+#include "must/weighting.h"
 #include "pipeline-impl.h"
 
 double pl_now(void)
@@ -204,9 +207,20 @@ void pl_loader_eval(const must_experiment *e, int split, int size, must_loader_o
 int pl_evaluate(const must_experiment *e, pl_model *m, int t, must_dataset *ds, int split,
                 double *values, must_err *err)
 {
+    /* What a wrong --task or --data would otherwise report as a batch
+     * without labels, named by the set. */
+    int kind = must_task_get_ops(m->task[t])->label_kind;
+    const int *idx;
+    if (!(must_dataset_tasks(ds) & MUST_LABEL_BIT(kind)))
+        return must_err_set(err, MUST_EINVAL, "%s (%s) has no %s labels to evaluate '%s' on",
+                            must_dataset_name(ds), must_dataset_dir(ds),
+                            must_label_kind_name(kind), must_task_name(m->task[t]));
+    if (must_dataset_split(ds, split, &idx) <= 0)
+        return must_err_set(err, MUST_EINVAL, "%s (%s): the %s split is empty",
+                            must_dataset_name(ds), must_dataset_dir(ds), must_split_name(split));
     must_loader_opts lo;
     pl_loader_eval(e, split, e->image_size, &lo);
-    lo.tasks = MUST_LABEL_BIT(must_task_get_ops(m->task[t])->label_kind);
+    lo.tasks = MUST_LABEL_BIT(kind);
     must_loader *L = NULL;
     must_ctx *ctx = must_ctx_new(e->threads);
     must_task_eval *ev = NULL;
@@ -303,14 +317,40 @@ static int csv_reload(csvbuf *c, const char *path, long upto)
     return rc;
 }
 
-static int save(const must_experiment *e, pl_model *m, const must_optim *opt, const char *path,
-                long step, const csvbuf *csv, const char *csv_path, must_err *err)
+/* The first tensor (parameter or buffer) holding a NaN or Inf, or NULL: a
+ * checkpoint is only written from finite weights, so that the last one on
+ * disk is always a good one to resume from. */
+static const char *nonfinite_tensor(must_params *const *sets, int n)
+{
+    for (int s = 0; s < n; s++)
+        for (int i = 0; i < must_params_count(sets[s]); i++) {
+            const must_tensor *t = must_params_get(sets[s], i);
+            for (size_t k = 0; k < t->numel; k++)
+                if (!isfinite(t->data[k]))
+                    return t->name;
+        }
+    return NULL;
+}
+
+/* "'seg' 0.5, 'depth' 1.2": every task's loss, for messages. */
+static void loss_text(const pl_model *m, const double *lval, char *buf, size_t len)
+{
+    size_t u = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < m->ntasks && u < len; i++)
+        u += (size_t)snprintf(buf + u, len - u, "%s'%s' %g", i ? ", " : "",
+                              must_task_name(m->task[i]), lval[i]);
+}
+
+static int save(const must_experiment *e, must_params *const *sets, int nsets,
+                const must_optim *opt, const char *path, long step, const csvbuf *csv,
+                const char *csv_path, must_err *err)
 {
     must_ckpt_save_opts so = {0};
     so.optim = opt;
     so.config = e->text;
     so.step = step;
-    int rc = must_ckpt_save(path, m->sets, m->nsets, &so, err);
+    int rc = must_ckpt_save(path, sets, nsets, &so, err);
     if (!rc && csv)
         rc = must_file_write_atomic(csv_path, csv->s, csv->len, err);
     return rc;
@@ -328,16 +368,32 @@ int pl_train(const must_experiment *e, pl_model *m, const pl_train_opts *o, must
     csvbuf csv = {0};
     long start = 0, last_saved = -1;
     int rc = MUST_OK;
+    /* The model's sets, then (learned weighting) the log-variances: trained
+     * and saved for resume with the model, left out of the final weights,
+     * which are a representation. */
+    must_params *lv = NULL, *sets[PL_MAX_TASKS + 2];
+    int nsets = m->nsets;
+    memcpy(sets, m->sets, (size_t)m->nsets * sizeof *sets);
     if (!resume || !final || !csv_path || !ctx) {
         rc = must_err_set(err, MUST_ENOMEM, "out of memory");
         goto out;
     }
     if ((rc = must_mkdir_p(o->dir, err)))
         goto out;
+    if (o->log_var0) {
+        const char *names[PL_MAX_TASKS];
+        for (int i = 0; i < m->ntasks; i++)
+            names[i] = must_task_name(m->task[i]);
+        if (!(lv = must_weighting_params(m->ntasks, names, o->log_var0, err))) {
+            rc = err && err->code ? err->code : MUST_EINVAL;
+            goto out;
+        }
+        sets[nsets++] = lv;
+    }
     must_optim_config oc = tr->optim;
     oc.threads = e->threads;
     oc.total_steps = tr->steps;
-    if (!(opt = must_optim_new(&oc, m->sets, m->nsets, err))) {
+    if (!(opt = must_optim_new(&oc, sets, nsets, err))) {
         rc = err && err->code ? err->code : MUST_EINVAL;
         goto out;
     }
@@ -345,7 +401,7 @@ int pl_train(const must_experiment *e, pl_model *m, const pl_train_opts *o, must
         must_ckpt_load_opts lo = {0};
         lo.optim = opt;
         must_ckpt_report rep = {0};
-        if ((rc = must_ckpt_load(resume, m->sets, m->nsets, &lo, &rep, err))) {
+        if ((rc = must_ckpt_load(resume, sets, nsets, &lo, &rep, err))) {
             must_err_prefix(err, "%s: resuming", o->stage);
             goto out;
         }
@@ -363,6 +419,9 @@ int pl_train(const must_experiment *e, pl_model *m, const pl_train_opts *o, must
         size_t u = strlen(head);
         for (int i = 0; i < m->ntasks; i++)
             u += (size_t)snprintf(head + u, sizeof head - u, ",%s", must_task_name(m->task[i]));
+        for (int i = 0; lv && i < m->ntasks; i++)
+            u += (size_t)snprintf(head + u, sizeof head - u, ",weight_%s",
+                                  must_task_name(m->task[i]));
         snprintf(head + u, sizeof head - u, "\n");
         if (csv_add(&csv, head))
             goto oom;
@@ -403,11 +462,11 @@ int pl_train(const must_experiment *e, pl_model *m, const pl_train_opts *o, must
         must_ctx_reset(ctx);
         must_ctx_set_training(ctx, 1);
         must_ctx_set_grad(ctx, 1);
-        for (int s = 0; s < m->nsets; s++)
-            must_params_zero_grad(m->sets[s]);
+        for (int s = 0; s < nsets; s++)
+            must_params_zero_grad(sets[s]);
         void *preds[PL_MAX_TASKS];
-        double lval[PL_MAX_TASKS];
-        must_tensor *total = NULL;
+        double lval[PL_MAX_TASKS], wval[PL_MAX_TASKS];
+        must_tensor *total = NULL, *ls[PL_MAX_TASKS];
         if (pl_model_forward(m, ctx, b, preds)) {
             rc = must_err_set(err, MUST_EINVAL, "%s: step %ld: %s", o->stage, step + 1,
                               must_ctx_error(ctx)->msg);
@@ -429,9 +488,16 @@ int pl_train(const must_experiment *e, pl_model *m, const pl_train_opts *o, must
                                   last_saved, last_saved >= 0 ? resume : "(none yet)");
                 goto out;
             }
-            must_tensor *wl = must_op_scale(ctx, l, (float)o->weights[i]);
-            total = total ? must_op_add(ctx, total, wl) : wl;
+            ls[i] = l;
+            /* The weight this step's loss uses (learned: before the update). */
+            wval[i] = lv ? must_weighting_weight(lv, i) : o->weights[i];
+            if (!lv) {
+                must_tensor *wl = must_op_scale(ctx, l, (float)o->weights[i]);
+                total = total ? must_op_add(ctx, total, wl) : wl;
+            }
         }
+        if (lv)
+            total = must_weighting_total(ctx, m->ntasks, ls, lv);
         if (!total || must_ctx_error(ctx)->code) {
             rc = must_err_set(err, MUST_EINVAL, "%s: step %ld: %s", o->stage, step + 1,
                               must_ctx_error(ctx)->code ? must_ctx_error(ctx)->msg : "no tasks");
@@ -444,10 +510,21 @@ int pl_train(const must_experiment *e, pl_model *m, const pl_train_opts *o, must
         }
         must_optim_report orp;
         if ((rc = must_optim_step(opt, &orp, err))) {
-            must_err_prefix(err, "%s: step %ld; stopped, the last good checkpoint (step %ld) "
-                                 "is %s",
-                            o->stage, step + 1, last_saved,
-                            last_saved >= 0 ? resume : "(none yet)");
+            if (rc == MUST_ENUMERIC) {
+                /* Finite losses, non-finite gradients: name every task's
+                 * loss, as the culprit cannot be told apart. */
+                char ltxt[1024];
+                loss_text(m, lval, ltxt, sizeof ltxt);
+                rc = must_err_set(err, MUST_ENUMERIC,
+                                  "%s: the gradients are not finite at step %ld (the loss of "
+                                  "%s); stopped, the last good checkpoint (step %ld) is %s",
+                                  o->stage, step + 1, ltxt, last_saved,
+                                  last_saved >= 0 ? resume : "(none yet)");
+            } else
+                must_err_prefix(err, "%s: step %ld; stopped, the last good checkpoint (step "
+                                     "%ld) is %s",
+                                o->stage, step + 1, last_saved,
+                                last_saved >= 0 ? resume : "(none yet)");
             goto out;
         }
         images += b->n;
@@ -460,6 +537,11 @@ int pl_train(const must_experiment *e, pl_model *m, const pl_train_opts *o, must
             du += (size_t)snprintf(detail + du, sizeof detail - du, "%s%s %.4f", i ? " " : "",
                                    must_task_name(m->task[i]), lval[i]);
         }
+        for (int i = 0; lv && i < m->ntasks; i++) {
+            u += (size_t)snprintf(row + u, sizeof row - u, ",%.6g", wval[i]);
+            du += (size_t)snprintf(detail + du, sizeof detail - du, "%s%.3g",
+                                   i ? " " : " | weights ", wval[i]);
+        }
         snprintf(row + u, sizeof row - u, "\n");
         if (csv_add(&csv, row))
             goto oom;
@@ -470,15 +552,33 @@ int pl_train(const must_experiment *e, pl_model *m, const pl_train_opts *o, must
                 goto out;
             mi++;
         }
-        if ((step + 1) % tr->checkpoint_every == 0 && step + 1 < tr->steps) {
-            if ((rc = save(e, m, opt, resume, step + 1, &csv, csv_path, err)))
+        int ckpt = (step + 1) % tr->checkpoint_every == 0 && step + 1 < tr->steps;
+        const char *bad = ckpt || step + 1 == tr->steps ? nonfinite_tensor(sets, nsets) : NULL;
+        if (bad) {
+            char ltxt[1024];
+            loss_text(m, lval, ltxt, sizeof ltxt);
+            rc = must_err_set(err, MUST_ENUMERIC,
+                              "%s: %s is not finite after step %ld (the loss of %s); stopped, "
+                              "the last good checkpoint (step %ld) is %s",
+                              o->stage, bad, step + 1, ltxt, last_saved,
+                              last_saved >= 0 ? resume : "(none yet)");
+            goto out;
+        }
+        if (ckpt) {
+            if ((rc = save(e, sets, nsets, opt, resume, step + 1, &csv, csv_path, err)))
                 goto out;
             last_saved = step + 1;
         }
     }
     pl_progress_end(&pr);
+    if (lv) {
+        printf("[%s] learned loss weights:", o->stage);
+        for (int i = 0; i < m->ntasks; i++)
+            printf(" %s %.4g", must_task_name(m->task[i]), must_weighting_weight(lv, i));
+        printf("\n");
+    }
     /* The final weights carry no optimizer state: they are a representation. */
-    if ((rc = save(e, m, NULL, final, tr->steps, &csv, csv_path, err)))
+    if ((rc = save(e, m->sets, m->nsets, NULL, final, tr->steps, &csv, csv_path, err)))
         goto out;
     remove(resume);
     rc = MUST_OK;
@@ -493,6 +593,7 @@ out:
     free(csv.s);
     must_loader_free(L);
     must_optim_free(opt);
+    must_params_free(lv);
     must_ctx_free(ctx);
     free(resume);
     free(final);

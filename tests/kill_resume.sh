@@ -50,6 +50,39 @@ grep -q "settings changed" "$tmp/b4.log" || fail "a changed lr did not redo the 
 cmp -s "$tmp/a/teachers/seg/model.safetensors" "$tmp/b/teachers/seg/model.safetensors" &&
     fail "a changed lr gave the same weights"
 
+# The student with learned loss weights: killed and resumed, the same
+# weights and loss curve (the log-variances and their optimizer state are
+# in the resume checkpoint); its loss.csv carries the effective weights.
+"$must" train "$ini" --student --out "$tmp/a" >"$tmp/sa.log" 2>&1 || { cat "$tmp/sa.log"; fail "uninterrupted student"; }
+sa=$tmp/a/student
+[ -f "$sa/model.safetensors" ] || fail "no student model"
+head -1 "$sa/loss.csv" | grep -q "^step,lr,loss,segmentation,depth,weight_segmentation,weight_depth$" ||
+    fail "student loss.csv header: $(head -1 "$sa/loss.csv")"
+tail -1 "$sa/loss.csv" | awk -F, '{ exit !($6 > 0 && $7 > 0 && ($6 != 1 || $7 != 1)) }' ||
+    fail "the learned weights did not move: $(tail -1 "$sa/loss.csv")"
+grep -q "learned loss weights: segmentation" "$tmp/sa.log" || fail "no learned weights in the log"
+grep -a -q "loss.log_var" "$sa/model.safetensors" && fail "log-variances in the final weights"
+cp -r "$tmp/a/data/depth" "$tmp/b/data/"
+"$must" train "$ini" --student --out "$tmp/b" >"$tmp/sb1.log" 2>&1 &
+pid=$!
+n=0
+while [ ! -f "$tmp/b/student/resume.safetensors" ] && [ $n -lt 600 ]; do
+    sleep 0.1
+    n=$((n + 1))
+done
+sleep 0.5
+kill -9 $pid 2>/dev/null
+wait $pid 2>/dev/null
+if [ -f "$tmp/b/student/resume.safetensors" ]; then
+    grep -a -q "loss.log_var.depth" "$tmp/b/student/resume.safetensors" ||
+        fail "the resume checkpoint lacks the log-variances"
+fi
+"$must" train "$ini" --student --out "$tmp/b" >"$tmp/sb2.log" 2>&1 || { cat "$tmp/sb2.log"; fail "resumed student"; }
+grep -q "resuming at step" "$tmp/sb2.log" || echo "note: the student had nothing to resume (the kill came too late)"
+cmp "$sa/model.safetensors" "$tmp/b/student/model.safetensors" ||
+    fail "resumed student's weights differ from the uninterrupted run's"
+cmp "$sa/loss.csv" "$tmp/b/student/loss.csv" || fail "resumed student's loss.csv (weights) differs"
+
 # Usage errors.
 "$must" train >/dev/null 2>&1; [ $? -eq 2 ] || fail "train without arguments is not status 2"
 "$must" run "$ini" --bogus >/dev/null 2>&1; [ $? -eq 2 ] || fail "unknown option is not status 2"

@@ -135,6 +135,27 @@ START_TEST(test_variants)
 }
 END_TEST
 
+START_TEST(test_uncertainty)
+{
+    /* Learned weighting: the initial weight is 1, or an override (> 0);
+     * s0 = -log w. */
+    const char *t = "[data.a]\nworld=teach-cls\n[data.b]\nworld=teach-depth\n"
+                    "[task.classification]\n[task.depth]\n"
+                    "[teacher.a]\ntask=classification\ndata=a\nbatch=8\nlr=0.2\n"
+                    "[teacher.b]\ntask=depth\ndata=b\n"
+                    "[student]\nbatch=32\nlr=0.1\nweighting = uncertainty\nweight.b = 0.25\n"
+                    "[multitask]\nweighting = uncertainty\n";
+    must_experiment *e;
+    must_err err = {0};
+    ck_assert_msg(must_exp_parse(t, "u.ini", &e, &err) == MUST_OK, "%s", err.msg);
+    ck_assert_int_eq(e->student.weighting, MUST_WEIGHT_UNCERTAINTY);
+    ck_assert_int_eq(e->multitask.weighting, MUST_WEIGHT_UNCERTAINTY);
+    ck_assert_float_near(must_exp_weight(e, &e->student, 0), 1.0, 1e-12);
+    ck_assert_float_near(must_exp_weight(e, &e->student, 1), 0.25, 1e-12);
+    must_exp_free(e);
+}
+END_TEST
+
 static void bad(const char *text, const char *want1, const char *want2)
 {
     must_experiment *e = NULL;
@@ -181,6 +202,11 @@ START_TEST(test_errors)
     bad("[data.u]\nworld=unlabelled\n[label]\ndata=u\n[multitask]\ndata = u\n",
         "[multitask] data", "teachers' sets");
     bad("[student.x]\nbogus = 1\n", "bad.ini:2: [student.x] bogus", "weight.<teacher>");
+    bad("[data.a]\nworld=teach-cls\n[task.classification]\n[teacher.a]\ntask=classification\n"
+        "data=a\n[student]\nweighting = uncertainty\nweight.a = 0\n",
+        "bad.ini:9: [student] weight.a", "must be > 0");
+    bad("[student]\nweighting = learned\n", "bad.ini:2: [student] weighting",
+        "paper|equal|uncertainty");
 }
 END_TEST
 
@@ -210,6 +236,7 @@ int main(void)
     tcase_add_test(tc, test_good);
     tcase_add_test(tc, test_paper_rule);
     tcase_add_test(tc, test_variants);
+    tcase_add_test(tc, test_uncertainty);
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_describe_covers_every_key);
     suite_add_tcase(s, tc);

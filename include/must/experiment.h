@@ -72,7 +72,9 @@ typedef struct must_exp_teacher {
     int line;
 } must_exp_teacher;
 
-enum must_exp_weighting { MUST_WEIGHT_PAPER = 0, MUST_WEIGHT_EQUAL = 1 };
+/* paper: the rule of the paper's §3.3; equal: 1; uncertainty: learned
+ * per-task weights exp(-s_i) (must/weighting.h). */
+enum must_exp_weighting { MUST_WEIGHT_PAPER = 0, MUST_WEIGHT_EQUAL = 1, MUST_WEIGHT_UNCERTAINTY = 2 };
 
 /* [student], [student.NAME] and [multitask]: a multi-task model over a
  * union of sets.  Named students are further MuST students (the paper's
@@ -88,6 +90,7 @@ typedef struct must_exp_student {
     int nweights;        /* per-teacher overrides: weight.<teacher> = w */
     int weight_teacher[MUST_EXP_MAX_LIST];
     double weight_value[MUST_EXP_MAX_LIST];
+    int weight_line[MUST_EXP_MAX_LIST];
     int teachers[MUST_EXP_MAX_LIST]; /* the tasks, named by their teachers */
     int nteachers;
     int extra[MUST_EXP_MAX_LIST];    /* student: labelled sets added to the union */
@@ -178,7 +181,9 @@ int must_exp_find_teacher(const must_experiment *e, const char *name);
 const must_exp_student *must_exp_rep_student(const must_experiment *e, const must_exp_rep *rep);
 
 /* The loss weight of teacher t's task in a student section: an override,
- * else the paper's rule w = (b_s * lr_t) / (b_t * lr_s), or 1 (equal). */
+ * else the paper's rule w = (b_s * lr_t) / (b_t * lr_s), or 1 (equal).
+ * With uncertainty weighting it is the initial weight exp(-s0): an
+ * override (> 0), else 1, so s0 = -log w. */
 double must_exp_weight(const must_experiment *e, const must_exp_student *s, int t);
 
 /* The documentation of every section and key: calls fn once per key with
