@@ -6,7 +6,7 @@
 # finite.  How good the boxes are is not asserted (20 steps at 32x32).
 set -u
 must=${MUST_BIN:-./must}
-srcdir=${srcdir:-.}
+src=${MUST_SRCDIR:-.}
 tmp=${MUST_TEST_TMP:-tests/tmp}/det-run
 rm -rf "$tmp"
 mkdir -p "$tmp"
@@ -14,7 +14,7 @@ fail() { echo "FAIL: $*"; exit 1; }
 run=$tmp/run
 num='-?[0-9]+(\.[0-9]+)?'
 
-"$must" run "$srcdir/tests/data/det-run.ini" --out "$run" >"$tmp/log" 2>&1 ||
+"$must" run "$src/tests/data/det-run.ini" --out "$run" >"$tmp/log" 2>&1 ||
     { tail -30 "$tmp/log"; fail "must run det-run.ini"; }
 for f in report.md results.json results.csv fig2-pseudo-labels.png fig4-student-predictions.png \
          fig5-transfer-gains.png teachers/det/model.safetensors student/model.safetensors \
