@@ -253,10 +253,11 @@ static int configure(bt_model *m, const bt_opts *o, const char *name, must_task 
     for (int k = 0; xt && k < xt->nopts; k++) {
         int again = 0;
         for (int q = 0; q < o->nopt; q++) {
+            if (strncmp(o->opt[q], name, nl) || o->opt[q][nl] != '.')
+                continue;
             const char *kv = o->opt[q] + nl + 1;
             size_t kl = strlen(xt->opts[k].key);
-            again |= strncmp(o->opt[q], name, nl) == 0 && o->opt[q][nl] == '.' &&
-                     strncmp(kv, xt->opts[k].key, kl) == 0 && kv[kl] == '=';
+            again |= strncmp(kv, xt->opts[k].key, kl) == 0 && kv[kl] == '=';
         }
         char where[600];
         snprintf(where, sizeof where, "%s:%d", m->exp->file, xt->opts[k].line);
