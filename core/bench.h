@@ -2,10 +2,16 @@
 #ifndef MUST_BENCH_H
 #define MUST_BENCH_H
 
+#include <stdio.h>
+
 /* Each takes argv after "bench" (argv[0] is its own name). */
 int must_bench_ops(int argc, char **argv);
 int must_bench_train(int argc, char **argv);
 int must_bench_label(int argc, char **argv);
+/* `must bench train --tasks ...` (core/bench_tasks.c), and its part of the
+ * usage text. */
+int must_bench_train_tasks(int argc, char **argv);
+void must_bench_tasks_usage(FILE *fp);
 int must_bench_data(int argc, char **argv);
 int must_bench_world(int argc, char **argv);
 

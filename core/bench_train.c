@@ -23,7 +23,7 @@ typedef struct bench_opts {
 static void usage(FILE *fp, const char *kind, int batch)
 {
     fprintf(fp,
-            "usage: must bench %s [--size S] [--batch B] [--threads N] [--steps K] [--warmup W]\n"
+            "usage: must bench %s [--size S] [--batch B] [--threads N] [--steps K] [--warmup W]%s\n"
             "\n"
             "Times the reference model (bench/REFERENCE_MODEL.md) %s on random data and\n"
             "prints one JSON line.\n"
@@ -35,9 +35,14 @@ static void usage(FILE *fp, const char *kind, int batch)
             "  --warmup W    untimed steps first (default 3)\n",
             kind,
             strcmp(kind, "train") == 0
+                ? "\n                        [--tasks LIST [--opt T.KEY=VALUE]... [--experiment FILE]]"
+                : "",
+            strcmp(kind, "train") == 0
                 ? "as whole training steps (forward, backward, SGD update)"
                 : "as inference batches (BN running statistics, no tape)",
             batch);
+    if (strcmp(kind, "train") == 0)
+        must_bench_tasks_usage(fp);
 }
 
 static int parse(int argc, char **argv, const char *kind, bench_opts *o)
@@ -97,6 +102,12 @@ static double median(double *v, int n)
 static int run(int argc, char **argv, int train)
 {
     const char *kind = train ? "train" : "label";
+    /* --tasks (and the options that go with it) times plugin heads instead
+     * of the reference model. */
+    for (int i = 1; train && i < argc && !must_cli_is_help(argv[i]); i++)
+        if (!strcmp(argv[i], "--tasks") || !strcmp(argv[i], "--opt") ||
+            !strcmp(argv[i], "--experiment"))
+            return must_bench_train_tasks(argc, argv);
     bench_opts o = {64, train ? 32 : 64, 0, 10, 3};
     int rc = parse(argc, argv, kind, &o);
     if (rc)

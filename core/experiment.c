@@ -137,6 +137,8 @@ static const key transfer_keys[] = {
     {"momentum", K_DOUBLE, offsetof(must_exp_transfer, train.optim.momentum), 0, "0.9", "SGD momentum", NULL, 0, 0.999},
     {"weight_decay", K_DOUBLE, offsetof(must_exp_transfer, train.optim.weight_decay), 0, "1e-4", "weight decay", NULL, 0, 1},
     {"augment", K_BOOL, offsetof(must_exp_transfer, train.augment), 0, "true", "training augmentation", NULL, 0, 0},
+    {"warmup", K_LONG, offsetof(must_exp_transfer, train.optim.warmup_steps), 0, "0", "linear warm-up steps before the constant rate", NULL, 0, 1e9},
+    {"clip", K_DOUBLE, offsetof(must_exp_transfer, train.optim.clip_norm), 0, "0", "clip the global gradient norm to this (0: off)", NULL, 0, 1e9},
     {NULL, 0, 0, 0, NULL, NULL, NULL, 0, 0},
 };
 

@@ -378,3 +378,11 @@ int must_task_draw(must_task *t, must_image *img, const must_labels *label, void
     int rc = t->ops->draw(t->head, img, label, pred, b, i, &pe);
     return wrap(t, rc, &pe, err, "draw failed without a reason");
 }
+
+int must_task_timers(must_task *t, must_task_timer *out, int max, int reset)
+{
+    if (!t->head || !t->ops->head_timers)
+        return 0;
+    int n = t->ops->head_timers(t->head, out, max < 0 ? 0 : max, reset);
+    return n < 0 ? 0 : n;
+}

@@ -48,7 +48,9 @@ static const char *good =
     "task = dep\n"
     "data = dep\n"
     "lrs = 0.1, 0.01\n"
-    "sweep_steps = 10, 20, 40\n";
+    "sweep_steps = 10, 20, 40\n"
+    "warmup = 5\n"
+    "clip = 10\n";
 
 START_TEST(test_good)
 {
@@ -80,6 +82,11 @@ START_TEST(test_good)
     ck_assert_int_eq(e->transfers[0].nsteps, 3);
     ck_assert_int_eq((int)e->transfers[0].train.steps, 40);
     ck_assert_float_near(e->transfers[0].lrs[1], 0.01, 1e-12);
+    /* Transfer: a warm-up and clipping, the rate constant after them. */
+    ck_assert_int_eq((int)e->transfers[0].train.optim.warmup_steps, 5);
+    ck_assert_float_near(e->transfers[0].train.optim.clip_norm, 10.0, 1e-12);
+    ck_assert_int_eq(e->transfers[0].train.optim.sched, MUST_SCHED_CONSTANT);
+    ck_assert_int_eq((int)e->teachers[0].train.optim.warmup_steps, 0);
     must_exp_free(e);
 }
 END_TEST

@@ -143,6 +143,11 @@ int must_task_eval_end(must_task_eval *e, double *values, must_err *err);
 int must_task_eval_add_labels(must_task_eval *e, const must_labels *guess, const must_batch *b,
                               must_err *err);
 
+/* The head's named timers (see must_task_ops.head_timers): how many it
+ * keeps, the first max of them written to out; 0 when the plugin keeps
+ * none or the head is not built. */
+int must_task_timers(must_task *t, must_task_timer *out, int max, int reset);
+
 /* The visualizer (see must_task_ops.draw); MUST_EINVAL when there is none. */
 int must_task_draw(must_task *t, must_image *img, const must_labels *label, void *pred,
                    const must_batch *b, int i, must_err *err);

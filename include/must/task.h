@@ -88,6 +88,12 @@ typedef struct must_task_env {
 
 struct must_host;
 
+/* One named timer of a head (must_task_ops.head_timers). */
+typedef struct must_task_timer {
+    const char *name; /* a plain word, static in the plugin: "nms" */
+    double seconds;   /* wall time accumulated */
+} must_task_timer;
+
 /* ---- the vtable ---------------------------------------------------------- */
 
 typedef struct must_task_ops {
@@ -187,6 +193,18 @@ typedef struct must_task_ops {
      * caller reports how much they cover. */
     int (*eval_add_labels)(void *state, const must_labels *guess, const must_batch *b,
                            must_err *err);
+
+    /* ABI 1, optional, appended after eval_add_labels in the same way (a
+     * plugin built against an older header reads as NULL here). */
+
+    /* Profiling: the head's own timers, wall seconds spent in named parts
+     * of its work (detection: "match", "nms", "proposals") since it was
+     * built or last reset.  Writes the first min(n, max) into out and
+     * returns n, the number of timers the head keeps (max 0 counts them);
+     * with reset != 0 every timer restarts from 0 after the reading.  Timers
+     * may overlap (one part may contain another), so their shares of a step
+     * need not add up.  `must bench train --tasks` prints them. */
+    int (*head_timers)(void *head, must_task_timer *out, int max, int reset);
 } must_task_ops;
 
 /* Bytes of the members ABI 1 defines: a plugin's struct_size may be larger
