@@ -19,5 +19,7 @@ int must_bench_world(int argc, char **argv);
 double must_bench_now(void);
 /* Peak resident set size of this process in MiB. */
 double must_bench_peak_rss_mib(void);
+double must_bench_cpu_now(void);                      /* every thread's CPU seconds */
+int must_bench_cmp_double(const void *a, const void *b); /* qsort, ascending */
 
 #endif

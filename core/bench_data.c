@@ -2,7 +2,6 @@
 #include "config.h"
 
 #include <ftw.h>
-#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,16 +124,6 @@ static int make_synthetic(const char *dir, int size, int count, must_err *err)
     return must_dataset_writer_commit(w, err);
 }
 
-/* CPU seconds of the whole process (every thread), user + system. */
-static double cpu_now(void)
-{
-    struct rusage ru;
-    if (getrusage(RUSAGE_SELF, &ru) != 0)
-        return 0.0;
-    return (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec +
-           (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
-}
-
 static int run_one(must_dataset *ds, int size, int workers, int batch, int batches)
 {
     must_loader_opts o;
@@ -156,7 +145,7 @@ static int run_one(must_dataset *ds, int size, int workers, int batch, int batch
     long images = 0;
     /* Timed from the empty queue: a warm-up would let the workers fill the
      * queue before the clock starts and flatter the many-worker figures. */
-    double t0 = must_bench_now(), c0 = cpu_now();
+    double t0 = must_bench_now(), c0 = must_bench_cpu_now();
     for (int i = 0; i < batches && rc == 0; i++) {
         rc = must_loader_next(L, &b, &e) == 1 ? 0 : 1;
         if (rc == 0)
@@ -164,7 +153,7 @@ static int run_one(must_dataset *ds, int size, int workers, int batch, int batch
     }
     double t = must_bench_now() - t0;
     must_loader_free(L); /* joins the workers: their CPU time is all counted */
-    double cpu = cpu_now() - c0;
+    double cpu = must_bench_cpu_now() - c0;
     if (rc) {
         fprintf(stderr, "must bench data: %s\n", e.msg);
         return 1;

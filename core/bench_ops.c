@@ -50,17 +50,11 @@ static const conv_case cases[] = {
 };
 #define NCASES (int)(sizeof cases / sizeof cases[0])
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static int use_min; /* --stat min: the fastest rep, for machines shared with other jobs */
 
 static double median(double *v, int n)
 {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    qsort(v, (size_t)n, sizeof *v, must_bench_cmp_double);
     if (use_min)
         return v[0];
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);

@@ -363,19 +363,6 @@ static int model_new(bt_model *m, const bt_opts *o)
 
 /* ---- timing ---------------------------------------------------------------- */
 
-static double cpu_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* One training step as core/trainer.c takes it; losses[i] gets task i's. */
 static int step(bt_model *m, must_ctx *ctx, must_optim *opt, const must_batch *b,
                 double *losses, double *total_out, must_err *err)
@@ -479,7 +466,7 @@ int must_bench_train_tasks(int argc, char **argv)
                 must_task_timers(m.task[i], NULL, 0, 1);
         lab.b.epoch = 0;
         lab.b.index = (uint64_t)k; /* a fresh sample of anchors and RoIs every step */
-        double t0 = must_bench_now(), c0 = cpu_now();
+        double t0 = must_bench_now(), c0 = must_bench_cpu_now();
         if (step(&m, ctx, opt, &lab.b, losses, &total, &err)) {
             fprintf(stderr, "must %s: step %d: %s\n", cmd, k + 1, err.msg);
             goto out;
@@ -487,12 +474,12 @@ int must_bench_train_tasks(int argc, char **argv)
         nonfinite |= !isfinite(total);
         if (k >= o.warmup) {
             times[k - o.warmup] = must_bench_now() - t0;
-            cpu[k - o.warmup] = cpu_now() - c0;
+            cpu[k - o.warmup] = must_bench_cpu_now() - c0;
             wall += times[k - o.warmup];
         }
     }
-    qsort(times, (size_t)o.steps, sizeof *times, cmp_double);
-    qsort(cpu, (size_t)o.steps, sizeof *cpu, cmp_double);
+    qsort(times, (size_t)o.steps, sizeof *times, must_bench_cmp_double);
+    qsort(cpu, (size_t)o.steps, sizeof *cpu, must_bench_cmp_double);
     int mid = o.steps / 2;
     double med = o.steps % 2 ? times[mid] : 0.5 * (times[mid - 1] + times[mid]);
     double cmed = o.steps % 2 ? cpu[mid] : 0.5 * (cpu[mid - 1] + cpu[mid]);

@@ -78,24 +78,9 @@ static int parse(int argc, char **argv, const char *kind, bench_opts *o)
     return 0;
 }
 
-/* CPU seconds of the whole process (every thread): on a shared machine the
- * wall clock also counts other processes' turns, this does not. */
-static double cpu_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static double median(double *v, int n)
 {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    qsort(v, (size_t)n, sizeof *v, must_bench_cmp_double);
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
@@ -176,7 +161,7 @@ static int run(int argc, char **argv, int train)
     must_ctx_set_grad(ctx, train);
     float last_loss = 0.0f;
     for (int step = 0; step < o.warmup + o.steps; step++) {
-        double t0 = must_bench_now(), c0 = cpu_now();
+        double t0 = must_bench_now(), c0 = must_bench_cpu_now();
         must_ctx_reset(ctx);
         if (train) {
             for (int s = 0; s < nsets; s++)
@@ -202,7 +187,7 @@ static int run(int argc, char **argv, int train)
         }
         if (step >= o.warmup) {
             times[step - o.warmup] = must_bench_now() - t0;
-            cpu[step - o.warmup] = cpu_now() - c0;
+            cpu[step - o.warmup] = must_bench_cpu_now() - c0;
         }
     }
     double fwd = must_refmodel_flops(m, S, S, NULL);
