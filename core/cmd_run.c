@@ -102,9 +102,10 @@ int must_cmd_train(int argc, char **argv)
         if (must_cli_is_help(a)) {
             printf("usage: must train EXP.ini (--teacher NAME | --student) [--out RUN]\n\n"
                    "Trains one model of the experiment into RUN (default run-NAME): a teacher,\n"
-                   "or the student (with the multi-task baseline when [multitask] is given;\n"
-                   "pseudo labels are made first when missing).  Resumes a run cut off.\n"
-                   "Writes RUN/teachers/NAME/ or RUN/student/: model.safetensors, loss.csv.\n");
+                   "or the students (every [student.NAME] too, and the multi-task baseline\n"
+                   "when [multitask] is given; pseudo labels are made first when missing).\n"
+                   "Resumes a run cut off.  Writes RUN/teachers/NAME/ or RUN/student/ (and\n"
+                   "RUN/student-NAME/, RUN/multitask/): model.safetensors, loss.csv.\n");
             return 0;
         } else if (strcmp(a, "--teacher") == 0 && v) {
             teacher = v;
