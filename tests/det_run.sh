@@ -36,7 +36,7 @@ sed -n '/^\[detection\]/,/^\[/p' "$part/dataset.ini" | grep -q "source = pseudo"
 # report.md: the detection column, one row per representation; the
 # detection teacher's quality row; the figures.
 grep -q "^| representation | det (AP50) |" "$run/report.md" || fail "no det (AP50) column"
-for r in "random \(baseline\)" must; do
+for r in "random \(baseline\)" must must:cd; do
     grep -qE "^\| $r \| $num( \([-+]$num\))? \|\$" "$run/report.md" ||
         fail "no finite det cell for $r: $(grep -E "^\| $r" "$run/report.md")"
 done
@@ -47,7 +47,7 @@ grep -q "(fig4-student-predictions.png)" "$run/report.md" || fail "figure 4 not 
 grep -q "^- det (detection): " "$run/report.md" || fail "no loss weight for det"
 
 # results.csv: the transfer cells and the quality scores of detection.
-for r in random must; do
+for r in random must must:cd; do
     grep -qE "^transfer,$r,det,down-det,AP50,0,$num,$num," "$run/results.csv" ||
         fail "results.csv: no transfer row for $r"
 done
@@ -58,6 +58,17 @@ done
 grep -q '"headline": "AP50"' "$run/results.json" || fail "results.json: no detection quality"
 grep -q "^teacher=det task=detection plugin=detection status=0 images=80 " \
     "$run/label/unlabelled/quality.txt" || fail "quality.txt: det not scored"
+
+# [student.cd] trained on its one set (teach-cls's pseudo-labelled copy,
+# which kept its class labels) in its own directory, with its two tasks.
+[ -s "$run/student-cd/model.safetensors" ] || fail "no student-cd/model.safetensors"
+grep -q "^\[student-cd\] 2 tasks over 1 sets" "$tmp/log" ||
+    fail "student-cd did not train on exactly its one set: $(grep '^\[student' "$tmp/log" | head -3)"
+grep -q "^\[student\] 2 tasks over 2 sets" "$tmp/log" ||
+    fail "the student did not train on both labelled sets: $(grep '^\[student' "$tmp/log" | head -3)"
+head -1 "$run/student-cd/loss.csv" | grep -q ",classification,detection" ||
+    fail "student-cd's loss columns: $(head -1 "$run/student-cd/loss.csv")"
+grep -q "^\[student.cd\] (\`must:cd\`):" "$run/report.md" || fail "no loss weights for must:cd"
 
 # The student trained detection and classification together.
 head -1 "$run/student/loss.csv" | grep -q ",detection,classification" || fail "the student has no det loss column"
