@@ -354,46 +354,28 @@ static int open_labelled(run_state *r, must_err *err)
     const must_experiment *e = r->e;
     if (r->labelled)
         return MUST_OK;
-    int cap = 16, rc = MUST_OK;
-    r->labelled = calloc((size_t)cap, sizeof *r->labelled);
-    r->labelled_set = calloc((size_t)cap, sizeof *r->labelled_set);
-    if (!r->labelled || !r->labelled_set)
-        return must_err_set(err, MUST_ENOMEM, "out of memory");
-    for (int li = 0; li < e->label.ndata && rc == MUST_OK; li++)
-        for (int p = 0;; p++) {
-            char part[32];
-            snprintf(part, sizeof part, "part-%03d", p);
-            char *dir = run_path(r, "label", e->data[e->label.data[li]].name, part);
-            char *ini = dir ? must_path_join(dir, "dataset.ini") : NULL;
-            int there = ini && must_file_exists(ini);
-            free(ini);
-            if (!there) {
-                free(dir);
-                break;
-            }
-            if (r->nlabelled == cap) {
-                cap *= 2;
-                must_dataset **n = realloc(r->labelled, (size_t)cap * sizeof *n);
-                if (!n) {
-                    free(dir);
-                    return must_err_set(err, MUST_ENOMEM, "out of memory");
-                }
-                r->labelled = n;
-                int *ns = realloc(r->labelled_set, (size_t)cap * sizeof *ns);
-                if (!ns) {
-                    free(dir);
-                    return must_err_set(err, MUST_ENOMEM, "out of memory");
-                }
-                r->labelled_set = ns;
-            }
-            r->labelled_set[r->nlabelled] = li;
-            rc = must_dataset_open(dir, &r->labelled[r->nlabelled], err);
-            if (!rc)
-                r->nlabelled++;
-            free(dir);
-            if (rc)
-                break;
+    int rc = MUST_OK;
+    for (int li = 0; li < e->label.ndata && rc == MUST_OK; li++) {
+        must_dataset **parts;
+        int n;
+        if ((rc = run_labelled_parts(r, li, &parts, &n, err)))
+            break;
+        must_dataset **v = realloc(r->labelled, (size_t)(r->nlabelled + n) * sizeof *v);
+        int *vs = v ? realloc(r->labelled_set, (size_t)(r->nlabelled + n) * sizeof *vs) : NULL;
+        if (v)
+            r->labelled = v;
+        if (vs)
+            r->labelled_set = vs;
+        if (!v || !vs) {
+            run_labelled_parts_free(parts, n);
+            return must_err_set(err, MUST_ENOMEM, "out of memory");
         }
+        for (int k = 0; k < n; k++) {
+            r->labelled[r->nlabelled] = parts[k];
+            r->labelled_set[r->nlabelled++] = li;
+        }
+        free(parts); /* the sets now belong to r */
+    }
     return rc;
 }
 
