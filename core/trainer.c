@@ -350,9 +350,13 @@ static int save(const must_experiment *e, must_params *const *sets, int nsets,
     so.optim = opt;
     so.config = e->text;
     so.step = step;
-    int rc = must_ckpt_save(path, sets, nsets, &so, err);
-    if (!rc && csv)
-        rc = must_file_write_atomic(csv_path, csv->s, csv->len, err);
+    /* The curve first: a kill between the two writes then leaves a CSV
+     * ahead of the checkpoint, which a resume trims to the checkpoint's step
+     * (csv_reload); the other order left a checkpoint ahead of its curve,
+     * and the resumed CSV lacked the steps in between. */
+    int rc = csv ? must_file_write_atomic(csv_path, csv->s, csv->len, err) : MUST_OK;
+    if (!rc)
+        rc = must_ckpt_save(path, sets, nsets, &so, err);
     return rc;
 }
 
