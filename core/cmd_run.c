@@ -87,6 +87,8 @@ int must_cmd_run(int argc, char **argv)
     must_err err = {0};
     int rc = run_open(&r, e, out ? out : dout, &err);
     if (!rc)
+        rc = run_record(&r, &err);
+    if (!rc)
         rc = run_all(&r, stage, &err);
     run_close(&r);
     must_exp_free(e);
@@ -139,6 +141,8 @@ int must_cmd_train(int argc, char **argv)
     run_state r;
     int rc = run_open(&r, e, out ? out : dout, &err);
     if (!rc)
+        rc = run_record(&r, &err);
+    if (!rc)
         rc = teacher ? run_teacher(&r, t, &err) : run_student(&r, &err);
     run_close(&r);
     must_exp_free(e);
@@ -176,6 +180,8 @@ int must_cmd_label(int argc, char **argv)
     default_out(e, dout, sizeof dout);
     run_state r;
     int rc = run_open(&r, e, out ? out : dout, &err);
+    if (!rc)
+        rc = run_record(&r, &err);
     if (!rc)
         rc = run_label(&r, &err);
     run_close(&r);

@@ -48,6 +48,9 @@ typedef struct run_quality {
 } run_quality;
 
 int run_open(run_state *r, const must_experiment *e, const char *out, must_err *err);
+/* Writes out/experiment.ini: only for commands that add to the run, so that
+ * `must eval` with another file does not rewrite the record of what ran. */
+int run_record(run_state *r, must_err *err);
 void run_close(run_state *r);
 /* out/a[/b[/c]], malloc'd. */
 char *run_path(const run_state *r, const char *a, const char *b, const char *c);

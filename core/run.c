@@ -144,10 +144,6 @@ int run_open(run_state *r, const must_experiment *e, const char *out, must_err *
     int rc = must_mkdir_p(out, err);
     if (rc)
         return rc;
-    char *cfg = must_path_join(out, "experiment.ini");
-    rc = cfg ? must_file_write_atomic(cfg, e->text, strlen(e->text), err)
-             : must_err_set(err, MUST_ENOMEM, "out of memory");
-    free(cfg);
     uint64_t c = hash_common(e);
     for (int i = 0; i < e->ndata; i++) {
         const must_exp_data *d = &e->data[i];
@@ -169,6 +165,15 @@ int run_open(run_state *r, const must_experiment *e, const char *out, must_err *
         snprintf(s, sizeof s, "%016" PRIx64, r->data_hash[t->data]);
         r->teacher_hash[i] = pl_hash(h, s);
     }
+    return rc;
+}
+
+int run_record(run_state *r, must_err *err)
+{
+    char *cfg = must_path_join(r->out, "experiment.ini");
+    int rc = cfg ? must_file_write_atomic(cfg, r->e->text, strlen(r->e->text), err)
+                 : must_err_set(err, MUST_ENOMEM, "out of memory");
+    free(cfg);
     return rc;
 }
 

@@ -117,6 +117,12 @@ for split in val test; do
             s = b[i] < 0 ? -b[i] : b[i]; if (s < 1) s = 1
             if (d > 1e-5 * s) exit 1 } }' || fail "eval $split gave '$got', the run wrote '$want'"
 done
+# must eval reads a run; it must not rewrite the record of what the run ran.
+cp "$R/experiment.ini" "$tmp/recorded.ini"
+{ cat "$ini"; printf '\n# an edited copy\n'; } >"$tmp/edited.ini"
+"$must" eval "$tmp/edited.ini" --model "$lr0/model.safetensors" --task segmentation --data down \
+    --split val --out "$R" >/dev/null 2>"$tmp/eval.err" || { cat "$tmp/eval.err"; fail "eval edited"; }
+cmp -s "$R/experiment.ini" "$tmp/recorded.ini" || fail "must eval rewrote $R/experiment.ini"
 # Bad input: a clear message naming what is wrong, status 1 (2: usage).
 bad_eval() { # STATUS TEXT ARGS...
     st=$1 text=$2
