@@ -297,7 +297,11 @@ out:
 /* ------------------------------------------------------------------------ */
 /* Pseudo labels. */
 
-static uint64_t label_hash(run_state *r, int li)
+/* The hash of label unit li's pseudo labels of the teachers in `only` (NULL:
+ * all of them, the unit's own hash).  A student hashes just its teachers'
+ * labels: each teacher labels independently, so adding or changing another
+ * teacher relabels the set without changing what that student reads. */
+static uint64_t label_hash_of(run_state *r, int li, const must_exp_student *only)
 {
     const must_experiment *e = r->e;
     char s[64];
@@ -306,10 +310,20 @@ static uint64_t label_hash(run_state *r, int li)
              e->label.shard);
     h = pl_hash(h, s);
     for (int i = 0; i < e->label.nteachers; i++) {
-        snprintf(s, sizeof s, "%016" PRIx64, r->teacher_hash[e->label.teachers[i]]);
+        int t = e->label.teachers[i], used = !only;
+        for (int j = 0; only && j < only->nteachers; j++)
+            used |= only->teachers[j] == t;
+        if (!used)
+            continue;
+        snprintf(s, sizeof s, "%016" PRIx64, r->teacher_hash[t]);
         h = pl_hash(h, s);
     }
     return h;
+}
+
+static uint64_t label_hash(run_state *r, int li)
+{
+    return label_hash_of(r, li, NULL);
 }
 
 int run_label(run_state *r, must_err *err)
@@ -433,7 +447,7 @@ static int run_multi(run_state *r, const must_exp_student *s, must_err *err)
         for (int li = 0; li < e->label.ndata; li++) {
             if (!multi_takes(s, e, li))
                 continue;
-            snprintf(buf, sizeof buf, "%016" PRIx64, label_hash(r, li));
+            snprintf(buf, sizeof buf, "%016" PRIx64, label_hash_of(r, li, s));
             h = pl_hash(h, buf);
         }
         for (int i = 0; i < s->nextra; i++) {

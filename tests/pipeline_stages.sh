@@ -204,6 +204,18 @@ sed '/^\[teacher.seg\]/,/^\[/ s/^steps = 6/steps = 7/' "$tmp/student-lr.ini" >"$
 redo "$tmp/teacher-steps.ini" "teachers/seg label/unl student multitask transfer/supervised-seg/dseg
       transfer/multitask/dseg transfer/must/dseg"
 grep -q "\[teacher seg\] settings changed" "$tmp/redo.log" || fail "no 'settings changed' line"
+# A [student.NAME] reads only its own teachers' pseudo labels: a change to
+# another teacher relabels the set and leaves it alone.
+{ cat "$tmp/teacher-steps.ini"
+  printf '[student.d]\nteachers = depth\ndata = unl\nsteps = 4\nbatch = 4\nlr = 0.05\n'; } >"$tmp/with-d.ini"
+stage student "$tmp/with-d.log" "$tmp/with-d.ini"
+units="$units student-d"
+sed '/^\[teacher.seg\]/,/^\[/ s/^steps = 7/steps = 8/' "$tmp/with-d.ini" >"$tmp/seg-8.ini"
+redo "$tmp/seg-8.ini" "teachers/seg label/unl student multitask transfer/supervised-seg/dseg
+      transfer/multitask/dseg transfer/must/dseg"
+sed '/^\[teacher.depth\]/,/^\[/ s/^steps = 6/steps = 7/' "$tmp/seg-8.ini" >"$tmp/depth-7.ini"
+redo "$tmp/depth-7.ini" "teachers/depth label/unl student student-d multitask transfer/multitask/dseg
+      transfer/must/dseg"
 
 # ---- A diverging loss: lr 100 with weight decay 1 grows the weights a
 # hundredfold a step until they overflow. ----
