@@ -22,4 +22,14 @@ double must_bench_peak_rss_mib(void);
 double must_bench_cpu_now(void);                      /* every thread's CPU seconds */
 int must_bench_cmp_double(const void *a, const void *b); /* qsort, ascending */
 
+/* The options every timed-steps benchmark takes: --size, --batch, --threads,
+ * --steps, --warmup. */
+typedef struct must_bench_steps {
+    int size, batch, threads, steps, warmup;
+} must_bench_steps;
+/* When argv[*i] is one of those options, parses its value (argv[*i + 1])
+ * into o, advances *i past it and returns 1; returns 0 for any other
+ * argument, and 2 (after a usage message naming cmd) for a bad value. */
+int must_bench_steps_opt(const char *cmd, int argc, char **argv, int *i, must_bench_steps *o);
+
 #endif

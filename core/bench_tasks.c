@@ -27,7 +27,7 @@
 #define BT_CLASSES 10
 
 typedef struct bt_opts {
-    int size, batch, threads, steps, warmup;
+    must_bench_steps st;
     const char *tasks;      /* "detection,depth" */
     const char *experiment; /* backbone and [task.X] options from this file */
     const char *opt[BT_MAX_OPTS]; /* "TASK.KEY=VALUE" */
@@ -58,7 +58,6 @@ static int parse(int argc, char **argv, bt_opts *o)
 {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int *dst = NULL, lo = 1, hi = 1 << 20;
         if (strcmp(a, "--tasks") == 0 || strcmp(a, "--experiment") == 0 ||
             strcmp(a, "--opt") == 0) {
             if (!v || !*v)
@@ -75,22 +74,12 @@ static int parse(int argc, char **argv, bt_opts *o)
                 o->opt[o->nopt++] = v;
             i++;
             continue;
-        } else if (strcmp(a, "--size") == 0) {
-            dst = &o->size, lo = 8, hi = 4096;
-        } else if (strcmp(a, "--batch") == 0) {
-            dst = &o->batch, hi = 4096;
-        } else if (strcmp(a, "--threads") == 0) {
-            dst = &o->threads, hi = 1024;
-        } else if (strcmp(a, "--steps") == 0) {
-            dst = &o->steps, hi = 100000;
-        } else if (strcmp(a, "--warmup") == 0) {
-            dst = &o->warmup, lo = 0, hi = 100000;
-        } else {
-            return must_cli_usage_error(cmd, "unknown option '%s'", a);
         }
-        if ((*dst = must_cli_int(cmd, a, v, lo, hi)) < 0)
+        int rc = must_bench_steps_opt(cmd, argc, argv, &i, &o->st);
+        if (rc == 2)
             return 2;
-        i++;
+        if (rc == 0)
+            return must_cli_usage_error(cmd, "unknown option '%s'", a);
     }
     return 0;
 }
@@ -348,7 +337,7 @@ static int model_new(bt_model *m, const bt_opts *o)
         must_task_env env = {0};
         env.features = &fd;
         env.nclasses = classed ? BT_CLASSES : 0;
-        env.image_size = o->size;
+        env.image_size = o->st.size;
         env.seed = bc.seed * 1000003u + (uint64_t)m->ntasks + 16;
         if (must_task_build(t, &env, &err)) {
             fprintf(stderr, "must %s: %s\n", cmd, err.msg);
@@ -418,7 +407,7 @@ static void print_timers(bt_model *m, double wall, int steps)
 
 int must_bench_train_tasks(int argc, char **argv)
 {
-    bt_opts o = {64, 32, 0, 10, 3, NULL, NULL, {0}, 0};
+    bt_opts o = {{64, 32, 0, 10, 3}, NULL, NULL, {0}, 0};
     int rc = parse(argc, argv, &o);
     if (rc)
         return rc;
@@ -428,17 +417,17 @@ int must_bench_train_tasks(int argc, char **argv)
     bt_labels lab = {0};
     must_ctx *ctx = NULL;
     must_optim *opt = NULL;
-    double *times = calloc((size_t)o.steps, sizeof *times);
-    double *cpu = calloc((size_t)o.steps, sizeof *cpu);
+    double *times = calloc((size_t)o.st.steps, sizeof *times);
+    double *cpu = calloc((size_t)o.st.steps, sizeof *cpu);
     must_err err = {0};
     if ((rc = model_new(&m, &o)))
         goto out;
     rc = 1;
-    if (!times || !cpu || !(ctx = must_ctx_new(o.threads))) {
+    if (!times || !cpu || !(ctx = must_ctx_new(o.st.threads))) {
         fprintf(stderr, "must %s: out of memory\n", cmd);
         goto out;
     }
-    if (labels_make(&lab, o.batch, o.size, m.kinds, &err)) {
+    if (labels_make(&lab, o.st.batch, o.st.size, m.kinds, &err)) {
         fprintf(stderr, "must %s: %s\n", cmd, err.msg);
         goto out;
     }
@@ -460,8 +449,8 @@ int must_bench_train_tasks(int argc, char **argv)
         nparams += must_params_numel(m.sets[s], 1);
     double losses[BT_MAX_TASKS] = {0}, total = 0, wall = 0;
     int nonfinite = 0;
-    for (int k = 0; k < o.warmup + o.steps; k++) {
-        if (k == o.warmup) /* the timers count the timed steps only */
+    for (int k = 0; k < o.st.warmup + o.st.steps; k++) {
+        if (k == o.st.warmup) /* the timers count the timed steps only */
             for (int i = 0; i < m.ntasks; i++)
                 must_task_timers(m.task[i], NULL, 0, 1);
         lab.b.epoch = 0;
@@ -472,17 +461,17 @@ int must_bench_train_tasks(int argc, char **argv)
             goto out;
         }
         nonfinite |= !isfinite(total);
-        if (k >= o.warmup) {
-            times[k - o.warmup] = must_bench_now() - t0;
-            cpu[k - o.warmup] = must_bench_cpu_now() - c0;
-            wall += times[k - o.warmup];
+        if (k >= o.st.warmup) {
+            times[k - o.st.warmup] = must_bench_now() - t0;
+            cpu[k - o.st.warmup] = must_bench_cpu_now() - c0;
+            wall += times[k - o.st.warmup];
         }
     }
-    qsort(times, (size_t)o.steps, sizeof *times, must_bench_cmp_double);
-    qsort(cpu, (size_t)o.steps, sizeof *cpu, must_bench_cmp_double);
-    int mid = o.steps / 2;
-    double med = o.steps % 2 ? times[mid] : 0.5 * (times[mid - 1] + times[mid]);
-    double cmed = o.steps % 2 ? cpu[mid] : 0.5 * (cpu[mid - 1] + cpu[mid]);
+    qsort(times, (size_t)o.st.steps, sizeof *times, must_bench_cmp_double);
+    qsort(cpu, (size_t)o.st.steps, sizeof *cpu, must_bench_cmp_double);
+    int mid = o.st.steps / 2;
+    double med = o.st.steps % 2 ? times[mid] : 0.5 * (times[mid - 1] + times[mid]);
+    double cmed = o.st.steps % 2 ? cpu[mid] : 0.5 * (cpu[mid - 1] + cpu[mid]);
     const must_backbone_config *bc = must_backbone_config_of(m.bb);
     printf("{\"bench\":\"train\",\"mode\":\"tasks\",\"tasks\":\"%s\",\"size\":%d,\"batch\":%d,"
            "\"threads\":%d,\"backbone\":{\"depth\":%d,\"width\":%.4g,\"stem_stride\":%d,"
@@ -490,15 +479,15 @@ int must_bench_train_tasks(int argc, char **argv)
            "\"img_s\":%.2f,\"img_per_cpu_s\":%.2f,\"step_ms_median\":%.2f,\"step_ms_min\":%.2f,"
            "\"step_ms_max\":%.2f,\"cpu_ms_median\":%.2f,\"peak_rss_mib\":%.1f,\"params\":%zu,"
            "\"loss\":%.5f,\"nonfinite\":%d,\"losses\":{",
-           o.tasks, o.size, o.batch, threads, bc->depth, (double)bc->width, bc->stem_stride,
+           o.tasks, o.st.size, o.st.batch, threads, bc->depth, (double)bc->width, bc->stem_stride,
            bc->stem_pool, bc->fpn_channels, bc->fpn_min_level, bc->fpn_max_level,
-           o.batch / med, cmed > 0 ? o.batch / cmed : 0.0, med * 1e3,
-           times[0] * 1e3, times[o.steps - 1] * 1e3, cmed * 1e3, must_bench_peak_rss_mib(),
+           o.st.batch / med, cmed > 0 ? o.st.batch / cmed : 0.0, med * 1e3,
+           times[0] * 1e3, times[o.st.steps - 1] * 1e3, cmed * 1e3, must_bench_peak_rss_mib(),
            nparams, total, nonfinite);
     for (int i = 0; i < m.ntasks; i++)
         printf("%s\"%s\":%.5f", i ? "," : "", must_task_name(m.task[i]), losses[i]);
     printf("}");
-    print_timers(&m, wall, o.steps);
+    print_timers(&m, wall, o.st.steps);
     printf("}\n");
     rc = 0;
 out:

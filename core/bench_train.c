@@ -16,10 +16,6 @@
 #include "must/optim.h"
 #include "refmodel.h"
 
-typedef struct bench_opts {
-    int size, batch, threads, steps, warmup;
-} bench_opts;
-
 static void usage(FILE *fp, const char *kind, int batch)
 {
     fprintf(fp,
@@ -45,35 +41,20 @@ static void usage(FILE *fp, const char *kind, int batch)
         must_bench_tasks_usage(fp);
 }
 
-static int parse(int argc, char **argv, const char *kind, bench_opts *o)
+static int parse(int argc, char **argv, const char *kind, must_bench_steps *o)
 {
+    char cmd[32];
+    snprintf(cmd, sizeof cmd, "bench %s", kind);
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int *dst = NULL, lo = 1, hi = 1 << 20;
-        if (must_cli_is_help(a)) {
+        if (must_cli_is_help(argv[i])) {
             usage(stdout, kind, o->batch);
             return 1;
-        } else if (strcmp(a, "--size") == 0) {
-            dst = &o->size, lo = 8, hi = 4096;
-        } else if (strcmp(a, "--batch") == 0) {
-            dst = &o->batch, hi = 4096;
-        } else if (strcmp(a, "--threads") == 0) {
-            dst = &o->threads, hi = 1024;
-        } else if (strcmp(a, "--steps") == 0) {
-            dst = &o->steps, hi = 100000;
-        } else if (strcmp(a, "--warmup") == 0) {
-            dst = &o->warmup, lo = 0, hi = 100000;
-        } else {
-            char cmd[32];
-            snprintf(cmd, sizeof cmd, "bench %s", kind);
-            must_cli_usage_error(cmd, "unknown option '%s'", a);
-            return 2;
         }
-        char cmd[32];
-        snprintf(cmd, sizeof cmd, "bench %s", kind);
-        if ((*dst = must_cli_int(cmd, a, v, lo, hi)) < 0)
+        int rc = must_bench_steps_opt(cmd, argc, argv, &i, o);
+        if (rc == 2)
             return 2;
-        i++;
+        if (rc == 0)
+            return must_cli_usage_error(cmd, "unknown option '%s'", argv[i]);
     }
     return 0;
 }
@@ -93,7 +74,7 @@ static int run(int argc, char **argv, int train)
         if (!strcmp(argv[i], "--tasks") || !strcmp(argv[i], "--opt") ||
             !strcmp(argv[i], "--experiment"))
             return must_bench_train_tasks(argc, argv);
-    bench_opts o = {64, train ? 32 : 64, 0, 10, 3};
+    must_bench_steps o = {64, train ? 32 : 64, 0, 10, 3};
     int rc = parse(argc, argv, kind, &o);
     if (rc)
         return rc == 1 ? 0 : rc;
