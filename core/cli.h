@@ -35,4 +35,20 @@ int must_cli_is_help(const char *arg);
 /* Parses a positive int option value; on error prints and returns -1. */
 int must_cli_int(const char *cmd, const char *opt, const char *val, int lo, int hi);
 
+/* One option of a command's table: its name ("--out"), its kind, where its
+ * value goes (const char ** for STR, int * for FLAG, set to 1, and INT), and
+ * INT's range. */
+typedef enum { MUST_CLI_STR, MUST_CLI_FLAG, MUST_CLI_INT } must_cli_kind;
+typedef struct must_cli_opt {
+    const char *name;
+    must_cli_kind kind;
+    void *dst;
+    int lo, hi;
+} must_cli_opt;
+/* Parses argv[1..argc) against opts (ended by an entry whose name is NULL);
+ * arguments that are not options fill pos[0..npos) in order.  Returns 0; 1
+ * after printing help for -h or --help; 2 after a usage error naming cmd. */
+int must_cli_parse(const char *cmd, int argc, char **argv, const must_cli_opt *opts,
+                   const char **pos, int npos, const char *help);
+
 #endif

@@ -41,41 +41,27 @@ static int finish(const char *cmd, int rc, const must_err *err)
 
 int must_cmd_run(int argc, char **argv)
 {
-    const char *ini = NULL, *out = NULL;
+    const char *ini = NULL, *out = NULL, *stage_name = NULL;
+    const must_cli_opt opts[] = {{"--stage", MUST_CLI_STR, &stage_name, 0, 0},
+                                 {"--out", MUST_CLI_STR, &out, 0, 0},
+                                 {NULL, 0, NULL, 0, 0}};
+    int rc = must_cli_parse(
+        "run", argc, argv, opts, &ini, 1,
+        "usage: must run EXP.ini [--stage teachers|label|student|transfer|report] [--out RUN]\n\n"
+        "Runs the experiment (docs/experiments.md) into RUN (default run-NAME):\n"
+        "teachers, pseudo labels, the student (and the multi-task baseline), the\n"
+        "transfer sweep and the report.  A finished unit is skipped, one cut off\n"
+        "resumes, one whose settings changed is redone.  --stage runs one stage\n"
+        "(and whatever it needs that is not done yet).\n");
+    if (rc)
+        return rc == 1 ? 0 : rc;
     int stage = -1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (must_cli_is_help(a)) {
-            printf("usage: must run EXP.ini [--stage teachers|label|student|transfer|report] "
-                   "[--out RUN]\n\n"
-                   "Runs the experiment (docs/experiments.md) into RUN (default run-NAME):\n"
-                   "teachers, pseudo labels, the student (and the multi-task baseline), the\n"
-                   "transfer sweep and the report.  A finished unit is skipped, one cut off\n"
-                   "resumes, one whose settings changed is redone.  --stage runs one stage\n"
-                   "(and whatever it needs that is not done yet).\n");
-            return 0;
-        } else if (strcmp(a, "--stage") == 0) {
-            if (!v)
-                return must_cli_usage_error("run", "--stage needs a value");
-            for (int s = 0; stages[s]; s++)
-                if (strcmp(stages[s], v) == 0)
-                    stage = s;
-            if (stage < 0)
-                return must_cli_usage_error("run", "unknown stage '%s' (teachers, label, "
-                                                   "student, transfer, report)", v);
-            i++;
-        } else if (strcmp(a, "--out") == 0) {
-            if (!v)
-                return must_cli_usage_error("run", "--out needs a directory");
-            out = v;
-            i++;
-        } else if (a[0] == '-')
-            return must_cli_usage_error("run", "unknown option '%s'", a);
-        else if (!ini)
-            ini = a;
-        else
-            return must_cli_usage_error("run", "one experiment file, not '%s' too", a);
-    }
+    for (int s = 0; stage_name && stages[s]; s++)
+        if (strcmp(stages[s], stage_name) == 0)
+            stage = s;
+    if (stage_name && stage < 0)
+        return must_cli_usage_error("run", "unknown stage '%s' (teachers, label, student, "
+                                           "transfer, report)", stage_name);
     if (!ini)
         return must_cli_usage_error("run", "no experiment file");
     must_experiment *e;
@@ -85,7 +71,7 @@ int must_cmd_run(int argc, char **argv)
     default_out(e, dout, sizeof dout);
     run_state r;
     must_err err = {0};
-    int rc = run_open(&r, e, out ? out : dout, &err);
+    rc = run_open(&r, e, out ? out : dout, &err);
     if (!rc)
         rc = run_record(&r, &err);
     if (!rc)
@@ -99,31 +85,20 @@ int must_cmd_train(int argc, char **argv)
 {
     const char *ini = NULL, *out = NULL, *teacher = NULL;
     int student = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (must_cli_is_help(a)) {
-            printf("usage: must train EXP.ini (--teacher NAME | --student) [--out RUN]\n\n"
-                   "Trains one model of the experiment into RUN (default run-NAME): a teacher,\n"
-                   "or the students (every [student.NAME] too, and the multi-task baseline\n"
-                   "when [multitask] is given; pseudo labels are made first when missing).\n"
-                   "Resumes a run cut off.  Writes RUN/teachers/NAME/ or RUN/student/ (and\n"
-                   "RUN/student-NAME/, RUN/multitask/): model.safetensors, loss.csv.\n");
-            return 0;
-        } else if (strcmp(a, "--teacher") == 0 && v) {
-            teacher = v;
-            i++;
-        } else if (strcmp(a, "--student") == 0) {
-            student = 1;
-        } else if (strcmp(a, "--out") == 0 && v) {
-            out = v;
-            i++;
-        } else if (a[0] == '-')
-            return must_cli_usage_error("train", "unknown option '%s' (or no value)", a);
-        else if (!ini)
-            ini = a;
-        else
-            return must_cli_usage_error("train", "one experiment file, not '%s' too", a);
-    }
+    const must_cli_opt opts[] = {{"--teacher", MUST_CLI_STR, &teacher, 0, 0},
+                                 {"--student", MUST_CLI_FLAG, &student, 0, 0},
+                                 {"--out", MUST_CLI_STR, &out, 0, 0},
+                                 {NULL, 0, NULL, 0, 0}};
+    int rc = must_cli_parse(
+        "train", argc, argv, opts, &ini, 1,
+        "usage: must train EXP.ini (--teacher NAME | --student) [--out RUN]\n\n"
+        "Trains one model of the experiment into RUN (default run-NAME): a teacher,\n"
+        "or the students (every [student.NAME] too, and the multi-task baseline\n"
+        "when [multitask] is given; pseudo labels are made first when missing).\n"
+        "Resumes a run cut off.  Writes RUN/teachers/NAME/ or RUN/student/ (and\n"
+        "RUN/student-NAME/, RUN/multitask/): model.safetensors, loss.csv.\n");
+    if (rc)
+        return rc == 1 ? 0 : rc;
     if (!ini || (!teacher) == (!student))
         return must_cli_usage_error("train", "give EXP.ini and one of --teacher NAME, --student");
     must_experiment *e;
@@ -139,7 +114,7 @@ int must_cmd_train(int argc, char **argv)
     char dout[128];
     default_out(e, dout, sizeof dout);
     run_state r;
-    int rc = run_open(&r, e, out ? out : dout, &err);
+    rc = run_open(&r, e, out ? out : dout, &err);
     if (!rc)
         rc = run_record(&r, &err);
     if (!rc)
@@ -152,24 +127,15 @@ int must_cmd_train(int argc, char **argv)
 int must_cmd_label(int argc, char **argv)
 {
     const char *ini = NULL, *out = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (must_cli_is_help(a)) {
-            printf("usage: must label EXP.ini [--out RUN]\n\n"
-                   "Runs every teacher of [label] over every image of its sets (training\n"
-                   "the teachers first when needed) and writes RUN/label/SET/part-NNN,\n"
-                   "datasets with supervised labels kept and pseudo labels for the rest.\n");
-            return 0;
-        } else if (strcmp(a, "--out") == 0 && v) {
-            out = v;
-            i++;
-        } else if (a[0] == '-')
-            return must_cli_usage_error("label", "unknown option '%s' (or no value)", a);
-        else if (!ini)
-            ini = a;
-        else
-            return must_cli_usage_error("label", "one experiment file, not '%s' too", a);
-    }
+    const must_cli_opt opts[] = {{"--out", MUST_CLI_STR, &out, 0, 0}, {NULL, 0, NULL, 0, 0}};
+    int rc = must_cli_parse(
+        "label", argc, argv, opts, &ini, 1,
+        "usage: must label EXP.ini [--out RUN]\n\n"
+        "Runs every teacher of [label] over every image of its sets (training\n"
+        "the teachers first when needed) and writes RUN/label/SET/part-NNN,\n"
+        "datasets with supervised labels kept and pseudo labels for the rest.\n");
+    if (rc)
+        return rc == 1 ? 0 : rc;
     if (!ini)
         return must_cli_usage_error("label", "no experiment file");
     must_experiment *e;
@@ -179,7 +145,7 @@ int must_cmd_label(int argc, char **argv)
     char dout[128];
     default_out(e, dout, sizeof dout);
     run_state r;
-    int rc = run_open(&r, e, out ? out : dout, &err);
+    rc = run_open(&r, e, out ? out : dout, &err);
     if (!rc)
         rc = run_record(&r, &err);
     if (!rc)
@@ -192,38 +158,23 @@ int must_cmd_label(int argc, char **argv)
 int must_cmd_eval(int argc, char **argv)
 {
     const char *ini = NULL, *out = NULL, *model = NULL, *task = NULL, *data = NULL;
-    int split = MUST_SPLIT_TEST;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (must_cli_is_help(a)) {
-            printf("usage: must eval EXP.ini --model FILE --task T --data D [--split S] "
-                   "[--out RUN]\n\n"
-                   "Evaluates a checkpoint (backbone and the head named [task.T]) on a split\n"
-                   "(train, val, test; default test) of [data.D] and prints every metric.\n");
-            return 0;
-        } else if (strcmp(a, "--model") == 0 && v) {
-            model = v;
-            i++;
-        } else if (strcmp(a, "--task") == 0 && v) {
-            task = v;
-            i++;
-        } else if (strcmp(a, "--data") == 0 && v) {
-            data = v;
-            i++;
-        } else if (strcmp(a, "--split") == 0 && v) {
-            if ((split = must_split_parse(v)) < 0)
-                return must_cli_usage_error("eval", "unknown split '%s'", v);
-            i++;
-        } else if (strcmp(a, "--out") == 0 && v) {
-            out = v;
-            i++;
-        } else if (a[0] == '-')
-            return must_cli_usage_error("eval", "unknown option '%s' (or no value)", a);
-        else if (!ini)
-            ini = a;
-        else
-            return must_cli_usage_error("eval", "one experiment file, not '%s' too", a);
-    }
+    const char *split_name = NULL;
+    const must_cli_opt opts[] = {{"--model", MUST_CLI_STR, &model, 0, 0},
+                                 {"--task", MUST_CLI_STR, &task, 0, 0},
+                                 {"--data", MUST_CLI_STR, &data, 0, 0},
+                                 {"--split", MUST_CLI_STR, &split_name, 0, 0},
+                                 {"--out", MUST_CLI_STR, &out, 0, 0},
+                                 {NULL, 0, NULL, 0, 0}};
+    int rc = must_cli_parse(
+        "eval", argc, argv, opts, &ini, 1,
+        "usage: must eval EXP.ini --model FILE --task T --data D [--split S] [--out RUN]\n\n"
+        "Evaluates a checkpoint (backbone and the head named [task.T]) on a split\n"
+        "(train, val, test; default test) of [data.D] and prints every metric.\n");
+    if (rc)
+        return rc == 1 ? 0 : rc;
+    int split = split_name ? must_split_parse(split_name) : MUST_SPLIT_TEST;
+    if (split < 0)
+        return must_cli_usage_error("eval", "unknown split '%s'", split_name);
     if (!ini || !model || !task || !data)
         return must_cli_usage_error("eval", "give EXP.ini, --model, --task and --data");
     must_experiment *e;
@@ -242,7 +193,7 @@ int must_cmd_eval(int argc, char **argv)
     run_state r;
     must_dataset *ds;
     pl_model m = {0};
-    int rc = run_open(&r, e, out ? out : dout, &err);
+    rc = run_open(&r, e, out ? out : dout, &err);
     if (!rc)
         rc = run_dataset(&r, di, &ds, &err);
     pl_head h = {&e->tasks[ti], NULL};
@@ -276,23 +227,18 @@ int must_cmd_demo(int argc, char **argv)
 {
     const char *out = NULL;
     int quick = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (must_cli_is_help(a)) {
-            printf("usage: must demo [--quick] [--out DIR]\n\n"
-                   "Renders the built-in world's datasets and runs etc/must/demo.ini (with\n"
-                   "--quick, demo-quick.ini: a few minutes less of everything) into DIR\n"
-                   "(default must-demo): teachers, pseudo labels, the MuST student, the\n"
-                   "transfer sweep; prints the transfer table.  Rerunning resumes.\n");
-            return 0;
-        } else if (strcmp(a, "--quick") == 0) {
-            quick = 1;
-        } else if (strcmp(a, "--out") == 0 && v) {
-            out = v;
-            i++;
-        } else
-            return must_cli_usage_error("demo", "unknown option '%s' (or no value)", a);
-    }
+    const must_cli_opt opts[] = {{"--quick", MUST_CLI_FLAG, &quick, 0, 0},
+                                 {"--out", MUST_CLI_STR, &out, 0, 0},
+                                 {NULL, 0, NULL, 0, 0}};
+    int rc = must_cli_parse(
+        "demo", argc, argv, opts, NULL, 0,
+        "usage: must demo [--quick] [--out DIR]\n\n"
+        "Renders the built-in world's datasets and runs etc/must/demo.ini (with\n"
+        "--quick, demo-quick.ini: a few minutes less of everything) into DIR\n"
+        "(default must-demo): teachers, pseudo labels, the MuST student, the\n"
+        "transfer sweep; prints the transfer table.  Rerunning resumes.\n");
+    if (rc)
+        return rc == 1 ? 0 : rc;
     const char *file = quick ? "demo-quick.ini" : "demo.ini";
     char path[4096];
     const char *src = getenv("MUST_SRCDIR");

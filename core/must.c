@@ -1,7 +1,6 @@
 /* must.c - the `must` program: one binary, many subcommands. */
 #include "config.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,37 +28,6 @@ static const must_cmd commands[] = {
     {"demo", must_cmd_demo, "the whole MuST pipeline on the built-in world (--quick: minutes)"},
 };
 #define NCMD (int)(sizeof commands / sizeof commands[0])
-
-int must_cli_usage_error(const char *cmd, const char *fmt, ...)
-{
-    va_list ap;
-    fprintf(stderr, "must %s: ", cmd);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "\nTry 'must %s --help'.\n", cmd);
-    return 2;
-}
-
-int must_cli_is_help(const char *arg)
-{
-    return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
-}
-
-int must_cli_int(const char *cmd, const char *opt, const char *val, int lo, int hi)
-{
-    char *end;
-    if (!val) {
-        must_cli_usage_error(cmd, "%s needs a value", opt);
-        return -1;
-    }
-    long v = strtol(val, &end, 10);
-    if (*val == '\0' || *end != '\0' || v < lo || v > hi) {
-        must_cli_usage_error(cmd, "%s: '%s' is not a whole number in %d..%d", opt, val, lo, hi);
-        return -1;
-    }
-    return (int)v;
-}
 
 static void overview(FILE *fp)
 {
