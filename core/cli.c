@@ -47,7 +47,8 @@ int must_cli_parse(const char *cmd, int argc, char **argv, const must_cli_opt *o
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (must_cli_is_help(a)) {
-            fputs(help, stdout);
+            if (help)
+                fputs(help, stdout);
             return 1;
         }
         if (a[0] != '-' || !a[1]) {

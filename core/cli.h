@@ -47,7 +47,8 @@ typedef struct must_cli_opt {
 } must_cli_opt;
 /* Parses argv[1..argc) against opts (ended by an entry whose name is NULL);
  * arguments that are not options fill pos[0..npos) in order.  Returns 0; 1
- * after printing help for -h or --help; 2 after a usage error naming cmd. */
+ * for -h or --help, after printing help unless it is NULL; 2 after a usage
+ * error naming cmd. */
 int must_cli_parse(const char *cmd, int argc, char **argv, const must_cli_opt *opts,
                    const char **pos, int npos, const char *help);
 

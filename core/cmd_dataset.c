@@ -191,42 +191,22 @@ static void draw_map_tile(canvas *c, const tile *t, int kind, const must_map *m,
 static int cmd_show(int argc, char **argv)
 {
     const char *dir = NULL, *out = NULL;
+    const char *split_name = NULL;
     int count = 8, start = 0, split = -1, size = 128;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (must_cli_is_help(a)) {
-            usage(stdout);
-            return 0;
-        } else if (strcmp(a, "--out") == 0) {
-            if (!v)
-                return must_cli_usage_error("dataset show", "--out needs a file name");
-            out = v;
-            i++;
-        } else if (strcmp(a, "--count") == 0) {
-            if ((count = must_cli_int("dataset show", a, v, 1, 256)) < 0)
-                return 2;
-            i++;
-        } else if (strcmp(a, "--start") == 0) {
-            if ((start = must_cli_int("dataset show", a, v, 0, 1 << 30)) < 0)
-                return 2;
-            i++;
-        } else if (strcmp(a, "--tile") == 0) {
-            if ((size = must_cli_int("dataset show", a, v, 32, 1024)) < 0)
-                return 2;
-            i++;
-        } else if (strcmp(a, "--split") == 0) {
-            if (!v || (split = must_split_parse(v)) < 0)
-                return must_cli_usage_error("dataset show", "--split: '%s' is not train, val or test",
-                                            v ? v : "");
-            i++;
-        } else if (a[0] == '-' && a[1]) {
-            return must_cli_usage_error("dataset show", "unknown option '%s'", a);
-        } else if (!dir) {
-            dir = a;
-        } else {
-            return must_cli_usage_error("dataset show", "more than one directory ('%s')", a);
-        }
-    }
+    const must_cli_opt opts[] = {{"--out", MUST_CLI_STR, &out, 0, 0},
+                                 {"--count", MUST_CLI_INT, &count, 1, 256},
+                                 {"--start", MUST_CLI_INT, &start, 0, 1 << 30},
+                                 {"--tile", MUST_CLI_INT, &size, 32, 1024},
+                                 {"--split", MUST_CLI_STR, &split_name, 0, 0},
+                                 {NULL, 0, NULL, 0, 0}};
+    int prc = must_cli_parse("dataset show", argc, argv, opts, &dir, 1, NULL);
+    if (prc == 1)
+        usage(stdout);
+    if (prc)
+        return prc == 1 ? 0 : prc;
+    if (split_name && (split = must_split_parse(split_name)) < 0)
+        return must_cli_usage_error("dataset show", "--split: '%s' is not train, val or test",
+                                    split_name);
     if (!dir || !out)
         return must_cli_usage_error("dataset show", "needs DIR and --out FILE.png");
     must_dataset *ds;

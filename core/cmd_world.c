@@ -131,46 +131,26 @@ static int cmd_generate(int argc, char **argv)
 {
     const char *cmd = "world generate";
     const char *domain = NULL, *out = NULL;
+    const char *seed = NULL;
     must_world_gen_opts o = {.count = 0, .size = 64, .seed = 0, .threads = 0};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (must_cli_is_help(a)) {
-            usage(stdout);
-            return 0;
-        } else if (strcmp(a, "--domain") == 0) {
-            if (!v)
-                return must_cli_usage_error(cmd, "--domain needs a value");
-            domain = v, i++;
-        } else if (strcmp(a, "--out") == 0) {
-            if (!v)
-                return must_cli_usage_error(cmd, "--out needs a value");
-            out = v, i++;
-        } else if (strcmp(a, "--count") == 0) {
-            if ((o.count = must_cli_int(cmd, a, v, 1, 1000000)) < 0)
-                return 2;
-            i++;
-        } else if (strcmp(a, "--size") == 0) {
-            if ((o.size = must_cli_int(cmd, a, v, 8, 1024)) < 0)
-                return 2;
-            i++;
-        } else if (strcmp(a, "--threads") == 0) {
-            if ((o.threads = must_cli_int(cmd, a, v, 1, 1024)) < 0)
-                return 2;
-            i++;
-        } else if (strcmp(a, "--seed") == 0) {
-            unsigned long long s;
-            if (!parse_u64(v, &s))
-                return must_cli_usage_error(cmd, "--seed: '%s' is not a whole number >= 0",
-                                            v ? v : "");
-            o.seed = s, i++;
-        } else if (strcmp(a, "--truth") == 0) {
-            o.truth = 1;
-        } else if (strcmp(a, "--quiet") == 0) {
-            o.quiet = 1;
-        } else {
-            return must_cli_usage_error(cmd, "unknown option '%s'", a);
-        }
-    }
+    const must_cli_opt opts[] = {{"--domain", MUST_CLI_STR, &domain, 0, 0},
+                                 {"--out", MUST_CLI_STR, &out, 0, 0},
+                                 {"--count", MUST_CLI_INT, &o.count, 1, 1000000},
+                                 {"--size", MUST_CLI_INT, &o.size, 8, 1024},
+                                 {"--threads", MUST_CLI_INT, &o.threads, 1, 1024},
+                                 {"--seed", MUST_CLI_STR, &seed, 0, 0},
+                                 {"--truth", MUST_CLI_FLAG, &o.truth, 0, 0},
+                                 {"--quiet", MUST_CLI_FLAG, &o.quiet, 0, 0},
+                                 {NULL, 0, NULL, 0, 0}};
+    int rc = must_cli_parse(cmd, argc, argv, opts, NULL, 0, NULL);
+    if (rc == 1)
+        usage(stdout);
+    if (rc)
+        return rc == 1 ? 0 : rc;
+    unsigned long long sv = 0;
+    if (seed && !parse_u64(seed, &sv))
+        return must_cli_usage_error(cmd, "--seed: '%s' is not a whole number >= 0", seed);
+    o.seed = sv;
     if (!domain)
         return must_cli_usage_error(cmd, "--domain is required (see 'must world list')");
     if (!out)
@@ -184,7 +164,7 @@ static int cmd_generate(int argc, char **argv)
     if (!o.count)
         o.count = must_world_domain_default_count(d);
     must_world_gen_stats st;
-    int rc = must_world_generate(d, out, &o, &st, &err);
+    rc = must_world_generate(d, out, &o, &st, &err);
     if (rc) {
         fprintf(stderr, "must %s: %s\n", cmd, err.msg);
         must_world_domain_free(d);
