@@ -32,6 +32,19 @@ sleep 0.5
 kill -9 $pid 2>/dev/null
 wait $pid 2>/dev/null
 [ -f "$tmp/b/teachers/seg/model.safetensors" ] && echo "note: the run finished before the kill"
+# The trainer writes the loss curve, then the checkpoint: a kill between the
+# two leaves a curve ahead of the checkpoint.  That state, made on purpose
+# in a copy (the curve of the whole run beside the killed run's checkpoint),
+# must resume to the same curve and weights.
+if [ -f "$tmp/b/teachers/seg/resume.safetensors" ]; then
+    cp -r "$tmp/b" "$tmp/c"
+    cp "$tmp/a/teachers/seg/loss.csv" "$tmp/c/teachers/seg/loss.csv"
+    "$must" train "$ini" --teacher seg --out "$tmp/c" >"$tmp/c.log" 2>&1 || { cat "$tmp/c.log"; fail "resume with a curve ahead"; }
+    cmp "$tmp/a/teachers/seg/loss.csv" "$tmp/c/teachers/seg/loss.csv" ||
+        fail "a curve ahead of the checkpoint was not trimmed on resume"
+    cmp "$tmp/a/teachers/seg/model.safetensors" "$tmp/c/teachers/seg/model.safetensors" ||
+        fail "resume with a curve ahead: weights differ"
+fi
 "$must" train "$ini" --teacher seg --out "$tmp/b" >"$tmp/b2.log" 2>&1 || { cat "$tmp/b2.log"; fail "resumed run"; }
 grep -q "resuming" "$tmp/b2.log" || echo "note: nothing to resume (the kill came too late)"
 cmp "$tmp/a/teachers/seg/model.safetensors" "$tmp/b/teachers/seg/model.safetensors" ||
