@@ -1,11 +1,13 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io-impl.h"
 #include "must/io.h"
 
 int must_afile_open(must_afile *af, const char *path, must_err *err)
@@ -33,12 +35,12 @@ int must_afile_open(must_afile *af, const char *path, must_err *err)
     return MUST_OK;
 }
 
-int must_afile_commit(must_afile *af, must_err *err)
+static int commit(must_afile *af, int sync, must_err *err)
 {
     int rc = MUST_OK;
     if (!af->fp)
         return must_err_set(err, MUST_EINVAL, "atomic file not open");
-    if (fflush(af->fp) != 0 || ferror(af->fp) || fsync(fileno(af->fp)) != 0) {
+    if (fflush(af->fp) != 0 || ferror(af->fp) || (sync && fsync(fileno(af->fp)) != 0)) {
         rc = must_err_set(err, MUST_EIO, "%s: write failed: %s", af->path, strerror(errno));
         fclose(af->fp);
         remove(af->tmp);
@@ -53,6 +55,34 @@ int must_afile_commit(must_afile *af, must_err *err)
     free(af->tmp);
     memset(af, 0, sizeof *af);
     return rc;
+}
+
+int must_afile_commit(must_afile *af, must_err *err)
+{
+    return commit(af, 1, err);
+}
+
+int must_afile_commit_nosync(must_afile *af, must_err *err)
+{
+    return commit(af, 0, err);
+}
+
+int must_io_sync_fs(const char *dir, must_err *err)
+{
+#ifdef HAVE_SYNCFS
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd < 0)
+        return must_err_set(err, MUST_EIO, "%s: cannot open: %s", dir, strerror(errno));
+    int r = syncfs(fd), e = errno;
+    close(fd);
+    if (r != 0)
+        return must_err_set(err, MUST_EIO, "%s: sync failed: %s", dir, strerror(e));
+#else
+    (void)dir;
+    (void)err;
+    sync();
+#endif
+    return MUST_OK;
 }
 
 void must_afile_abort(must_afile *af)

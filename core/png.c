@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io-impl.h"
 #include "must/image.h"
 #include "must/io.h"
 
@@ -130,7 +131,7 @@ int must_png_read(const char *path, must_image *img, int channels, int depth, mu
     return MUST_OK;
 }
 
-int must_png_write(const char *path, const must_image *img, must_err *err)
+static int png_write(const char *path, const must_image *img, int sync, must_err *err)
 {
     if (!img->pixels || img->width <= 0 || img->height <= 0 ||
         (img->channels != 1 && img->channels != 3) || (img->depth != 8 && img->depth != 16))
@@ -153,5 +154,28 @@ int must_png_write(const char *path, const must_image *img, must_err *err)
         return rc;
     }
     png_image_free(&pi);
-    return must_afile_commit(&af, err);
+    return sync ? must_afile_commit(&af, err) : must_afile_commit_nosync(&af, err);
+}
+
+int must_png_write(const char *path, const must_image *img, must_err *err)
+{
+    return png_write(path, img, 1, err);
+}
+
+int must_png_write_nosync(const char *path, const must_image *img, must_err *err)
+{
+    return png_write(path, img, 0, err);
+}
+
+int must_png_complete(const char *path)
+{
+    static const unsigned char iend[12] = {0, 0, 0, 0, 'I', 'E', 'N', 'D', 0xAE, 0x42, 0x60, 0x82};
+    unsigned char tail[12];
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return 0;
+    int ok = fseek(fp, -12, SEEK_END) == 0 && fread(tail, 1, 12, fp) == 12 &&
+             memcmp(tail, iend, 12) == 0;
+    fclose(fp);
+    return ok;
 }

@@ -48,6 +48,14 @@ expect 0 "$must" world generate --domain down-seg --count 5 --size 32 --out "$tm
 [ -f "$tmp/seg/labels/segmentation/000004.png" ] || fail "no segmentation mask"
 expect 0 "$must" world generate --domain down-seg --count 5 --size 32 --out "$tmp/seg"
 grep -q "0 rendered, 5 already there" "$tmp/out" || { cat "$tmp/out"; fail "rerun did not skip"; }
+# Images and labels go to disk without an fsync each, so a crash may leave
+# one cut short or empty: a rerun renders exactly those again.
+cp -r "$tmp/seg" "$tmp/cut"
+head -c 100 "$tmp/seg/images/000001.png" >"$tmp/cut/images/000001.png"
+: >"$tmp/cut/labels/segmentation/000003.png"
+expect 0 "$must" world generate --domain down-seg --count 5 --size 32 --out "$tmp/cut"
+grep -q "2 rendered, 3 already there" "$tmp/out" || { cat "$tmp/out"; fail "cut files were not rendered again"; }
+diff -r "$tmp/seg" "$tmp/cut" >/dev/null || fail "the re-rendered files differ from the first ones"
 expect 1 "$must" world generate --domain down-seg --count 5 --size 48 --out "$tmp/seg" --quiet
 grep -q "other parameters" "$tmp/err" || fail "a changed size was not refused"
 

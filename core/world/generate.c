@@ -25,6 +25,7 @@
 #endif
 
 #include "must/image.h"
+#include "io-impl.h"
 #include "must/io.h"
 #include "world-impl.h"
 
@@ -110,17 +111,17 @@ static int finished(const gen *g, int index)
     char id[16], p[PATH_LEN];
     image_id(id, index);
     snprintf(p, sizeof p, "%s/images/%s.png", g->dir, id);
-    if (!must_file_exists(p))
+    if (!must_png_complete(p))
         return 0;
     for (int t = 2; t < 5; t++) {
         if (g->tasks & (1u << t)) {
             label_path(p, g->dir, 0, t, id);
-            if (!must_file_exists(p))
+            if (!must_png_complete(p))
                 return 0;
         }
         if (g->truth_tasks & (1u << t)) {
             label_path(p, g->dir, 1, t, id);
-            if (!must_file_exists(p))
+            if (!must_png_complete(p))
                 return 0;
         }
     }
@@ -190,7 +191,7 @@ static void normal_map(const must_world_frame *f, uint16_t *out)
 static int write_png(const char *path, int S, int ch, int depth, void *px, must_err *err)
 {
     must_image im = {S, S, ch, depth, px};
-    return must_png_write(path, &im, err);
+    return must_png_write_nosync(path, &im, err);
 }
 
 static int write_labels(const gen *g, work *w, const char *id, int truth, unsigned tasks,
@@ -627,7 +628,11 @@ int must_world_generate(const must_world_domain *d, const char *dir,
         return first.code ? first.code : MUST_EIO;
     }
 
-    rc = write_text_labels(&g, threads, err);
+    /* The images went to disk without a sync each (must_png_write_nosync):
+     * one sync for all of them, before the files that say the set is whole. */
+    rc = must_io_sync_fs(dir, err);
+    if (!rc)
+        rc = write_text_labels(&g, threads, err);
     if (!rc)
         rc = write_splits(&g, err);
     if (!rc && g.truth_tasks)
