@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "must/error.h"
+#include "must/labels.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -69,14 +70,14 @@ enum must_world_background {
     MUST_WORLD_NBG
 };
 
-/* Task bits, in the order of docs/dataset-format.md. */
+/* Task bits: 1 << the label kind (must/labels.h). */
 enum {
-    MUST_WORLD_CLASSIFICATION = 1u << 0,
-    MUST_WORLD_DETECTION = 1u << 1,
-    MUST_WORLD_SEGMENTATION = 1u << 2,
-    MUST_WORLD_DEPTH = 1u << 3,
-    MUST_WORLD_NORMAL = 1u << 4,
-    MUST_WORLD_ALL_TASKS = 31u
+    MUST_WORLD_CLASSIFICATION = 1u << MUST_LABEL_CLASSIFICATION,
+    MUST_WORLD_DETECTION = 1u << MUST_LABEL_DETECTION,
+    MUST_WORLD_SEGMENTATION = 1u << MUST_LABEL_SEGMENTATION,
+    MUST_WORLD_DEPTH = 1u << MUST_LABEL_DEPTH,
+    MUST_WORLD_NORMAL = 1u << MUST_LABEL_NORMAL,
+    MUST_WORLD_ALL_TASKS = (1u << MUST_LABEL_NKINDS) - 1
 };
 
 /* "sphere", ...; NULL out of range.  _find returns -1 for an unknown name. */
