@@ -80,3 +80,28 @@ int must_cli_parse(const char *cmd, int argc, char **argv, const must_cli_opt *o
     }
     return 0;
 }
+
+int must_cli_dispatch(const char *cmd, const char *what, int argc, char **argv,
+                      const must_cli_sub *subs, void (*usage)(FILE *fp))
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (must_cli_is_help(argv[1])) {
+        usage(stdout);
+        return 0;
+    }
+    char names[256];
+    size_t n = 0;
+    names[0] = '\0';
+    for (const must_cli_sub *s = subs; s->name; s++) {
+        if (strcmp(s->name, argv[1]) == 0)
+            return s->fn(argc - 1, argv + 1);
+        n += (size_t)snprintf(names + n, n < sizeof names ? sizeof names - n : 0, "%s%s",
+                              n ? ", " : "", s->name);
+        if (n >= sizeof names)
+            n = sizeof names - 1;
+    }
+    return must_cli_usage_error(cmd, "unknown %s '%s' (%s)", what, argv[1], names);
+}

@@ -2,6 +2,8 @@
 #ifndef MUST_CLI_H
 #define MUST_CLI_H
 
+#include <stdio.h>
+
 /* A subcommand gets argv after its own name (argv[0] is the command name)
  * and returns the process exit status: 0 ok, 1 failure, 2 usage error. */
 typedef int (*must_cmd_fn)(int argc, char **argv);
@@ -51,5 +53,17 @@ typedef struct must_cli_opt {
  * error naming cmd. */
 int must_cli_parse(const char *cmd, int argc, char **argv, const must_cli_opt *opts,
                    const char **pos, int npos, const char *help);
+
+/* A command made of subcommands (`must world list`): its table, ended by a
+ * NULL name, and what each is called in the error for an unknown one
+ * ("subcommand", "format"). */
+typedef struct must_cli_sub {
+    const char *name;
+    must_cmd_fn fn;
+} must_cli_sub;
+/* Runs the subcommand argv[1] names with argv + 1; prints usage for none
+ * (status 2) and for -h or --help (status 0). */
+int must_cli_dispatch(const char *cmd, const char *what, int argc, char **argv,
+                      const must_cli_sub *subs, void (*usage)(FILE *fp));
 
 #endif

@@ -302,17 +302,6 @@ static int cmd_show(int argc, char **argv)
 
 int must_cmd_dataset(int argc, char **argv)
 {
-    if (argc < 2) {
-        usage(stderr);
-        return 2;
-    }
-    if (must_cli_is_help(argv[1])) {
-        usage(stdout);
-        return 0;
-    }
-    if (strcmp(argv[1], "check") == 0)
-        return cmd_check(argc - 1, argv + 1);
-    if (strcmp(argv[1], "show") == 0)
-        return cmd_show(argc - 1, argv + 1);
-    return must_cli_usage_error("dataset", "unknown subcommand '%s' (check, show)", argv[1]);
+    static const must_cli_sub subs[] = {{"check", cmd_check}, {"show", cmd_show}, {NULL, NULL}};
+    return must_cli_dispatch("dataset", "subcommand", argc, argv, subs, usage);
 }

@@ -284,15 +284,6 @@ fail:
 
 int must_cmd_import(int argc, char **argv)
 {
-    if (argc < 2) {
-        usage(stderr);
-        return 2;
-    }
-    if (must_cli_is_help(argv[1])) {
-        usage(stdout);
-        return 0;
-    }
-    if (strcmp(argv[1], "imagefolder") == 0)
-        return import_imagefolder(argc - 1, argv + 1);
-    return must_cli_usage_error("import", "unknown format '%s' (imagefolder)", argv[1]);
+    static const must_cli_sub subs[] = {{"imagefolder", import_imagefolder}, {NULL, NULL}};
+    return must_cli_dispatch("import", "format", argc, argv, subs, usage);
 }

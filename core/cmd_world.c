@@ -180,20 +180,9 @@ static int cmd_generate(int argc, char **argv)
 
 int must_cmd_world(int argc, char **argv)
 {
-    if (argc < 2) {
-        usage(stderr);
-        return 2;
-    }
-    if (must_cli_is_help(argv[1])) {
-        usage(stdout);
-        return 0;
-    }
-    if (strcmp(argv[1], "list") == 0)
-        return cmd_list(argc - 1, argv + 1);
-    if (strcmp(argv[1], "generate") == 0)
-        return cmd_generate(argc - 1, argv + 1);
-    if (strcmp(argv[1], "preview") == 0)
-        return must_cmd_world_preview(argc - 1, argv + 1);
-    return must_cli_usage_error("world", "unknown subcommand '%s' (list, generate, preview)",
-                                argv[1]);
+    static const must_cli_sub subs[] = {{"list", cmd_list},
+                                        {"generate", cmd_generate},
+                                        {"preview", must_cmd_world_preview},
+                                        {NULL, NULL}};
+    return must_cli_dispatch("world", "subcommand", argc, argv, subs, usage);
 }
