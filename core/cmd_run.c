@@ -42,17 +42,22 @@ static int finish(const char *cmd, int rc, const must_err *err)
 int must_cmd_run(int argc, char **argv)
 {
     const char *ini = NULL, *out = NULL, *stage_name = NULL;
+    int dry = 0;
     const must_cli_opt opts[] = {{"--stage", MUST_CLI_STR, &stage_name, 0, 0},
                                  {"--out", MUST_CLI_STR, &out, 0, 0},
+                                 {"--dry-run", MUST_CLI_FLAG, &dry, 0, 0},
                                  {NULL, 0, NULL, 0, 0}};
     int rc = must_cli_parse(
         "run", argc, argv, opts, &ini, 1,
-        "usage: must run EXP.ini [--stage teachers|label|student|transfer|report] [--out RUN]\n\n"
+        "usage: must run EXP.ini [--stage teachers|label|student|transfer|report] [--out RUN]\n"
+        "                        [--dry-run]\n\n"
         "Runs the experiment (docs/experiments.md) into RUN (default run-NAME):\n"
         "teachers, pseudo labels, the student (and the multi-task baseline), the\n"
         "transfer sweep and the report.  A finished unit is skipped, one cut off\n"
         "resumes, one whose settings changed is redone.  --stage runs one stage\n"
-        "(and whatever it needs that is not done yet).\n");
+        "(and whatever it needs that is not done yet).  --dry-run lists the units\n"
+        "still to do (after an edit of EXP.ini: what it invalidates) and writes\n"
+        "nothing.\n");
     if (rc)
         return rc == 1 ? 0 : rc;
     int stage = -1;
@@ -72,9 +77,9 @@ int must_cmd_run(int argc, char **argv)
     run_state r;
     must_err err = {0};
     rc = run_open(&r, e, out ? out : dout, &err);
-    if (!rc)
-        rc = run_record(&r, &err);
-    if (!rc)
+    if (!rc && dry)
+        run_plan(&r, 1);
+    else if (!rc && !(rc = run_record(&r, &err)))
         rc = run_all(&r, stage, &err);
     run_close(&r);
     must_exp_free(e);

@@ -58,6 +58,9 @@ int run_dataset(run_state *r, int i, must_dataset **out, must_err *err);
 int run_teacher(run_state *r, int t, must_err *err);
 int run_label(run_state *r, must_err *err);
 int run_student(run_state *r, must_err *err);
+/* Prints how many units of each kind are still to do (after, when verbose,
+ * one line per unit to do), from the hashes the units check. */
+void run_plan(run_state *r, int verbose);
 int run_transfer_one(run_state *r, int rep, int transfer, run_result *res, must_err *err);
 void run_rep_dirname(const must_exp_rep *rep, char *buf, size_t len);
 /* Every representation on every downstream task (what is not done yet). */

@@ -141,9 +141,6 @@ int run_open(run_state *r, const must_experiment *e, const char *out, must_err *
     r->teacher_hash = calloc((size_t)e->nteachers + 1, sizeof *r->teacher_hash);
     if (!r->out || !r->sets || !r->data_hash || !r->teacher_hash)
         return must_err_set(err, MUST_ENOMEM, "out of memory");
-    int rc = must_mkdir_p(out, err);
-    if (rc)
-        return rc;
     uint64_t c = hash_common(e);
     for (int i = 0; i < e->ndata; i++) {
         const must_exp_data *d = &e->data[i];
@@ -165,14 +162,17 @@ int run_open(run_state *r, const must_experiment *e, const char *out, must_err *
         snprintf(s, sizeof s, "%016" PRIx64, r->data_hash[t->data]);
         r->teacher_hash[i] = pl_hash(h, s);
     }
-    return rc;
+    return MUST_OK;
 }
 
 int run_record(run_state *r, must_err *err)
 {
+    int rc = must_mkdir_p(r->out, err);
+    if (rc)
+        return rc;
     char *cfg = must_path_join(r->out, "experiment.ini");
-    int rc = cfg ? must_file_write_atomic(cfg, r->e->text, strlen(r->e->text), err)
-                 : must_err_set(err, MUST_ENOMEM, "out of memory");
+    rc = cfg ? must_file_write_atomic(cfg, r->e->text, strlen(r->e->text), err)
+             : must_err_set(err, MUST_ENOMEM, "out of memory");
     free(cfg);
     return rc;
 }
@@ -424,15 +424,12 @@ static int multi_takes(const must_exp_student *s, const must_experiment *e, int 
     return 0;
 }
 
-static int run_multi(run_state *r, const must_exp_student *s, must_err *err)
+static uint64_t multi_hash(run_state *r, const must_exp_student *s)
 {
     const must_experiment *e = r->e;
     int baseline = s == &e->multitask;
     char name[MUST_EXP_NAME_MAX + 16];
     multi_dirname(e, s, name, sizeof name);
-    char *dir = run_path(r, name, NULL, NULL);
-    if (!dir)
-        return must_err_set(err, MUST_ENOMEM, "out of memory");
     uint64_t h = pl_hash(hash_common(e), name);
     h = hash_train(h, &s->train);
     char buf[128];
@@ -455,6 +452,19 @@ static int run_multi(run_state *r, const must_exp_student *s, must_err *err)
             h = pl_hash(h, buf);
         }
     }
+    return h;
+}
+
+static int run_multi(run_state *r, const must_exp_student *s, must_err *err)
+{
+    const must_experiment *e = r->e;
+    int baseline = s == &e->multitask;
+    char name[MUST_EXP_NAME_MAX + 16];
+    multi_dirname(e, s, name, sizeof name);
+    char *dir = run_path(r, name, NULL, NULL);
+    if (!dir)
+        return must_err_set(err, MUST_ENOMEM, "out of memory");
+    uint64_t h = multi_hash(r, s);
     int rc = MUST_OK;
     if (unit_done(dir, h)) {
         free(dir);
@@ -680,6 +690,24 @@ static int read_eval(const char *dir, long step, int nm, double *val, double *te
     return rc;
 }
 
+/* rh: the representation's hash (rep_source). */
+static uint64_t transfer_hash(run_state *r, int ti, uint64_t rh)
+{
+    const must_experiment *e = r->e;
+    const must_exp_transfer *tr = &e->transfers[ti];
+    uint64_t h = pl_hash(hash_common(e), "transfer");
+    h = hash_task(h, &e->tasks[tr->task]);
+    h = hash_train(h, &tr->train);
+    char buf[2048];
+    size_t u = (size_t)snprintf(buf, sizeof buf, "%016" PRIx64 " %016" PRIx64, rh,
+                                r->data_hash[tr->data]);
+    for (int i = 0; i < tr->nlr && u < sizeof buf; i++)
+        u += (size_t)snprintf(buf + u, sizeof buf - u, " lr%.17g", tr->lrs[i]);
+    for (int i = 0; i < tr->nsteps && u < sizeof buf; i++)
+        u += (size_t)snprintf(buf + u, sizeof buf - u, " s%ld", tr->steps[i]);
+    return pl_hash(h, buf);
+}
+
 int run_transfer_one(run_state *r, int ri, int ti, run_result *res, must_err *err)
 {
     const must_experiment *e = r->e;
@@ -695,17 +723,7 @@ int run_transfer_one(run_state *r, int ri, int ti, run_result *res, must_err *er
     if (rc || (rc = rep_source(r, ri, &src, &rh, err)) ||
         (rc = run_dataset(r, tr->data, &ds, err)))
         goto out;
-    uint64_t h = pl_hash(hash_common(e), "transfer");
-    h = hash_task(h, &e->tasks[tr->task]);
-    h = hash_train(h, &tr->train);
-    char buf[2048];
-    size_t u = (size_t)snprintf(buf, sizeof buf, "%016" PRIx64 " %016" PRIx64, rh,
-                                r->data_hash[tr->data]);
-    for (int i = 0; i < tr->nlr; i++)
-        u += (size_t)snprintf(buf + u, sizeof buf - u, " lr%.17g", tr->lrs[i]);
-    for (int i = 0; i < tr->nsteps; i++)
-        u += (size_t)snprintf(buf + u, sizeof buf - u, " s%ld", tr->steps[i]);
-    h = pl_hash(h, buf);
+    uint64_t h = transfer_hash(r, ti, rh);
     char what[256];
     snprintf(what, sizeof what, "transfer %s %s", e->reps[ri].label, tr->name);
     int finished = unit_done(dir, h);
@@ -792,6 +810,134 @@ out:
     return rc;
 }
 
+/* ------------------------------------------------------------------------ */
+/* The plan: what a run will do, from the same hashes the units check. */
+
+/* 1 when the unit in RUN/a[/b[/c]] is finished with hash h. */
+static int done_at(run_state *r, uint64_t h, const char *a, const char *b, const char *c)
+{
+    char *dir = run_path(r, a, b, c);
+    int d = dir && unit_done(dir, h);
+    free(dir);
+    return d;
+}
+
+/* rep_source's hash without training anything; 0 when the representation
+ * is not trained yet (its transfers are then all to do). */
+static int rep_peek(run_state *r, int ri, uint64_t *h)
+{
+    const must_experiment *e = r->e;
+    const must_exp_rep *rep = &e->reps[ri];
+    switch (rep->kind) {
+    case MUST_REP_RANDOM:
+        *h = pl_hash(hash_common(e), "random");
+        return 1;
+    case MUST_REP_TEACHER:
+        *h = r->teacher_hash[rep->teacher];
+        return done_at(r, *h, "teachers", e->teachers[rep->teacher].name, NULL);
+    case MUST_REP_MULTITASK:
+    case MUST_REP_STUDENT: {
+        const must_exp_student *st = must_exp_rep_student(e, rep);
+        char nm[MUST_EXP_NAME_MAX + 16];
+        multi_dirname(e, st, nm, sizeof nm);
+        if (!done_at(r, multi_hash(r, st), nm, NULL, NULL))
+            return 0;
+        char *done = run_path(r, nm, "done", NULL), *text = NULL;
+        size_t len;
+        must_err e2 = {0};
+        int ok = done && must_file_read(done, &text, &len, &e2) == MUST_OK;
+        *h = ok ? pl_hash(pl_hash(0, nm), text) : 0;
+        free(text);
+        free(done);
+        return ok;
+    }
+    case MUST_REP_FILE: {
+        must_err e2 = {0};
+        *h = pl_hash(pl_hash(0, "file"), rep->path);
+        return hash_file(rep->path, h, &e2) == MUST_OK;
+    }
+    }
+    return 0;
+}
+
+/* Counts a unit of kind k (done or not) and, when verbose, prints the
+ * directory (under RUN) of one to do. */
+static void plan_unit(int *todo, int *all, int k, int done, int verbose, const char *fmt,
+                      const char *a, const char *b)
+{
+    all[k]++;
+    if (done)
+        return;
+    todo[k]++;
+    if (verbose) {
+        printf("  ");
+        printf(fmt, a, b);
+        printf("\n");
+    }
+}
+
+static void plan_walk(run_state *r, int *todo, int *all, int verbose)
+{
+    const must_experiment *e = r->e;
+    for (int i = 0; i < e->ndata; i++)
+        if (e->data[i].world)
+            plan_unit(todo, all, 0, done_at(r, r->data_hash[i], "data", e->data[i].name, NULL),
+                      verbose, "data/%s%s", e->data[i].name, "");
+    for (int t = 0; t < e->nteachers; t++)
+        plan_unit(todo, all, 1,
+                  done_at(r, r->teacher_hash[t], "teachers", e->teachers[t].name, NULL), verbose,
+                  "teachers/%s%s", e->teachers[t].name, "");
+    for (int li = 0; li < e->label.ndata; li++) {
+        const char *nm = e->data[e->label.data[li]].name;
+        plan_unit(todo, all, 2, done_at(r, label_hash(r, li), "label", nm, NULL), verbose,
+                  "label/%s%s", nm, "");
+    }
+    /* [student], every [student.NAME], then [multitask] when given. */
+    for (int i = -1; i <= e->nvariants; i++) {
+        const must_exp_student *st = i < 0 ? &e->student
+                                     : i < e->nvariants ? &e->variants[i] : &e->multitask;
+        if (st == &e->multitask && !e->multitask.enabled)
+            continue;
+        char nm[MUST_EXP_NAME_MAX + 16];
+        multi_dirname(e, st, nm, sizeof nm);
+        plan_unit(todo, all, 3, done_at(r, multi_hash(r, st), nm, NULL, NULL), verbose, "%s%s",
+                  nm, "");
+    }
+    for (int ri = 0; ri < e->nreps; ri++) {
+        uint64_t rh = 0;
+        int ready = rep_peek(r, ri, &rh);
+        char repdir[160];
+        run_rep_dirname(&e->reps[ri], repdir, sizeof repdir);
+        for (int ti = 0; ti < e->ntransfers; ti++) {
+            const char *tn = e->transfers[ti].name;
+            int done = ready && done_at(r, transfer_hash(r, ti, rh), "transfer", repdir, tn);
+            plan_unit(todo, all, 4, done, verbose, "transfer/%s/%s", repdir, tn);
+        }
+    }
+}
+
+void run_plan(run_state *r, int verbose)
+{
+    const must_experiment *e = r->e;
+    int todo[5] = {0}, all[5] = {0}, t2[5] = {0}, a2[5] = {0};
+    plan_walk(r, todo, all, 0);
+    static const char *what[5] = {"data sets", "teachers", "label sets", "students",
+                                  "transfer cells"};
+    int left = todo[0] + todo[1] + todo[2] + todo[3] + todo[4];
+    printf("[run] %s into %s: ", e->name, r->out);
+    if (!left)
+        printf("every unit is done; the report only");
+    for (int k = 0, any = 0; k < 5 && left; k++)
+        if (all[k]) {
+            printf("%s%d of %d %s", any ? ", " : "to do ", todo[k], all[k], what[k]);
+            any = 1;
+        }
+    printf("\n");
+    if (verbose)
+        plan_walk(r, t2, a2, 1);
+    fflush(stdout);
+}
+
 int run_transfers(run_state *r, must_err *err)
 {
     const must_experiment *e = r->e;
@@ -832,6 +978,8 @@ int run_all(run_state *r, int stage, must_err *err)
 {
     const must_experiment *e = r->e;
     int rc = MUST_OK;
+    if (stage < 0)
+        run_plan(r, 0);
     if (stage < 0 || stage == RUN_TRANSFER || stage == RUN_REPORT)
         rc = run_check_files(r, err);
     if (!rc && (stage < 0 || stage == RUN_TEACHERS))

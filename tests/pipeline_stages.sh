@@ -39,6 +39,13 @@ again() {
     cmp -s "$tmp/before" "$tmp/after" || { diff "$tmp/before" "$tmp/after"; fail "a second --stage $1 rewrote files"; }
 }
 
+# ---- A dry run lists every unit and writes nothing. ----
+"$must" run "$ini" --out "$R" --dry-run >"$tmp/dry0.log" 2>&1 || { cat "$tmp/dry0.log"; fail "first dry run"; }
+[ -e "$R" ] && fail "--dry-run created $R"
+grep -q "^\[run\] stages into $R: to do 4 of 4 data sets, 2 of 2 teachers, 1 of 1 label sets, 2 of 2 students, 4 of 4 transfer cells\$" \
+    "$tmp/dry0.log" || { cat "$tmp/dry0.log"; fail "first dry run's summary"; }
+[ "$(grep -c '^  ' "$tmp/dry0.log")" -eq 13 ] || fail "first dry run does not list 13 units"
+
 # ---- Stages, in order: each adds exactly its own directories. ----
 stage teachers "$tmp/teachers.log"
 [ "$(listing "$R")" = "data experiment.ini teachers " ] || fail "after teachers: $(listing "$R")"
@@ -87,6 +94,9 @@ for rep in random "supervised:seg (baseline)" multitask must; do
     grep -q "^| $rep |" "$R/report.md" || fail "no report row for $rep"
 done
 again report
+"$must" run "$ini" --out "$R" --dry-run >"$tmp/dry1.log" 2>&1 || fail "dry run after the stages"
+grep -q "^\[run\] stages into $R: every unit is done; the report only\$" "$tmp/dry1.log" ||
+    { cat "$tmp/dry1.log"; fail "a finished run still has units to do"; }
 
 # ---- [multitask]: one image per step from two sets (20 and 8 training
 # images) that lack each other's labels.  The task an image has no label
@@ -184,7 +194,12 @@ units="data/seg data/depth data/unl data/down teachers/seg teachers/depth label/
        transfer/random/dseg transfer/supervised-seg/dseg transfer/multitask/dseg transfer/must/dseg"
 done_state() { for u in $units; do echo "$u $(stat -c '%i %y' "$R/$u/done")"; done; }
 # $1: the changed INI, $2: the units that must be redone (every other stays).
+# `must run --dry-run` must name exactly those units first, and write nothing.
 redo() {
+    "$must" run "$1" --out "$R" --dry-run >"$tmp/dry.log" 2>&1 || { cat "$tmp/dry.log"; fail "dry run $1"; }
+    got=$(sed -n 's/^  //p' "$tmp/dry.log" | LC_ALL=C sort | tr '\n' ' ')
+    exp=$(for u in $2; do echo "$u"; done | LC_ALL=C sort | tr '\n' ' ')
+    [ "$got" = "$exp" ] || fail "$1: --dry-run names '$got', not '$exp'"
     done_state >"$tmp/d0"
     "$must" run "$1" --out "$R" >"$tmp/redo.log" 2>&1 || { cat "$tmp/redo.log"; fail "run $1"; }
     done_state >"$tmp/d1"
