@@ -581,6 +581,29 @@ static int hash_file(const char *path, uint64_t *h, must_err *err)
     return MUST_OK;
 }
 
+/* A trained student's hash as a representation: its name and the content of
+ * its done file, which changes with every retraining.  0 when unreadable. */
+static int student_rep_hash(run_state *r, const char *nm, uint64_t *h)
+{
+    char *done = run_path(r, nm, "done", NULL), *text = NULL;
+    size_t len;
+    must_err e2 = {0};
+    int ok = done && must_file_read(done, &text, &len, &e2) == MUST_OK;
+    *h = pl_hash(0, nm);
+    if (ok)
+        *h = pl_hash(*h, text);
+    free(text);
+    free(done);
+    return ok;
+}
+
+/* A file: its path and its bytes. */
+static int file_rep_hash(const char *path, uint64_t *h, must_err *err)
+{
+    *h = pl_hash(pl_hash(0, "file"), path);
+    return hash_file(path, h, err);
+}
+
 /* The representation's weights file (NULL for random init), and its hash. */
 static int rep_source(run_state *r, int ri, char **path, uint64_t *h, must_err *err)
 {
@@ -588,7 +611,6 @@ static int rep_source(run_state *r, int ri, char **path, uint64_t *h, must_err *
     const must_exp_rep *rep = &e->reps[ri];
     *path = NULL;
     int rc = MUST_OK;
-    char buf[64];
     switch (rep->kind) {
     case MUST_REP_RANDOM:
         *h = pl_hash(hash_common(e), "random");
@@ -605,22 +627,13 @@ static int rep_source(run_state *r, int ri, char **path, uint64_t *h, must_err *
         multi_dirname(e, st, nm, sizeof nm);
         rc = run_multi(r, st, err);
         *path = run_path(r, nm, "model.safetensors", NULL);
-        char *done = run_path(r, nm, "done", NULL);
-        char *text = NULL;
-        size_t len;
-        must_err e2 = {0};
-        *h = pl_hash(0, nm);
-        if (!rc && done && must_file_read(done, &text, &len, &e2) == MUST_OK)
-            *h = pl_hash(*h, text);
-        free(text);
-        free(done);
+        if (!rc)
+            student_rep_hash(r, nm, h);
         break;
     }
     case MUST_REP_FILE:
         *path = strdup(rep->path);
-        snprintf(buf, sizeof buf, "file");
-        *h = pl_hash(pl_hash(0, buf), rep->path);
-        rc = hash_file(rep->path, h, err);
+        rc = file_rep_hash(rep->path, h, err);
         break;
     }
     if (!rc && !*path)
@@ -840,21 +853,11 @@ static int rep_peek(run_state *r, int ri, uint64_t *h)
         const must_exp_student *st = must_exp_rep_student(e, rep);
         char nm[MUST_EXP_NAME_MAX + 16];
         multi_dirname(e, st, nm, sizeof nm);
-        if (!done_at(r, multi_hash(r, st), nm, NULL, NULL))
-            return 0;
-        char *done = run_path(r, nm, "done", NULL), *text = NULL;
-        size_t len;
-        must_err e2 = {0};
-        int ok = done && must_file_read(done, &text, &len, &e2) == MUST_OK;
-        *h = ok ? pl_hash(pl_hash(0, nm), text) : 0;
-        free(text);
-        free(done);
-        return ok;
+        return done_at(r, multi_hash(r, st), nm, NULL, NULL) && student_rep_hash(r, nm, h);
     }
     case MUST_REP_FILE: {
         must_err e2 = {0};
-        *h = pl_hash(pl_hash(0, "file"), rep->path);
-        return hash_file(rep->path, h, &e2) == MUST_OK;
+        return file_rep_hash(rep->path, h, &e2) == MUST_OK;
     }
     }
     return 0;
