@@ -11,6 +11,24 @@ mkdir -p "$tmp"
 fail() { echo "FAIL: $*"; exit 1; }
 ini=$src/tests/data/kill.ini
 
+# Runs `must ARGS...` in the background and kills it hard as soon as its
+# first resume checkpoint FILE is in place.  These runs take half a second
+# in all on an idle machine, so the poll is short and there is no grace
+# period: a kill that came after the end would test nothing.
+kill_after_checkpoint() { # FILE LOG ARGS...
+    file=$1 log=$2
+    shift 2
+    "$must" "$@" >"$log" 2>&1 &
+    pid=$!
+    n=0
+    while [ ! -f "$file" ] && [ $n -lt 3000 ]; do
+        sleep 0.01
+        n=$((n + 1))
+    done
+    kill -9 $pid 2>/dev/null
+    wait $pid 2>/dev/null
+}
+
 "$must" train "$ini" --teacher seg --out "$tmp/a" >"$tmp/a.log" 2>&1 || { cat "$tmp/a.log"; fail "uninterrupted run"; }
 [ -f "$tmp/a/teachers/seg/model.safetensors" ] || fail "no model after the run"
 [ -f "$tmp/a/teachers/seg/resume.safetensors" ] && fail "resume checkpoint left behind"
@@ -20,33 +38,23 @@ lines=$(wc -l <"$tmp/a/teachers/seg/loss.csv")
 # The same data, so that the second run only trains.
 mkdir -p "$tmp/b"
 cp -r "$tmp/a/data" "$tmp/b/"
-"$must" train "$ini" --teacher seg --out "$tmp/b" >"$tmp/b1.log" 2>&1 &
-pid=$!
-n=0
-while [ ! -f "$tmp/b/teachers/seg/resume.safetensors" ] && [ $n -lt 600 ]; do
-    sleep 0.1
-    n=$((n + 1))
-done
-# Let it pass the first checkpoint, then kill it hard.
-sleep 0.5
-kill -9 $pid 2>/dev/null
-wait $pid 2>/dev/null
-[ -f "$tmp/b/teachers/seg/model.safetensors" ] && echo "note: the run finished before the kill"
+kill_after_checkpoint "$tmp/b/teachers/seg/resume.safetensors" "$tmp/b1.log" \
+    train "$ini" --teacher seg --out "$tmp/b"
+[ -f "$tmp/b/teachers/seg/model.safetensors" ] && fail "the teacher finished before the kill"
+[ -f "$tmp/b/teachers/seg/resume.safetensors" ] || fail "no resume checkpoint after the kill"
 # The trainer writes the loss curve, then the checkpoint: a kill between the
 # two leaves a curve ahead of the checkpoint.  That state, made on purpose
 # in a copy (the curve of the whole run beside the killed run's checkpoint),
 # must resume to the same curve and weights.
-if [ -f "$tmp/b/teachers/seg/resume.safetensors" ]; then
-    cp -r "$tmp/b" "$tmp/c"
-    cp "$tmp/a/teachers/seg/loss.csv" "$tmp/c/teachers/seg/loss.csv"
-    "$must" train "$ini" --teacher seg --out "$tmp/c" >"$tmp/c.log" 2>&1 || { cat "$tmp/c.log"; fail "resume with a curve ahead"; }
-    cmp "$tmp/a/teachers/seg/loss.csv" "$tmp/c/teachers/seg/loss.csv" ||
-        fail "a curve ahead of the checkpoint was not trimmed on resume"
-    cmp "$tmp/a/teachers/seg/model.safetensors" "$tmp/c/teachers/seg/model.safetensors" ||
-        fail "resume with a curve ahead: weights differ"
-fi
+cp -r "$tmp/b" "$tmp/c"
+cp "$tmp/a/teachers/seg/loss.csv" "$tmp/c/teachers/seg/loss.csv"
+"$must" train "$ini" --teacher seg --out "$tmp/c" >"$tmp/c.log" 2>&1 || { cat "$tmp/c.log"; fail "resume with a curve ahead"; }
+cmp "$tmp/a/teachers/seg/loss.csv" "$tmp/c/teachers/seg/loss.csv" ||
+    fail "a curve ahead of the checkpoint was not trimmed on resume"
+cmp "$tmp/a/teachers/seg/model.safetensors" "$tmp/c/teachers/seg/model.safetensors" ||
+    fail "resume with a curve ahead: weights differ"
 "$must" train "$ini" --teacher seg --out "$tmp/b" >"$tmp/b2.log" 2>&1 || { cat "$tmp/b2.log"; fail "resumed run"; }
-grep -q "resuming" "$tmp/b2.log" || echo "note: nothing to resume (the kill came too late)"
+grep -q "resuming at step" "$tmp/b2.log" || fail "the teacher had nothing to resume"
 cmp "$tmp/a/teachers/seg/model.safetensors" "$tmp/b/teachers/seg/model.safetensors" ||
     fail "resumed run's weights differ from the uninterrupted run's"
 cmp "$tmp/a/teachers/seg/loss.csv" "$tmp/b/teachers/seg/loss.csv" ||
@@ -76,22 +84,13 @@ tail -1 "$sa/loss.csv" | awk -F, '{ exit !($6 > 0 && $7 > 0 && ($6 != 1 || $7 !=
 grep -q "learned loss weights: segmentation" "$tmp/sa.log" || fail "no learned weights in the log"
 grep -a -q "loss.log_var" "$sa/model.safetensors" && fail "log-variances in the final weights"
 cp -r "$tmp/a/data/depth" "$tmp/b/data/"
-"$must" train "$ini" --student --out "$tmp/b" >"$tmp/sb1.log" 2>&1 &
-pid=$!
-n=0
-while [ ! -f "$tmp/b/student/resume.safetensors" ] && [ $n -lt 600 ]; do
-    sleep 0.1
-    n=$((n + 1))
-done
-sleep 0.5
-kill -9 $pid 2>/dev/null
-wait $pid 2>/dev/null
-if [ -f "$tmp/b/student/resume.safetensors" ]; then
-    grep -a -q "loss.log_var.depth" "$tmp/b/student/resume.safetensors" ||
-        fail "the resume checkpoint lacks the log-variances"
-fi
+kill_after_checkpoint "$tmp/b/student/resume.safetensors" "$tmp/sb1.log" \
+    train "$ini" --student --out "$tmp/b"
+[ -f "$tmp/b/student/model.safetensors" ] && fail "the student finished before the kill"
+grep -a -q "loss.log_var.depth" "$tmp/b/student/resume.safetensors" ||
+    fail "the resume checkpoint lacks the log-variances"
 "$must" train "$ini" --student --out "$tmp/b" >"$tmp/sb2.log" 2>&1 || { cat "$tmp/sb2.log"; fail "resumed student"; }
-grep -q "resuming at step" "$tmp/sb2.log" || echo "note: the student had nothing to resume (the kill came too late)"
+grep -q "resuming at step" "$tmp/sb2.log" || fail "the student had nothing to resume"
 cmp "$sa/model.safetensors" "$tmp/b/student/model.safetensors" ||
     fail "resumed student's weights differ from the uninterrupted run's"
 cmp "$sa/loss.csv" "$tmp/b/student/loss.csv" || fail "resumed student's loss.csv (weights) differs"
