@@ -14,8 +14,8 @@
 #include <time.h>
 
 #include "det-impl.h"
-#include "plugin-impl.h"
-#include "plugin-opts.h"
+#include "task/plugin-impl.h"
+#include "task/plugin-opts.h"
 #include "must/dataset.h"
 #include "must/loader.h"
 #include "must/model.h"

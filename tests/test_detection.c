@@ -12,7 +12,7 @@
 #include "must/gradcheck.h"
 #include "must/ops.h"
 #include "must/optim.h"
-#include "plugin-impl.h"
+#include "task/plugin-impl.h"
 #include "plugutil.h"
 #include "dettrain.h"
 #include "datautil.h"

@@ -8,14 +8,14 @@
 #include <sys/wait.h>
 
 #include "must/gradcheck.h"
-#include "engine-impl.h"
-#include "model-impl.h"
+#include "engine/engine-impl.h"
+#include "model/model-impl.h"
 #include "must/checkpoint.h"
 #include "must/image.h"
 #include "must/io.h"
 #include "must/model.h"
 #include "must/safetensors.h"
-#include "refmodel.h"
+#include "model/refmodel.h"
 #include "testutil.h"
 
 static must_refmodel *tv_resnet(int depth, int classes)
@@ -356,7 +356,7 @@ END_TEST
 
 
 
-/* ---- the fused ops (core/model_ops.c) ---- */
+/* ---- the fused ops (core/model/model_ops.c) ---- */
 
 struct bnact_case {
     must_params *p;

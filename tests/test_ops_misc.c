@@ -1,5 +1,5 @@
 /* test_ops_misc.c - concat, l2normalize, resizes, losses; gradient checks of
- * those and of the elementwise ops in core/ops_elem.c. */
+ * those and of the elementwise ops in core/engine/ops_elem.c. */
 #include "config.h"
 
 #include <math.h>
@@ -8,7 +8,7 @@
 #include "must/gradcheck.h"
 #include "must/ops.h"
 #include "testutil.h"
-#include "vexp.h"
+#include "engine/vexp.h"
 
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                   */

@@ -25,7 +25,7 @@
 #endif
 
 #include "must/image.h"
-#include "io-impl.h"
+#include "base/io-impl.h"
 #include "must/io.h"
 #include "world-impl.h"
 

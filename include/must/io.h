@@ -3,7 +3,7 @@
  * Every output file of the project goes through must_afile: it is written to
  * a temporary name beside its destination, flushed, synced and renamed into
  * place, so that a crash leaves either the old file or the new one.  (The
- * world's rendered images skip the per-file sync, see core/io-impl.h: they
+ * world's rendered images skip the per-file sync, see core/base/io-impl.h: they
  * can be rendered again, and their set is synced once.)
  */
 #ifndef MUST_IO_H

@@ -1,7 +1,7 @@
 /* draw.c - boxes, class names and scores over an 8-bit RGB image (the
  * paper's Figure 2 and 4 style pictures).  The font is 3x5 pixels, 4 a
  * character, because the training images are 64-128 pixels wide: the
- * program's 5x7 contact-sheet font (core/draw.c) would spend 66 of them on
+ * program's 5x7 contact-sheet font (core/data/draw.c) would spend 66 of them on
  * "cylinder 0.93". */
 #include "config.h"
 

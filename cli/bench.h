@@ -8,7 +8,7 @@
 int must_bench_ops(int argc, char **argv);
 int must_bench_train(int argc, char **argv);
 int must_bench_label(int argc, char **argv);
-/* `must bench train --tasks ...` (core/bench_tasks.c), and its part of the
+/* `must bench train --tasks ...` (cli/bench_tasks.c), and its part of the
  * usage text. */
 int must_bench_train_tasks(int argc, char **argv);
 void must_bench_tasks_usage(FILE *fp);

@@ -8,7 +8,7 @@
 
 #include "cli.h"
 #include "must/model.h"
-#include "refmodel.h"
+#include "model/refmodel.h"
 
 static void usage(FILE *fp)
 {

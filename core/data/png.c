@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io-impl.h"
+#include "base/io-impl.h"
 #include "must/image.h"
 #include "must/io.h"
 

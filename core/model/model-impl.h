@@ -27,7 +27,7 @@ int mbn_add(must_params *p, mbn *b, const char *name, int c);
 
 must_tensor *mconv_fwd(must_ctx *ctx, const mconv *c, must_tensor *x);
 
-/* Fused ops (core/model_ops.c).  y = act(bn(x) + res): batch norm in the
+/* Fused ops (core/model/model_ops.c).  y = act(bn(x) + res): batch norm in the
  * context's mode (training: batch statistics, running ones updated with
  * PyTorch's unbiased rule; eval: running statistics), plus res (same shape
  * as x, or NULL), then a ReLU when relu.  One op on the tape. */
@@ -50,7 +50,7 @@ void model_init_params(must_params *p, must_rng *r);
 /* Trainable elements of p whose names start with prefix. */
 size_t model_numel_prefix(const must_params *p, const char *prefix);
 
-/* ---- the backbone's insides (core/backbone.c, core/fpn.c) ---- */
+/* ---- the backbone's insides (core/model/backbone.c, core/model/fpn.c) ---- */
 
 typedef struct mblock {
     mconv conv[3];

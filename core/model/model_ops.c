@@ -22,7 +22,7 @@
 #include <omp.h>
 #include <string.h>
 
-#include "engine-impl.h"
+#include "engine/engine-impl.h"
 #include "model-impl.h"
 
 /* Fewer elements than this run on one thread: the fork costs more. */

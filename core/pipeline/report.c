@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "draw.h"
+#include "data/draw.h"
 #include "must/io.h"
 #include "run-impl.h"
 

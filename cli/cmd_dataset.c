@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "draw.h"
+#include "data/draw.h"
 #include "must/dataset.h"
 
 static void usage(FILE *fp)

@@ -15,7 +15,7 @@
 
 #include "bench.h"
 #include "cli.h"
-#include "engine-impl.h"
+#include "engine/engine-impl.h"
 
 typedef struct conv_case {
     const char *name;

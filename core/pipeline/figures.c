@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "draw.h"
+#include "data/draw.h"
 #include "must/augment.h"
 #include "must/checkpoint.h"
 #include "must/io.h"

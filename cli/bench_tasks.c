@@ -1,6 +1,6 @@
 /* bench_tasks.c - `must bench train --tasks LIST`: whole training steps of
  * a backbone and task plugins' heads, loaded and driven as the trainer
- * drives them (core/trainer.c: backbone forward, each head's forward and
+ * drives them (core/pipeline/trainer.c: backbone forward, each head's forward and
  * loss, the weighted sum, backward, one optimizer update), on fixed
  * synthetic labels of every kind the tasks read.  Heads that keep named
  * timers (must_task_ops.head_timers) report each timer's share of a step. */
@@ -19,7 +19,7 @@
 #include "must/ops.h"
 #include "must/optim.h"
 #include "must/plugin.h"
-#include "refmodel.h"
+#include "model/refmodel.h"
 
 #define BT_MAX_TASKS 8
 #define BT_MAX_OPTS 64
@@ -352,7 +352,7 @@ static int model_new(bt_model *m, const bt_opts *o)
 
 /* ---- timing ---------------------------------------------------------------- */
 
-/* One training step as core/trainer.c takes it; losses[i] gets task i's. */
+/* One training step as core/pipeline/trainer.c takes it; losses[i] gets task i's. */
 static int step(bt_model *m, must_ctx *ctx, must_optim *opt, const must_batch *b,
                 double *losses, double *total_out, must_err *err)
 {

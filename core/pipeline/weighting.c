@@ -6,7 +6,7 @@
 #include <math.h>
 #include <stdio.h>
 
-#include "engine-impl.h"
+#include "engine/engine-impl.h"
 #include "must/weighting.h"
 
 must_params *must_weighting_params(int n, const char *const *names, const double *s0,

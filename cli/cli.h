@@ -14,7 +14,7 @@ typedef struct must_cmd {
     const char *summary;
 } must_cmd;
 
-/* Each command file defines one of these; core/must.c lists them. */
+/* Each command file defines one of these; cli/must.c lists them. */
 int must_cmd_bench(int argc, char **argv);
 int must_cmd_demo(int argc, char **argv);
 int must_cmd_dataset(int argc, char **argv);

@@ -10,8 +10,8 @@
 #include "must/checkpoint.h"
 #include "must/io.h"
 #include "must/plugin.h"
-#include "pipeline-impl.h"
-#include "run-impl.h"
+#include "pipeline/pipeline-impl.h"
+#include "pipeline/run-impl.h"
 
 static const char *stages[] = {"teachers", "label", "student", "transfer", "report", NULL};
 

@@ -9,7 +9,7 @@
 
 #include "cli.h"
 #include "must/plugin.h"
-#include "plugin-opts.h"
+#include "task/plugin-opts.h"
 
 static void usage(FILE *fp)
 {
