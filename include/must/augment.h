@@ -18,6 +18,7 @@
 #ifndef MUST_AUGMENT_H
 #define MUST_AUGMENT_H
 
+#include "must/export.h"
 #include "must/labels.h"
 #include "must/tensor.h"
 
@@ -43,7 +44,7 @@ typedef struct must_aug_opts {
 } must_aug_opts;
 
 /* Scale 0.8..1.25, flips, brightness/contrast/saturation 0.2. */
-void must_aug_defaults(must_aug_opts *o);
+MUST_API void must_aug_defaults(must_aug_opts *o);
 
 typedef struct must_aug_tf {
     float x0, y0;    /* source point at the window's top-left corner */
@@ -54,40 +55,41 @@ typedef struct must_aug_tf {
 
 /* The evaluation transform: fit the longer side to `size`, keep the top-left
  * corner, pad right or bottom (a detector maps boxes back with 1/s). */
-void must_aug_fit(int src_w, int src_h, int size, must_aug_tf *tf);
+MUST_API void must_aug_fit(int src_w, int src_h, int size, must_aug_tf *tf);
 /* A random training transform: fit, scale by s in [scale_min, scale_max],
  * then a random size x size window (top-left aligned, padded, when the
  * scaled image is smaller), flipped with probability 1/2 when o->hflip. */
-void must_aug_sample(must_rng *r, int src_w, int src_h, int size, const must_aug_opts *o,
-                     must_aug_tf *tf);
+MUST_API void must_aug_sample(must_rng *r, int src_w, int src_h, int size, const must_aug_opts *o,
+                              must_aug_tf *tf);
 
 /* Resampling into a new out_h x out_w map (dst is allocated; the flip is
  * not applied here, see must_aug_flip_*).  Output pixel centres map back
  * to source point x0 + (u + 0.5) / s. */
-int must_aug_resample_bilinear(const must_map *src, const must_aug_tf *tf, const float *fill,
-                               must_map *dst, must_err *err);
-int must_aug_resample_nearest(const must_map *src, const must_aug_tf *tf, float fill,
-                              must_map *dst, must_err *err);
+MUST_API int must_aug_resample_bilinear(const must_map *src, const must_aug_tf *tf,
+                                        const float *fill,
+                                        must_map *dst, must_err *err);
+MUST_API int must_aug_resample_nearest(const must_map *src, const must_aug_tf *tf, float fill,
+                                       must_map *dst, must_err *err);
 /* Boxes in source pixels -> window pixels, clipped; empty ones removed. */
-void must_aug_boxes(must_boxes *b, const must_aug_tf *tf);
+MUST_API void must_aug_boxes(must_boxes *b, const must_aug_tf *tf);
 
 /* Left-right flips in place. */
-void must_aug_flip_map(must_map *m);
-void must_aug_flip_normals(must_map *m); /* flips and negates x (channel 0) */
-void must_aug_flip_boxes(must_boxes *b, int width);
+MUST_API void must_aug_flip_map(must_map *m);
+MUST_API void must_aug_flip_normals(must_map *m); /* flips and negates x (channel 0) */
+MUST_API void must_aug_flip_boxes(must_boxes *b, int width);
 
 /* Brightness, contrast (around the image mean), saturation (around each
  * pixel's gray), in that order, clamped to [0, 1]. */
-void must_aug_photometric(must_map *img, must_rng *r, const must_aug_opts *o);
+MUST_API void must_aug_photometric(must_map *img, must_rng *r, const must_aug_opts *o);
 /* (x - mean) / std per channel. */
-void must_aug_normalize(must_map *img);
+MUST_API void must_aug_normalize(must_map *img);
 
 /* The whole chain, in place: img (3, H, W) in [0, 1] and the labels that
  * l->has names become size x size; the image ends normalised.  o NULL means
  * evaluation (must_aug_fit, no flip, no jitter).  *tf_out (may be NULL)
  * receives the transform used. */
-int must_aug_example(must_map *img, must_labels *l, int size, must_rng *r,
-                     const must_aug_opts *o, must_aug_tf *tf_out, must_err *err);
+MUST_API int must_aug_example(must_map *img, must_labels *l, int size, must_rng *r,
+                              const must_aug_opts *o, must_aug_tf *tf_out, must_err *err);
 
 #ifdef __cplusplus
 }

@@ -11,6 +11,7 @@
 #ifndef MUST_CHECKPOINT_H
 #define MUST_CHECKPOINT_H
 
+#include "must/export.h"
 #include "must/optim.h"
 #include "must/tensor.h"
 
@@ -40,8 +41,8 @@ typedef struct must_ckpt_save_opts {
 /* Writes every tensor (parameters and buffers) of the nsets sets, and what
  * opts asks for, to path atomically.  opts may be NULL (weights only).  Two
  * tensors of the same name, or a name starting with "__", are refused. */
-int must_ckpt_save(const char *path, must_params *const *sets, int nsets,
-                   const must_ckpt_save_opts *opts, must_err *err);
+MUST_API int must_ckpt_save(const char *path, must_params *const *sets, int nsets,
+                            const must_ckpt_save_opts *opts, must_err *err);
 
 /* Load flags.  Strict (0) refuses a file that lacks a tensor of the sets
  * (missing) or has a weight the sets lack (unexpected). */
@@ -75,7 +76,7 @@ typedef struct must_ckpt_report {
     int has_optim, has_rng;
 } must_ckpt_report;
 
-void must_ckpt_report_free(must_ckpt_report *r);
+MUST_API void must_ckpt_report_free(must_ckpt_report *r);
 
 /* Fills the sets' tensors of the same names from path (converting F16, BF16,
  * F64 and integer data to float).  Nothing is changed unless the whole load
@@ -84,12 +85,12 @@ void must_ckpt_report_free(must_ckpt_report *r);
  * the message).  I64 "num_batches_tracked" entries (torchvision's BN
  * counters) that the sets lack are ignored.  opts may be NULL (strict, no
  * optimizer or RNG); rep may be NULL. */
-int must_ckpt_load(const char *path, must_params *const *sets, int nsets,
-                   const must_ckpt_load_opts *opts, must_ckpt_report *rep, must_err *err);
+MUST_API int must_ckpt_load(const char *path, must_params *const *sets, int nsets,
+                            const must_ckpt_load_opts *opts, must_ckpt_report *rep, must_err *err);
 
 /* The RNG state as metadata text and back. */
-void must_ckpt_rng_format(const must_rng *r, char buf[68]);
-int must_ckpt_rng_parse(const char *s, must_rng *r);
+MUST_API void must_ckpt_rng_format(const must_rng *r, char buf[68]);
+MUST_API int must_ckpt_rng_parse(const char *s, must_rng *r);
 
 #ifdef __cplusplus
 }

@@ -15,6 +15,7 @@
 #include <stddef.h>
 
 #include "must/error.h"
+#include "must/export.h"
 #include "must/image.h"
 #include "must/labels.h"
 
@@ -27,13 +28,13 @@ enum must_label_source { MUST_SOURCE_SUPERVISED = 0, MUST_SOURCE_PSEUDO = 1 };
 enum must_split { MUST_SPLIT_TRAIN = 0, MUST_SPLIT_VAL = 1, MUST_SPLIT_TEST = 2, MUST_NSPLITS = 3 };
 
 /* "train", "val", "test"; and back (-1 when unknown). */
-const char *must_split_name(int split);
-int must_split_parse(const char *name);
+MUST_API const char *must_split_name(int split);
+MUST_API int must_split_parse(const char *name);
 
 #define MUST_ID_MAX 64
 
 /* 1 when id is a valid image id: 1-64 of A-Z a-z 0-9 _ - . not starting with '.'. */
-int must_dataset_id_valid(const char *id);
+MUST_API int must_dataset_id_valid(const char *id);
 
 /* ------------------------------------------------------------------------ */
 /* Reading. */
@@ -42,50 +43,50 @@ typedef struct must_dataset must_dataset;
 
 /* Opens DIR; on success *out owns everything (must_dataset_close).  Stops
  * at the first problem; must_dataset_check() lists them all. */
-int must_dataset_open(const char *dir, must_dataset **out, must_err *err);
-void must_dataset_close(must_dataset *ds);
+MUST_API int must_dataset_open(const char *dir, must_dataset **out, must_err *err);
+MUST_API void must_dataset_close(must_dataset *ds);
 
-const char *must_dataset_dir(const must_dataset *ds);
-const char *must_dataset_name(const must_dataset *ds);
+MUST_API const char *must_dataset_dir(const must_dataset *ds);
+MUST_API const char *must_dataset_name(const must_dataset *ds);
 /* Kinds present, as MUST_LABEL_BIT(kind) bits. */
-unsigned must_dataset_tasks(const must_dataset *ds);
+MUST_API unsigned must_dataset_tasks(const must_dataset *ds);
 /* Number of images; they are numbered 0..count-1 in byte order of their ids. */
-int must_dataset_count(const must_dataset *ds);
-const char *must_dataset_id(const must_dataset *ds, int index);
+MUST_API int must_dataset_count(const must_dataset *ds);
+MUST_API const char *must_dataset_id(const must_dataset *ds, int index);
 /* The index of an id, or -1. */
-int must_dataset_find(const must_dataset *ds, const char *id);
+MUST_API int must_dataset_find(const must_dataset *ds, const char *id);
 /* The width and height declared in dataset.ini, 0 when not declared. */
-void must_dataset_size(const must_dataset *ds, int *width, int *height);
+MUST_API void must_dataset_size(const must_dataset *ds, int *width, int *height);
 
 /* Per task: the classes (classification, detection, segmentation; 0 for
  * depth and normal), the provenance, and for pseudo labels the teacher
  * checkpoint (NULL for supervised). */
-int must_dataset_nclasses(const must_dataset *ds, int kind);
-const char *must_dataset_class_name(const must_dataset *ds, int kind, int cls);
-int must_dataset_source(const must_dataset *ds, int kind);
-const char *must_dataset_teacher(const must_dataset *ds, int kind);
+MUST_API int must_dataset_nclasses(const must_dataset *ds, int kind);
+MUST_API const char *must_dataset_class_name(const must_dataset *ds, int kind, int cls);
+MUST_API int must_dataset_source(const must_dataset *ds, int kind);
+MUST_API const char *must_dataset_teacher(const must_dataset *ds, int kind);
 /* Metres per stored depth unit (0 when the set has no depth). */
-float must_dataset_depth_scale(const must_dataset *ds);
+MUST_API float must_dataset_depth_scale(const must_dataset *ds);
 
 /* The images of a split, as indices in file order.  A split without a
  * list file is empty. */
-int must_dataset_split(const must_dataset *ds, int split, const int **indices);
+MUST_API int must_dataset_split(const must_dataset *ds, int split, const int **indices);
 
 /* Path of an image's PNG or of one of its label maps, malloc'd. */
-char *must_dataset_image_path(const must_dataset *ds, int index);
-char *must_dataset_label_path(const must_dataset *ds, int kind, int index);
+MUST_API char *must_dataset_image_path(const must_dataset *ds, int index);
+MUST_API char *must_dataset_label_path(const must_dataset *ds, int kind, int index);
 
 /* Reads image `index` as float RGB (3, H, W) in [0, 1] into *image, and the
  * labels of the kinds in `want` that the set carries into *labels (init'd
  * by the caller; label->has says which came).  Every label map must have
  * the image's size.  Either output may be NULL.  Thread-safe. */
-int must_dataset_load(const must_dataset *ds, int index, unsigned want, must_map *image,
-                      must_labels *labels, must_err *err);
+MUST_API int must_dataset_load(const must_dataset *ds, int index, unsigned want, must_map *image,
+                               must_labels *labels, must_err *err);
 
 /* The cached text labels: the hard class (or -1 when soft; then *soft
  * points at K values) and the boxes of image index. */
-int must_dataset_cls(const must_dataset *ds, int index, const float **soft);
-const must_boxes *must_dataset_boxes(const must_dataset *ds, int index);
+MUST_API int must_dataset_cls(const must_dataset *ds, int index, const float **soft);
+MUST_API const must_boxes *must_dataset_boxes(const must_dataset *ds, int index);
 
 /* ------------------------------------------------------------------------ */
 /* Checking: every problem, then a summary per task. */
@@ -100,8 +101,8 @@ typedef void (*must_dataset_report_fn)(void *user, int is_problem, const char *l
  * images at most once.  Sets *problems to the number found (0 = good) and
  * returns MUST_OK when the check itself ran; a negative status only when it
  * could not run at all (out of memory). */
-int must_dataset_check(const char *dir, must_dataset_report_fn report, void *user,
-                       int *problems, must_err *err);
+MUST_API int must_dataset_check(const char *dir, must_dataset_report_fn report, void *user,
+                                int *problems, must_err *err);
 
 /* ------------------------------------------------------------------------ */
 /* Writing.  The writer creates DIR, writes each image and its label maps as
@@ -128,21 +129,23 @@ typedef struct must_dataset_writer must_dataset_writer;
 
 /* Refuses a DIR that already holds a dataset.ini.  Leftover images and
  * label maps of an earlier, unfinished writer in DIR are removed at commit. */
-int must_dataset_writer_new(const char *dir, const must_dataset_spec *spec,
-                            must_dataset_writer **out, must_err *err);
+MUST_API int must_dataset_writer_new(const char *dir, const must_dataset_spec *spec,
+                                     must_dataset_writer **out, must_err *err);
 /* Adds one image (8-bit gray or RGB) under `id` to split (MUST_SPLIT_* or -1
  * for none) with its labels: exactly the kinds of the spec, maps of the
  * image's size, class ids in range.  Boxes are clipped to the image. */
-int must_dataset_writer_add(must_dataset_writer *w, const char *id, int split,
-                            const must_image *img, const must_labels *labels, must_err *err);
+MUST_API int must_dataset_writer_add(must_dataset_writer *w, const char *id, int split,
+                                     const must_image *img, const must_labels *labels,
+                                     must_err *err);
 /* The same, copying an existing PNG file byte for byte (it is decoded once
  * to check it). */
-int must_dataset_writer_add_file(must_dataset_writer *w, const char *id, int split,
-                                 const char *png_path, const must_labels *labels, must_err *err);
+MUST_API int must_dataset_writer_add_file(must_dataset_writer *w, const char *id, int split,
+                                          const char *png_path, const must_labels *labels,
+                                          must_err *err);
 /* Writes the label files, split lists and dataset.ini; frees w either way. */
-int must_dataset_writer_commit(must_dataset_writer *w, must_err *err);
+MUST_API int must_dataset_writer_commit(must_dataset_writer *w, must_err *err);
 /* Frees w; DIR stays unfinished (no dataset.ini). */
-void must_dataset_writer_abort(must_dataset_writer *w);
+MUST_API void must_dataset_writer_abort(must_dataset_writer *w);
 
 #ifdef __cplusplus
 }

@@ -7,6 +7,8 @@
 #ifndef MUST_ERROR_H
 #define MUST_ERROR_H
 
+#include "must/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -39,16 +41,16 @@ typedef struct must_err {
 
 /* Records code and a formatted message in e (which may be NULL) and returns
  * code, so that `return must_err_set(err, MUST_EINVAL, "...")` reads well. */
-int must_err_set(must_err *e, int code, const char *fmt, ...) MUST_PRINTF(3, 4);
+MUST_API int must_err_set(must_err *e, int code, const char *fmt, ...) MUST_PRINTF(3, 4);
 
 /* Prepends "prefix: " to the message already in e, for adding context such
  * as a file name while an error travels up.  Returns e->code. */
-int must_err_prefix(must_err *e, const char *fmt, ...) MUST_PRINTF(2, 3);
+MUST_API int must_err_prefix(must_err *e, const char *fmt, ...) MUST_PRINTF(2, 3);
 
-void must_err_clear(must_err *e);
+MUST_API void must_err_clear(must_err *e);
 
 /* A short English name for a status code ("bad argument", ...). */
-const char *must_status_str(int code);
+MUST_API const char *must_status_str(int code);
 
 #ifdef __cplusplus
 }

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "must/error.h"
+#include "must/export.h"
 #include "must/model.h"
 #include "must/optim.h"
 
@@ -166,31 +167,33 @@ typedef struct must_experiment {
 
 /* Reads and checks an experiment.  Loads each task's plugin to check its
  * keys.  *out is freed with must_exp_free. */
-int must_exp_load(const char *path, must_experiment **out, must_err *err);
+MUST_API int must_exp_load(const char *path, must_experiment **out, must_err *err);
 /* The same from text; `file` names it in messages and its directory
  * resolves relative paths. */
-int must_exp_parse(const char *text, const char *file, must_experiment **out, must_err *err);
-void must_exp_free(must_experiment *e);
+MUST_API int must_exp_parse(const char *text, const char *file, must_experiment **out,
+                            must_err *err);
+MUST_API void must_exp_free(must_experiment *e);
 
 /* Lookups by name; -1 when absent. */
-int must_exp_find_data(const must_experiment *e, const char *name);
-int must_exp_find_task(const must_experiment *e, const char *name);
-int must_exp_find_teacher(const must_experiment *e, const char *name);
+MUST_API int must_exp_find_data(const must_experiment *e, const char *name);
+MUST_API int must_exp_find_task(const must_experiment *e, const char *name);
+MUST_API int must_exp_find_teacher(const must_experiment *e, const char *name);
 
 /* A representation's student section: [student] or a [student.NAME]. */
-const must_exp_student *must_exp_rep_student(const must_experiment *e, const must_exp_rep *rep);
+MUST_API const must_exp_student *must_exp_rep_student(const must_experiment *e,
+                                                      const must_exp_rep *rep);
 
 /* The loss weight of teacher t's task in a student section: an override,
  * else the paper's rule w = (b_s * lr_t) / (b_t * lr_s), or 1 (equal).
  * With uncertainty weighting it is the initial weight exp(-s0): an
  * override (> 0), else 1, so s0 = -log w. */
-double must_exp_weight(const must_experiment *e, const must_exp_student *s, int t);
+MUST_API double must_exp_weight(const must_experiment *e, const must_exp_student *s, int t);
 
 /* The documentation of every section and key: calls fn once per key with
  * its section pattern, name, default and meaning (for docs and --help). */
 typedef void (*must_exp_doc_fn)(void *user, const char *section, const char *key,
                                 const char *def, const char *help);
-void must_exp_describe(must_exp_doc_fn fn, void *user);
+MUST_API void must_exp_describe(must_exp_doc_fn fn, void *user);
 
 #ifdef __cplusplus
 }

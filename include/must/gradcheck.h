@@ -6,6 +6,7 @@
 #ifndef MUST_GRADCHECK_H
 #define MUST_GRADCHECK_H
 
+#include "must/export.h"
 #include "must/tensor.h"
 
 #ifdef __cplusplus
@@ -28,14 +29,15 @@ typedef struct must_gradcheck_opts {
  * within eps) are skipped; more than a quarter skipped is a failure.
  * Returns MUST_OK, or MUST_ENUMERIC with the tensor, index and both values
  * in err. */
-int must_gradcheck(must_ctx *ctx, must_loss_fn fn, void *user, must_params *inputs,
-                   const must_gradcheck_opts *opts, must_err *err);
+MUST_API int must_gradcheck(must_ctx *ctx, must_loss_fn fn, void *user, must_params *inputs,
+                            const must_gradcheck_opts *opts, must_err *err);
 
 /* The whole-model check: perturbs every trainable value of the n sets along
  * one random direction d and compares the directional derivative with
  * <grad, d>. */
-int must_gradcheck_dir(must_ctx *ctx, must_loss_fn fn, void *user, must_params *const *sets,
-                       int n, const must_gradcheck_opts *opts, must_err *err);
+MUST_API int must_gradcheck_dir(must_ctx *ctx, must_loss_fn fn, void *user,
+                                must_params *const *sets,
+                                int n, const must_gradcheck_opts *opts, must_err *err);
 
 #ifdef __cplusplus
 }

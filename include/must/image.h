@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "must/error.h"
+#include "must/export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -24,25 +25,26 @@ typedef struct must_image {
 } must_image;
 
 /* Allocates zeroed pixels; the caller frees with must_image_free. */
-int must_image_alloc(must_image *img, int width, int height, int channels, int depth,
-                     must_err *err);
-void must_image_free(must_image *img);
+MUST_API int must_image_alloc(must_image *img, int width, int height, int channels, int depth,
+                              must_err *err);
+MUST_API void must_image_free(must_image *img);
 /* Bytes in the pixel buffer. */
-size_t must_image_bytes(const must_image *img);
+MUST_API size_t must_image_bytes(const must_image *img);
 
 /* Reads a PNG converting it to `channels` (1 or 3) samples of `depth` bits.
  * 8-bit gray, RGB, RGBA (alpha dropped over black) and palette files read
  * as 8-bit; 16-bit gray and RGB files read as 16-bit without any change of
  * value (labels, not colours).  Asking for 16 bits from an 8-bit file, or 8
  * from a 16-bit one, is an error naming the file and both depths. */
-int must_png_read(const char *path, must_image *img, int channels, int depth, must_err *err);
+MUST_API int must_png_read(const char *path, must_image *img, int channels, int depth,
+                           must_err *err);
 
 /* Reads only the size and stored format (channels 1-4, depth 8 or 16). */
-int must_png_info(const char *path, int *width, int *height, int *channels, int *depth,
-                  must_err *err);
+MUST_API int must_png_info(const char *path, int *width, int *height, int *channels, int *depth,
+                           must_err *err);
 
 /* Writes 8- or 16-bit gray or RGB atomically (temporary name, then rename). */
-int must_png_write(const char *path, const must_image *img, must_err *err);
+MUST_API int must_png_write(const char *path, const must_image *img, must_err *err);
 
 #ifdef __cplusplus
 }

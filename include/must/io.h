@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #include "must/error.h"
+#include "must/export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -25,24 +26,24 @@ typedef struct must_afile {
 } must_afile;
 
 /* Opens a temporary file beside path for writing. */
-int must_afile_open(must_afile *af, const char *path, must_err *err);
+MUST_API int must_afile_open(must_afile *af, const char *path, must_err *err);
 /* Flushes, syncs, closes and renames the temporary file onto path.  On
  * failure the temporary file is removed and the destination is untouched. */
-int must_afile_commit(must_afile *af, must_err *err);
+MUST_API int must_afile_commit(must_afile *af, must_err *err);
 /* Closes and removes the temporary file; the destination is untouched. */
-void must_afile_abort(must_afile *af);
+MUST_API void must_afile_abort(must_afile *af);
 
 /* Writes len bytes to path atomically. */
-int must_file_write_atomic(const char *path, const void *buf, size_t len, must_err *err);
+MUST_API int must_file_write_atomic(const char *path, const void *buf, size_t len, must_err *err);
 /* Reads a whole file into a malloc'd buffer (NUL-terminated for text use);
  * the caller frees *buf. */
-int must_file_read(const char *path, char **buf, size_t *len, must_err *err);
+MUST_API int must_file_read(const char *path, char **buf, size_t *len, must_err *err);
 /* Creates a directory and its parents (like mkdir -p). */
-int must_mkdir_p(const char *path, must_err *err);
+MUST_API int must_mkdir_p(const char *path, must_err *err);
 /* 1 when path exists as a regular file, else 0. */
-int must_file_exists(const char *path);
+MUST_API int must_file_exists(const char *path);
 /* Joins two path parts into a malloc'd string ("a" + "b" -> "a/b"). */
-char *must_path_join(const char *a, const char *b);
+MUST_API char *must_path_join(const char *a, const char *b);
 
 #ifdef __cplusplus
 }

@@ -17,6 +17,7 @@
 #include <stdio.h>
 
 #include "must/error.h"
+#include "must/export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -38,9 +39,9 @@ enum must_label_kind {
 #define MUST_SEG_IGNORE 255
 
 /* "classification", ... ; NULL for a bad kind. */
-const char *must_label_kind_name(int kind);
+MUST_API const char *must_label_kind_name(int kind);
 /* The kind with that name, or -1. */
-int must_label_kind_parse(const char *name);
+MUST_API int must_label_kind_parse(const char *name);
 
 /* ------------------------------------------------------------------------ */
 /* Dense maps. */
@@ -51,10 +52,10 @@ typedef struct must_map {
 } must_map;
 
 /* Allocates zeroed data; free with must_map_free (safe on a zeroed map). */
-int must_map_alloc(must_map *m, int channels, int height, int width, must_err *err);
-void must_map_free(must_map *m);
+MUST_API int must_map_alloc(must_map *m, int channels, int height, int width, must_err *err);
+MUST_API void must_map_free(must_map *m);
 /* Copies src into dst (dst is allocated; free it with must_map_free). */
-int must_map_copy(must_map *dst, const must_map *src, must_err *err);
+MUST_API int must_map_copy(must_map *dst, const must_map *src, must_err *err);
 
 /* ------------------------------------------------------------------------ */
 /* Boxes. */
@@ -71,10 +72,10 @@ typedef struct must_boxes {
     must_box *v;
 } must_boxes;
 
-int must_boxes_push(must_boxes *b, const must_box *box, must_err *err);
+MUST_API int must_boxes_push(must_boxes *b, const must_box *box, must_err *err);
 /* Replaces dst's boxes by a copy of src's. */
-int must_boxes_copy(must_boxes *dst, const must_boxes *src, must_err *err);
-void must_boxes_free(must_boxes *b);
+MUST_API int must_boxes_copy(must_boxes *dst, const must_boxes *src, must_err *err);
+MUST_API void must_boxes_free(must_boxes *b);
 
 /* ------------------------------------------------------------------------ */
 /* All the labels of one image. */
@@ -91,11 +92,11 @@ typedef struct must_labels {
 } must_labels;
 
 /* Zeroes l (nothing present, cls = -1). */
-void must_labels_init(must_labels *l);
+MUST_API void must_labels_init(must_labels *l);
 /* Frees what l owns and re-initialises it. */
-void must_labels_free(must_labels *l);
+MUST_API void must_labels_free(must_labels *l);
 /* Sets a soft classification label (copies the K values). */
-int must_labels_set_soft(must_labels *l, int k, const float *p, must_err *err);
+MUST_API int must_labels_set_soft(must_labels *l, int k, const float *p, must_err *err);
 
 /* ------------------------------------------------------------------------ */
 /* Text codecs: one line of labels/classification.txt or labels/detection.txt.
@@ -106,18 +107,18 @@ int must_labels_set_soft(must_labels *l, int k, const float *p, must_err *err);
 /* "<id> <class>" or "<id> soft p0 ... pK-1" with K = nclasses, the p's in
  * [0, 1] summing to 1 within 1e-3.  *cls = the class, or -1 for a soft
  * label whose K values go to soft[] (room for nclasses floats). */
-int must_label_parse_cls(char *line, int nclasses, const char **id, int *cls, float *soft,
-                         must_err *err);
+MUST_API int must_label_parse_cls(char *line, int nclasses, const char **id, int *cls, float *soft,
+                                  must_err *err);
 /* "<id> x0 y0 x1 y1 class score [difficult]".  Checks 0 <= x0 < x1 and
  * 0 <= y0 < y1, the class in 0..nclasses-1, score in [0, 1], difficult 0/1;
  * the image bounds are the caller's to check (it knows the image). */
-int must_label_parse_box(char *line, int nclasses, const char **id, must_box *box,
-                         must_err *err);
+MUST_API int must_label_parse_box(char *line, int nclasses, const char **id, must_box *box,
+                                  must_err *err);
 
 /* Write one line (with its "\n").  Floats are printed with the fewest
  * digits that read back to the same float.  Return MUST_OK or MUST_EIO. */
-int must_label_write_cls(FILE *fp, const char *id, int cls, int k, const float *soft);
-int must_label_write_box(FILE *fp, const char *id, const must_box *box);
+MUST_API int must_label_write_cls(FILE *fp, const char *id, int cls, int k, const float *soft);
+MUST_API int must_label_write_box(FILE *fp, const char *id, const must_box *box);
 
 /* ------------------------------------------------------------------------ */
 /* PNG codecs for the dense labels.  Readers check the stored format (8-bit
@@ -126,22 +127,23 @@ int must_label_write_box(FILE *fp, const char *id, const must_box *box);
 
 /* 8-bit gray: value = class id, 255 = ignore.  The writer needs integers in
  * 0..255. */
-int must_label_read_seg(const char *path, must_map *m, must_err *err);
-int must_label_write_seg(const char *path, const must_map *m, must_err *err);
+MUST_API int must_label_read_seg(const char *path, must_map *m, must_err *err);
+MUST_API int must_label_write_seg(const char *path, const must_map *m, must_err *err);
 
 /* 16-bit gray: metres = value * scale, 0 = no data.  The writer rounds to the
  * nearest unit (a positive depth never rounds to 0, which would mean "no
  * data"); negative, non-finite or too large depths are errors. */
-int must_label_read_depth(const char *path, float scale, must_map *m, must_err *err);
-int must_label_write_depth(const char *path, const must_map *m, float scale, must_err *err);
+MUST_API int must_label_read_depth(const char *path, float scale, must_map *m, must_err *err);
+MUST_API int must_label_write_depth(const char *path, const must_map *m, float scale,
+                                    must_err *err);
 
 /* 16-bit RGB, encoding "unit16": stored = round((n + 1) / 2 * 65534) + 1, all
  * three 0 = invalid.  The reader decodes a pixel with some but not all
  * channels 0 as invalid (must dataset check reports it).  The writer
  * normalises every non-zero vector and writes zero vectors as invalid. */
 #define MUST_NORMAL_ENCODING "unit16"
-int must_label_read_normal(const char *path, must_map *m, must_err *err);
-int must_label_write_normal(const char *path, const must_map *m, must_err *err);
+MUST_API int must_label_read_normal(const char *path, must_map *m, must_err *err);
+MUST_API int must_label_write_normal(const char *path, const must_map *m, must_err *err);
 
 /* Encoding of one component, exposed for tests and checkers. */
 static inline uint16_t must_normal_encode(float v)

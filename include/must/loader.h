@@ -22,6 +22,7 @@
 
 #include "must/augment.h"
 #include "must/dataset.h"
+#include "must/export.h"
 #include "must/sampler.h"
 
 #ifdef __cplusplus
@@ -46,7 +47,7 @@ typedef struct must_loader_opts {
 /* Training defaults: S 64, B 16, 2 workers, train split, union mode with
  * shuffling, seed 0, augmentation on (must_aug_defaults), every task,
  * endless, drop_last. */
-void must_loader_defaults(must_loader_opts *o);
+MUST_API void must_loader_defaults(must_loader_opts *o);
 
 typedef struct must_batch {
     int n;                  /* examples in this batch (B, or fewer in a last partial one) */
@@ -72,16 +73,16 @@ typedef struct must_loader must_loader;
 
 /* The sets are borrowed: they must stay open until must_loader_free.  Sets
  * that carry the same task must agree on its class names. */
-int must_loader_new(must_dataset *const *sets, int nsets, const must_loader_opts *o,
-                    must_loader **out, must_err *err);
+MUST_API int must_loader_new(must_dataset *const *sets, int nsets, const must_loader_opts *o,
+                             must_loader **out, must_err *err);
 /* Delivers the next batch: returns 1 with *out valid until the next call,
  * 0 after the last epoch, or a negative status (the message names the
  * dataset and file at fault). */
-int must_loader_next(must_loader *L, const must_batch **out, must_err *err);
-uint64_t must_loader_batches_per_epoch(const must_loader *L);
+MUST_API int must_loader_next(must_loader *L, const must_batch **out, must_err *err);
+MUST_API uint64_t must_loader_batches_per_epoch(const must_loader *L);
 /* The kinds collated (the union of the sets' tasks, limited by o->tasks). */
-unsigned must_loader_tasks(const must_loader *L);
-void must_loader_free(must_loader *L);
+MUST_API unsigned must_loader_tasks(const must_loader *L);
+MUST_API void must_loader_free(must_loader *L);
 
 #ifdef __cplusplus
 }

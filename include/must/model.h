@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "must/error.h"
+#include "must/export.h"
 #include "must/tensor.h"
 
 #ifdef __cplusplus
@@ -36,11 +37,11 @@ enum must_level {
 #define MUST_LEVEL_BIT(l) (1u << (l))
 
 /* "C2" .. "P7"; NULL outside the range. */
-const char *must_level_name(int level);
+MUST_API const char *must_level_name(int level);
 /* "C5" -> MUST_C5 (case-insensitive); -1 when not a level. */
-int must_level_parse(const char *name);
+MUST_API int must_level_parse(const char *name);
 /* A comma-separated list ("C5,P2,P3") into a bit mask of MUST_LEVEL_BIT(). */
-int must_levels_parse(const char *list, unsigned *mask, must_err *err);
+MUST_API int must_levels_parse(const char *list, unsigned *mask, must_err *err);
 
 typedef struct must_backbone_config {
     int depth;          /* 18 or 34 (basic blocks), 50 (bottleneck); default 50 */
@@ -59,7 +60,7 @@ typedef struct must_backbone_config {
 } must_backbone_config;
 
 /* Fills c with the defaults: ResNet-50, width 1, FPN 256 channels, P3..P7. */
-void must_backbone_config_default(must_backbone_config *c);
+MUST_API void must_backbone_config_default(must_backbone_config *c);
 
 /* What a head can be built from: which levels exist, their channels and
  * strides (input pixels per feature pixel). */
@@ -75,32 +76,32 @@ typedef struct must_backbone must_backbone;
  * bias 0, running_var 1; deterministic from c->seed).  c may be NULL for
  * the defaults.  Returns NULL with err filled on a bad configuration. The
  * caller frees it with must_backbone_free. */
-must_backbone *must_backbone_new(const must_backbone_config *c, must_err *err);
-void must_backbone_free(must_backbone *bb);
+MUST_API must_backbone *must_backbone_new(const must_backbone_config *c, must_err *err);
+MUST_API void must_backbone_free(must_backbone *bb);
 
 /* The configuration it was built from (defaults filled in). */
-const must_backbone_config *must_backbone_config_of(const must_backbone *bb);
-void must_backbone_features(const must_backbone *bb, must_feature_desc *d);
+MUST_API const must_backbone_config *must_backbone_config_of(const must_backbone *bb);
+MUST_API void must_backbone_features(const must_backbone *bb, must_feature_desc *d);
 
 /* The backbone's parameters and buffers, owned by the backbone: hand them
  * to an optimizer or a checkpoint, do not free them. */
-must_params *must_backbone_params(const must_backbone *bb);
+MUST_API must_params *must_backbone_params(const must_backbone *bb);
 
 /* Re-initialises every tensor from seed, as must_backbone_new does. */
-void must_backbone_init(must_backbone *bb, uint64_t seed);
+MUST_API void must_backbone_init(must_backbone *bb, uint64_t seed);
 
 /* Module names for reports, in order: "stem", "layer1".."layer4", "fpn". */
 #define MUST_BACKBONE_NMODULES 6
-const char *must_backbone_module_name(int i);
+MUST_API const char *must_backbone_module_name(int i);
 /* Trainable elements in module i (0..MUST_BACKBONE_NMODULES-1). */
-size_t must_backbone_module_numel(const must_backbone *bb, int i);
+MUST_API size_t must_backbone_module_numel(const must_backbone *bb, int i);
 
 /* Forward FLOPs per image (2 x multiply-adds over the convolutions) for an
  * h x w input, counting only the layers that the levels in `want` need.
  * per_module (MUST_BACKBONE_NMODULES entries) may be NULL.  Returns 0 for
  * an input too small for the network. */
-double must_backbone_flops(const must_backbone *bb, int h, int w, unsigned want,
-                           double *per_module);
+MUST_API double must_backbone_flops(const must_backbone *bb, int h, int w, unsigned want,
+                                    double *per_module);
 
 /* Runs x (N, in_channels, H, W) through the layers that the levels in
  * `want` need and stores each requested level in out[level] (the others
@@ -108,8 +109,8 @@ double must_backbone_flops(const must_backbone *bb, int h, int w, unsigned want,
  * must_ctx_training(ctx).  Returns MUST_OK or the context's error code
  * (the message is in must_ctx_error(ctx)); asking for a level the
  * backbone lacks (a P level without an FPN) is MUST_EINVAL. */
-int must_backbone_forward(must_backbone *bb, must_ctx *ctx, must_tensor *x, unsigned want,
-                          must_tensor *out[MUST_NLEVELS]);
+MUST_API int must_backbone_forward(must_backbone *bb, must_ctx *ctx, must_tensor *x, unsigned want,
+                                   must_tensor *out[MUST_NLEVELS]);
 
 #ifdef __cplusplus
 }

@@ -14,6 +14,7 @@
 
 #include <stdint.h>
 
+#include "must/export.h"
 #include "must/tensor.h"
 
 #ifdef __cplusplus
@@ -22,51 +23,51 @@ extern "C" {
 
 /* Convolution. x (N, Cin, H, W), w (Cout, Cin, kH, kW), b (Cout) or NULL.
  * Output (N, Cout, Ho, Wo), Ho = (H + 2 pad - dil (kH - 1) - 1) / stride + 1. */
-must_tensor *must_op_conv2d(must_ctx *ctx, must_tensor *x, must_tensor *w, must_tensor *b,
-                            int stride, int pad, int dil);
+MUST_API must_tensor *must_op_conv2d(must_ctx *ctx, must_tensor *x, must_tensor *w, must_tensor *b,
+                                     int stride, int pad, int dil);
 
 /* Batch norm over (N, H, W) per channel.  gamma, beta, running_mean and
  * running_var have shape (C).  In training mode it normalises with the batch
  * statistics and updates running = (1 - momentum) running + momentum batch
  * (unbiased variance, as PyTorch); in evaluation mode it uses running ones. */
-must_tensor *must_op_batchnorm(must_ctx *ctx, must_tensor *x, must_tensor *gamma,
-                               must_tensor *beta, must_tensor *running_mean,
-                               must_tensor *running_var, float momentum, float eps);
+MUST_API must_tensor *must_op_batchnorm(must_ctx *ctx, must_tensor *x, must_tensor *gamma,
+                                        must_tensor *beta, must_tensor *running_mean,
+                                        must_tensor *running_var, float momentum, float eps);
 
 /* Elementwise. */
-must_tensor *must_op_relu(must_ctx *ctx, must_tensor *x);
-must_tensor *must_op_add(must_ctx *ctx, must_tensor *a, must_tensor *b);   /* same shapes */
-must_tensor *must_op_mul(must_ctx *ctx, must_tensor *a, must_tensor *b);   /* same shapes */
-must_tensor *must_op_scale(must_ctx *ctx, must_tensor *x, float s);
-must_tensor *must_op_sigmoid(must_ctx *ctx, must_tensor *x);
-must_tensor *must_op_exp(must_ctx *ctx, must_tensor *x);
+MUST_API must_tensor *must_op_relu(must_ctx *ctx, must_tensor *x);
+MUST_API must_tensor *must_op_add(must_ctx *ctx, must_tensor *a, must_tensor *b);   /* same shapes */
+MUST_API must_tensor *must_op_mul(must_ctx *ctx, must_tensor *a, must_tensor *b);   /* same shapes */
+MUST_API must_tensor *must_op_scale(must_ctx *ctx, must_tensor *x, float s);
+MUST_API must_tensor *must_op_sigmoid(must_ctx *ctx, must_tensor *x);
+MUST_API must_tensor *must_op_exp(must_ctx *ctx, must_tensor *x);
 
 /* Reductions to one element. */
-must_tensor *must_op_sum(must_ctx *ctx, must_tensor *x);
-must_tensor *must_op_mean(must_ctx *ctx, must_tensor *x);
+MUST_API must_tensor *must_op_sum(must_ctx *ctx, must_tensor *x);
+MUST_API must_tensor *must_op_mean(must_ctx *ctx, must_tensor *x);
 
 /* Concatenation along channels (dim 1) of n tensors with equal N, H, W. */
-must_tensor *must_op_concat(must_ctx *ctx, int n, must_tensor *const *xs);
+MUST_API must_tensor *must_op_concat(must_ctx *ctx, int n, must_tensor *const *xs);
 
 /* Resizes (N, C, H, W) to (N, C, oh, ow).  Bilinear uses align_corners =
  * false and gives the same values as PyTorch's F.interpolate. */
-must_tensor *must_op_resize_nearest(must_ctx *ctx, must_tensor *x, int oh, int ow);
-must_tensor *must_op_resize_bilinear(must_ctx *ctx, must_tensor *x, int oh, int ow);
+MUST_API must_tensor *must_op_resize_nearest(must_ctx *ctx, must_tensor *x, int oh, int ow);
+MUST_API must_tensor *must_op_resize_bilinear(must_ctx *ctx, must_tensor *x, int oh, int ow);
 
 /* Max pooling with a k x k window (padding counts as -inf). */
-must_tensor *must_op_maxpool(must_ctx *ctx, must_tensor *x, int k, int stride, int pad);
+MUST_API must_tensor *must_op_maxpool(must_ctx *ctx, must_tensor *x, int k, int stride, int pad);
 /* Global average pooling: (N, C, H, W) -> (N, C). */
-must_tensor *must_op_global_avgpool(must_ctx *ctx, must_tensor *x);
+MUST_API must_tensor *must_op_global_avgpool(must_ctx *ctx, must_tensor *x);
 
 /* Linear: x (N, F), w (O, F), b (O) or NULL -> (N, O). */
-must_tensor *must_op_linear(must_ctx *ctx, must_tensor *x, must_tensor *w, must_tensor *b);
+MUST_API must_tensor *must_op_linear(must_ctx *ctx, must_tensor *x, must_tensor *w, must_tensor *b);
 
 /* Same data, new shape (numel must agree).  flatten: (N, ...) -> (N, rest). */
-must_tensor *must_op_reshape(must_ctx *ctx, must_tensor *x, int ndim, const int *shape);
-must_tensor *must_op_flatten(must_ctx *ctx, must_tensor *x);
+MUST_API must_tensor *must_op_reshape(must_ctx *ctx, must_tensor *x, int ndim, const int *shape);
+MUST_API must_tensor *must_op_flatten(must_ctx *ctx, must_tensor *x);
 
 /* Unit length along channels: (N, C, H, W) -> x / max(|x|, eps). */
-must_tensor *must_op_l2normalize(must_ctx *ctx, must_tensor *x, float eps);
+MUST_API must_tensor *must_op_l2normalize(must_ctx *ctx, must_tensor *x, float eps);
 
 /* ---- losses ------------------------------------------------------------ */
 
@@ -74,30 +75,34 @@ must_tensor *must_op_l2normalize(must_ctx *ctx, must_tensor *x, float eps);
  * labels hold N or N*H*W class ids; an id equal to ignore_index is skipped.
  * The mean is over counted positions.  A position with another id outside
  * [0, K) is an error. */
-must_tensor *must_op_cross_entropy(must_ctx *ctx, must_tensor *logits, const int32_t *labels,
-                                   int ignore_index);
+MUST_API must_tensor *must_op_cross_entropy(must_ctx *ctx, must_tensor *logits,
+                                            const int32_t *labels,
+                                            int ignore_index);
 
 /* Softmax cross-entropy with soft targets (N, K) rows summing to 1.
  * example_mask (N) or NULL: examples with mask 0 are skipped; the mean is
  * over the examples counted. */
-must_tensor *must_op_soft_cross_entropy(must_ctx *ctx, must_tensor *logits,
-                                        const float *targets, const float *example_mask);
+MUST_API must_tensor *must_op_soft_cross_entropy(must_ctx *ctx, must_tensor *logits,
+                                                 const float *targets, const float *example_mask);
 
 /* Elementwise losses between x and a target of the same element count.
  * mask (same count) or NULL: a weight per element, 0 to skip; the mean is
  * sum(mask * loss) / sum(mask) (0 when nothing is counted). */
-must_tensor *must_op_bce_logits(must_ctx *ctx, must_tensor *x, const float *target,
-                                const float *mask);
-must_tensor *must_op_huber(must_ctx *ctx, must_tensor *x, const float *target, const float *mask,
-                           float delta);
-must_tensor *must_op_l1(must_ctx *ctx, must_tensor *x, const float *target, const float *mask);
-must_tensor *must_op_l2(must_ctx *ctx, must_tensor *x, const float *target, const float *mask);
+MUST_API must_tensor *must_op_bce_logits(must_ctx *ctx, must_tensor *x, const float *target,
+                                         const float *mask);
+MUST_API must_tensor *must_op_huber(must_ctx *ctx, must_tensor *x, const float *target,
+                                    const float *mask,
+                                    float delta);
+MUST_API must_tensor *must_op_l1(must_ctx *ctx, must_tensor *x, const float *target,
+                                 const float *mask);
+MUST_API must_tensor *must_op_l2(must_ctx *ctx, must_tensor *x, const float *target,
+                                 const float *mask);
 
 /* Cosine loss for unit vectors: pred and target (N, 3, H, W), mask (N*H*W)
  * or NULL.  Mean over counted pixels of 1 - <pred, target>.  Give it
  * l2-normalised predictions. */
-must_tensor *must_op_cosine_loss(must_ctx *ctx, must_tensor *pred, const float *target,
-                                 const float *mask);
+MUST_API must_tensor *must_op_cosine_loss(must_ctx *ctx, must_tensor *pred, const float *target,
+                                          const float *mask);
 
 #ifdef __cplusplus
 }

@@ -24,6 +24,7 @@
 
 #include <stddef.h>
 
+#include "must/export.h"
 #include "must/tensor.h"
 
 #ifdef __cplusplus
@@ -85,7 +86,7 @@ typedef struct must_optim_config {
  * default), momentum 0, no decay; AdamW lr 1e-3, betas (0.9, 0.999), eps
  * 1e-8, weight decay 1e-2.  Constant schedule, no warm-up, no clipping,
  * gamma 0.1, no_decay_exclude 1. */
-void must_optim_config_default(must_optim_config *c, int kind);
+MUST_API void must_optim_config_default(must_optim_config *c, int kind);
 
 typedef struct must_optim must_optim;
 
@@ -93,17 +94,18 @@ typedef struct must_optim must_optim;
  * pointers; the sets must outlive it).  Allocates its state vectors, zeroed.
  * Checks the configuration (lr >= 0, betas in [0, 1), milestones ascending,
  * ...) and returns NULL with the reason in err.  Free with must_optim_free. */
-must_optim *must_optim_new(const must_optim_config *cfg, must_params *const *sets, int nsets,
-                           must_err *err);
-void must_optim_free(must_optim *opt);
+MUST_API must_optim *must_optim_new(const must_optim_config *cfg, must_params *const *sets,
+                                    int nsets,
+                                    must_err *err);
+MUST_API void must_optim_free(must_optim *opt);
 
-const must_optim_config *must_optim_get_config(const must_optim *opt);
+MUST_API const must_optim_config *must_optim_get_config(const must_optim *opt);
 
 /* The learning rate of the update made at `step`: a pure function of the
  * configuration and the step. */
-double must_optim_lr(const must_optim *opt, long step);
+MUST_API double must_optim_lr(const must_optim *opt, long step);
 /* The same, for a configuration without an optimizer. */
-double must_optim_sched_lr(const must_optim_config *cfg, long step);
+MUST_API double must_optim_sched_lr(const must_optim_config *cfg, long step);
 
 typedef struct must_optim_report {
     long step;          /* the step this update was made at */
@@ -118,14 +120,14 @@ typedef struct must_optim_report {
  * advances the step.  A non-finite norm returns MUST_ENUMERIC and changes
  * nothing (no update, step not advanced).  rep may be NULL.  The gradients
  * are not zeroed. */
-int must_optim_step(must_optim *opt, must_optim_report *rep, must_err *err);
+MUST_API int must_optim_step(must_optim *opt, must_optim_report *rep, must_err *err);
 
 /* Updates made so far. */
-long must_optim_get_step(const must_optim *opt);
-void must_optim_set_step(must_optim *opt, long step);
+MUST_API long must_optim_get_step(const must_optim *opt);
+MUST_API void must_optim_set_step(must_optim *opt, long step);
 
 /* The global L2 norm of the sets' gradients, summed in a fixed order. */
-double must_optim_grad_norm(const must_optim *opt);
+MUST_API double must_optim_grad_norm(const must_optim *opt);
 
 /* ---- State for an exact resume -----------------------------------------
  * The state is the step count and one vector per trainable tensor and kind:
@@ -139,11 +141,11 @@ typedef struct must_optim_state {
 } must_optim_state;
 
 /* "sgd" or "adamw". */
-const char *must_optim_kind_name(int kind);
-int must_optim_state_count(const must_optim *opt);
+MUST_API const char *must_optim_kind_name(int kind);
+MUST_API int must_optim_state_count(const must_optim *opt);
 /* i in [0, count); NULL outside. */
-const must_optim_state *must_optim_state_get(const must_optim *opt, int i);
-const must_optim_state *must_optim_state_find(const must_optim *opt, const char *name);
+MUST_API const must_optim_state *must_optim_state_get(const must_optim *opt, int i);
+MUST_API const must_optim_state *must_optim_state_find(const must_optim *opt, const char *name);
 
 #ifdef __cplusplus
 }

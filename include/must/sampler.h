@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include "must/error.h"
+#include "must/export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -50,23 +51,23 @@ typedef struct must_sample {
 typedef struct must_sampler must_sampler;
 
 /* sizes: examples per dataset (each > 0).  Free with must_sampler_free. */
-int must_sampler_new(const size_t *sizes, int nsets, const must_sampler_opts *opts,
-                     must_sampler **out, must_err *err);
-void must_sampler_free(must_sampler *s);
+MUST_API int must_sampler_new(const size_t *sizes, int nsets, const must_sampler_opts *opts,
+                              must_sampler **out, must_err *err);
+MUST_API void must_sampler_free(must_sampler *s);
 
 /* Positions per epoch over all ranks, and this rank's share. */
-size_t must_sampler_total(const must_sampler *s);
-size_t must_sampler_len(const must_sampler *s);
+MUST_API size_t must_sampler_total(const must_sampler *s);
+MUST_API size_t must_sampler_len(const must_sampler *s);
 
 /* The i-th sample (0 <= i < must_sampler_len) of this rank in epoch. */
-void must_sampler_get(const must_sampler *s, uint64_t epoch, size_t i, must_sample *out);
+MUST_API void must_sampler_get(const must_sampler *s, uint64_t epoch, size_t i, must_sample *out);
 
 /* A keyed random permutation of [0, n): perm(key, n, i) for i in [0, n)
  * visits every value once.  Exposed for tests and for other shufflers. */
-size_t must_permute(uint64_t key, size_t n, size_t i);
+MUST_API size_t must_permute(uint64_t key, size_t n, size_t i);
 
 /* Mixes values into a 64-bit key (splitmix64 rounds). */
-uint64_t must_hash64(uint64_t a, uint64_t b);
+MUST_API uint64_t must_hash64(uint64_t a, uint64_t b);
 
 #ifdef __cplusplus
 }

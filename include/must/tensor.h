@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "must/error.h"
+#include "must/export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -50,9 +51,9 @@ static inline int must_tensor_dim(const must_tensor *t, int i)
 }
 
 /* Formats a shape as "(2, 3, 8, 8)" into buf; returns buf. */
-char *must_shape_str(const must_tensor *t, char *buf, size_t len);
+MUST_API char *must_shape_str(const must_tensor *t, char *buf, size_t len);
 /* 1 when a and b have the same ndim and shape. */
-int must_shape_eq(const must_tensor *a, const must_tensor *b);
+MUST_API int must_shape_eq(const must_tensor *a, const must_tensor *b);
 
 /* ------------------------------------------------------------------------ */
 /* The context: arena, tape, scratch, mode, sticky error.                  */
@@ -60,39 +61,39 @@ int must_shape_eq(const must_tensor *a, const must_tensor *b);
 typedef struct must_ctx must_ctx;
 
 /* threads <= 0 means one per core.  Returns NULL only when out of memory. */
-must_ctx *must_ctx_new(int threads);
-void must_ctx_free(must_ctx *ctx);
+MUST_API must_ctx *must_ctx_new(int threads);
+MUST_API void must_ctx_free(must_ctx *ctx);
 
 /* Forgets the tape and every activation; keeps the arena's memory for the
  * next step.  Call after the optimizer update.  Clears the sticky error. */
-void must_ctx_reset(must_ctx *ctx);
+MUST_API void must_ctx_reset(must_ctx *ctx);
 
 /* With grad off (inference), ops record nothing on the tape. Default on. */
-void must_ctx_set_grad(must_ctx *ctx, int enabled);
-int must_ctx_grad(const must_ctx *ctx);
+MUST_API void must_ctx_set_grad(must_ctx *ctx, int enabled);
+MUST_API int must_ctx_grad(const must_ctx *ctx);
 /* Training mode: batch norm uses batch statistics and updates running ones.
  * Default on. */
-void must_ctx_set_training(must_ctx *ctx, int training);
-int must_ctx_training(const must_ctx *ctx);
-int must_ctx_threads(const must_ctx *ctx);
+MUST_API void must_ctx_set_training(must_ctx *ctx, int training);
+MUST_API int must_ctx_training(const must_ctx *ctx);
+MUST_API int must_ctx_threads(const must_ctx *ctx);
 
 /* The sticky error: the first op that fails records its message here and
  * returns NULL; every later op given a NULL input returns NULL at once, so a
  * forward pass can be written straight through and checked once. */
-const must_err *must_ctx_error(const must_ctx *ctx);
-int must_ctx_fail(must_ctx *ctx, int code, const char *fmt, ...) MUST_PRINTF(3, 4);
+MUST_API const must_err *must_ctx_error(const must_ctx *ctx);
+MUST_API int must_ctx_fail(must_ctx *ctx, int code, const char *fmt, ...) MUST_PRINTF(3, 4);
 
 /* A new activation in the arena; data uninitialised (zeroed for _zeros). */
-must_tensor *must_tensor_new(must_ctx *ctx, int ndim, const int *shape);
-must_tensor *must_tensor_new4(must_ctx *ctx, int n, int c, int h, int w);
-must_tensor *must_tensor_zeros(must_ctx *ctx, int ndim, const int *shape);
+MUST_API must_tensor *must_tensor_new(must_ctx *ctx, int ndim, const int *shape);
+MUST_API must_tensor *must_tensor_new4(must_ctx *ctx, int n, int c, int h, int w);
+MUST_API must_tensor *must_tensor_zeros(must_ctx *ctx, int ndim, const int *shape);
 /* Raw arena memory, 64-byte aligned, valid until must_ctx_reset(). */
-void *must_ctx_alloc(must_ctx *ctx, size_t bytes);
+MUST_API void *must_ctx_alloc(must_ctx *ctx, size_t bytes);
 /* The shared scratch buffer, at least nfloats long, valid until the next
  * call to must_ctx_scratch (it may move). */
-float *must_ctx_scratch(must_ctx *ctx, size_t nfloats);
+MUST_API float *must_ctx_scratch(must_ctx *ctx, size_t nfloats);
 /* Bytes the arena holds (for reporting). */
-size_t must_ctx_arena_bytes(const must_ctx *ctx);
+MUST_API size_t must_ctx_arena_bytes(const must_ctx *ctx);
 
 /* ------------------------------------------------------------------------ */
 /* The tape.  An op that supports autodiff computes its output, then calls
@@ -117,41 +118,41 @@ struct must_node {
     void *saved;         /* arena memory the op keeps for backward */
 };
 
-must_node *must_tape_record(must_ctx *ctx, const char *op, must_backward_fn fn,
-                            must_tensor *out, int n_in, must_tensor *const *in);
+MUST_API must_node *must_tape_record(must_ctx *ctx, const char *op, must_backward_fn fn,
+                                     must_tensor *out, int n_in, must_tensor *const *in);
 
 /* Seeds d(loss)/d(loss) = 1 and runs the tape backwards.  loss must hold one
  * element.  Backward functions accumulate (+=) into input gradients, so
  * gradients from several heads fan in to a shared backbone.  Parameter
  * gradients accumulate across calls until must_params_zero_grad(). */
-int must_backward(must_ctx *ctx, must_tensor *loss);
+MUST_API int must_backward(must_ctx *ctx, must_tensor *loss);
 
 /* ------------------------------------------------------------------------ */
 /* Parameter sets: one flat block of values and one of gradients per module. */
 
 typedef struct must_params must_params;
 
-must_params *must_params_new(const char *prefix);
+MUST_API must_params *must_params_new(const char *prefix);
 /* Declares a tensor named prefix + name.  The returned pointer stays valid
  * for the set's life; its data and grad are carved by must_params_alloc().
  * flags: MUST_T_PARAM (trainable), MUST_T_BUFFER, optionally MUST_T_NO_DECAY. */
-must_tensor *must_params_add(must_params *p, const char *name, int ndim, const int *shape,
-                             unsigned flags);
-must_tensor *must_params_add4(must_params *p, const char *name, int n, int c, int h, int w,
-                              unsigned flags);
-int must_params_alloc(must_params *p, must_err *err);
-void must_params_free(must_params *p);
+MUST_API must_tensor *must_params_add(must_params *p, const char *name, int ndim, const int *shape,
+                                      unsigned flags);
+MUST_API must_tensor *must_params_add4(must_params *p, const char *name, int n, int c, int h, int w,
+                                       unsigned flags);
+MUST_API int must_params_alloc(must_params *p, must_err *err);
+MUST_API void must_params_free(must_params *p);
 
-int must_params_count(const must_params *p);
-must_tensor *must_params_get(const must_params *p, int i);
-must_tensor *must_params_find(const must_params *p, const char *name);
+MUST_API int must_params_count(const must_params *p);
+MUST_API must_tensor *must_params_get(const must_params *p, int i);
+MUST_API must_tensor *must_params_find(const must_params *p, const char *name);
 /* Elements in trainable parameters (trainable_only) or in everything. */
-size_t must_params_numel(const must_params *p, int trainable_only);
+MUST_API size_t must_params_numel(const must_params *p, int trainable_only);
 /* The flat blocks: every trainable value, then every buffer value. */
-float *must_params_data(const must_params *p);
-float *must_params_grad(const must_params *p);
-void must_params_zero_grad(must_params *p);
-const char *must_params_prefix(const must_params *p);
+MUST_API float *must_params_data(const must_params *p);
+MUST_API float *must_params_grad(const must_params *p);
+MUST_API void must_params_zero_grad(must_params *p);
+MUST_API const char *must_params_prefix(const must_params *p);
 
 /* ------------------------------------------------------------------------ */
 /* Deterministic random numbers (xoshiro256**), the same on every machine.   */
@@ -160,18 +161,18 @@ typedef struct must_rng {
     uint64_t s[4];
 } must_rng;
 
-void must_rng_seed(must_rng *r, uint64_t seed);
-uint64_t must_rng_u64(must_rng *r);
-uint32_t must_rng_below(must_rng *r, uint32_t n);  /* uniform in [0, n) */
-float must_rng_uniform(must_rng *r);               /* uniform in [0, 1) */
-float must_rng_normal(must_rng *r);                /* standard normal */
+MUST_API void must_rng_seed(must_rng *r, uint64_t seed);
+MUST_API uint64_t must_rng_u64(must_rng *r);
+MUST_API uint32_t must_rng_below(must_rng *r, uint32_t n);  /* uniform in [0, n) */
+MUST_API float must_rng_uniform(must_rng *r);               /* uniform in [0, 1) */
+MUST_API float must_rng_normal(must_rng *r);                /* standard normal */
 
 /* Initialisers for parameters. */
-void must_init_const(must_tensor *t, float v);
-void must_init_uniform(must_tensor *t, must_rng *r, float lo, float hi);
+MUST_API void must_init_const(must_tensor *t, float v);
+MUST_API void must_init_uniform(must_tensor *t, must_rng *r, float lo, float hi);
 /* He/Kaiming normal with std = sqrt(2 / fan_in), fan_in from the shape
  * (C * kH * kW for conv weights, in-features for linear). */
-void must_init_kaiming(must_tensor *t, must_rng *r);
+MUST_API void must_init_kaiming(must_tensor *t, must_rng *r);
 
 #ifdef __cplusplus
 }

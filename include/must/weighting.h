@@ -17,6 +17,7 @@
 #ifndef MUST_WEIGHTING_H
 #define MUST_WEIGHTING_H
 
+#include "must/export.h"
 #include "must/tensor.h"
 
 #ifdef __cplusplus
@@ -30,20 +31,20 @@ extern "C" {
  * per task (flagged MUST_T_NO_DECAY), allocated and set to s0[i] (s0 NULL:
  * 0).  Returns NULL with the reason in err (a non-finite s0, a name too
  * long, out of memory).  Free with must_params_free. */
-must_params *must_weighting_params(int n, const char *const *names, const double *s0,
-                                   must_err *err);
+MUST_API must_params *must_weighting_params(int n, const char *const *names, const double *s0,
+                                            must_err *err);
 
 /* exp(-s) * loss + s for one-element loss and log_var, recorded for
  * autodiff: d/dloss = exp(-s), d/ds = 1 - exp(-s) * loss.  An op: NULL
  * inputs give NULL, a bad shape sets the context's sticky error. */
-must_tensor *must_weighting_term(must_ctx *ctx, must_tensor *loss, must_tensor *log_var);
+MUST_API must_tensor *must_weighting_term(must_ctx *ctx, must_tensor *loss, must_tensor *log_var);
 
 /* sum_i must_weighting_term(losses[i], log_var i of p): the total loss. */
-must_tensor *must_weighting_total(must_ctx *ctx, int n, must_tensor *const *losses,
-                                  const must_params *p);
+MUST_API must_tensor *must_weighting_total(must_ctx *ctx, int n, must_tensor *const *losses,
+                                           const must_params *p);
 
 /* Task i's effective weight exp(-s_i) now. */
-double must_weighting_weight(const must_params *p, int i);
+MUST_API double must_weighting_weight(const must_params *p, int i);
 
 #ifdef __cplusplus
 }

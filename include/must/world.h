@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "must/error.h"
+#include "must/export.h"
 #include "must/labels.h"
 
 #ifdef __cplusplus
@@ -81,15 +82,15 @@ enum {
 };
 
 /* "sphere", ...; NULL out of range.  _find returns -1 for an unknown name. */
-const char *must_world_category_name(int category);
-int must_world_category_find(const char *name);
+MUST_API const char *must_world_category_name(int category);
+MUST_API int must_world_category_find(const char *name);
 /* "sky", "floor", "wall", "ceiling". */
-const char *must_world_stuff_name(int stuff);
-int must_world_stuff_find(const char *name);
+MUST_API const char *must_world_stuff_name(int stuff);
+MUST_API int must_world_stuff_find(const char *name);
 /* Number of poses of a category (0: upright; 1: lying or standing on edge). */
-int must_world_category_poses(int category);
+MUST_API int must_world_category_poses(int category);
 /* "classification", ...; the index of bit 1 << i. */
-const char *must_world_task_name(int i);
+MUST_API const char *must_world_task_name(int i);
 
 typedef struct must_world_material {
     float color[3];  /* albedo, linear RGB in [0, 1] */
@@ -155,18 +156,19 @@ typedef struct must_world_frame {
 
 /* Allocates the maps for S x S (S in 8..1024); free with must_world_frame_free.
  * A frame may be rendered into any number of times. */
-int must_world_frame_alloc(must_world_frame *f, int size, must_err *err);
-void must_world_frame_free(must_world_frame *f);
+MUST_API int must_world_frame_alloc(must_world_frame *f, int size, must_err *err);
+MUST_API void must_world_frame_free(must_world_frame *f);
 
 /* Minimum visible pixels for a box: 8 at 64 x 64, scaled with the area. */
-int must_world_min_pixels(int size);
+MUST_API int must_world_min_pixels(int size);
 
 /* Renders scene into f (single-threaded; render frames in parallel).
  * Rejects a scene with out-of-range counts, categories or fov. */
-int must_world_render(const must_world_scene *scene, must_world_frame *f, must_err *err);
+MUST_API int must_world_render(const must_world_scene *scene, must_world_frame *f, must_err *err);
 /* The same without shading: every label and statistic, but f->rgb is left
  * as it was.  Several times cheaper (no shadow or anti-aliasing rays). */
-int must_world_render_labels(const must_world_scene *scene, must_world_frame *f, must_err *err);
+MUST_API int must_world_render_labels(const must_world_scene *scene, must_world_frame *f,
+                                      must_err *err);
 
 /* ------------------------------------------------------------------------ */
 /* Domains. */
@@ -177,62 +179,64 @@ typedef struct must_world_domain must_world_domain;
  * (colon-separated), then $MUST_SRCDIR/etc/must/world, then the installed
  * $(sysconfdir)/must/world, then the copy built into the library.  A name
  * containing '/' or ending in ".ini" is read as a file path instead. */
-int must_world_domain_load(const char *name, must_world_domain **out, must_err *err);
+MUST_API int must_world_domain_load(const char *name, must_world_domain **out, must_err *err);
 /* Parses INI text; `file` names it in error messages.  Domains named in a
  * `mix` key are loaded with must_world_domain_load. */
-int must_world_domain_parse(const char *text, const char *file, must_world_domain **out,
-                            must_err *err);
-void must_world_domain_free(must_world_domain *d);
+MUST_API int must_world_domain_parse(const char *text, const char *file, must_world_domain **out,
+                                     must_err *err);
+MUST_API void must_world_domain_free(must_world_domain *d);
 
 /* The built-in presets, in a fixed order: name and INI text. */
-int must_world_builtin_count(void);
-const char *must_world_builtin_name(int i);
-const char *must_world_builtin_text(int i);
+MUST_API int must_world_builtin_count(void);
+MUST_API const char *must_world_builtin_name(int i);
+MUST_API const char *must_world_builtin_text(int i);
 
-const char *must_world_domain_name(const must_world_domain *d);
+MUST_API const char *must_world_domain_name(const must_world_domain *d);
 /* Where it came from: a path, or "built-in:NAME". */
-const char *must_world_domain_source(const must_world_domain *d);
-const char *must_world_domain_mirrors(const must_world_domain *d);
-const char *must_world_domain_role(const must_world_domain *d);  /* teacher|unlabelled|downstream */
-const char *must_world_domain_description(const must_world_domain *d);
+MUST_API const char *must_world_domain_source(const must_world_domain *d);
+MUST_API const char *must_world_domain_mirrors(const must_world_domain *d);
+MUST_API const char *must_world_domain_role(const must_world_domain *d);  /* teacher|unlabelled|downstream */
+MUST_API const char *must_world_domain_description(const must_world_domain *d);
 /* Labels written with the images (MUST_WORLD_* task bits). */
-unsigned must_world_domain_tasks(const must_world_domain *d);
-int must_world_domain_default_count(const must_world_domain *d);
+MUST_API unsigned must_world_domain_tasks(const must_world_domain *d);
+MUST_API int must_world_domain_default_count(const must_world_domain *d);
 /* Percent of images in train, val and test. */
-void must_world_domain_splits(const must_world_domain *d, int pct[3]);
+MUST_API void must_world_domain_splits(const must_world_domain *d, int pct[3]);
 /* The split (0 train, 1 val, 2 test) of image `index`: fixed by the index
  * alone, so a set grows without moving images between splits. */
-int must_world_domain_split_of(const must_world_domain *d, uint64_t index);
+MUST_API int must_world_domain_split_of(const must_world_domain *d, uint64_t index);
 
 /* The classes of a task, index = class id (classification and detection:
  * object categories; segmentation: "background", the stuff the domain
  * names, then the categories).  Returns the count; names[i] are static. */
-int must_world_domain_classes(const must_world_domain *d, unsigned task, const char **names,
-                              int max);
+MUST_API int must_world_domain_classes(const must_world_domain *d, unsigned task,
+                                       const char **names,
+                                       int max);
 /* Maps a frame's global semantic id to the domain's segmentation class (0
  * background), and a category to its detection/classification class (-1
  * when the domain does not have it). */
-int must_world_domain_seg_class(const must_world_domain *d, int semantic);
-int must_world_domain_class_of(const must_world_domain *d, int category);
+MUST_API int must_world_domain_seg_class(const must_world_domain *d, int semantic);
+MUST_API int must_world_domain_class_of(const must_world_domain *d, int category);
 /* Ignore band: segmentation marks object borders 255 for this many pixels
  * (Pascal's "void" outline); 0 for none. */
-int must_world_domain_void_edges(const must_world_domain *d);
+MUST_API int must_world_domain_void_edges(const must_world_domain *d);
 /* Detection boxes whose visible fraction of the silhouette is below this
  * are flagged difficult (0: never). */
-float must_world_domain_difficult(const must_world_domain *d);
+MUST_API float must_world_domain_difficult(const must_world_domain *d);
 
 /* Draws scene `index` for seed `seed`.  `attempt` > 0 draws another scene
  * for the same image (used when a draw leaves no object in view). */
-int must_world_sample(const must_world_domain *d, uint64_t seed, uint64_t index, int attempt,
-                      must_world_scene *scene, must_err *err);
+MUST_API int must_world_sample(const must_world_domain *d, uint64_t seed, uint64_t index,
+                               int attempt,
+                               must_world_scene *scene, must_err *err);
 
 /* Samples and renders image `index`, redrawing (deterministically) until
  * an object of at least min_pixels is visible.  scene may be NULL. */
-int must_world_render_index(const must_world_domain *d, uint64_t seed, uint64_t index,
-                            must_world_frame *f, must_world_scene *scene, must_err *err);
+MUST_API int must_world_render_index(const must_world_domain *d, uint64_t seed, uint64_t index,
+                                     must_world_frame *f, must_world_scene *scene, must_err *err);
 /* The same with must_world_render_labels: the same labels, no image. */
-int must_world_label_index(const must_world_domain *d, uint64_t seed, uint64_t index,
-                           must_world_frame *f, must_world_scene *scene, must_err *err);
+MUST_API int must_world_label_index(const must_world_domain *d, uint64_t seed, uint64_t index,
+                                    must_world_frame *f, must_world_scene *scene, must_err *err);
 
 /* ------------------------------------------------------------------------ */
 /* Writing a dataset (docs/dataset-format.md). */
@@ -258,9 +262,9 @@ typedef struct must_world_gen_stats {
  * dataset.ini are written at the very end, dataset.ini last, the text labels
  * from a second, labels-only render.  A dir made with another domain, seed
  * or size is refused. */
-int must_world_generate(const must_world_domain *d, const char *dir,
-                        const must_world_gen_opts *opts, must_world_gen_stats *stats,
-                        must_err *err);
+MUST_API int must_world_generate(const must_world_domain *d, const char *dir,
+                                 const must_world_gen_opts *opts, must_world_gen_stats *stats,
+                                 must_err *err);
 
 #ifdef __cplusplus
 }
