@@ -15,7 +15,7 @@
 
 #include "bench.h"
 #include "cli.h"
-#include "engine/engine-impl.h"
+#include "must/ops.h"
 
 typedef struct conv_case {
     const char *name;
@@ -125,11 +125,11 @@ static int time_case(const conv_case *cc, int size, int batch, int threads, int 
         double t0 = must_bench_now();
         must_tensor *y = must_op_conv2d(ctx, &x, w, b, cc->stride, pad, 1);
         double t1 = must_bench_now();
-        if (!y || ctx->tape_len != 1) {
+        if (!y || must_tape_len(ctx) != 1) {
             fprintf(stderr, "must bench ops: %s: %s\n", cc->name, must_ctx_error(ctx)->msg);
             goto out;
         }
-        must_node *nd = ctx->tape[0];
+        must_node *nd = must_tape_node(ctx, 0);
         y->grad = must_ctx_alloc(ctx, y->numel * sizeof(float));
         if (!y->grad)
             goto out;

@@ -19,7 +19,7 @@
 #include "must/ops.h"
 #include "must/optim.h"
 #include "must/plugin.h"
-#include "model/refmodel.h"
+#include "must/refmodel.h"
 
 #define BT_MAX_TASKS 8
 #define BT_MAX_OPTS 64

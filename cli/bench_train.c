@@ -14,7 +14,7 @@
 #include "cli.h"
 #include "must/model.h"
 #include "must/optim.h"
-#include "model/refmodel.h"
+#include "must/refmodel.h"
 
 static void usage(FILE *fp, const char *kind, int batch)
 {

@@ -8,7 +8,7 @@
 
 #include "cli.h"
 #include "must/model.h"
-#include "model/refmodel.h"
+#include "must/refmodel.h"
 
 static void usage(FILE *fp)
 {

@@ -2,22 +2,69 @@
  * `must demo`: the experiment's stages from the command line. */
 #include "config.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
-#include "must/checkpoint.h"
 #include "must/io.h"
+#include "must/pipeline.h"
 #include "must/plugin.h"
-#include "pipeline/pipeline-impl.h"
-#include "pipeline/run-impl.h"
 
-static const char *stages[] = {"teachers", "label", "student", "transfer", "report", NULL};
+/* The terminal's view of a run's events: lines as they come; progress as
+ * one line rewritten in place on a terminal, and about ten plain lines per
+ * unit in a log. */
+typedef struct term {
+    int tty;
+} term;
 
-static void default_out(const must_experiment *e, char *buf, size_t len)
+static void fmt_time(double s, char *buf, size_t len)
 {
-    snprintf(buf, len, "run-%s", e->name);
+    if (s < 0 || !isfinite(s))
+        snprintf(buf, len, "?");
+    else if (s < 60)
+        snprintf(buf, len, "%.0fs", s);
+    else if (s < 3600)
+        snprintf(buf, len, "%dm%02ds", (int)s / 60, (int)s % 60);
+    else
+        snprintf(buf, len, "%dh%02dm", (int)s / 3600, ((int)s % 3600) / 60);
+}
+
+static void on_event(void *user, const must_event *ev)
+{
+    const term *t = user;
+    if (ev->kind == MUST_EVENT_LINE) {
+        printf("%s\n", ev->text);
+    } else if (ev->kind == MUST_EVENT_PROGRESS) {
+        long every = ev->total / 10 > 0 ? ev->total / 10 : 1;
+        if (!t->tty && ev->step % every && ev->step != ev->total)
+            return;
+        char eta[32];
+        fmt_time(ev->eta_s, eta, sizeof eta);
+        printf("%s[%s] %ld/%ld %s | %.1f img/s ETA %s%s", t->tty ? "\r\033[K" : "", ev->unit,
+               ev->step, ev->total, ev->detail ? ev->detail : "", ev->images_per_s, eta,
+               t->tty ? "" : "\n");
+    } else if (ev->kind == MUST_EVENT_PROGRESS_END && t->tty) {
+        printf("\n");
+    }
+    fflush(stdout);
+}
+
+static term the_term;
+
+/* Opens the run of e in `out` (default run-NAME), its events on stdout. */
+static int open_run(const must_experiment *e, const char *out, must_run **r, must_err *err)
+{
+    char dout[128];
+    snprintf(dout, sizeof dout, "run-%s", e->name);
+    int rc = must_run_open(e, out ? out : dout, r, err);
+    if (!rc) {
+        the_term.tty = isatty(STDOUT_FILENO);
+        must_run_set_events(*r, on_event, &the_term);
+    }
+    return rc;
 }
 
 static int load(const char *cmd, const char *ini, must_experiment **e)
@@ -60,10 +107,7 @@ int must_cmd_run(int argc, char **argv)
         "nothing.\n");
     if (rc)
         return rc == 1 ? 0 : rc;
-    int stage = -1;
-    for (int s = 0; stage_name && stages[s]; s++)
-        if (strcmp(stages[s], stage_name) == 0)
-            stage = s;
+    int stage = stage_name ? must_stage_parse(stage_name) : MUST_STAGE_ALL;
     if (stage_name && stage < 0)
         return must_cli_usage_error("run", "unknown stage '%s' (teachers, label, student, "
                                            "transfer, report)", stage_name);
@@ -72,16 +116,14 @@ int must_cmd_run(int argc, char **argv)
     must_experiment *e;
     if (load("run", ini, &e))
         return 1;
-    char dout[128];
-    default_out(e, dout, sizeof dout);
-    run_state r;
+    must_run *r = NULL;
     must_err err = {0};
-    rc = run_open(&r, e, out ? out : dout, &err);
+    rc = open_run(e, out, &r, &err);
     if (!rc && dry)
-        run_plan(&r, 1);
-    else if (!rc && !(rc = run_record(&r, &err)))
-        rc = run_all(&r, stage, &err);
-    run_close(&r);
+        rc = must_run_plan(r, 1, NULL, &err);
+    else if (!rc && !(rc = must_run_record(r, &err)))
+        rc = must_run_stage(r, stage, &err);
+    must_run_close(r);
     must_exp_free(e);
     return finish("run", rc, &err);
 }
@@ -116,15 +158,13 @@ int must_cmd_train(int argc, char **argv)
         must_exp_free(e);
         return 2;
     }
-    char dout[128];
-    default_out(e, dout, sizeof dout);
-    run_state r;
-    rc = run_open(&r, e, out ? out : dout, &err);
+    must_run *r = NULL;
+    rc = open_run(e, out, &r, &err);
     if (!rc)
-        rc = run_record(&r, &err);
+        rc = must_run_record(r, &err);
     if (!rc)
-        rc = teacher ? run_teacher(&r, t, &err) : run_student(&r, &err);
-    run_close(&r);
+        rc = teacher ? must_run_teacher(r, t, &err) : must_run_students(r, &err);
+    must_run_close(r);
     must_exp_free(e);
     return finish("train", rc, &err);
 }
@@ -147,15 +187,13 @@ int must_cmd_label(int argc, char **argv)
     if (load("label", ini, &e))
         return 1;
     must_err err = {0};
-    char dout[128];
-    default_out(e, dout, sizeof dout);
-    run_state r;
-    rc = run_open(&r, e, out ? out : dout, &err);
+    must_run *r = NULL;
+    rc = open_run(e, out, &r, &err);
     if (!rc)
-        rc = run_record(&r, &err);
+        rc = must_run_record(r, &err);
     if (!rc)
-        rc = run_label(&r, &err);
-    run_close(&r);
+        rc = must_run_label(r, &err);
+    must_run_close(r);
     must_exp_free(e);
     return finish("label", rc, &err);
 }
@@ -193,37 +231,19 @@ int must_cmd_eval(int argc, char **argv)
         return 2;
     }
     must_err err = {0};
-    char dout[128];
-    default_out(e, dout, sizeof dout);
-    run_state r;
-    must_dataset *ds;
-    pl_model m = {0};
-    rc = run_open(&r, e, out ? out : dout, &err);
-    if (!rc)
-        rc = run_dataset(&r, di, &ds, &err);
-    pl_head h = {&e->tasks[ti], NULL};
-    if (!rc) {
-        h.classes_from = ds;
-        rc = pl_model_new(e, &h, 1, &m, &err);
-    }
-    if (!rc) {
-        must_ckpt_load_opts lo = {0};
-        lo.flags = MUST_CKPT_ALLOW_UNEXPECTED;
-        rc = must_ckpt_load(model, m.sets, m.nsets, &lo, NULL, &err);
-    }
-    double v[64];
-    if (!rc)
-        rc = pl_evaluate(e, &m, 0, ds, split, v, &err);
+    must_run *r = NULL;
+    must_metric m[64];
+    rc = open_run(e, out, &r, &err);
+    int n = rc ? rc : must_run_eval(r, model, ti, di, split, m, 64, &err);
+    rc = n < 0 ? n : MUST_OK;
     if (!rc) {
         printf("{\"model\":\"%s\",\"task\":\"%s\",\"data\":\"%s\",\"split\":\"%s\"", model, task,
                data, must_split_name(split));
-        for (int k = 0; k < must_task_nmetrics(m.task[0]); k++)
-            printf(",\"%s\":%.6g", must_task_metric_name(m.task[0], k), v[k]);
+        for (int k = 0; k < n; k++)
+            printf(",\"%s\":%.6g", m[k].name, m[k].value);
         printf("}\n");
     }
-    if (m.bb)
-        pl_model_free(&m);
-    run_close(&r);
+    must_run_close(r);
     must_exp_free(e);
     return finish("eval", rc, &err);
 }

@@ -3,7 +3,6 @@
  *   mkdataset folder DIR   an imagefolder tree: 3 classes x 5 PNGs, and a note */
 #include "config.h"
 
-#include "testutil.h"
 #include "datautil.h"
 
 int main(int argc, char **argv)

@@ -57,6 +57,11 @@ hasnt "$T/out" "libmust"
 hasnt "$T/out" "REFUSED"
 
 expect 0 "$MUST_BIN" plugins --names
+# Without MUST_PLUGIN_PATH the program, run from the build tree (libtool's
+# .libs/), finds the plugins built beside it: the README's quick start.
+expect 0 env -u MUST_PLUGIN_PATH "$MUST_BIN" plugins --names
+has "$T/out" "segmentation"
+expect 0 "$MUST_BIN" plugins --names
 for p in classification segmentation depth normal; do
     has "$T/out" "$p"
 done

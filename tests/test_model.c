@@ -15,7 +15,7 @@
 #include "must/io.h"
 #include "must/model.h"
 #include "must/safetensors.h"
-#include "model/refmodel.h"
+#include "must/refmodel.h"
 #include "testutil.h"
 
 static must_refmodel *tv_resnet(int depth, int classes)

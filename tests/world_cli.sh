@@ -59,17 +59,12 @@ diff -r "$tmp/seg" "$tmp/cut" >/dev/null || fail "the re-rendered files differ f
 expect 1 "$must" world generate --domain down-seg --count 5 --size 48 --out "$tmp/seg" --quiet
 grep -q "other parameters" "$tmp/err" || fail "a changed size was not refused"
 
-# every domain's set, and its truth, pass the data layer's checker (when the
-# program has it: `must dataset` comes with the data layer)
-if "$must" dataset --help >/dev/null 2>&1; then
-    for d in teach-cls teach-det teach-seg teach-depth unlabelled down-cls down-det down-seg \
-             down-depth down-seg-many down-normal; do
-        expect 0 "$must" world generate --domain $d --count 3 --size 24 --truth --quiet --out "$tmp/all/$d"
-        expect 0 "$must" dataset check "$tmp/all/$d" "$tmp/all/$d/truth"
-    done
-else
-    echo "world_cli: no 'must dataset' in this build; dataset check skipped"
-fi
+# every domain's set, and its truth, pass the data layer's checker
+for d in teach-cls teach-det teach-seg teach-depth unlabelled down-cls down-det down-seg \
+         down-depth down-seg-many down-normal; do
+    expect 0 "$must" world generate --domain $d --count 3 --size 24 --truth --quiet --out "$tmp/all/$d"
+    expect 0 "$must" dataset check "$tmp/all/$d" "$tmp/all/$d/truth"
+done
 
 expect 0 "$must" world preview --domain down-seg-many --out "$tmp/sheet.png" --count 2 --size 16
 [ -s "$tmp/sheet.png" ] || fail "no preview sheet"

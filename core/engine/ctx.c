@@ -262,6 +262,16 @@ must_node *must_tape_record(must_ctx *ctx, const char *op, must_backward_fn fn,
     return nd;
 }
 
+size_t must_tape_len(const must_ctx *ctx)
+{
+    return ctx->tape_len;
+}
+
+must_node *must_tape_node(const must_ctx *ctx, size_t i)
+{
+    return i < ctx->tape_len ? ctx->tape[i] : NULL;
+}
+
 int must_backward(must_ctx *ctx, must_tensor *loss)
 {
     if (ctx->err.code)

@@ -26,14 +26,6 @@ struct must_ctx {
     must_err err;
 };
 
-/* Row-major sgemm (C = alpha op(A) op(B) + beta C) spread over the context's
- * threads by splitting the columns (or rows) of C into blocks fixed by the
- * shape, so results do not depend on the thread count.  ctx NULL: one
- * thread (for calls from inside our own parallel regions: OpenBLAS is pinned
- * to one thread, so that is still one pool). */
-void must_sgemm(const must_ctx *ctx, int trans_a, int trans_b, int m, int n, int k, float alpha,
-                const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
-
 /* Pins OpenBLAS to one thread: our OpenMP loops own the cores (DESIGN §4). */
 void must_threads_init(void);
 

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "model-impl.h"
-#include "refmodel.h"
+#include "must/refmodel.h"
 
 typedef struct pixhead {
     must_params *p;

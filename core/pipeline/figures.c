@@ -1,11 +1,12 @@
-/* figures.c - the paper's Figures 2 and 4, drawn by the project: pseudo
+/* figures.c - the paper's Figures 2, 4 and 5, drawn by the project: pseudo
  * labels on unlabelled images, and the student's predictions on held-out
- * ones, each beside the world's hidden truth when the set has one.  Every
- * label and prediction is drawn by its task plugin's visualizer (the
- * `draw` callback), on a tile of the label's or batch's own size, and the
- * tiles are enlarged onto one sheet. */
+ * ones, each beside the world's hidden truth when the set has one; and the
+ * relative transfer gains as bars.  Every label and prediction is drawn by
+ * its task plugin's visualizer (the `draw` callback), on a tile of the
+ * label's or batch's own size, and the tiles are enlarged onto one sheet. */
 #include "config.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -410,5 +411,76 @@ out:
     must_dataset_close(truth);
     free(tdir);
     free(model);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Figure 5: relative transfer gains over the baseline. */
+
+double run_gain(const run_result *x, const run_result *base)
+{
+    if (fabs(base->test) < 1e-12)
+        return 0;
+    double g = (x->test - base->test) / fabs(base->test) * 100.0;
+    return x->lower_better ? -g : g;
+}
+
+int run_fig5(const must_experiment *e, const run_result *res, const char *path, must_err *err)
+{
+    int nr = e->nreps, nt = e->ntransfers, bw = 10, gap = 14;
+    int groupw = (nr - 1) * bw + gap, left = 40, top = 24, ph = 160;
+    int W = left + nt * groupw + 20, Hh = top + ph + 40 + 12 * nr;
+    if (W < 260)
+        W = 260;
+    canvas c;
+    rgb8 white = {255, 255, 255}, black = {0, 0, 0}, grey = {170, 170, 170};
+    int rc = canvas_new(&c, W, Hh, white, err);
+    if (rc)
+        return rc;
+    double maxabs = 1;
+    for (int ri = 0; ri < nr; ri++)
+        for (int ti = 0; ti < nt; ti++)
+            if (ri != e->baseline) {
+                double g = fabs(run_gain(&res[ri * nt + ti], &res[e->baseline * nt + ti]));
+                if (isfinite(g) && g > maxabs)
+                    maxabs = g;
+            }
+    canvas_text(&c, 4, 4, "relative gain vs baseline, percent", black);
+    int zero = top + ph / 2;
+    char lab[64];
+    snprintf(lab, sizeof lab, "+%.0f", maxabs);
+    canvas_text(&c, 2, top, lab, black);
+    snprintf(lab, sizeof lab, "-%.0f", maxabs);
+    canvas_text(&c, 2, top + ph - CANVAS_TEXT_H, lab, black);
+    canvas_fill(&c, left - 2, zero, W - 10, zero + 1, grey);
+    for (int ti = 0; ti < nt; ti++) {
+        int x = left + ti * groupw;
+        int k = 0;
+        for (int ri = 0; ri < nr; ri++) {
+            if (ri == e->baseline)
+                continue;
+            double g = run_gain(&res[ri * nt + ti], &res[e->baseline * nt + ti]);
+            int hpx = (int)lround(g / maxabs * (ph / 2));
+            rgb8 col = draw_class_colour(ri);
+            if (hpx >= 0)
+                canvas_fill(&c, x + k * bw, zero - hpx, x + k * bw + bw - 2, zero, col);
+            else
+                canvas_fill(&c, x + k * bw, zero + 1, x + k * bw + bw - 2, zero + 1 - hpx, col);
+            k++;
+        }
+        char t[16];
+        snprintf(t, sizeof t, "%.*s", groupw / 6 > 1 ? groupw / 6 : 1, e->transfers[ti].name);
+        canvas_text(&c, x, top + ph + 6, t, black);
+    }
+    int y = top + ph + 20;
+    for (int ri = 0; ri < nr; ri++) {
+        if (ri == e->baseline)
+            continue;
+        canvas_fill(&c, 4, y, 12, y + 7, draw_class_colour(ri));
+        canvas_text(&c, 16, y, e->reps[ri].label, black);
+        y += 12;
+    }
+    rc = canvas_write_png(&c, path, err);
+    canvas_free(&c);
     return rc;
 }

@@ -1,6 +1,10 @@
-/* pipeline-impl.h - the pieces of the MuST pipeline (private): a model of a
- * backbone and task heads, the trainer, evaluation, pseudo-labelling and
- * the staged run. */
+/* pipeline-impl.h - the pipeline's working parts (private): a model of a
+ * backbone and task heads, the trainer, evaluation, pseudo-labelling, and
+ * the events through which they report progress.
+ *
+ * Files, lowest first (each calls only those above it in this list):
+ * progress.c (events), model.c (backbone + heads), evaluate.c, trainer.c,
+ * pseudolabel.c; then the run's files in run-impl.h. */
 #ifndef MUST_PIPELINE_IMPL_H
 #define MUST_PIPELINE_IMPL_H
 
@@ -10,12 +14,41 @@
 #include "must/experiment.h"
 #include "must/loader.h"
 #include "must/model.h"
+#include "must/pipeline.h"
 #include "must/plugin.h"
 
 #define PL_MAX_TASKS 8
 
-/* A backbone and its heads.  Parameter sets: [0] the backbone, [1 + i]
- * head i. */
+/* ---- progress.c: events ------------------------------------------------- */
+
+/* Where a run's events go; fn NULL drops them. */
+typedef struct pl_out {
+    must_event_fn fn;
+    void *user;
+} pl_out;
+
+/* A line of text (no newline). */
+void pl_say(const pl_out *o, const char *fmt, ...) MUST_PRINTF(2, 3);
+
+/* A unit's progress: steps of total, with the rate and the ETA counted
+ * from the step it (re)started at. */
+typedef struct pl_progress {
+    const pl_out *out;
+    const char *unit;
+    long total;
+    long start;
+    double t0;
+} pl_progress;
+void pl_progress_start(pl_progress *p, const pl_out *out, const char *unit, long total,
+                       long start);
+void pl_progress_step(pl_progress *p, long step, const char *detail, double images_per_s);
+void pl_progress_end(pl_progress *p);
+/* Seconds from a monotonic clock. */
+double pl_now(void);
+
+/* ---- model.c: a backbone and its heads ---------------------------------- */
+
+/* Parameter sets: [0] the backbone, [1 + i] head i. */
 typedef struct pl_model {
     must_backbone *bb;
     must_task *task[PL_MAX_TASKS];
@@ -46,6 +79,14 @@ void pl_loader_train(const must_experiment *e, const must_exp_train *tr, int sam
                      uint64_t seed, must_loader_opts *o);
 void pl_loader_eval(const must_experiment *e, int split, int size, must_loader_opts *o);
 
+/* ---- evaluate.c --------------------------------------------------------- */
+
+/* Head t's metrics over a split (values: must_task_nmetrics entries). */
+int pl_evaluate(const must_experiment *e, pl_model *m, int t, must_dataset *ds, int split,
+                double *values, must_err *err);
+
+/* ---- trainer.c ---------------------------------------------------------- */
+
 typedef struct pl_train_opts {
     const char *stage;          /* "teacher cls": progress and messages */
     const char *dir;            /* resume.safetensors, model.safetensors, loss.csv */
@@ -65,6 +106,7 @@ typedef struct pl_train_opts {
     int nmilestones;
     int (*at_milestone)(void *user, long step, pl_model *m, must_err *err);
     void *user;
+    const pl_out *out;          /* events (may be NULL) */
 } pl_train_opts;
 
 /* Trains m (resuming from dir/resume.safetensors when there is one) and
@@ -73,32 +115,23 @@ typedef struct pl_train_opts {
  * the step; the last checkpoint stays, and holds finite weights. */
 int pl_train(const must_experiment *e, pl_model *m, const pl_train_opts *o, must_err *err);
 
-/* Head t's metrics over a split (values: must_task_nmetrics entries). */
-int pl_evaluate(const must_experiment *e, pl_model *m, int t, must_dataset *ds, int split,
-                double *values, must_err *err);
+/* ---- pseudolabel.c ------------------------------------------------------ */
 
-/* Pseudo-labels every image of `unl` with the teachers' models into
+/* The teachers that label one set, with their checkpoints and the sets
+ * whose classes their heads take. */
+typedef struct pl_label_job {
+    must_dataset *unl;                 /* the set to label */
+    const int *teachers;               /* indices into e->teachers */
+    int nteachers;
+    char *const *teacher_ckpt;         /* teacher i's model file */
+    must_dataset *const *teacher_sets; /* teacher i's labelled set */
+    const char *out_dir;               /* out_dir/part-NNN */
+    const pl_out *out;                 /* events (may be NULL) */
+} pl_label_job;
+
+/* Pseudo-labels every image of job->unl with the teachers' models into
  * out_dir/part-NNN datasets (each committed whole; finished parts are kept
- * by a rerun).  teacher_ckpt[i] is teacher i's model file. */
-int pl_label(const must_experiment *e, must_dataset *unl, const int *teachers, int nteachers,
-             char *const *teacher_ckpt, must_dataset *const *teacher_sets, const char *out_dir,
-             must_err *err);
-
-/* Progress output: a `\r` line on a terminal, plain lines otherwise. */
-typedef struct pl_progress {
-    const char *stage;
-    long total;
-    long start;         /* the step the run resumed from: the ETA's rate counts from it */
-    double t0;
-    int tty;
-    long every;
-} pl_progress;
-void pl_progress_start(pl_progress *p, const char *stage, long total, long start);
-void pl_progress_step(pl_progress *p, long step, const char *detail, double images_per_s);
-void pl_progress_end(pl_progress *p);
-double pl_now(void);
-
-/* 64-bit FNV-1a, for the stage hashes. */
-uint64_t pl_hash(uint64_t h, const char *s);
+ * by a rerun). */
+int pl_label(const must_experiment *e, const pl_label_job *job, must_err *err);
 
 #endif

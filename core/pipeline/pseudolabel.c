@@ -1,4 +1,4 @@
-/* label.c - pseudo-labelling: every teacher over every image, in inference
+/* pseudolabel.c - pseudo-labelling: every teacher over every image, in inference
  * mode, batched; supervised labels kept where the set has them, pseudo
  * labels for the missing kinds (the paper's §3.1).  The output is cut into
  * shards, each a complete dataset committed on its own (dataset.ini last),
@@ -62,204 +62,254 @@ static void clamp_depth(must_map *m, float scale)
             m->data[i] = hi;
 }
 
-static void free_models(pl_model *models, int n)
-{
-    for (int i = 0; i < n; i++)
-        pl_model_free(&models[i]);
-}
-
-int pl_label(const must_experiment *e, must_dataset *unl, const int *teachers, int nteachers,
-             char *const *teacher_ckpt, must_dataset *const *teacher_sets, const char *out_dir,
-             must_err *err)
-{
-    int W, H;
-    must_dataset_size(unl, &W, &H);
-    if (W <= 0 || W != H)
-        return must_err_set(err, MUST_EINVAL,
-                            "dataset '%s': pseudo-labelling needs square images of one declared "
-                            "size (dataset.ini width = height), not %dx%d",
-                            must_dataset_name(unl), W, H);
+/* The state of one labelling: the teachers' models and the spec of the
+ * sets it writes. */
+typedef struct labeller {
+    const must_experiment *e;
+    const pl_label_job *job;
     pl_model models[PL_MAX_TASKS];
-    int kind_of[PL_MAX_TASKS], nm = 0, rc = MUST_OK;
-    if (nteachers > PL_MAX_TASKS)
-        return must_err_set(err, MUST_EINVAL, "more than %d teachers", PL_MAX_TASKS);
+    int kind_of[PL_MAX_TASKS], nm;
     must_dataset_spec spec;
-    memset(&spec, 0, sizeof spec);
-    char name[160];
     const char *names[PL_MAX_TASKS][256];
     char thr[PL_MAX_TASKS][256];
-    for (int i = 0; i < nteachers; i++) {
-        const must_exp_teacher *t = &e->teachers[teachers[i]];
-        pl_head h = {&e->tasks[t->task], teacher_sets[i]};
-        if ((rc = pl_model_new(e, &h, 1, &models[i], err)))
-            goto out;
-        nm = i + 1;
-        must_ckpt_load_opts lo = {0};
-        if ((rc = must_ckpt_load(teacher_ckpt[i], models[i].sets, models[i].nsets, &lo, NULL,
-                                 err)))
-            goto out;
-        int k = kind_of[i] = must_task_get_ops(models[i].task[0])->label_kind;
-        int nc = must_dataset_nclasses(teacher_sets[i], k);
-        for (int c = 0; c < nc && c < 256; c++)
-            names[i][c] = must_dataset_class_name(teacher_sets[i], k, c);
-        if ((must_dataset_tasks(unl) & MUST_LABEL_BIT(k)) && nc) {
-            if (must_dataset_nclasses(unl, k) != nc) {
-                rc = must_err_set(err, MUST_EINVAL,
-                                  "dataset '%s' has %s labels with %d classes, teacher '%s' "
-                                  "%d: they must agree to share a label file",
-                                  must_dataset_name(unl), must_label_kind_name(k),
-                                  must_dataset_nclasses(unl, k), t->name, nc);
-                goto out;
-            }
-        }
-        spec.tasks |= MUST_LABEL_BIT(k);
-        if (k == MUST_LABEL_DEPTH)
-            spec.depth_scale = must_dataset_depth_scale(teacher_sets[i]);
-        spec.task[k].nclasses = nc;
-        spec.task[k].classes = nc ? names[i] : NULL;
-        spec.task[k].source = MUST_SOURCE_PSEUDO;
-        spec.task[k].teacher = teacher_ckpt[i];
-        /* The plugin options that shaped the labels (thresholds, temperature). */
-        size_t u = (size_t)snprintf(thr[i], sizeof thr[i], "teacher %s", t->name);
-        const must_exp_task *ts = &e->tasks[t->task];
-        for (int o = 0; o < ts->nopts && u < sizeof thr[i]; o++)
-            u += (size_t)snprintf(thr[i] + u, sizeof thr[i] - u, " %s=%s", ts->opts[o].key,
-                                  ts->opts[o].value);
-        spec.task[k].threshold = thr[i];
-    }
-    if (spec.depth_scale <= 0)
-        spec.depth_scale = 0.001f;
-    if (must_dataset_tasks(unl) & ~spec.tasks)
-        printf("[label] %s: labels of kinds no teacher makes are not carried over\n",
-               must_dataset_name(unl));
+    char name[160];
+    int *split_of;  /* each image's split in the set labelled */
+    int W, B, shard;
+    must_ctx *ctx;
+    pl_progress pr;
+    double t0;
+    int done;       /* images labelled or found labelled */
+} labeller;
 
+/* Teacher i's model from its checkpoint, and its kind's entry in the spec
+ * (classes, provenance, the plugin options that shaped the labels). */
+static int add_teacher(labeller *lb, int i, must_err *err)
+{
+    const must_experiment *e = lb->e;
+    const pl_label_job *job = lb->job;
+    const must_exp_teacher *t = &e->teachers[job->teachers[i]];
+    must_dataset *tset = job->teacher_sets[i];
+    pl_head h = {&e->tasks[t->task], tset};
+    int rc = pl_model_new(e, &h, 1, &lb->models[i], err);
+    if (rc)
+        return rc;
+    lb->nm = i + 1;
+    must_ckpt_load_opts lo = {0};
+    if ((rc = must_ckpt_load(job->teacher_ckpt[i], lb->models[i].sets, lb->models[i].nsets, &lo,
+                             NULL, err)))
+        return rc;
+    int k = lb->kind_of[i] = must_task_get_ops(lb->models[i].task[0])->label_kind;
+    int nc = must_dataset_nclasses(tset, k);
+    for (int c = 0; c < nc && c < 256; c++)
+        lb->names[i][c] = must_dataset_class_name(tset, k, c);
+    if ((must_dataset_tasks(job->unl) & MUST_LABEL_BIT(k)) && nc &&
+        must_dataset_nclasses(job->unl, k) != nc)
+        return must_err_set(err, MUST_EINVAL,
+                            "dataset '%s' has %s labels with %d classes, teacher '%s' %d: they "
+                            "must agree to share a label file",
+                            must_dataset_name(job->unl), must_label_kind_name(k),
+                            must_dataset_nclasses(job->unl, k), t->name, nc);
+    must_dataset_spec *spec = &lb->spec;
+    spec->tasks |= MUST_LABEL_BIT(k);
+    if (k == MUST_LABEL_DEPTH)
+        spec->depth_scale = must_dataset_depth_scale(tset);
+    spec->task[k].nclasses = nc;
+    spec->task[k].classes = nc ? lb->names[i] : NULL;
+    spec->task[k].source = MUST_SOURCE_PSEUDO;
+    spec->task[k].teacher = job->teacher_ckpt[i];
+    size_t u = (size_t)snprintf(lb->thr[i], sizeof lb->thr[i], "teacher %s", t->name);
+    const must_exp_task *ts = &e->tasks[t->task];
+    for (int o = 0; o < ts->nopts && u < sizeof lb->thr[i]; o++)
+        u += (size_t)snprintf(lb->thr[i] + u, sizeof lb->thr[i] - u, " %s=%s", ts->opts[o].key,
+                              ts->opts[o].value);
+    spec->task[k].threshold = lb->thr[i];
+    return MUST_OK;
+}
+
+/* Each image's split, from the set's split lists (-1: in none). */
+static int splits_of(labeller *lb, must_err *err)
+{
+    must_dataset *unl = lb->job->unl;
     int N = must_dataset_count(unl);
-    int *split_of = malloc((size_t)(N > 0 ? N : 1) * sizeof *split_of);
-    if (!split_of) {
-        rc = must_err_set(err, MUST_ENOMEM, "out of memory");
-        goto out;
-    }
+    lb->split_of = malloc((size_t)(N > 0 ? N : 1) * sizeof *lb->split_of);
+    if (!lb->split_of)
+        return must_err_set(err, MUST_ENOMEM, "out of memory");
     for (int i = 0; i < N; i++)
-        split_of[i] = -1;
+        lb->split_of[i] = -1;
     for (int s = 0; s < MUST_NSPLITS; s++) {
         const int *idx;
         int n = must_dataset_split(unl, s, &idx);
         for (int i = 0; i < n; i++)
-            split_of[idx[i]] = s;
+            lb->split_of[idx[i]] = s;
     }
-    int B = e->label.batch;
-    int shard = (e->label.shard + B - 1) / B * B;
-    int nparts = (N + shard - 1) / shard;
-    must_ctx *ctx = must_ctx_new(e->threads);
-    if (!ctx || (rc = must_mkdir_p(out_dir, err))) {
-        rc = rc ? rc : must_err_set(err, MUST_ENOMEM, "out of memory");
-        free(split_of);
-        must_ctx_free(ctx);
+    return MUST_OK;
+}
+
+/* Example i of batch b: the set's own labels, pseudo labels for the kinds
+ * it lacks, added to the writer. */
+static int label_example(labeller *lb, const must_batch *b, int i, void **preds,
+                         must_dataset_writer *w, must_err *err)
+{
+    must_dataset *unl = lb->job->unl;
+    int idx = b->example[i];
+    must_labels lab, pl;
+    must_labels_init(&lab);
+    must_labels_init(&pl);
+    int rc = must_dataset_load(unl, idx, lb->spec.tasks, NULL, &lab, err);
+    for (int t = 0; t < lb->nm && rc == MUST_OK; t++) {
+        if (lab.has & MUST_LABEL_BIT(lb->kind_of[t]))
+            continue; /* supervised labels stay */
+        rc = must_task_pseudo_label(lb->models[t].task[0], preds[t], b, i, &pl, err);
+        if (rc == MUST_OK && lb->kind_of[t] == MUST_LABEL_DEPTH)
+            clamp_depth(&pl.depth, lb->spec.depth_scale);
+        if (rc == MUST_OK)
+            take_kind(&lab, &pl, lb->kind_of[t]);
+        must_labels_free(&pl);
+    }
+    char *img = rc ? NULL : must_dataset_image_path(unl, idx);
+    if (rc == MUST_OK && !img)
+        rc = must_err_set(err, MUST_ENOMEM, "out of memory");
+    if (rc == MUST_OK)
+        rc = must_dataset_writer_add_file(w, must_dataset_id(unl, idx), lb->split_of[idx], img,
+                                          &lab, err);
+    free(img);
+    must_labels_free(&lab);
+    return rc;
+}
+
+/* Every teacher on one batch, then each example written. */
+static int label_batch(labeller *lb, const must_batch *b, must_dataset_writer *w, must_err *err)
+{
+    void *preds[PL_MAX_TASKS];
+    must_ctx_reset(lb->ctx);
+    for (int t = 0; t < lb->nm; t++) {
+        void *pp[1];
+        if (pl_model_forward(&lb->models[t], lb->ctx, b, pp))
+            return must_err_set(err, MUST_EINVAL, "label: %s", must_ctx_error(lb->ctx)->msg);
+        preds[t] = pp[0];
+    }
+    int rc = MUST_OK;
+    for (int i = 0; i < b->n && rc == MUST_OK; i++)
+        rc = label_example(lb, b, i, preds, w, err);
+    return rc;
+}
+
+/* Shard p: images [p * shard, (p + 1) * shard) into out_dir/part-NNN,
+ * committed whole; skipped when it already is. */
+static int label_part(labeller *lb, int p, must_err *err)
+{
+    must_dataset *unl = lb->job->unl;
+    int N = must_dataset_count(unl), B = lb->B;
+    char part[32];
+    snprintf(part, sizeof part, "part-%03d", p);
+    char *dir = must_path_join(lb->job->out_dir, part);
+    char *ini = dir ? must_path_join(dir, "dataset.ini") : NULL;
+    int lo_i = p * lb->shard, hi_i = lo_i + lb->shard < N ? lo_i + lb->shard : N;
+    int rc = ini ? MUST_OK : must_err_set(err, MUST_ENOMEM, "out of memory");
+    must_dataset_writer *w = NULL;
+    must_loader *L = NULL;
+    if (rc || must_file_exists(ini)) {
+        lb->done += rc ? 0 : hi_i - lo_i;
         goto out;
     }
-    must_ctx_set_training(ctx, 0);
-    must_ctx_set_grad(ctx, 0);
-    pl_progress pr;
-    pl_progress_start(&pr, "label", N, 0);
-    double t0 = pl_now();
-    int done = 0;
-    for (int p = 0; p < nparts && rc == MUST_OK; p++) {
-        char part[32];
-        snprintf(part, sizeof part, "part-%03d", p);
-        char *dir = must_path_join(out_dir, part);
-        char *ini = dir ? must_path_join(dir, "dataset.ini") : NULL;
-        if (!ini) {
-            free(dir);
-            rc = must_err_set(err, MUST_ENOMEM, "out of memory");
+    snprintf(lb->name, sizeof lb->name, "%s-pseudo-%s", must_dataset_name(unl), part);
+    lb->spec.name = lb->name;
+    must_loader_opts lo;
+    pl_loader_eval(lb->e, -1, lb->W, &lo);
+    lo.batch = B;
+    lo.first_epoch = 0;
+    if ((rc = must_dataset_writer_new(dir, &lb->spec, &w, err)) ||
+        (rc = must_loader_new(&unl, 1, &lo, &L, err)))
+        goto out;
+    /* Batches of earlier shards are read and dropped: decoding is cheap
+     * next to the teachers' forward passes. */
+    const must_batch *b;
+    for (int at = 0; at < hi_i && rc == MUST_OK; at += B) {
+        if ((rc = must_loader_next(L, &b, err)) != 1) {
+            rc = rc ? rc : must_err_set(err, MUST_EINVAL, "label: the loader ended early");
             break;
         }
-        int lo_i = p * shard, hi_i = lo_i + shard < N ? lo_i + shard : N;
-        if (must_file_exists(ini)) {
-            done += hi_i - lo_i;
-            free(dir);
-            free(ini);
+        rc = MUST_OK;
+        if (at < lo_i)
             continue;
-        }
-        snprintf(name, sizeof name, "%s-pseudo-%s", must_dataset_name(unl), part);
-        spec.name = name;
-        must_dataset_writer *w = NULL;
-        must_loader *L = NULL;
-        must_loader_opts lo;
-        pl_loader_eval(e, -1, W, &lo);
-        lo.batch = B;
-        lo.first_epoch = 0;
-        if ((rc = must_dataset_writer_new(dir, &spec, &w, err)) ||
-            (rc = must_loader_new(&unl, 1, &lo, &L, err)))
-            goto part_fail;
-        /* Batches of earlier shards are read and dropped: decoding is
-         * cheap next to the teachers' forward passes. */
-        const must_batch *b;
-        for (int k = 0; k < lo_i / B; k++)
-            if ((rc = must_loader_next(L, &b, err)) != 1) {
-                rc = rc ? rc : must_err_set(err, MUST_EINVAL, "label: the loader ended early");
-                goto part_fail;
-            }
-        for (int at = lo_i; at < hi_i; at += B) {
-            if ((rc = must_loader_next(L, &b, err)) != 1) {
-                rc = rc ? rc : must_err_set(err, MUST_EINVAL, "label: the loader ended early");
-                goto part_fail;
-            }
-            rc = MUST_OK;
-            void *preds[PL_MAX_TASKS];
-            must_ctx_reset(ctx);
-            for (int t = 0; t < nm; t++) {
-                void *pp[1];
-                if (pl_model_forward(&models[t], ctx, b, pp)) {
-                    rc = must_err_set(err, MUST_EINVAL, "label: %s", must_ctx_error(ctx)->msg);
-                    goto part_fail;
-                }
-                preds[t] = pp[0];
-            }
-            for (int i = 0; i < b->n && rc == MUST_OK; i++) {
-                int idx = b->example[i];
-                must_labels lab, pl;
-                must_labels_init(&lab);
-                must_labels_init(&pl);
-                rc = must_dataset_load(unl, idx, spec.tasks, NULL, &lab, err);
-                for (int t = 0; t < nm && rc == MUST_OK; t++) {
-                    if (lab.has & MUST_LABEL_BIT(kind_of[t]))
-                        continue; /* supervised labels stay */
-                    rc = must_task_pseudo_label(models[t].task[0], preds[t], b, i, &pl, err);
-                    if (rc == MUST_OK && kind_of[t] == MUST_LABEL_DEPTH)
-                        clamp_depth(&pl.depth, spec.depth_scale);
-                    if (rc == MUST_OK)
-                        take_kind(&lab, &pl, kind_of[t]);
-                    must_labels_free(&pl);
-                }
-                char *img = rc ? NULL : must_dataset_image_path(unl, idx);
-                if (rc == MUST_OK && !img)
-                    rc = must_err_set(err, MUST_ENOMEM, "out of memory");
-                if (rc == MUST_OK)
-                    rc = must_dataset_writer_add_file(w, must_dataset_id(unl, idx),
-                                                      split_of[idx], img, &lab, err);
-                free(img);
-                must_labels_free(&lab);
-            }
-            if (rc)
-                goto part_fail;
-            done += b->n;
-            pl_progress_step(&pr, done, must_dataset_name(unl), done / (pl_now() - t0 + 1e-9));
-        }
+        if ((rc = label_batch(lb, b, w, err)))
+            break;
+        lb->done += b->n;
+        pl_progress_step(&lb->pr, lb->done, must_dataset_name(unl),
+                         lb->done / (pl_now() - lb->t0 + 1e-9));
+    }
+    if (!rc) {
         must_loader_free(L);
         L = NULL;
         rc = must_dataset_writer_commit(w, err);
         w = NULL;
-    part_fail:
-        if (w)
-            must_dataset_writer_abort(w);
-        must_loader_free(L);
-        free(dir);
-        free(ini);
     }
-    pl_progress_end(&pr);
-    free(split_of);
-    must_ctx_free(ctx);
 out:
-    free_models(models, nm);
+    if (w)
+        must_dataset_writer_abort(w);
+    must_loader_free(L);
+    free(dir);
+    free(ini);
+    return rc;
+}
+
+/* The teachers, the spec, the splits, the context. */
+static int labeller_init(labeller *lb, must_err *err)
+{
+    const pl_label_job *job = lb->job;
+    int W, H, rc = MUST_OK;
+    must_dataset_size(job->unl, &W, &H);
+    if (W <= 0 || W != H)
+        return must_err_set(err, MUST_EINVAL,
+                            "dataset '%s': pseudo-labelling needs square images of one declared "
+                            "size (dataset.ini width = height), not %dx%d",
+                            must_dataset_name(job->unl), W, H);
+    if (job->nteachers > PL_MAX_TASKS)
+        return must_err_set(err, MUST_EINVAL, "more than %d teachers", PL_MAX_TASKS);
+    lb->W = W;
+    for (int i = 0; i < job->nteachers && rc == MUST_OK; i++)
+        rc = add_teacher(lb, i, err);
+    if (rc)
+        return rc;
+    if (lb->spec.depth_scale <= 0)
+        lb->spec.depth_scale = 0.001f;
+    if (must_dataset_tasks(job->unl) & ~lb->spec.tasks)
+        pl_say(job->out, "[label] %s: labels of kinds no teacher makes are not carried over",
+               must_dataset_name(job->unl));
+    if ((rc = splits_of(lb, err)))
+        return rc;
+    lb->B = lb->e->label.batch;
+    lb->shard = (lb->e->label.shard + lb->B - 1) / lb->B * lb->B;
+    lb->ctx = must_ctx_new(lb->e->threads);
+    if (!lb->ctx)
+        return must_err_set(err, MUST_ENOMEM, "out of memory");
+    if ((rc = must_mkdir_p(job->out_dir, err)))
+        return rc;
+    must_ctx_set_training(lb->ctx, 0);
+    must_ctx_set_grad(lb->ctx, 0);
+    return MUST_OK;
+}
+
+int pl_label(const must_experiment *e, const pl_label_job *job, must_err *err)
+{
+    labeller *lb = calloc(1, sizeof *lb);
+    if (!lb)
+        return must_err_set(err, MUST_ENOMEM, "out of memory");
+    lb->e = e;
+    lb->job = job;
+    int rc = labeller_init(lb, err);
+    if (!rc) {
+        int N = must_dataset_count(job->unl), nparts = (N + lb->shard - 1) / lb->shard;
+        pl_progress_start(&lb->pr, job->out, "label", N, 0);
+        lb->t0 = pl_now();
+        for (int p = 0; p < nparts && rc == MUST_OK; p++)
+            rc = label_part(lb, p, err);
+        pl_progress_end(&lb->pr);
+    }
+    for (int i = 0; i < lb->nm; i++)
+        pl_model_free(&lb->models[i]);
+    free(lb->split_of);
+    must_ctx_free(lb->ctx);
+    free(lb);
     return rc;
 }

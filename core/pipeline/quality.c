@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "must/checkpoint.h"
 #include "must/io.h"
 #include "pipeline-impl.h"
 #include "run-impl.h"
@@ -174,80 +173,6 @@ static void cover(const must_batch *b, int i, int kind, const must_labels *g, do
     }
 }
 
-int run_class_map(const must_dataset *from, const must_dataset *to, int kind, int *map,
-                  unsigned char *known)
-{
-    int nf = must_dataset_nclasses(from, kind), nt = must_dataset_nclasses(to, kind), miss = 0;
-    if (known)
-        memset(known, 0, (size_t)(nt > 0 ? nt : 1));
-    for (int c = 0; c < nf; c++) {
-        map[c] = -1;
-        for (int k = 0; k < nt && map[c] < 0; k++)
-            if (!strcmp(must_dataset_class_name(from, kind, c),
-                        must_dataset_class_name(to, kind, k)))
-                map[c] = k;
-        miss += map[c] < 0;
-        if (known && map[c] >= 0)
-            known[map[c]] = 1;
-    }
-    return miss;
-}
-
-int run_labels_remap(must_labels *g, int kind, const int *map, int nfrom, int nto, must_err *err)
-{
-    if (!(g->has & MUST_LABEL_BIT(kind)))
-        return MUST_OK;
-    if (kind == MUST_LABEL_CLASSIFICATION) {
-        if (!g->soft) {
-            g->cls = g->cls >= 0 && g->cls < nfrom ? map[g->cls] : -1;
-            return MUST_OK;
-        }
-        float *p = calloc((size_t)nto + 1, sizeof *p);
-        if (!p)
-            return must_err_set(err, MUST_ENOMEM, "out of memory");
-        double sum = 0;
-        for (int c = 0; c < g->nsoft && c < nfrom; c++)
-            if (map[c] >= 0) {
-                p[map[c]] += g->soft[c];
-                sum += g->soft[c];
-            }
-        int rc = MUST_OK;
-        if (sum > 0) {
-            for (int k = 0; k < nto; k++)
-                p[k] = (float)(p[k] / sum);
-            rc = must_labels_set_soft(g, nto, p, err);
-        } else {
-            free(g->soft);
-            g->soft = NULL;
-            g->nsoft = 0;
-            g->cls = -1;
-        }
-        free(p);
-        return rc;
-    }
-    if (kind == MUST_LABEL_DETECTION) {
-        int n = 0;
-        for (int q = 0; q < g->boxes.n; q++) {
-            int c = g->boxes.v[q].cls;
-            if (c >= 0 && c < nfrom && map[c] >= 0) {
-                g->boxes.v[n] = g->boxes.v[q];
-                g->boxes.v[n++].cls = map[c];
-            }
-        }
-        g->boxes.n = n;
-        return MUST_OK;
-    }
-    if (kind == MUST_LABEL_SEGMENTATION) {
-        size_t n = (size_t)g->seg.height * g->seg.width;
-        for (size_t q = 0; q < n; q++) {
-            int v = (int)g->seg.data[q];
-            if (v >= 0 && v < nfrom)
-                g->seg.data[q] = map[v] >= 0 ? (float)map[v] : (float)MUST_SEG_IGNORE;
-        }
-    }
-    return MUST_OK;
-}
-
 /* Share of the truth's labels of example i whose class the teacher knows. */
 static void vocab(const must_batch *b, int i, int kind, const unsigned char *known, int nt,
                   double *tot, double *in)
@@ -280,261 +205,250 @@ static void vocab(const must_batch *b, int i, int kind, const unsigned char *kno
     }
 }
 
-int run_labelled_parts(run_state *r, int li, must_dataset ***parts, int *n, must_err *err)
+/* The state of scoring one [label] set: per teacher, whether and how it is
+ * scored (its head's slot in the model, its class map to the truth's
+ * classes), the evaluators, and the running coverage and vocabulary. */
+typedef struct scorer {
+    run_state *r;
+    int li, nt;
+    run_quality *q;
+    must_dataset *unl, *truth, **parts;
+    int nparts;
+    char *tdir;
+    pl_model m;
+    pl_head heads[PL_MAX_TASKS];
+    int nh;
+    must_task_eval *ev[PL_MAX_TASKS];
+    int kind[PL_MAX_TASKS], slot[PL_MAX_TASKS];
+    int *map[PL_MAX_TASKS], npc[PL_MAX_TASKS], ntc[PL_MAX_TASKS];
+    unsigned char *known[PL_MAX_TASKS];
+    unsigned kinds, kept;
+    must_labels *guess;
+    unsigned *has;
+    int nguess;
+    must_loader *L;
+    double tot[PL_MAX_TASKS], cov[PL_MAX_TASKS], vtot[PL_MAX_TASKS], vin[PL_MAX_TASKS];
+} scorer;
+
+static void scorer_free(scorer *s)
 {
-    const char *set = r->e->data[r->e->label.data[li]].name;
-    *parts = NULL;
-    *n = 0;
-    int rc = MUST_OK;
-    for (int p = 0; rc == MUST_OK; p++) {
-        char part[32];
-        snprintf(part, sizeof part, "part-%03d", p);
-        char *dir = run_path(r, "label", set, part);
-        char *ini = dir ? must_path_join(dir, "dataset.ini") : NULL;
-        int there = ini && must_file_exists(ini);
-        free(ini);
-        if (!there) {
-            free(dir);
-            break;
-        }
-        must_dataset **v = realloc(*parts, (size_t)(*n + 1) * sizeof *v);
-        if (!v) {
-            free(dir);
-            rc = must_err_set(err, MUST_ENOMEM, "out of memory");
-            break;
-        }
-        *parts = v;
-        rc = must_dataset_open(dir, &v[*n], err);
-        if (!rc)
-            (*n)++;
-        free(dir);
+    for (int t = 0; t < s->nt; t++) {
+        if (s->ev[t])
+            must_task_eval_end(s->ev[t], NULL, NULL);
+        free(s->map[t]);
+        free(s->known[t]);
     }
-    if (!rc && *n == 0)
-        rc = must_err_set(err, MUST_ENOTFOUND, "[label] %s: no pseudo-labelled part in %s/label/%s",
-                          set, r->out, set);
-    if (rc) {
-        run_labelled_parts_free(*parts, *n);
-        *parts = NULL;
-        *n = 0;
+    for (int i = 0; i < s->nguess; i++)
+        must_labels_free(&s->guess[i]);
+    free(s->guess);
+    free(s->has);
+    must_loader_free(s->L);
+    pl_model_free(&s->m);
+    run_labelled_parts_free(s->parts, s->nparts);
+    must_dataset_close(s->truth);
+    free(s->tdir);
+}
+
+/* Whether teacher i's labels can be scored, and a head for it when so:
+ * built for the truth's classes, so that a class the teacher never learnt
+ * counts against its labels as it misleads the student. */
+static int score_plan_one(scorer *s, int i, must_err *err)
+{
+    const must_experiment *e = s->r->e;
+    const must_exp_task *spec = &e->tasks[e->teachers[e->label.teachers[i]].task];
+    run_quality *q = &s->q[i];
+    must_task *t = NULL;
+    int rc = must_task_new(spec->plugin, spec->name, &t, err);
+    if (rc)
+        return rc;
+    const must_task_ops *ops = must_task_get_ops(t);
+    int can = ops->eval_begin && ops->eval_add_labels, k = s->kind[i] = ops->label_kind;
+    must_task_free(t);
+    s->slot[i] = -1;
+    if (!can) {
+        q->status = RUN_Q_CANNOT;
+        return MUST_OK;
+    }
+    if (!(must_dataset_tasks(s->truth) & MUST_LABEL_BIT(k)) ||
+        !(must_dataset_tasks(s->parts[0]) & MUST_LABEL_BIT(k))) {
+        q->status = RUN_Q_NO_TRUTH;
+        return MUST_OK;
+    }
+    if (run_kind_has_classes(k)) {
+        s->npc[i] = must_dataset_nclasses(s->parts[0], k);
+        s->ntc[i] = must_dataset_nclasses(s->truth, k);
+        s->map[i] = calloc((size_t)s->npc[i] + 1, sizeof *s->map[i]);
+        s->known[i] = calloc((size_t)s->ntc[i] + 1, 1);
+        if (!s->map[i] || !s->known[i])
+            return must_err_set(err, MUST_ENOMEM, "out of memory");
+        if (run_class_map(s->parts[0], s->truth, k, s->map[i], s->known[i])) {
+            q->status = RUN_Q_CLASSES;
+            return MUST_OK;
+        }
+    }
+    q->status = RUN_Q_OK;
+    s->kinds |= MUST_LABEL_BIT(k);
+    s->heads[s->nh].spec = spec;
+    s->heads[s->nh].classes_from = s->truth;
+    s->slot[i] = s->nh++;
+    return MUST_OK;
+}
+
+/* The model of every scored head, their metric names, their evaluators. */
+static int score_begin(scorer *s, must_err *err)
+{
+    int rc = pl_model_new(s->r->e, s->heads, s->nh, &s->m, err);
+    for (int i = 0; i < s->nt && !rc; i++) {
+        if (s->slot[i] < 0)
+            continue;
+        must_task *t = s->m.task[s->slot[i]];
+        run_quality *q = &s->q[i];
+        int nm = must_task_nmetrics(t);
+        q->nmetrics = nm < RUN_MAX_METRICS ? nm : RUN_MAX_METRICS;
+        for (int k = 0; k < q->nmetrics; k++) {
+            snprintf(q->metric_names[k], sizeof q->metric_names[k], "%s",
+                     must_task_metric_name(t, k));
+            q->lower_better[k] = must_task_metric_lower_better(t, k);
+        }
+        rc = must_task_eval_begin(t, &s->ev[i], err);
     }
     return rc;
 }
 
-void run_labelled_parts_free(must_dataset **parts, int n)
+/* A loader over the truth at its own resolution (the fit to its own size
+ * is the identity), where the pseudo labels were written too. */
+static int score_loader(scorer *s, must_err *err)
 {
-    for (int i = 0; i < n; i++)
-        must_dataset_close(parts[i]);
-    free(parts);
+    int W, H;
+    must_dataset_size(s->truth, &W, &H);
+    if (W <= 0 || W != H)
+        return must_err_set(err, MUST_EINVAL, "%s: scoring pseudo labels needs square images "
+                                              "of one declared size, not %dx%d",
+                            s->tdir, W, H);
+    must_loader_opts lo;
+    pl_loader_eval(s->r->e, -1, W, &lo);
+    lo.tasks = s->kinds;
+    s->guess = calloc((size_t)lo.batch, sizeof *s->guess);
+    s->has = calloc((size_t)lo.batch, sizeof *s->has);
+    if (!s->guess || !s->has)
+        return must_err_set(err, MUST_ENOMEM, "out of memory");
+    s->nguess = lo.batch;
+    for (int i = 0; i < s->nguess; i++)
+        must_labels_init(&s->guess[i]);
+    /* Supervised labels the set already had were kept, not guessed. */
+    s->kept = must_dataset_tasks(s->unl) & s->kinds;
+    return must_loader_new(&s->truth, 1, &lo, &s->L, err);
 }
 
-char *run_truth_dir(const must_dataset *ds)
+/* Example i of a truth batch: its pseudo labels found in the parts, minus
+ * the kinds the set had supervised, mapped to the truth's classes, with
+ * coverage and vocabulary counted. */
+static int score_example(scorer *s, const must_batch *b, int i, must_err *err)
 {
-    char *dir = must_path_join(must_dataset_dir(ds), "truth");
-    char *ini = dir ? must_path_join(dir, "dataset.ini") : NULL;
-    int there = ini && must_file_exists(ini);
-    free(ini);
-    if (!there) {
-        free(dir);
-        return NULL;
+    const must_experiment *e = s->r->e;
+    const char *id = must_dataset_id(s->truth, b->example[i]);
+    int p = 0, j = -1, rc;
+    for (; p < s->nparts && j < 0; p++)
+        j = must_dataset_find(s->parts[p], id);
+    if (j < 0)
+        return must_err_set(err, MUST_EINVAL, "image '%s' of %s is in no pseudo-labelled part "
+                                              "of %s/label/%s",
+                            id, s->tdir, s->r->out, e->data[e->label.data[s->li]].name);
+    must_labels *g = &s->guess[i];
+    if ((rc = must_dataset_load(s->parts[p - 1], j, s->kinds, NULL, g, err)))
+        return rc;
+    s->has[i] = b->has[i] & g->has;
+    int ui = s->kept ? must_dataset_find(s->unl, id) : -1;
+    if (ui >= 0) {
+        must_labels sup;
+        must_labels_init(&sup);
+        rc = must_dataset_load(s->unl, ui, s->kept, NULL, &sup, err);
+        s->has[i] &= ~sup.has;
+        must_labels_free(&sup);
     }
-    return dir;
+    for (int t = 0; t < s->nt && !rc; t++) {
+        int k = s->kind[t];
+        if (!s->ev[t] || !(s->has[i] & MUST_LABEL_BIT(k)))
+            continue;
+        s->q[t].images++;
+        if (s->map[t]) {
+            rc = run_labels_remap(g, k, s->map[t], s->npc[t], s->ntc[t], err);
+            vocab(b, i, k, s->known[t], s->ntc[t], &s->vtot[t], &s->vin[t]);
+        }
+        if (k == MUST_LABEL_SEGMENTATION || k == MUST_LABEL_DEPTH || k == MUST_LABEL_NORMAL)
+            cover(b, i, k, g, &s->tot[t], &s->cov[t]);
+    }
+    return rc;
 }
 
-int run_kind_has_classes(int kind)
+static int score_batch(scorer *s, const must_batch *b, must_err *err)
 {
-    return kind == MUST_LABEL_CLASSIFICATION || kind == MUST_LABEL_DETECTION ||
-           kind == MUST_LABEL_SEGMENTATION;
+    int rc = MUST_OK;
+    for (int i = 0; i < b->n && !rc; i++)
+        rc = score_example(s, b, i, err);
+    must_batch bb = *b;
+    bb.has = s->has;
+    for (int t = 0; t < s->nt && !rc; t++)
+        if (s->ev[t])
+            rc = must_task_eval_add_labels(s->ev[t], s->guess, &bb, err);
+    for (int i = 0; i < b->n; i++)
+        must_labels_free(&s->guess[i]);
+    return rc;
+}
+
+/* Each scored teacher's metrics, coverage and vocabulary. */
+static int score_end(scorer *s, must_err *err)
+{
+    int rc = MUST_OK;
+    for (int t = 0; t < s->nt && !rc; t++) {
+        run_quality *q = &s->q[t];
+        if (!s->ev[t])
+            continue;
+        if (q->images == 0) {
+            q->status = RUN_Q_EMPTY;
+            q->nmetrics = 0;
+            continue;
+        }
+        q->coverage = s->tot[t] > 0 ? 100.0 * s->cov[t] / s->tot[t] : -1;
+        q->vocab = s->vtot[t] > 0 ? 100.0 * s->vin[t] / s->vtot[t] : -1;
+        rc = must_task_eval_end(s->ev[t], q->values, err);
+        s->ev[t] = NULL;
+    }
+    return rc;
 }
 
 static int score(run_state *r, int li, run_quality *q, must_err *err)
 {
     const must_experiment *e = r->e;
-    int nt = e->label.nteachers, rc;
-    must_dataset *unl, *truth = NULL, **parts = NULL;
-    int nparts = 0;
-    if ((rc = run_dataset(r, e->label.data[li], &unl, err)))
-        return rc;
-    char *tdir = run_truth_dir(unl);
-    if (!tdir) {
-        for (int i = 0; i < nt; i++)
+    scorer *s = calloc(1, sizeof *s);
+    if (!s)
+        return must_err_set(err, MUST_ENOMEM, "out of memory");
+    s->r = r;
+    s->li = li;
+    s->nt = e->label.nteachers;
+    s->q = q;
+    int rc = run_dataset(r, e->label.data[li], &s->unl, err), got = 0;
+    if (!rc && !(s->tdir = run_truth_dir(s->unl))) {
+        for (int i = 0; i < s->nt; i++)
             q[i].status = RUN_Q_NO_TRUTH;
+        free(s);
         return MUST_OK;
     }
-    pl_model m = {0};
-    pl_head heads[PL_MAX_TASKS];
-    must_task_eval *ev[PL_MAX_TASKS] = {0};
-    int kind[PL_MAX_TASKS], slot[PL_MAX_TASKS], nh = 0, *map[PL_MAX_TASKS] = {0};
-    int npc[PL_MAX_TASKS] = {0}, ntc[PL_MAX_TASKS] = {0};
-    unsigned char *known[PL_MAX_TASKS] = {0};
-    must_labels *guess = NULL;
-    int nguess = 0, got = 0;
-    unsigned *has = NULL, kinds = 0;
-    must_loader *L = NULL;
-    double tot[PL_MAX_TASKS] = {0}, cov[PL_MAX_TASKS] = {0};
-    double vtot[PL_MAX_TASKS] = {0}, vin[PL_MAX_TASKS] = {0};
-    if ((rc = must_dataset_open(tdir, &truth, err)) ||
-        (rc = run_labelled_parts(r, li, &parts, &nparts, err)))
-        goto out;
-    /* Each teacher's kind and what the truth offers for it; the heads that
-     * score are built for the truth's classes, so that a class the teacher
-     * never learnt counts against its labels as it misleads the student. */
-    for (int i = 0; i < nt && !rc; i++) {
-        const must_exp_task *spec = &e->tasks[e->teachers[e->label.teachers[i]].task];
-        must_task *t = NULL;
-        if ((rc = must_task_new(spec->plugin, spec->name, &t, err)))
-            break;
-        const must_task_ops *ops = must_task_get_ops(t);
-        int can = ops->eval_begin && ops->eval_add_labels;
-        kind[i] = ops->label_kind;
-        must_task_free(t);
-        slot[i] = -1;
-        if (!can) {
-            q[i].status = RUN_Q_CANNOT;
-            continue;
-        }
-        if (!(must_dataset_tasks(truth) & MUST_LABEL_BIT(kind[i])) ||
-            !(must_dataset_tasks(parts[0]) & MUST_LABEL_BIT(kind[i]))) {
-            q[i].status = RUN_Q_NO_TRUTH;
-            continue;
-        }
-        if (run_kind_has_classes(kind[i])) {
-            npc[i] = must_dataset_nclasses(parts[0], kind[i]);
-            ntc[i] = must_dataset_nclasses(truth, kind[i]);
-            map[i] = calloc((size_t)npc[i] + 1, sizeof *map[i]);
-            known[i] = calloc((size_t)ntc[i] + 1, 1);
-            if (!map[i] || !known[i]) {
-                rc = must_err_set(err, MUST_ENOMEM, "out of memory");
-                break;
-            }
-            if (run_class_map(parts[0], truth, kind[i], map[i], known[i])) {
-                q[i].status = RUN_Q_CLASSES;
-                continue;
-            }
-        }
-        q[i].status = RUN_Q_OK;
-        kinds |= MUST_LABEL_BIT(kind[i]);
-        heads[nh].spec = spec;
-        heads[nh].classes_from = truth;
-        slot[i] = nh++;
+    if (!rc && !(rc = must_dataset_open(s->tdir, &s->truth, err)))
+        rc = run_labelled_parts(r, li, &s->parts, &s->nparts, err);
+    for (int i = 0; i < s->nt && !rc; i++)
+        rc = score_plan_one(s, i, err);
+    if (!rc && s->nh && !(rc = score_begin(s, err)) && !(rc = score_loader(s, err))) {
+        const must_batch *b;
+        while (!rc && (got = must_loader_next(s->L, &b, err)) == 1)
+            rc = score_batch(s, b, err);
+        if (!rc && got < 0)
+            rc = got;
+        if (!rc)
+            rc = score_end(s, err);
     }
-    if (rc || !nh || (rc = pl_model_new(e, heads, nh, &m, err)))
-        goto out;
-    for (int i = 0; i < nt && !rc; i++) {
-        if (slot[i] < 0)
-            continue;
-        must_task *t = m.task[slot[i]];
-        int nm = must_task_nmetrics(t);
-        q[i].nmetrics = nm < RUN_MAX_METRICS ? nm : RUN_MAX_METRICS;
-        for (int k = 0; k < q[i].nmetrics; k++) {
-            snprintf(q[i].metric_names[k], sizeof q[i].metric_names[k], "%s",
-                     must_task_metric_name(t, k));
-            q[i].lower_better[k] = must_task_metric_lower_better(t, k);
-        }
-        rc = must_task_eval_begin(t, &ev[i], err);
-    }
-    if (rc)
-        goto out;
-    /* The truth at its own resolution (the fit to its own size is the
-     * identity), where the pseudo labels were written too. */
-    int W, H;
-    must_dataset_size(truth, &W, &H);
-    if (W <= 0 || W != H) {
-        rc = must_err_set(err, MUST_EINVAL, "%s: scoring pseudo labels needs square images of "
-                                            "one declared size, not %dx%d", tdir, W, H);
-        goto out;
-    }
-    must_loader_opts lo;
-    pl_loader_eval(e, -1, W, &lo);
-    lo.tasks = kinds;
-    guess = calloc((size_t)lo.batch, sizeof *guess);
-    has = calloc((size_t)lo.batch, sizeof *has);
-    if (!guess || !has) {
-        rc = must_err_set(err, MUST_ENOMEM, "out of memory");
-        goto out;
-    }
-    nguess = lo.batch;
-    for (int i = 0; i < nguess; i++)
-        must_labels_init(&guess[i]);
-    if ((rc = must_loader_new(&truth, 1, &lo, &L, err)))
-        goto out;
-    /* Supervised labels the set already had were kept, not guessed. */
-    unsigned kept = must_dataset_tasks(unl) & kinds;
-    const must_batch *b;
-    while (!rc && (got = must_loader_next(L, &b, err)) == 1) {
-        for (int i = 0; i < b->n && !rc; i++) {
-            const char *id = must_dataset_id(truth, b->example[i]);
-            int p = 0, j = -1;
-            for (; p < nparts && j < 0; p++)
-                j = must_dataset_find(parts[p], id);
-            if (j < 0) {
-                rc = must_err_set(err, MUST_EINVAL, "image '%s' of %s is in no pseudo-labelled "
-                                                    "part of %s/label/%s",
-                                  id, tdir, r->out, e->data[e->label.data[li]].name);
-                break;
-            }
-            if ((rc = must_dataset_load(parts[p - 1], j, kinds, NULL, &guess[i], err)))
-                break;
-            has[i] = b->has[i] & guess[i].has;
-            int ui = kept ? must_dataset_find(unl, id) : -1;
-            if (ui >= 0) {
-                must_labels sup;
-                must_labels_init(&sup);
-                rc = must_dataset_load(unl, ui, kept, NULL, &sup, err);
-                has[i] &= ~sup.has;
-                must_labels_free(&sup);
-            }
-            for (int t = 0; t < nt && !rc; t++) {
-                if (!ev[t] || !(has[i] & MUST_LABEL_BIT(kind[t])))
-                    continue;
-                q[t].images++;
-                if (map[t]) {
-                    rc = run_labels_remap(&guess[i], kind[t], map[t], npc[t], ntc[t], err);
-                    vocab(b, i, kind[t], known[t], ntc[t], &vtot[t], &vin[t]);
-                }
-                if (kind[t] == MUST_LABEL_SEGMENTATION || kind[t] == MUST_LABEL_DEPTH ||
-                    kind[t] == MUST_LABEL_NORMAL)
-                    cover(b, i, kind[t], &guess[i], &tot[t], &cov[t]);
-            }
-        }
-        must_batch bb = *b;
-        bb.has = has;
-        for (int t = 0; t < nt && !rc; t++)
-            if (ev[t])
-                rc = must_task_eval_add_labels(ev[t], guess, &bb, err);
-        for (int i = 0; i < b->n; i++)
-            must_labels_free(&guess[i]);
-    }
-    if (!rc && got < 0)
-        rc = got;
-    for (int t = 0; t < nt && !rc; t++) {
-        if (!ev[t])
-            continue;
-        if (q[t].images == 0) {
-            q[t].status = RUN_Q_EMPTY;
-            q[t].nmetrics = 0;
-            continue;
-        }
-        q[t].coverage = tot[t] > 0 ? 100.0 * cov[t] / tot[t] : -1;
-        q[t].vocab = vtot[t] > 0 ? 100.0 * vin[t] / vtot[t] : -1;
-        rc = must_task_eval_end(ev[t], q[t].values, err);
-        ev[t] = NULL;
-    }
-out:
-    for (int t = 0; t < nt; t++) {
-        if (ev[t])
-            must_task_eval_end(ev[t], NULL, NULL);
-        free(map[t]);
-        free(known[t]);
-    }
-    for (int i = 0; i < nguess; i++)
-        must_labels_free(&guess[i]);
-    free(guess);
-    free(has);
-    must_loader_free(L);
-    pl_model_free(&m);
-    run_labelled_parts_free(parts, nparts);
-    must_dataset_close(truth);
-    free(tdir);
+    scorer_free(s);
+    free(s);
     return rc;
 }
 
@@ -578,20 +492,25 @@ int run_quality_set(run_state *r, int li, run_quality *q, must_err *err)
     return rc;
 }
 
-void run_quality_print(const run_quality *q, int n)
+void run_quality_say(const run_state *r, const run_quality *q, int n)
 {
     for (int i = 0; i < n; i++) {
-        printf("[label %s] %s pseudo labels vs the hidden truth: ", q[i].set, q[i].teacher);
+        char line[1024];
+        size_t u = (size_t)snprintf(line, sizeof line,
+                                    "[label %s] %s pseudo labels vs the hidden truth: ", q[i].set,
+                                    q[i].teacher);
         if (q[i].status != RUN_Q_OK) {
-            printf("not scored (%s)\n", run_quality_status_text(q[i].status));
+            pl_say(&r->events, "%snot scored (%s)", line, run_quality_status_text(q[i].status));
             continue;
         }
-        printf("%s %.2f", q[i].metric_names[0], q[i].values[0]);
-        if (q[i].coverage >= 0)
-            printf(", labelling %.1f%% of the pixels", q[i].coverage);
-        if (q[i].vocab >= 0 && q[i].vocab < 100)
-            printf("; %.1f%% of the truth is in its classes", q[i].vocab);
-        printf(" (%ld images)\n", q[i].images);
+        u += (size_t)snprintf(line + u, sizeof line - u, "%s %.2f", q[i].metric_names[0],
+                              q[i].values[0]);
+        if (q[i].coverage >= 0 && u < sizeof line)
+            u += (size_t)snprintf(line + u, sizeof line - u, ", labelling %.1f%% of the pixels",
+                                  q[i].coverage);
+        if (q[i].vocab >= 0 && q[i].vocab < 100 && u < sizeof line)
+            u += (size_t)snprintf(line + u, sizeof line - u,
+                                  "; %.1f%% of the truth is in its classes", q[i].vocab);
+        pl_say(&r->events, "%s (%ld images)", line, q[i].images);
     }
-    fflush(stdout);
 }

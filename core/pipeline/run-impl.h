@@ -1,4 +1,18 @@
-/* run-impl.h - `must run`'s units of work and its report (private). */
+/* run-impl.h - a run's units of work and its report (private).
+ *
+ * Files, lowest first (each calls only those above it in this list, and
+ * the ones of pipeline-impl.h):
+ *   unit.c      the run's state, paths, datasets, a unit's hash/done files
+ *   hash.c      the canonical text of each unit's settings, hashed
+ *   labelled.c  the pseudo-labelled parts, class maps, the hidden truth
+ *   quality.c   pseudo labels scored against the hidden truth
+ *   units.c     teachers, pseudo labels, students
+ *   transfer.c  a representation fine-tuned on a downstream task
+ *   plan.c      what is still to do
+ *   figures.c   Figures 2, 4 and 5
+ *   report.c    collecting every result; report_files.c writes them
+ *   pipeline.c  the public API (must/pipeline.h)
+ */
 #ifndef MUST_RUN_IMPL_H
 #define MUST_RUN_IMPL_H
 
@@ -7,20 +21,24 @@
 
 #include "must/dataset.h"
 #include "must/experiment.h"
+#include "must/pipeline.h"
+#include "pipeline-impl.h"
 
-enum { RUN_TEACHERS = 0, RUN_LABEL, RUN_STUDENT, RUN_TRANSFER, RUN_REPORT };
-
-typedef struct run_state {
+struct must_run {
     const must_experiment *e;
     char *out;
+    pl_out events;
     must_dataset **sets;        /* per [data.X], opened on demand */
     uint64_t *data_hash, *teacher_hash;
     must_dataset **labelled;    /* the pseudo-labelled shards */
     int *labelled_set;          /* each shard's [label] set (index into label.data) */
     int nlabelled;
-} run_state;
+};
+typedef struct must_run run_state;
 
 #define RUN_MAX_METRICS 16
+
+/* One representation on one downstream task, at the point chosen on val. */
 typedef struct run_result {
     char metric[64];            /* the headline */
     int lower_better;
@@ -47,39 +65,57 @@ typedef struct run_quality {
     double values[RUN_MAX_METRICS];
 } run_quality;
 
-int run_open(run_state *r, const must_experiment *e, const char *out, must_err *err);
-/* Writes out/experiment.ini: only for commands that add to the run, so that
- * `must eval` with another file does not rewrite the record of what ran. */
-int run_record(run_state *r, must_err *err);
-void run_close(run_state *r);
+/* ---- unit.c ------------------------------------------------------------- */
+
+/* The state of a run in `out`; the hashes of its inputs are left to
+ * run_hash_inputs (hash.c). */
+int run_state_new(const must_experiment *e, const char *out, run_state **r, must_err *err);
+void run_state_free(run_state *r);
 /* out/a[/b[/c]], malloc'd. */
 char *run_path(const run_state *r, const char *a, const char *b, const char *c);
+/* [data.X] i, rendered from the world first when it is a world set. */
 int run_dataset(run_state *r, int i, must_dataset **out, must_err *err);
-int run_teacher(run_state *r, int t, must_err *err);
-int run_label(run_state *r, must_err *err);
-int run_student(run_state *r, must_err *err);
-/* Prints how many units of each kind are still to do (after, when verbose,
- * one line per unit to do), from the hashes the units check. */
-void run_plan(run_state *r, int verbose);
-int run_transfer_one(run_state *r, int rep, int transfer, run_result *res, must_err *err);
-void run_rep_dirname(const must_exp_rep *rep, char *buf, size_t len);
-/* Every representation on every downstream task (what is not done yet). */
-int run_transfers(run_state *r, must_err *err);
-/* Checks that every file:<path> representation loads as a backbone, so that
- * a wrong path fails before hours of training rather than after. */
-int run_check_files(run_state *r, must_err *err);
-/* Runs every transfer unit not done yet (and what they need) and writes
- * report.md, results.json, results.csv and the figures. */
-int run_report(run_state *r, must_err *err);
-/* Scores each labelling teacher's pseudo labels on [label] set li against
- * the set's hidden truth (q: room for e->label.nteachers), from the cache
- * RUN/label/SET/quality.txt when there, else computed and cached. */
-int run_quality_set(run_state *r, int li, run_quality *q, must_err *err);
-const char *run_quality_status_text(int status);
-void run_quality_print(const run_quality *q, int n);
+/* A unit's directory: 1 when it finished with hash h. */
+int run_unit_done(const char *dir, uint64_t h);
+/* Prepares dir for a unit with hash h: an unfinished unit of the same hash
+ * is kept (to resume); anything else there is removed. */
+int run_unit_begin(run_state *r, const char *dir, uint64_t h, const char *what, must_err *err);
+int run_unit_finish(const char *dir, uint64_t h, must_err *err);
+/* 1 when the unit in RUN/a[/b[/c]] finished with hash h. */
+int run_done_at(const run_state *r, uint64_t h, const char *a, const char *b, const char *c);
+
+/* ---- hash.c ------------------------------------------------------------- */
+
+/* 64-bit FNV-1a of s folded into h (0: start), with a separator after it. */
+uint64_t pl_hash(uint64_t h, const char *s);
+/* The settings every unit shares (backbone, image size, seed). */
+uint64_t run_hash_common(const must_experiment *e);
+/* Fills r->data_hash and r->teacher_hash. */
+void run_hash_inputs(run_state *r);
+/* Label unit li's hash, of the pseudo labels of the teachers in `only`
+ * (NULL: all of them, the unit's own hash). */
+uint64_t run_hash_label(const run_state *r, int li, const must_exp_student *only);
+/* A student section's directory (student, student-NAME, multitask), whether
+ * its union takes [label] set li, and its hash. */
+void run_multi_dirname(const must_experiment *e, const must_exp_student *s, char *buf,
+                       size_t len);
+int run_multi_takes(const must_exp_student *s, const must_experiment *e, int li);
+uint64_t run_hash_multi(const run_state *r, const must_exp_student *s);
+/* A trained student as a representation: its name and its done file's
+ * content; 0 when unreadable. */
+int run_hash_student_rep(const run_state *r, const char *dir, uint64_t *h);
+/* A file as a representation: its path and its bytes. */
+int run_hash_file_rep(const char *path, uint64_t *h, must_err *err);
+/* Transfer ti of the representation with hash rh. */
+uint64_t run_hash_transfer(const run_state *r, int ti, uint64_t rh);
+
+/* ---- labelled.c --------------------------------------------------------- */
+
 /* The pseudo-labelled parts of [label] set li, opened (at least one). */
 int run_labelled_parts(run_state *r, int li, must_dataset ***parts, int *n, must_err *err);
 void run_labelled_parts_free(must_dataset **parts, int n);
+/* Every [label] set's parts, opened into r->labelled. */
+int run_open_labelled(run_state *r, must_err *err);
 /* map[c] = the index in `to` of class c of `from` (same name) or -1; known
  * (may be NULL) gets 1 for each class of `to` some class maps to.  Returns
  * the number of classes without a match. */
@@ -92,13 +128,75 @@ int run_labels_remap(must_labels *g, int kind, const int *map, int nfrom, int nt
 int run_kind_has_classes(int kind);
 /* DIR/truth of a set when it holds a dataset, malloc'd; else NULL. */
 char *run_truth_dir(const must_dataset *ds);
+
+/* ---- quality.c ---------------------------------------------------------- */
+
+/* Scores each labelling teacher's pseudo labels on [label] set li against
+ * the set's hidden truth (q: room for e->label.nteachers), from the cache
+ * RUN/label/SET/quality.txt when there, else computed and cached. */
+int run_quality_set(run_state *r, int li, run_quality *q, must_err *err);
+const char *run_quality_status_text(int status);
+/* One event line per teacher. */
+void run_quality_say(const run_state *r, const run_quality *q, int n);
+
+/* ---- units.c ------------------------------------------------------------ */
+
+int run_teacher(run_state *r, int t, must_err *err);
+int run_label(run_state *r, int li, must_err *err);
+int run_labels(run_state *r, must_err *err);
+int run_multi(run_state *r, const must_exp_student *s, must_err *err);
+int run_students(run_state *r, must_err *err);
+
+/* ---- transfer.c --------------------------------------------------------- */
+
+/* The directory name of a representation: its label with : / . as -. */
+void run_rep_dirname(const must_exp_rep *rep, char *buf, size_t len);
+int run_transfer_one(run_state *r, int rep, int transfer, run_result *res, must_err *err);
+/* Every representation on every downstream task (what is not done yet). */
+int run_transfers(run_state *r, must_err *err);
+/* Checks that every file:<path> representation loads as a backbone, so that
+ * a wrong path fails before hours of training rather than after. */
+int run_check_files(run_state *r, must_err *err);
+
+/* ---- plan.c ------------------------------------------------------------- */
+
+/* Says how many units of each kind are still to do (and, when verbose, one
+ * line per unit to do), from the hashes the units check; returns the
+ * number to do. */
+int run_plan(run_state *r, int verbose);
+
+/* ---- figures.c ---------------------------------------------------------- */
+
 /* The figures (PNG, atomically): Figure 2, pseudo labels on a few images
  * of the first [label] set; Figure 4, the student's predictions on a few of
  * its test images; each beside the hidden truth when the set has one.
- * *made = 0 when there is nothing to draw (no labels, no student). */
+ * *made = 0 when there is nothing to draw (no labels, no student).
+ * Figure 5: the transfer results' relative gains over the baseline (res:
+ * nreps x ntransfers). */
 int run_fig2(run_state *r, const char *path, int *made, must_err *err);
 int run_fig4(run_state *r, const char *path, int *made, must_err *err);
-/* stage < 0: everything. */
-int run_all(run_state *r, int stage, must_err *err);
+int run_fig5(const must_experiment *e, const run_result *res, const char *path, must_err *err);
+/* Relative gain of x over base in percent, positive when better. */
+double run_gain(const run_result *x, const run_result *base);
+
+/* ---- report.c, report_files.c ------------------------------------------- */
+
+/* Everything a report shows. */
+typedef struct run_report_data {
+    run_result *res;            /* nreps x ntransfers */
+    run_quality *qual;          /* label.ndata x label.nteachers */
+    int nq;
+    int made2, made4;           /* figures 2 and 4 drawn */
+} run_report_data;
+
+/* Runs every transfer unit not done yet (and what they need) and writes
+ * report.md, results.json, results.csv and the figures. */
+int run_report(run_state *r, must_err *err);
+int run_report_write_md(run_state *r, const run_report_data *d, const char *path,
+                        must_err *err);
+int run_report_write_json(run_state *r, const run_report_data *d, const char *path,
+                          must_err *err);
+int run_report_write_csv(run_state *r, const run_report_data *d, const char *path,
+                         must_err *err);
 
 #endif

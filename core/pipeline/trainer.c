@@ -13,8 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "must/checkpoint.h"
 #include "must/io.h"
@@ -23,250 +21,6 @@
 #include "must/optim.h"
 #include "must/weighting.h"
 #include "pipeline-impl.h"
-
-double pl_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-uint64_t pl_hash(uint64_t h, const char *s)
-{
-    if (!h)
-        h = 14695981039346656037ull;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ull;
-    }
-    h ^= 0xff; /* a separator, so that "ab"+"c" differs from "a"+"bc" */
-    h *= 1099511628211ull;
-    return h;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Progress. */
-
-void pl_progress_start(pl_progress *p, const char *stage, long total, long start)
-{
-    p->stage = stage;
-    p->total = total;
-    p->t0 = pl_now();
-    p->tty = isatty(STDOUT_FILENO);
-    p->every = total / 10 > 0 ? total / 10 : 1;
-    p->start = start;
-}
-
-static void fmt_time(double s, char *buf, size_t len)
-{
-    if (s < 0 || !isfinite(s))
-        snprintf(buf, len, "?");
-    else if (s < 60)
-        snprintf(buf, len, "%.0fs", s);
-    else if (s < 3600)
-        snprintf(buf, len, "%dm%02ds", (int)s / 60, (int)s % 60);
-    else
-        snprintf(buf, len, "%dh%02dm", (int)s / 3600, ((int)s % 3600) / 60);
-}
-
-void pl_progress_step(pl_progress *p, long step, const char *detail, double ips)
-{
-    if (!p->tty && step % p->every && step != p->total)
-        return;
-    double el = pl_now() - p->t0;
-    char eta[32];
-    long done = step - p->start;
-    fmt_time(ips > 0 && done > 0 ? el / (double)done * (double)(p->total - step) : -1, eta,
-             sizeof eta);
-    if (p->tty)
-        printf("\r\033[K[%s] %ld/%ld %s | %.1f img/s ETA %s", p->stage, step, p->total, detail,
-               ips, eta);
-    else
-        printf("[%s] %ld/%ld %s | %.1f img/s ETA %s\n", p->stage, step, p->total, detail, ips,
-               eta);
-    fflush(stdout);
-}
-
-void pl_progress_end(pl_progress *p)
-{
-    if (p->tty) {
-        printf("\n");
-        fflush(stdout);
-    }
-}
-
-/* ------------------------------------------------------------------------ */
-/* The model. */
-
-int pl_model_new(const must_experiment *e, const pl_head *heads, int n, pl_model *m,
-                 must_err *err)
-{
-    memset(m, 0, sizeof *m);
-    if (n > PL_MAX_TASKS)
-        return must_err_set(err, MUST_EINVAL, "more than %d tasks in one model", PL_MAX_TASKS);
-    if (!(m->bb = must_backbone_new(&e->backbone, err)))
-        return err ? err->code : MUST_EINVAL;
-    m->sets[m->nsets++] = must_backbone_params(m->bb);
-    must_feature_desc fd;
-    must_backbone_features(m->bb, &fd);
-    int rc;
-    for (int i = 0; i < n; i++) {
-        const must_exp_task *s = heads[i].spec;
-        if ((rc = must_task_new(s->plugin, s->name, &m->task[i], err)))
-            goto fail;
-        m->ntasks = i + 1;
-        m->spec[i] = s;
-        char where[160];
-        snprintf(where, sizeof where, "%s: [task.%s]", e->file, s->name);
-        for (int k = 0; k < s->nopts; k++)
-            if ((rc = must_task_set(m->task[i], s->opts[k].key, s->opts[k].value, where, err)))
-                goto fail;
-        int kind = must_task_get_ops(m->task[i])->label_kind;
-        const must_dataset *ds = heads[i].classes_from;
-        int nc = ds ? must_dataset_nclasses(ds, kind) : 0;
-        const char *names[256];
-        for (int c = 0; c < nc && c < 256; c++)
-            names[c] = must_dataset_class_name(ds, kind, c);
-        must_task_env env = {0};
-        env.features = &fd;
-        env.nclasses = nc;
-        env.class_names = nc ? names : NULL;
-        env.image_size = e->image_size;
-        env.seed = e->backbone.seed * 1000003u + (uint64_t)i + 17;
-        if ((rc = must_task_build(m->task[i], &env, err)))
-            goto fail;
-        m->sets[m->nsets++] = must_task_params(m->task[i]);
-        m->levels |= must_task_levels(m->task[i]);
-    }
-    return MUST_OK;
-fail:
-    pl_model_free(m);
-    return rc;
-}
-
-void pl_model_free(pl_model *m)
-{
-    for (int i = 0; i < m->ntasks; i++)
-        must_task_free(m->task[i]);
-    must_backbone_free(m->bb);
-    memset(m, 0, sizeof *m);
-}
-
-int pl_model_load_backbone(pl_model *m, const char *path, must_err *err)
-{
-    must_ckpt_load_opts lo = {0};
-    lo.flags = MUST_CKPT_ALLOW_UNEXPECTED;
-    return must_ckpt_load(path, m->sets, 1, &lo, NULL, err);
-}
-
-int pl_model_forward(pl_model *m, must_ctx *ctx, const must_batch *b, void **preds)
-{
-    int S = b->size;
-    must_tensor *x = must_tensor_new4(ctx, b->n, 3, S, S);
-    if (!x)
-        return must_ctx_error(ctx)->code ? must_ctx_error(ctx)->code : MUST_ENOMEM;
-    memcpy(x->data, b->images, x->numel * sizeof(float));
-    must_tensor *lv[MUST_NLEVELS];
-    int rc = must_backbone_forward(m->bb, ctx, x, m->levels, lv);
-    if (rc)
-        return rc;
-    for (int i = 0; i < m->ntasks; i++)
-        if (!(preds[i] = must_task_forward(m->task[i], ctx, lv, S, S)))
-            return must_ctx_error(ctx)->code ? must_ctx_error(ctx)->code : MUST_EINVAL;
-    return MUST_OK;
-}
-
-void pl_loader_train(const must_experiment *e, const must_exp_train *tr, int sampling,
-                     uint64_t seed, must_loader_opts *o)
-{
-    must_loader_defaults(o);
-    o->size = e->image_size;
-    o->batch = tr->batch;
-    o->workers = e->workers;
-    o->sampler.mode = sampling;
-    o->sampler.seed = seed;
-    o->augment = tr->augment;
-}
-
-void pl_loader_eval(const must_experiment *e, int split, int size, must_loader_opts *o)
-{
-    must_loader_defaults(o);
-    o->size = size;
-    o->batch = e->eval_batch;
-    o->workers = e->workers;
-    o->split = split;
-    o->sampler.shuffle = 0;
-    o->augment = 0;
-    o->epochs = 1;
-    o->drop_last = 0;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Evaluation. */
-
-int pl_evaluate(const must_experiment *e, pl_model *m, int t, must_dataset *ds, int split,
-                double *values, must_err *err)
-{
-    /* What a wrong --task or --data would otherwise report as a batch
-     * without labels, named by the set. */
-    int kind = must_task_get_ops(m->task[t])->label_kind;
-    const int *idx;
-    if (!(must_dataset_tasks(ds) & MUST_LABEL_BIT(kind)))
-        return must_err_set(err, MUST_EINVAL, "%s (%s) has no %s labels to evaluate '%s' on",
-                            must_dataset_name(ds), must_dataset_dir(ds),
-                            must_label_kind_name(kind), must_task_name(m->task[t]));
-    if (must_dataset_split(ds, split, &idx) <= 0)
-        return must_err_set(err, MUST_EINVAL, "%s (%s): the %s split is empty",
-                            must_dataset_name(ds), must_dataset_dir(ds), must_split_name(split));
-    must_loader_opts lo;
-    pl_loader_eval(e, split, e->image_size, &lo);
-    lo.tasks = MUST_LABEL_BIT(kind);
-    must_loader *L = NULL;
-    must_ctx *ctx = must_ctx_new(e->threads);
-    must_task_eval *ev = NULL;
-    int rc = ctx ? MUST_OK : must_err_set(err, MUST_ENOMEM, "out of memory");
-    if (!rc)
-        rc = must_loader_new(&ds, 1, &lo, &L, err);
-    if (!rc)
-        rc = must_task_eval_begin(m->task[t], &ev, err);
-    if (rc)
-        goto out;
-    must_ctx_set_training(ctx, 0);
-    must_ctx_set_grad(ctx, 0);
-    const must_batch *b;
-    int got;
-    while ((got = must_loader_next(L, &b, err)) == 1) {
-        must_ctx_reset(ctx);
-        void *preds[PL_MAX_TASKS] = {0};
-        /* Only head t runs: the others may lack the levels' inputs. */
-        int S = b->size;
-        must_tensor *x = must_tensor_new4(ctx, b->n, 3, S, S);
-        must_tensor *lv[MUST_NLEVELS];
-        if (x)
-            memcpy(x->data, b->images, x->numel * sizeof(float));
-        if (!x || must_backbone_forward(m->bb, ctx, x, must_task_levels(m->task[t]), lv) ||
-            !(preds[t] = must_task_forward(m->task[t], ctx, lv, S, S))) {
-            rc = must_err_set(err, MUST_EINVAL, "evaluating '%s' on %s: %s",
-                              must_task_name(m->task[t]), must_dataset_name(ds),
-                              must_ctx_error(ctx)->msg);
-            goto out;
-        }
-        if ((rc = must_task_eval_add(ev, preds[t], b, err)))
-            goto out;
-    }
-    if (got < 0) {
-        rc = got;
-        goto out;
-    }
-    rc = must_task_eval_end(ev, values, err);
-    ev = NULL;
-out:
-    if (ev)
-        must_task_eval_end(ev, NULL, NULL);
-    must_loader_free(L);
-    must_ctx_free(ctx);
-    return rc;
-}
 
 /* ------------------------------------------------------------------------ */
 /* The loss curves: kept in memory, written whole (atomically) with every
@@ -360,247 +114,341 @@ static int save(const must_experiment *e, must_params *const *sets, int nsets,
     return rc;
 }
 
-int pl_train(const must_experiment *e, pl_model *m, const pl_train_opts *o, must_err *err)
-{
-    const must_exp_train *tr = o->train;
-    char *resume = must_path_join(o->dir, "resume.safetensors");
-    char *final = must_path_join(o->dir, "model.safetensors");
-    char *csv_path = must_path_join(o->dir, "loss.csv");
-    must_ctx *ctx = must_ctx_new(e->threads);
-    must_optim *opt = NULL;
-    must_loader *L = NULL;
-    csvbuf csv = {0};
-    long start = 0, last_saved = -1;
-    int rc = MUST_OK;
+/* ------------------------------------------------------------------------ */
+/* Training, in named steps over one state. */
+
+typedef struct trainer {
+    const must_experiment *e;
+    pl_model *m;
+    const pl_train_opts *o;
+    char *resume, *final, *csv_path;
+    must_ctx *ctx;
+    must_optim *opt;
+    must_loader *L;
     /* The model's sets, then (learned weighting) the log-variances: trained
      * and saved for resume with the model, left out of the final weights,
      * which are a representation. */
-    must_params *lv = NULL, *sets[PL_MAX_TASKS + 2];
-    int nsets = m->nsets;
-    memcpy(sets, m->sets, (size_t)m->nsets * sizeof *sets);
-    if (!resume || !final || !csv_path || !ctx) {
-        rc = must_err_set(err, MUST_ENOMEM, "out of memory");
-        goto out;
-    }
-    if ((rc = must_mkdir_p(o->dir, err)))
-        goto out;
+    must_params *lv, *sets[PL_MAX_TASKS + 2];
+    int nsets;
+    csvbuf csv;
+    long start, last_saved;
+} trainer;
+
+/* What one step computed. */
+typedef struct step_out {
+    double lval[PL_MAX_TASKS]; /* each task's loss */
+    double wval[PL_MAX_TASKS]; /* the weight it had (learned: before the update) */
+    double total, lr;
+} step_out;
+
+static void trainer_free(trainer *t)
+{
+    free(t->csv.s);
+    must_loader_free(t->L);
+    must_optim_free(t->opt);
+    must_params_free(t->lv);
+    must_ctx_free(t->ctx);
+    free(t->resume);
+    free(t->final);
+    free(t->csv_path);
+}
+
+/* Paths, the context, the learned weights' parameters, the optimizer. */
+static int trainer_init(trainer *t, must_err *err)
+{
+    const pl_train_opts *o = t->o;
+    pl_model *m = t->m;
+    t->resume = must_path_join(o->dir, "resume.safetensors");
+    t->final = must_path_join(o->dir, "model.safetensors");
+    t->csv_path = must_path_join(o->dir, "loss.csv");
+    t->ctx = must_ctx_new(t->e->threads);
+    t->last_saved = -1;
+    t->nsets = m->nsets;
+    memcpy(t->sets, m->sets, (size_t)m->nsets * sizeof *t->sets);
+    if (!t->resume || !t->final || !t->csv_path || !t->ctx)
+        return must_err_set(err, MUST_ENOMEM, "out of memory");
+    int rc = must_mkdir_p(o->dir, err);
+    if (rc)
+        return rc;
     if (o->log_var0) {
         const char *names[PL_MAX_TASKS];
         for (int i = 0; i < m->ntasks; i++)
             names[i] = must_task_name(m->task[i]);
-        if (!(lv = must_weighting_params(m->ntasks, names, o->log_var0, err))) {
-            rc = err && err->code ? err->code : MUST_EINVAL;
-            goto out;
-        }
-        sets[nsets++] = lv;
+        if (!(t->lv = must_weighting_params(m->ntasks, names, o->log_var0, err)))
+            return err && err->code ? err->code : MUST_EINVAL;
+        t->sets[t->nsets++] = t->lv;
     }
-    must_optim_config oc = tr->optim;
-    oc.threads = e->threads;
-    oc.total_steps = tr->steps;
-    if (!(opt = must_optim_new(&oc, sets, nsets, err))) {
-        rc = err && err->code ? err->code : MUST_EINVAL;
-        goto out;
-    }
-    if (must_file_exists(resume)) {
-        must_ckpt_load_opts lo = {0};
-        lo.optim = opt;
-        must_ckpt_report rep = {0};
-        if ((rc = must_ckpt_load(resume, sets, nsets, &lo, &rep, err))) {
-            must_err_prefix(err, "%s: resuming", o->stage);
-            goto out;
-        }
-        start = rep.step > 0 ? rep.step : 0;
-        last_saved = start;
-        must_ckpt_report_free(&rep);
-        if (start > tr->steps)
-            start = tr->steps;
-        if ((rc = csv_reload(&csv, csv_path, start)))
-            goto oom;
-        printf("[%s] resuming at step %ld of %ld\n", o->stage, start, tr->steps);
-    }
-    if (csv.len == 0) {
-        char head[1024] = "step,lr,loss";
-        size_t u = strlen(head);
-        for (int i = 0; i < m->ntasks; i++)
-            u += (size_t)snprintf(head + u, sizeof head - u, ",%s", must_task_name(m->task[i]));
-        for (int i = 0; lv && i < m->ntasks; i++)
-            u += (size_t)snprintf(head + u, sizeof head - u, ",weight_%s",
-                                  must_task_name(m->task[i]));
-        snprintf(head + u, sizeof head - u, "\n");
-        if (csv_add(&csv, head))
-            goto oom;
-    }
+    must_optim_config oc = o->train->optim;
+    oc.threads = t->e->threads;
+    oc.total_steps = o->train->steps;
+    if (!(t->opt = must_optim_new(&oc, t->sets, t->nsets, err)))
+        return err && err->code ? err->code : MUST_EINVAL;
+    return MUST_OK;
+}
 
-    must_loader_opts lo;
-    pl_loader_train(e, tr, o->sampling, o->seed, &lo);
-    if ((rc = must_loader_new(o->sets, o->nsets, &lo, &L, err)))
-        goto out;
-    uint64_t bpe = must_loader_batches_per_epoch(L);
-    if (bpe == 0) {
-        rc = must_err_set(err, MUST_EINVAL, "%s: the training sets give no full batch of %d",
-                          o->stage, tr->batch);
-        goto out;
+/* Picks up dir/resume.safetensors and the curve up to its step. */
+static int trainer_resume(trainer *t, must_err *err)
+{
+    const pl_train_opts *o = t->o;
+    if (!must_file_exists(t->resume))
+        return MUST_OK;
+    must_ckpt_load_opts lo = {0};
+    lo.optim = t->opt;
+    must_ckpt_report rep = {0};
+    int rc = must_ckpt_load(t->resume, t->sets, t->nsets, &lo, &rep, err);
+    if (rc) {
+        must_err_prefix(err, "%s: resuming", o->stage);
+        return rc;
     }
-    if ((uint64_t)start >= bpe) {
-        must_loader_free(L);
-        L = NULL;
-        lo.first_epoch = (uint64_t)start / bpe;
-        if ((rc = must_loader_new(o->sets, o->nsets, &lo, &L, err)))
-            goto out;
+    t->start = rep.step > 0 ? rep.step : 0;
+    t->last_saved = t->start;
+    must_ckpt_report_free(&rep);
+    if (t->start > o->train->steps)
+        t->start = o->train->steps;
+    if (csv_reload(&t->csv, t->csv_path, t->start))
+        return must_err_set(err, MUST_ENOMEM, "out of memory");
+    pl_say(o->out, "[%s] resuming at step %ld of %ld", o->stage, t->start, o->train->steps);
+    return MUST_OK;
+}
+
+/* step,lr,loss,TASK...[,weight_TASK...] */
+static int trainer_csv_header(trainer *t, must_err *err)
+{
+    if (t->csv.len)
+        return MUST_OK;
+    char head[1024] = "step,lr,loss";
+    size_t u = strlen(head);
+    for (int i = 0; i < t->m->ntasks; i++)
+        u += (size_t)snprintf(head + u, sizeof head - u, ",%s", must_task_name(t->m->task[i]));
+    for (int i = 0; t->lv && i < t->m->ntasks; i++)
+        u += (size_t)snprintf(head + u, sizeof head - u, ",weight_%s",
+                              must_task_name(t->m->task[i]));
+    snprintf(head + u, sizeof head - u, "\n");
+    return csv_add(&t->csv, head) ? must_err_set(err, MUST_ENOMEM, "out of memory") : MUST_OK;
+}
+
+/* The loader, at the batch that follows step `start`: a batch depends only
+ * on (seed, epoch, index), so it starts at the saved step's epoch and skips
+ * the batches of that epoch already used. */
+static int trainer_loader(trainer *t, must_err *err)
+{
+    const pl_train_opts *o = t->o;
+    must_loader_opts lo;
+    pl_loader_train(t->e, o->train, o->sampling, o->seed, &lo);
+    int rc = must_loader_new(o->sets, o->nsets, &lo, &t->L, err);
+    if (rc)
+        return rc;
+    uint64_t bpe = must_loader_batches_per_epoch(t->L);
+    if (bpe == 0)
+        return must_err_set(err, MUST_EINVAL, "%s: the training sets give no full batch of %d",
+                            o->stage, o->train->batch);
+    if ((uint64_t)t->start >= bpe) {
+        must_loader_free(t->L);
+        t->L = NULL;
+        lo.first_epoch = (uint64_t)t->start / bpe;
+        if ((rc = must_loader_new(o->sets, o->nsets, &lo, &t->L, err)))
+            return rc;
     }
     const must_batch *b;
-    for (uint64_t k = 0; k < (uint64_t)start % bpe; k++)
-        if ((rc = must_loader_next(L, &b, err)) != 1)
-            goto loader_end;
+    for (uint64_t k = 0; k < (uint64_t)t->start % bpe; k++)
+        if ((rc = must_loader_next(t->L, &b, err)) != 1)
+            return rc ? rc : must_err_set(err, MUST_EINVAL, "%s: the loader ended early",
+                                          o->stage);
+    return MUST_OK;
+}
 
-    int mi = 0;
-    while (mi < o->nmilestones && o->milestones[mi] <= start)
+/* "stopped, the last good checkpoint (step N) is PATH" */
+static const char *last_good(const trainer *t)
+{
+    return t->last_saved >= 0 ? t->resume : "(none yet)";
+}
+
+/* Forward, every task's loss, their weighted sum. */
+static int step_losses(trainer *t, long step, const must_batch *b, step_out *so,
+                       must_tensor **total, must_err *err)
+{
+    const pl_train_opts *o = t->o;
+    pl_model *m = t->m;
+    void *preds[PL_MAX_TASKS];
+    must_tensor *ls[PL_MAX_TASKS];
+    *total = NULL;
+    if (pl_model_forward(m, t->ctx, b, preds))
+        return must_err_set(err, MUST_EINVAL, "%s: step %ld: %s", o->stage, step + 1,
+                            must_ctx_error(t->ctx)->msg);
+    for (int i = 0; i < m->ntasks; i++) {
+        must_tensor *l = must_task_loss(m->task[i], t->ctx, preds[i], b, NULL);
+        if (!l)
+            return must_err_set(err, MUST_EINVAL, "%s: step %ld: %s", o->stage, step + 1,
+                                must_ctx_error(t->ctx)->msg);
+        so->lval[i] = l->data[0];
+        if (!isfinite(so->lval[i]))
+            return must_err_set(err, MUST_ENUMERIC,
+                                "%s: the loss of task '%s' is %g at step %ld; stopped, the "
+                                "last good checkpoint (step %ld) is %s",
+                                o->stage, must_task_name(m->task[i]), so->lval[i], step + 1,
+                                t->last_saved, last_good(t));
+        ls[i] = l;
+        so->wval[i] = t->lv ? must_weighting_weight(t->lv, i) : o->weights[i];
+        if (!t->lv) {
+            must_tensor *wl = must_op_scale(t->ctx, l, (float)o->weights[i]);
+            *total = *total ? must_op_add(t->ctx, *total, wl) : wl;
+        }
+    }
+    if (t->lv)
+        *total = must_weighting_total(t->ctx, m->ntasks, ls, t->lv);
+    if (!*total || must_ctx_error(t->ctx)->code)
+        return must_err_set(err, MUST_EINVAL, "%s: step %ld: %s", o->stage, step + 1,
+                            must_ctx_error(t->ctx)->code ? must_ctx_error(t->ctx)->msg
+                                                         : "no tasks");
+    return MUST_OK;
+}
+
+/* One optimizer step on batch b: the losses, backward, the update. */
+static int train_step(trainer *t, long step, const must_batch *b, step_out *so, must_err *err)
+{
+    const pl_train_opts *o = t->o;
+    must_ctx_reset(t->ctx);
+    must_ctx_set_training(t->ctx, 1);
+    must_ctx_set_grad(t->ctx, 1);
+    for (int s = 0; s < t->nsets; s++)
+        must_params_zero_grad(t->sets[s]);
+    must_tensor *total;
+    int rc = step_losses(t, step, b, so, &total, err);
+    if (rc)
+        return rc;
+    if ((total->flags & MUST_T_REQ_GRAD) && (rc = must_backward(t->ctx, total)))
+        return must_err_set(err, rc, "%s: step %ld: backward: %s", o->stage, step + 1,
+                            must_ctx_error(t->ctx)->msg);
+    so->total = total->data[0];
+    must_optim_report orp;
+    if ((rc = must_optim_step(t->opt, &orp, err))) {
+        if (rc == MUST_ENUMERIC) {
+            /* Finite losses, non-finite gradients: name every task's loss,
+             * as the culprit cannot be told apart. */
+            char ltxt[1024];
+            loss_text(t->m, so->lval, ltxt, sizeof ltxt);
+            return must_err_set(err, MUST_ENUMERIC,
+                                "%s: the gradients are not finite at step %ld (the loss of "
+                                "%s); stopped, the last good checkpoint (step %ld) is %s",
+                                o->stage, step + 1, ltxt, t->last_saved, last_good(t));
+        }
+        must_err_prefix(err, "%s: step %ld; stopped, the last good checkpoint (step %ld) is %s",
+                        o->stage, step + 1, t->last_saved, last_good(t));
+        return rc;
+    }
+    so->lr = orp.lr;
+    return MUST_OK;
+}
+
+/* The step's row of the curve, and its progress event. */
+static int record_step(trainer *t, long step, const step_out *so, double ips, pl_progress *pr,
+                       must_err *err)
+{
+    pl_model *m = t->m;
+    char row[2048], detail[1024] = "";
+    size_t u = (size_t)snprintf(row, sizeof row, "%ld,%.6g,%.6g", step + 1, so->lr, so->total);
+    size_t du = 0;
+    for (int i = 0; i < m->ntasks; i++) {
+        u += (size_t)snprintf(row + u, sizeof row - u, ",%.6g", so->lval[i]);
+        du += (size_t)snprintf(detail + du, sizeof detail - du, "%s%s %.4f", i ? " " : "",
+                               must_task_name(m->task[i]), so->lval[i]);
+    }
+    for (int i = 0; t->lv && i < m->ntasks; i++) {
+        u += (size_t)snprintf(row + u, sizeof row - u, ",%.6g", so->wval[i]);
+        du += (size_t)snprintf(detail + du, sizeof detail - du, "%s%.3g",
+                               i ? " " : " | weights ", so->wval[i]);
+    }
+    snprintf(row + u, sizeof row - u, "\n");
+    if (csv_add(&t->csv, row))
+        return must_err_set(err, MUST_ENOMEM, "out of memory");
+    pl_progress_step(pr, step + 1, detail, ips);
+    return MUST_OK;
+}
+
+/* After step `step`: a checkpoint every checkpoint_every steps, from finite
+ * weights only (a weight gone bad stops the run first). */
+static int after_step(trainer *t, long step, const step_out *so, must_err *err)
+{
+    const must_exp_train *tr = t->o->train;
+    int ckpt = (step + 1) % tr->checkpoint_every == 0 && step + 1 < tr->steps;
+    const char *bad = ckpt || step + 1 == tr->steps ? nonfinite_tensor(t->sets, t->nsets) : NULL;
+    if (bad) {
+        char ltxt[1024];
+        loss_text(t->m, so->lval, ltxt, sizeof ltxt);
+        return must_err_set(err, MUST_ENUMERIC,
+                            "%s: %s is not finite after step %ld (the loss of %s); stopped, "
+                            "the last good checkpoint (step %ld) is %s",
+                            t->o->stage, bad, step + 1, ltxt, t->last_saved, last_good(t));
+    }
+    if (!ckpt)
+        return MUST_OK;
+    int rc = save(t->e, t->sets, t->nsets, t->opt, t->resume, step + 1, &t->csv, t->csv_path, err);
+    if (!rc)
+        t->last_saved = step + 1;
+    return rc;
+}
+
+/* The steps from start to the end, milestones on the way. */
+static int trainer_loop(trainer *t, must_err *err)
+{
+    const pl_train_opts *o = t->o;
+    int mi = 0, rc = MUST_OK;
+    while (mi < o->nmilestones && o->milestones[mi] <= t->start)
         mi++;
     pl_progress pr;
-    pl_progress_start(&pr, o->stage, tr->steps, start);
+    pl_progress_start(&pr, o->out, o->stage, o->train->steps, t->start);
     double t_last = pl_now();
     long images = 0;
-    for (long step = start; step < tr->steps; step++) {
-        if ((rc = must_loader_next(L, &b, err)) != 1)
-            goto loader_end;
-        must_ctx_reset(ctx);
-        must_ctx_set_training(ctx, 1);
-        must_ctx_set_grad(ctx, 1);
-        for (int s = 0; s < nsets; s++)
-            must_params_zero_grad(sets[s]);
-        void *preds[PL_MAX_TASKS];
-        double lval[PL_MAX_TASKS], wval[PL_MAX_TASKS];
-        must_tensor *total = NULL, *ls[PL_MAX_TASKS];
-        if (pl_model_forward(m, ctx, b, preds)) {
-            rc = must_err_set(err, MUST_EINVAL, "%s: step %ld: %s", o->stage, step + 1,
-                              must_ctx_error(ctx)->msg);
-            goto out;
-        }
-        for (int i = 0; i < m->ntasks; i++) {
-            must_tensor *l = must_task_loss(m->task[i], ctx, preds[i], b, NULL);
-            if (!l) {
-                rc = must_err_set(err, MUST_EINVAL, "%s: step %ld: %s", o->stage, step + 1,
-                                  must_ctx_error(ctx)->msg);
-                goto out;
-            }
-            lval[i] = l->data[0];
-            if (!isfinite(lval[i])) {
-                rc = must_err_set(err, MUST_ENUMERIC,
-                                  "%s: the loss of task '%s' is %g at step %ld; stopped, the "
-                                  "last good checkpoint (step %ld) is %s",
-                                  o->stage, must_task_name(m->task[i]), lval[i], step + 1,
-                                  last_saved, last_saved >= 0 ? resume : "(none yet)");
-                goto out;
-            }
-            ls[i] = l;
-            /* The weight this step's loss uses (learned: before the update). */
-            wval[i] = lv ? must_weighting_weight(lv, i) : o->weights[i];
-            if (!lv) {
-                must_tensor *wl = must_op_scale(ctx, l, (float)o->weights[i]);
-                total = total ? must_op_add(ctx, total, wl) : wl;
-            }
-        }
-        if (lv)
-            total = must_weighting_total(ctx, m->ntasks, ls, lv);
-        if (!total || must_ctx_error(ctx)->code) {
-            rc = must_err_set(err, MUST_EINVAL, "%s: step %ld: %s", o->stage, step + 1,
-                              must_ctx_error(ctx)->code ? must_ctx_error(ctx)->msg : "no tasks");
-            goto out;
-        }
-        if ((total->flags & MUST_T_REQ_GRAD) && (rc = must_backward(ctx, total))) {
-            rc = must_err_set(err, rc, "%s: step %ld: backward: %s", o->stage, step + 1,
-                              must_ctx_error(ctx)->msg);
-            goto out;
-        }
-        must_optim_report orp;
-        if ((rc = must_optim_step(opt, &orp, err))) {
-            if (rc == MUST_ENUMERIC) {
-                /* Finite losses, non-finite gradients: name every task's
-                 * loss, as the culprit cannot be told apart. */
-                char ltxt[1024];
-                loss_text(m, lval, ltxt, sizeof ltxt);
-                rc = must_err_set(err, MUST_ENUMERIC,
-                                  "%s: the gradients are not finite at step %ld (the loss of "
-                                  "%s); stopped, the last good checkpoint (step %ld) is %s",
-                                  o->stage, step + 1, ltxt, last_saved,
-                                  last_saved >= 0 ? resume : "(none yet)");
-            } else
-                must_err_prefix(err, "%s: step %ld; stopped, the last good checkpoint (step "
-                                     "%ld) is %s",
-                                o->stage, step + 1, last_saved,
-                                last_saved >= 0 ? resume : "(none yet)");
-            goto out;
-        }
+    for (long step = t->start; step < o->train->steps; step++) {
+        const must_batch *b;
+        step_out so;
+        if ((rc = must_loader_next(t->L, &b, err)) != 1)
+            return rc ? rc : must_err_set(err, MUST_EINVAL, "%s: the loader ended early",
+                                          o->stage);
+        if ((rc = train_step(t, step, b, &so, err)))
+            return rc;
         images += b->n;
-        char row[2048], detail[1024] = "";
-        size_t u = (size_t)snprintf(row, sizeof row, "%ld,%.6g,%.6g", step + 1, orp.lr,
-                                    (double)total->data[0]);
-        size_t du = 0;
-        for (int i = 0; i < m->ntasks; i++) {
-            u += (size_t)snprintf(row + u, sizeof row - u, ",%.6g", lval[i]);
-            du += (size_t)snprintf(detail + du, sizeof detail - du, "%s%s %.4f", i ? " " : "",
-                                   must_task_name(m->task[i]), lval[i]);
-        }
-        for (int i = 0; lv && i < m->ntasks; i++) {
-            u += (size_t)snprintf(row + u, sizeof row - u, ",%.6g", wval[i]);
-            du += (size_t)snprintf(detail + du, sizeof detail - du, "%s%.3g",
-                                   i ? " " : " | weights ", wval[i]);
-        }
-        snprintf(row + u, sizeof row - u, "\n");
-        if (csv_add(&csv, row))
-            goto oom;
-        double now = pl_now();
-        pl_progress_step(&pr, step + 1, detail, images / (now - t_last + 1e-9));
+        if ((rc = record_step(t, step, &so, images / (pl_now() - t_last + 1e-9), &pr, err)))
+            return rc;
         if (mi < o->nmilestones && o->milestones[mi] == step + 1) {
-            if ((rc = o->at_milestone(o->user, step + 1, m, err)))
-                goto out;
+            if ((rc = o->at_milestone(o->user, step + 1, t->m, err)))
+                return rc;
             mi++;
         }
-        int ckpt = (step + 1) % tr->checkpoint_every == 0 && step + 1 < tr->steps;
-        const char *bad = ckpt || step + 1 == tr->steps ? nonfinite_tensor(sets, nsets) : NULL;
-        if (bad) {
-            char ltxt[1024];
-            loss_text(m, lval, ltxt, sizeof ltxt);
-            rc = must_err_set(err, MUST_ENUMERIC,
-                              "%s: %s is not finite after step %ld (the loss of %s); stopped, "
-                              "the last good checkpoint (step %ld) is %s",
-                              o->stage, bad, step + 1, ltxt, last_saved,
-                              last_saved >= 0 ? resume : "(none yet)");
-            goto out;
-        }
-        if (ckpt) {
-            if ((rc = save(e, sets, nsets, opt, resume, step + 1, &csv, csv_path, err)))
-                goto out;
-            last_saved = step + 1;
-        }
+        if ((rc = after_step(t, step, &so, err)))
+            return rc;
     }
     pl_progress_end(&pr);
-    if (lv) {
-        printf("[%s] learned loss weights:", o->stage);
-        for (int i = 0; i < m->ntasks; i++)
-            printf(" %s %.4g", must_task_name(m->task[i]), must_weighting_weight(lv, i));
-        printf("\n");
+    return MUST_OK;
+}
+
+int pl_train(const must_experiment *e, pl_model *m, const pl_train_opts *o, must_err *err)
+{
+    trainer t = {0};
+    t.e = e;
+    t.m = m;
+    t.o = o;
+    int rc = trainer_init(&t, err);
+    if (!rc)
+        rc = trainer_resume(&t, err);
+    if (!rc)
+        rc = trainer_csv_header(&t, err);
+    if (!rc)
+        rc = trainer_loader(&t, err);
+    if (!rc)
+        rc = trainer_loop(&t, err);
+    if (!rc && t.lv) {
+        char line[1024];
+        size_t u = (size_t)snprintf(line, sizeof line, "[%s] learned loss weights:", o->stage);
+        for (int i = 0; i < m->ntasks && u < sizeof line; i++)
+            u += (size_t)snprintf(line + u, sizeof line - u, " %s %.4g",
+                                  must_task_name(m->task[i]), must_weighting_weight(t.lv, i));
+        pl_say(o->out, "%s", line);
     }
     /* The final weights carry no optimizer state: they are a representation. */
-    if ((rc = save(e, m->sets, m->nsets, NULL, final, tr->steps, &csv, csv_path, err)))
-        goto out;
-    remove(resume);
-    rc = MUST_OK;
-    goto out;
-loader_end:
-    if (rc == 0)
-        rc = must_err_set(err, MUST_EINVAL, "%s: the loader ended early", o->stage);
-    goto out;
-oom:
-    rc = must_err_set(err, MUST_ENOMEM, "out of memory");
-out:
-    free(csv.s);
-    must_loader_free(L);
-    must_optim_free(opt);
-    must_params_free(lv);
-    must_ctx_free(ctx);
-    free(resume);
-    free(final);
-    free(csv_path);
+    if (!rc && !(rc = save(e, m->sets, m->nsets, NULL, t.final, o->train->steps, &t.csv,
+                           t.csv_path, err)))
+        remove(t.resume);
+    trainer_free(&t);
     return rc;
 }

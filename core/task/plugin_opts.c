@@ -28,6 +28,11 @@ size_t must_opt_size(int type)
     }
 }
 
+const char *must_task_option_type_name(int type)
+{
+    return must_opt_type_name(type);
+}
+
 const char *must_opt_type_name(int type)
 {
     switch (type) {

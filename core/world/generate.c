@@ -604,7 +604,8 @@ int must_world_generate(const must_world_domain *d, const char *dir,
 #pragma omp atomic capture
             n = ++done;
             if (!opts->quiet) {
-#pragma omp critical(world_gen_progress)
+/* unnamed: a named section would be an exported common symbol */
+#pragma omp critical
                 {
                     double now = now_s();
                     if (now - last > 2.0 || n == ntodo) {

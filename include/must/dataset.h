@@ -104,6 +104,21 @@ typedef void (*must_dataset_report_fn)(void *user, int is_problem, const char *l
 MUST_API int must_dataset_check(const char *dir, must_dataset_report_fn report, void *user,
                                 int *problems, must_err *err);
 
+/* A contact sheet (`must dataset show`): one row per image, the image with
+ * its boxes and class, then each map label it has (segmentation over the
+ * image, depth as a colour ramp, normals as RGB), written as a PNG. */
+typedef struct must_sheet_opts {
+    int start; /* the first image: of the split, or of the whole set */
+    int count; /* rows (default 8) */
+    int split; /* MUST_SPLIT_*, or -1 for the whole set (default) */
+    int tile;  /* tile side in pixels (default 128) */
+} must_sheet_opts;
+MUST_API void must_sheet_defaults(must_sheet_opts *o);
+/* Draws the sheet into png_path (atomically); *rows (may be NULL) gets the
+ * number of images drawn.  An empty range is an error naming the set. */
+MUST_API int must_dataset_draw_sheet(must_dataset *ds, const must_sheet_opts *o,
+                                     const char *png_path, int *rows, must_err *err);
+
 /* ------------------------------------------------------------------------ */
 /* Writing.  The writer creates DIR, writes each image and its label maps as
  * they are added, keeps the text labels and split lists in memory, and at

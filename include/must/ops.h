@@ -104,6 +104,17 @@ MUST_API must_tensor *must_op_l2(must_ctx *ctx, must_tensor *x, const float *tar
 MUST_API must_tensor *must_op_cosine_loss(must_ctx *ctx, must_tensor *pred, const float *target,
                                           const float *mask);
 
+/* ------------------------------------------------------------------------ */
+/* The GEMM every op uses.                                                  */
+
+/* Row-major sgemm (C = alpha op(A) op(B) + beta C) spread over the context's
+ * threads by splitting the columns (or rows) of C into blocks fixed by the
+ * shape, so results do not depend on the thread count.  ctx NULL: one
+ * thread (for calls from inside a parallel region of the caller's own). */
+MUST_API void must_sgemm(const must_ctx *ctx, int trans_a, int trans_b, int m, int n, int k,
+                         float alpha, const float *a, int lda, const float *b, int ldb,
+                         float beta, float *c, int ldc);
+
 #ifdef __cplusplus
 }
 #endif

@@ -120,6 +120,10 @@ struct must_node {
 
 MUST_API must_node *must_tape_record(must_ctx *ctx, const char *op, must_backward_fn fn,
                                      must_tensor *out, int n_in, must_tensor *const *in);
+/* The nodes recorded since the last reset, oldest first (for tools that
+ * time or inspect single ops; NULL past the end). */
+MUST_API size_t must_tape_len(const must_ctx *ctx);
+MUST_API must_node *must_tape_node(const must_ctx *ctx, size_t i);
 
 /* Seeds d(loss)/d(loss) = 1 and runs the tape backwards.  loss must hold one
  * element.  Backward functions accumulate (+=) into input gradients, so

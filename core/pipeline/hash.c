@@ -1,0 +1,222 @@
+/* hash.c - the canonical text of the settings each unit reads, hashed
+ * (64-bit FNV-1a): a unit's hash changes exactly when something it reads
+ * changes, and a changed unit changes the hashes of the units that read it.
+ * docs/experiments.md lists what each hash covers. */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "must/io.h"
+#include "run-impl.h"
+
+uint64_t pl_hash(uint64_t h, const char *s)
+{
+    if (!h)
+        h = 14695981039346656037ull;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ull;
+    }
+    h ^= 0xff; /* a separator, so that "ab"+"c" differs from "a"+"bc" */
+    h *= 1099511628211ull;
+    return h;
+}
+
+static uint64_t hash_train(uint64_t h, const must_exp_train *t)
+{
+    char s[512];
+    snprintf(s, sizeof s, "train steps=%ld batch=%d opt=%d lr=%.17g mom=%.17g wd=%.17g sched=%d "
+             "warm=%ld clip=%.17g aug=%d",
+             t->steps, t->batch, t->optim.kind, t->optim.lr, t->optim.momentum,
+             t->optim.weight_decay, t->optim.sched, t->optim.warmup_steps, t->optim.clip_norm,
+             t->augment);
+    return pl_hash(h, s);
+}
+
+uint64_t run_hash_common(const must_experiment *e)
+{
+    const must_backbone_config *b = &e->backbone;
+    char s[512];
+    snprintf(s, sizeof s, "backbone depth=%d width=%.9g k=%d s=%d pool=%d fpn=%d %d..%d seed=%" PRIu64
+             " S=%d seed=%" PRIu64,
+             b->depth, (double)b->width, b->stem_kernel, b->stem_stride, b->stem_pool,
+             b->fpn_channels, b->fpn_min_level, b->fpn_max_level, b->seed, e->image_size,
+             e->seed);
+    return pl_hash(0, s);
+}
+
+static uint64_t hash_task(uint64_t h, const must_exp_task *t)
+{
+    h = pl_hash(h, t->name);
+    h = pl_hash(h, t->plugin);
+    for (int i = 0; i < t->nopts; i++) {
+        h = pl_hash(h, t->opts[i].key);
+        h = pl_hash(h, t->opts[i].value);
+    }
+    return h;
+}
+
+void run_hash_inputs(run_state *r)
+{
+    const must_experiment *e = r->e;
+    uint64_t c = run_hash_common(e);
+    for (int i = 0; i < e->ndata; i++) {
+        const must_exp_data *d = &e->data[i];
+        char s[1024];
+        if (d->world)
+            snprintf(s, sizeof s, "world %s count=%d size=%d seed=%" PRIu64, d->world, d->count,
+                     d->size, d->seed);
+        else
+            snprintf(s, sizeof s, "path %s", d->path);
+        r->data_hash[i] = pl_hash(0, s);
+    }
+    for (int i = 0; i < e->nteachers; i++) {
+        const must_exp_teacher *t = &e->teachers[i];
+        uint64_t h = pl_hash(c, "teacher");
+        h = pl_hash(h, t->name);
+        h = hash_task(h, &e->tasks[t->task]);
+        h = hash_train(h, &t->train);
+        char s[32];
+        snprintf(s, sizeof s, "%016" PRIx64, r->data_hash[t->data]);
+        r->teacher_hash[i] = pl_hash(h, s);
+    }
+}
+
+/* A student hashes just its teachers' labels: each teacher labels
+ * independently, so adding or changing another teacher relabels the set
+ * without changing what that student reads. */
+uint64_t run_hash_label(const run_state *r, int li, const must_exp_student *only)
+{
+    const must_experiment *e = r->e;
+    char s[64];
+    uint64_t h = pl_hash(0, "label");
+    snprintf(s, sizeof s, "%016" PRIx64 " %d %d", r->data_hash[e->label.data[li]], e->label.batch,
+             e->label.shard);
+    h = pl_hash(h, s);
+    for (int i = 0; i < e->label.nteachers; i++) {
+        int t = e->label.teachers[i], used = !only;
+        for (int j = 0; only && j < only->nteachers; j++)
+            used |= only->teachers[j] == t;
+        if (!used)
+            continue;
+        snprintf(s, sizeof s, "%016" PRIx64, r->teacher_hash[t]);
+        h = pl_hash(h, s);
+    }
+    return h;
+}
+
+void run_multi_dirname(const must_experiment *e, const must_exp_student *s, char *buf,
+                       size_t len)
+{
+    if (s == &e->multitask)
+        snprintf(buf, len, "multitask");
+    else if (s->name[0])
+        snprintf(buf, len, "student-%s", s->name);
+    else
+        snprintf(buf, len, "student");
+}
+
+int run_multi_takes(const must_exp_student *s, const must_experiment *e, int li)
+{
+    if (s->ndata == 0)
+        return 1;
+    for (int i = 0; i < s->ndata; i++)
+        if (s->data[i] == e->label.data[li])
+            return 1;
+    return 0;
+}
+
+uint64_t run_hash_multi(const run_state *r, const must_exp_student *s)
+{
+    const must_experiment *e = r->e;
+    int baseline = s == &e->multitask;
+    char name[MUST_EXP_NAME_MAX + 16];
+    run_multi_dirname(e, s, name, sizeof name);
+    uint64_t h = pl_hash(run_hash_common(e), name);
+    h = hash_train(h, &s->train);
+    char buf[128];
+    snprintf(buf, sizeof buf, "sampling=%d weighting=%d", s->sampling, s->weighting);
+    h = pl_hash(h, buf);
+    for (int i = 0; i < s->nteachers; i++) {
+        snprintf(buf, sizeof buf, "%016" PRIx64 " w=%.17g", r->teacher_hash[s->teachers[i]],
+                 must_exp_weight(e, s, s->teachers[i]));
+        h = pl_hash(h, buf);
+    }
+    if (baseline)
+        return h;
+    for (int li = 0; li < e->label.ndata; li++) {
+        if (!run_multi_takes(s, e, li))
+            continue;
+        snprintf(buf, sizeof buf, "%016" PRIx64, run_hash_label(r, li, s));
+        h = pl_hash(h, buf);
+    }
+    for (int i = 0; i < s->nextra; i++) {
+        snprintf(buf, sizeof buf, "%016" PRIx64, r->data_hash[s->extra[i]]);
+        h = pl_hash(h, buf);
+    }
+    return h;
+}
+
+/* Folds a file's bytes into *h (FNV-1a): a representation file that is
+ * replaced under the same name redoes its transfers. */
+static int hash_file(const char *path, uint64_t *h, must_err *err)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return must_err_set(err, MUST_EIO, "%s: cannot open: %s", path, strerror(errno));
+    unsigned char buf[65536];
+    size_t n;
+    uint64_t x = *h;
+    while ((n = fread(buf, 1, sizeof buf, fp)) > 0)
+        for (size_t i = 0; i < n; i++) {
+            x ^= buf[i];
+            x *= 1099511628211ull;
+        }
+    int bad = ferror(fp);
+    fclose(fp);
+    if (bad)
+        return must_err_set(err, MUST_EIO, "%s: read error", path);
+    *h = x;
+    return MUST_OK;
+}
+
+int run_hash_student_rep(const run_state *r, const char *nm, uint64_t *h)
+{
+    char *done = run_path(r, nm, "done", NULL), *text = NULL;
+    size_t len;
+    must_err e2 = {0};
+    int ok = done && must_file_read(done, &text, &len, &e2) == MUST_OK;
+    *h = pl_hash(0, nm);
+    if (ok)
+        *h = pl_hash(*h, text);
+    free(text);
+    free(done);
+    return ok;
+}
+
+int run_hash_file_rep(const char *path, uint64_t *h, must_err *err)
+{
+    *h = pl_hash(pl_hash(0, "file"), path);
+    return hash_file(path, h, err);
+}
+
+uint64_t run_hash_transfer(const run_state *r, int ti, uint64_t rh)
+{
+    const must_experiment *e = r->e;
+    const must_exp_transfer *tr = &e->transfers[ti];
+    uint64_t h = pl_hash(run_hash_common(e), "transfer");
+    h = hash_task(h, &e->tasks[tr->task]);
+    h = hash_train(h, &tr->train);
+    char buf[2048];
+    size_t u = (size_t)snprintf(buf, sizeof buf, "%016" PRIx64 " %016" PRIx64, rh,
+                                r->data_hash[tr->data]);
+    for (int i = 0; i < tr->nlr && u < sizeof buf; i++)
+        u += (size_t)snprintf(buf + u, sizeof buf - u, " lr%.17g", tr->lrs[i]);
+    for (int i = 0; i < tr->nsteps && u < sizeof buf; i++)
+        u += (size_t)snprintf(buf + u, sizeof buf - u, " s%ld", tr->steps[i]);
+    return pl_hash(h, buf);
+}

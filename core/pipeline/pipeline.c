@@ -1,0 +1,155 @@
+/* pipeline.c - the public face of a run (must/pipeline.h): opening one,
+ * its events, and the stages in order. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "must/checkpoint.h"
+#include "must/io.h"
+#include "run-impl.h"
+
+static const char *const stage_names[MUST_NSTAGES] = {"teachers", "label", "student",
+                                                      "transfer", "report"};
+
+const char *must_stage_name(int stage)
+{
+    return stage >= 0 && stage < MUST_NSTAGES ? stage_names[stage] : NULL;
+}
+
+int must_stage_parse(const char *name)
+{
+    for (int s = 0; name && s < MUST_NSTAGES; s++)
+        if (strcmp(stage_names[s], name) == 0)
+            return s;
+    return -1;
+}
+
+int must_run_open(const must_experiment *e, const char *dir, must_run **out, must_err *err)
+{
+    *out = NULL;
+    if (!e || !dir || !*dir)
+        return must_err_set(err, MUST_EINVAL, "must_run_open: no experiment or no directory");
+    run_state *r;
+    int rc = run_state_new(e, dir, &r, err);
+    if (rc) {
+        run_state_free(r);
+        return rc;
+    }
+    run_hash_inputs(r);
+    *out = r;
+    return MUST_OK;
+}
+
+void must_run_close(must_run *r)
+{
+    run_state_free(r);
+}
+
+void must_run_set_events(must_run *r, must_event_fn fn, void *user)
+{
+    r->events.fn = fn;
+    r->events.user = user;
+}
+
+const char *must_run_dir(const must_run *r)
+{
+    return r->out;
+}
+
+int must_run_record(must_run *r, must_err *err)
+{
+    int rc = must_mkdir_p(r->out, err);
+    if (rc)
+        return rc;
+    char *cfg = must_path_join(r->out, "experiment.ini");
+    rc = cfg ? must_file_write_atomic(cfg, r->e->text, strlen(r->e->text), err)
+             : must_err_set(err, MUST_ENOMEM, "out of memory");
+    free(cfg);
+    return rc;
+}
+
+int must_run_plan(must_run *r, int verbose, int *todo, must_err *err)
+{
+    (void)err;
+    int left = run_plan(r, verbose);
+    if (todo)
+        *todo = left;
+    return MUST_OK;
+}
+
+int must_run_stage(must_run *r, int stage, must_err *err)
+{
+    const must_experiment *e = r->e;
+    int rc = MUST_OK;
+    if (stage < MUST_STAGE_ALL || stage >= MUST_NSTAGES)
+        return must_err_set(err, MUST_EINVAL, "must_run_stage: no stage %d", stage);
+    int all = stage == MUST_STAGE_ALL;
+    if (all)
+        run_plan(r, 0);
+    if (all || stage == MUST_STAGE_TRANSFER || stage == MUST_STAGE_REPORT)
+        rc = run_check_files(r, err);
+    if (!rc && (all || stage == MUST_STAGE_TEACHERS))
+        for (int t = 0; t < e->nteachers && !rc; t++)
+            rc = run_teacher(r, t, err);
+    if (!rc && (all || stage == MUST_STAGE_LABEL))
+        rc = run_labels(r, err);
+    if (!rc && (all || stage == MUST_STAGE_STUDENT))
+        rc = run_students(r, err);
+    if (!rc && stage == MUST_STAGE_TRANSFER)
+        rc = run_transfers(r, err);
+    if (!rc && (all || stage == MUST_STAGE_REPORT))
+        rc = run_report(r, err);
+    return rc;
+}
+
+int must_run_teacher(must_run *r, int t, must_err *err)
+{
+    if (t < 0 || t >= r->e->nteachers)
+        return must_err_set(err, MUST_EINVAL, "%s has no teacher %d", r->e->file, t);
+    return run_teacher(r, t, err);
+}
+
+int must_run_label(must_run *r, must_err *err)
+{
+    return run_labels(r, err);
+}
+
+int must_run_students(must_run *r, must_err *err)
+{
+    return run_students(r, err);
+}
+
+int must_run_eval(must_run *r, const char *model, int task, int data, int split,
+                  must_metric *out, int max, must_err *err)
+{
+    const must_experiment *e = r->e;
+    if (task < 0 || task >= e->ntasks || data < 0 || data >= e->ndata)
+        return must_err_set(err, MUST_EINVAL, "%s has no task %d or no data set %d", e->file,
+                            task, data);
+    must_dataset *ds;
+    pl_model m = {0};
+    int rc = run_dataset(r, data, &ds, err);
+    if (!rc) {
+        pl_head h = {&e->tasks[task], ds};
+        rc = pl_model_new(e, &h, 1, &m, err);
+    }
+    if (!rc) {
+        must_ckpt_load_opts lo = {0};
+        lo.flags = MUST_CKPT_ALLOW_UNEXPECTED;
+        rc = must_ckpt_load(model, m.sets, m.nsets, &lo, NULL, err);
+    }
+    double v[64];
+    if (!rc)
+        rc = pl_evaluate(e, &m, 0, ds, split, v, err);
+    int n = 0;
+    for (int k = 0; !rc && k < must_task_nmetrics(m.task[0]) && k < 64 && n < max; k++, n++) {
+        snprintf(out[n].name, sizeof out[n].name, "%s", must_task_metric_name(m.task[0], k));
+        out[n].value = v[k];
+        out[n].lower_better = must_task_metric_lower_better(m.task[0], k);
+    }
+    if (m.bb)
+        pl_model_free(&m);
+    return rc ? rc : n;
+}

@@ -1,0 +1,117 @@
+/* plan.c - what a run still has to do, from the same hashes the units
+ * check (`must run --dry-run`): nothing is trained or written. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "run-impl.h"
+
+/* rep_source's hash without training anything; 0 when the representation
+ * is not trained yet (its transfers are then all to do). */
+static int rep_peek(run_state *r, int ri, uint64_t *h)
+{
+    const must_experiment *e = r->e;
+    const must_exp_rep *rep = &e->reps[ri];
+    switch (rep->kind) {
+    case MUST_REP_RANDOM:
+        *h = pl_hash(run_hash_common(e), "random");
+        return 1;
+    case MUST_REP_TEACHER:
+        *h = r->teacher_hash[rep->teacher];
+        return run_done_at(r, *h, "teachers", e->teachers[rep->teacher].name, NULL);
+    case MUST_REP_MULTITASK:
+    case MUST_REP_STUDENT: {
+        const must_exp_student *st = must_exp_rep_student(e, rep);
+        char nm[MUST_EXP_NAME_MAX + 16];
+        run_multi_dirname(e, st, nm, sizeof nm);
+        return run_done_at(r, run_hash_multi(r, st), nm, NULL, NULL) && run_hash_student_rep(r, nm, h);
+    }
+    case MUST_REP_FILE: {
+        must_err e2 = {0};
+        return run_hash_file_rep(rep->path, h, &e2) == MUST_OK;
+    }
+    }
+    return 0;
+}
+
+/* Counts a unit of kind k (done or not) and, when verbose, says the
+ * directory (under RUN) of one to do: a/b. */
+static void plan_unit(const run_state *r, int *todo, int *all, int k, int done, int verbose,
+                      const char *a, const char *b)
+{
+    all[k]++;
+    if (done)
+        return;
+    todo[k]++;
+    if (verbose)
+        pl_say(&r->events, "  %s%s%s", a, b ? "/" : "", b ? b : "");
+}
+
+static void plan_walk(run_state *r, int *todo, int *all, int verbose)
+{
+    const must_experiment *e = r->e;
+    for (int i = 0; i < e->ndata; i++)
+        if (e->data[i].world)
+            plan_unit(r, todo, all, 0,
+                      run_done_at(r, r->data_hash[i], "data", e->data[i].name, NULL), verbose,
+                      "data", e->data[i].name);
+    for (int t = 0; t < e->nteachers; t++)
+        plan_unit(r, todo, all, 1,
+                  run_done_at(r, r->teacher_hash[t], "teachers", e->teachers[t].name, NULL),
+                  verbose, "teachers", e->teachers[t].name);
+    for (int li = 0; li < e->label.ndata; li++) {
+        const char *nm = e->data[e->label.data[li]].name;
+        plan_unit(r, todo, all, 2, run_done_at(r, run_hash_label(r, li, NULL), "label", nm, NULL),
+                  verbose, "label", nm);
+    }
+    /* [student], every [student.NAME], then [multitask] when given. */
+    for (int i = -1; i <= e->nvariants; i++) {
+        const must_exp_student *st = i < 0 ? &e->student
+                                     : i < e->nvariants ? &e->variants[i] : &e->multitask;
+        if (st == &e->multitask && !e->multitask.enabled)
+            continue;
+        char nm[MUST_EXP_NAME_MAX + 16];
+        run_multi_dirname(e, st, nm, sizeof nm);
+        plan_unit(r, todo, all, 3, run_done_at(r, run_hash_multi(r, st), nm, NULL, NULL), verbose,
+                  nm, NULL);
+    }
+    for (int ri = 0; ri < e->nreps; ri++) {
+        uint64_t rh = 0;
+        int ready = rep_peek(r, ri, &rh);
+        char repdir[160];
+        run_rep_dirname(&e->reps[ri], repdir, sizeof repdir);
+        for (int ti = 0; ti < e->ntransfers; ti++) {
+            const char *tn = e->transfers[ti].name;
+            int done = ready && run_done_at(r, run_hash_transfer(r, ti, rh), "transfer", repdir, tn);
+            char at[256];
+            snprintf(at, sizeof at, "transfer/%s", repdir);
+            plan_unit(r, todo, all, 4, done, verbose, at, tn);
+        }
+    }
+}
+
+int run_plan(run_state *r, int verbose)
+{
+    const must_experiment *e = r->e;
+    int todo[5] = {0}, all[5] = {0}, t2[5] = {0}, a2[5] = {0};
+    plan_walk(r, todo, all, 0);
+    static const char *what[5] = {"data sets", "teachers", "label sets", "students",
+                                  "transfer cells"};
+    int left = todo[0] + todo[1] + todo[2] + todo[3] + todo[4];
+    char line[1024];
+    size_t u = (size_t)snprintf(line, sizeof line, "[run] %s into %s: ", e->name, r->out);
+    if (!left)
+        snprintf(line + u, sizeof line - u, "every unit is done; the report only");
+    for (int k = 0, any = 0; k < 5 && left && u < sizeof line; k++)
+        if (all[k]) {
+            u += (size_t)snprintf(line + u, sizeof line - u, "%s%d of %d %s",
+                                  any ? ", " : "to do ", todo[k], all[k], what[k]);
+            any = 1;
+        }
+    pl_say(&r->events, "%s", line);
+    if (verbose)
+        plan_walk(r, t2, a2, 1);
+    return left;
+}
+

@@ -1,0 +1,73 @@
+/* progress.c - the events through which the pipeline reports: lines of
+ * text and each unit's progress (must/pipeline.h).  The library prints
+ * nothing itself; `must` turns the events into its terminal output. */
+#include "config.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "pipeline-impl.h"
+
+double pl_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void pl_say(const pl_out *o, const char *fmt, ...)
+{
+    if (!o || !o->fn)
+        return;
+    char line[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    must_event ev = {0};
+    ev.kind = MUST_EVENT_LINE;
+    ev.text = line;
+    o->fn(o->user, &ev);
+}
+
+void pl_progress_start(pl_progress *p, const pl_out *out, const char *unit, long total,
+                       long start)
+{
+    p->out = out;
+    p->unit = unit;
+    p->total = total;
+    p->start = start;
+    p->t0 = pl_now();
+}
+
+void pl_progress_step(pl_progress *p, long step, const char *detail, double images_per_s)
+{
+    if (!p->out || !p->out->fn)
+        return;
+    double el = pl_now() - p->t0;
+    long done = step - p->start;
+    must_event ev = {0};
+    ev.kind = MUST_EVENT_PROGRESS;
+    ev.unit = p->unit;
+    ev.step = step;
+    ev.total = p->total;
+    ev.detail = detail;
+    ev.images_per_s = images_per_s;
+    ev.eta_s = images_per_s > 0 && done > 0 ? el / (double)done * (double)(p->total - step) : -1;
+    if (!isfinite(ev.eta_s))
+        ev.eta_s = -1;
+    p->out->fn(p->out->user, &ev);
+}
+
+void pl_progress_end(pl_progress *p)
+{
+    if (!p->out || !p->out->fn)
+        return;
+    must_event ev = {0};
+    ev.kind = MUST_EVENT_PROGRESS_END;
+    ev.unit = p->unit;
+    ev.total = p->total;
+    p->out->fn(p->out->user, &ev);
+}

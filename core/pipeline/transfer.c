@@ -1,0 +1,286 @@
+/* transfer.c - one representation fine-tuned end to end on one downstream
+ * task, over a sweep of learning rates and step counts; the point is
+ * chosen on the val split and reported on test.  A representation is
+ * random init, a teacher, a student, the multi-task baseline or a file. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "must/io.h"
+#include "run-impl.h"
+
+void run_rep_dirname(const must_exp_rep *rep, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s", rep->label);
+    for (char *c = buf; *c; c++)
+        if (*c == ':' || *c == '/' || *c == '.')
+            *c = '-';
+}
+
+
+/* The representation's weights file (NULL for random init), and its hash. */
+static int rep_source(run_state *r, int ri, char **path, uint64_t *h, must_err *err)
+{
+    const must_experiment *e = r->e;
+    const must_exp_rep *rep = &e->reps[ri];
+    *path = NULL;
+    int rc = MUST_OK;
+    switch (rep->kind) {
+    case MUST_REP_RANDOM:
+        *h = pl_hash(run_hash_common(e), "random");
+        return MUST_OK;
+    case MUST_REP_TEACHER:
+        rc = run_teacher(r, rep->teacher, err);
+        *path = run_path(r, "teachers", e->teachers[rep->teacher].name, "model.safetensors");
+        *h = r->teacher_hash[rep->teacher];
+        break;
+    case MUST_REP_MULTITASK:
+    case MUST_REP_STUDENT: {
+        const must_exp_student *st = must_exp_rep_student(e, rep);
+        char nm[MUST_EXP_NAME_MAX + 16];
+        run_multi_dirname(e, st, nm, sizeof nm);
+        rc = run_multi(r, st, err);
+        *path = run_path(r, nm, "model.safetensors", NULL);
+        if (!rc)
+            run_hash_student_rep(r, nm, h);
+        break;
+    }
+    case MUST_REP_FILE:
+        *path = strdup(rep->path);
+        rc = run_hash_file_rep(rep->path, h, err);
+        break;
+    }
+    if (!rc && !*path)
+        rc = must_err_set(err, MUST_ENOMEM, "out of memory");
+    return rc;
+}
+
+typedef struct sweep_ctx {
+    const must_experiment *e;
+    int ti;
+    must_dataset *ds;
+    const char *dir;
+    int nmetrics;
+} sweep_ctx;
+
+/* Saves val and test metrics after `step` updates, as one line each. */
+static int at_milestone(void *user, long step, pl_model *m, must_err *err)
+{
+    sweep_ctx *c = user;
+    double val[64], test[64];
+    int rc = pl_evaluate(c->e, m, 0, c->ds, MUST_SPLIT_VAL, val, err);
+    if (!rc)
+        rc = pl_evaluate(c->e, m, 0, c->ds, MUST_SPLIT_TEST, test, err);
+    if (rc)
+        return rc;
+    char name[64], text[4096];
+    size_t u = 0;
+    for (int i = 0; i < c->nmetrics; i++)
+        u += (size_t)snprintf(text + u, sizeof text - u, "%s%.9g", i ? " " : "val ", val[i]);
+    u += (size_t)snprintf(text + u, sizeof text - u, "\n");
+    for (int i = 0; i < c->nmetrics; i++)
+        u += (size_t)snprintf(text + u, sizeof text - u, "%s%.9g", i ? " " : "test ", test[i]);
+    u += (size_t)snprintf(text + u, sizeof text - u, "\n");
+    snprintf(name, sizeof name, "eval-%ld.txt", step);
+    char *p = must_path_join(c->dir, name);
+    rc = p ? must_file_write_atomic(p, text, u, err)
+           : must_err_set(err, MUST_ENOMEM, "out of memory");
+    free(p);
+    return rc;
+}
+
+static int read_eval(const char *dir, long step, int nm, double *val, double *test)
+{
+    char name[64];
+    snprintf(name, sizeof name, "eval-%ld.txt", step);
+    char *p = must_path_join(dir, name), *text = NULL;
+    size_t len;
+    must_err e = {0};
+    int rc = p && must_file_read(p, &text, &len, &e) == MUST_OK ? MUST_OK : MUST_ENOTFOUND;
+    free(p);
+    if (rc)
+        return rc;
+    char *s = text;
+    if (strncmp(s, "val ", 4))
+        rc = MUST_EFORMAT;
+    s += 4;
+    for (int i = 0; i < nm && !rc; i++)
+        val[i] = strtod(s, &s);
+    s = strstr(s, "test ");
+    if (!s)
+        rc = MUST_EFORMAT;
+    else
+        s += 5;
+    for (int i = 0; i < nm && !rc; i++)
+        test[i] = strtod(s, &s);
+    free(text);
+    return rc;
+}
+
+
+/* Trains representation `src` (NULL: random init) at learning rate li of
+ * transfer ti into ldir, saving val and test metrics at every milestone;
+ * fills the metric names of res. */
+static int sweep_lr(run_state *r, int ti, int li, const char *src, must_dataset *ds,
+                    const char *what, const char *ldir, int finished, run_result *res,
+                    int *nm, int *lower, must_err *err)
+{
+    const must_experiment *e = r->e;
+    const must_exp_transfer *tr = &e->transfers[ti];
+    pl_head head = {&e->tasks[tr->task], ds};
+    pl_model m;
+    int rc = pl_model_new(e, &head, 1, &m, err);
+    if (rc)
+        return rc;
+    *nm = must_task_nmetrics(m.task[0]);
+    *lower = must_task_metric_lower_better(m.task[0], 0);
+    snprintf(res->metric, sizeof res->metric, "%s", must_task_metric_name(m.task[0], 0));
+    for (int k = 0; k < *nm && k < RUN_MAX_METRICS; k++)
+        snprintf(res->metric_names[k], sizeof res->metric_names[k], "%s",
+                 must_task_metric_name(m.task[0], k));
+    res->nmetrics = *nm < RUN_MAX_METRICS ? *nm : RUN_MAX_METRICS;
+    char *model = must_path_join(ldir, "model.safetensors");
+    if (!finished && !(model && must_file_exists(model))) {
+        if (src && (rc = pl_model_load_backbone(&m, src, err))) {
+            must_err_prefix(err, "%s", what);
+        } else {
+            must_exp_train t = tr->train;
+            t.optim.lr = tr->lrs[li];
+            sweep_ctx sc = {e, ti, ds, ldir, *nm};
+            char stage[300];
+            snprintf(stage, sizeof stage, "%s lr %g", what, tr->lrs[li]);
+            pl_train_opts o = {0};
+            double w = 1;
+            o.stage = stage;
+            o.dir = ldir;
+            o.train = &t;
+            o.weights = &w;
+            o.sets = &ds;
+            o.nsets = 1;
+            o.seed = pl_hash(e->seed + 3, tr->name);
+            o.milestones = tr->steps;
+            o.nmilestones = tr->nsteps;
+            o.at_milestone = at_milestone;
+            o.user = &sc;
+            o.out = &r->events;
+            rc = pl_train(e, &m, &o, err);
+        }
+    }
+    free(model);
+    pl_model_free(&m);
+    return rc;
+}
+
+/* The best point so far of a sweep, chosen on val. */
+typedef struct best_point {
+    int lr, step; /* indices; lr < 0: none yet */
+    double val;
+} best_point;
+
+/* Reads learning rate li's metrics at every milestone and keeps the best. */
+static int choose(const must_exp_transfer *tr, int li, const char *ldir, const char *what,
+                  int nm, int lower, best_point *best, run_result *res, must_err *err)
+{
+    for (int si = 0; si < tr->nsteps; si++) {
+        double val[64], test[64];
+        if (read_eval(ldir, tr->steps[si], nm, val, test))
+            return must_err_set(err, MUST_EFORMAT, "%s: eval-%ld.txt missing or bad in %s",
+                                what, tr->steps[si], ldir);
+        int better = best->lr < 0 || (lower ? val[0] < best->val : val[0] > best->val);
+        if (better) {
+            best->val = val[0];
+            best->lr = li;
+            best->step = si;
+            res->val = val[0];
+            res->test = test[0];
+            for (int k = 0; k < res->nmetrics; k++)
+                res->test_all[k] = test[k];
+        }
+    }
+    return MUST_OK;
+}
+
+int run_transfer_one(run_state *r, int ri, int ti, run_result *res, must_err *err)
+{
+    const must_experiment *e = r->e;
+    const must_exp_transfer *tr = &e->transfers[ti];
+    char repdir[160];
+    run_rep_dirname(&e->reps[ri], repdir, sizeof repdir);
+    char *dir = run_path(r, "transfer", repdir, tr->name);
+    char *src = NULL;
+    uint64_t rh = 0;
+    must_dataset *ds;
+    memset(res, 0, sizeof *res);
+    int rc = dir ? MUST_OK : must_err_set(err, MUST_ENOMEM, "out of memory");
+    if (rc || (rc = rep_source(r, ri, &src, &rh, err)) ||
+        (rc = run_dataset(r, tr->data, &ds, err)))
+        goto out;
+    uint64_t h = run_hash_transfer(r, ti, rh);
+    char what[256];
+    snprintf(what, sizeof what, "transfer %s %s", e->reps[ri].label, tr->name);
+    int finished = run_unit_done(dir, h);
+    if (!finished && (rc = run_unit_begin(r, dir, h, what, err)))
+        goto out;
+    best_point best = {-1, -1, 0};
+    int lower = 0, nm = 0;
+    for (int li = 0; li < tr->nlr && !rc; li++) {
+        char sub[32];
+        snprintf(sub, sizeof sub, "lr%d", li);
+        char *ldir = must_path_join(dir, sub);
+        if (!ldir)
+            rc = must_err_set(err, MUST_ENOMEM, "out of memory");
+        else if (!(rc = sweep_lr(r, ti, li, src, ds, what, ldir, finished, res, &nm, &lower, err)))
+            rc = choose(tr, li, ldir, what, nm, lower, &best, res, err);
+        free(ldir);
+    }
+    if (rc)
+        goto out;
+    res->lr = tr->lrs[best.lr];
+    res->steps = tr->steps[best.step];
+    res->lower_better = lower;
+    if (!finished)
+        rc = run_unit_finish(dir, h, err);
+out:
+    free(src);
+    free(dir);
+    return rc;
+}
+
+int run_transfers(run_state *r, must_err *err)
+{
+    const must_experiment *e = r->e;
+    int rc = MUST_OK;
+    for (int ri = 0; ri < e->nreps && !rc; ri++)
+        for (int ti = 0; ti < e->ntransfers && !rc; ti++) {
+            run_result res;
+            rc = run_transfer_one(r, ri, ti, &res, err);
+        }
+    return rc;
+}
+
+int run_check_files(run_state *r, must_err *err)
+{
+    const must_experiment *e = r->e;
+    int rc = MUST_OK;
+    for (int ri = 0; ri < e->nreps && !rc; ri++) {
+        const must_exp_rep *rep = &e->reps[ri];
+        if (rep->kind != MUST_REP_FILE || e->ntransfers == 0)
+            continue;
+        if (!must_file_exists(rep->path)) {
+            rc = must_err_set(err, MUST_ENOTFOUND,
+                              "%s: [compare] representations: %s: no such file %s", e->file,
+                              rep->label, rep->path);
+            break;
+        }
+        pl_model m;
+        if ((rc = pl_model_new(e, NULL, 0, &m, err)))
+            break;
+        if ((rc = pl_model_load_backbone(&m, rep->path, err)))
+            must_err_prefix(err, "%s: [compare] representations: %s", e->file, rep->label);
+        pl_model_free(&m);
+    }
+    return rc;
+}
+

@@ -1,0 +1,208 @@
+/* units.c - the units that train and label: a teacher on its labelled set,
+ * the pseudo labels of a [label] set from every labelling teacher, and
+ * the students (and the supervised multi-task baseline) over a union of
+ * sets.  Each unit trains what it reads first when that is not done. */
+#include "config.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "must/io.h"
+#include "run-impl.h"
+
+int run_teacher(run_state *r, int t, must_err *err)
+{
+    const must_experiment *e = r->e;
+    const must_exp_teacher *tc = &e->teachers[t];
+    char *dir = run_path(r, "teachers", tc->name, NULL);
+    char what[128];
+    snprintf(what, sizeof what, "teacher %s", tc->name);
+    must_dataset *ds;
+    int rc = dir ? MUST_OK : must_err_set(err, MUST_ENOMEM, "out of memory");
+    if (rc || run_unit_done(dir, r->teacher_hash[t]))
+        goto out;
+    if ((rc = run_dataset(r, tc->data, &ds, err)) ||
+        (rc = run_unit_begin(r, dir, r->teacher_hash[t], what, err)))
+        goto out;
+    pl_model m;
+    pl_head h = {&e->tasks[tc->task], ds};
+    if ((rc = pl_model_new(e, &h, 1, &m, err)))
+        goto out;
+    double w = 1.0;
+    pl_train_opts o = {0};
+    o.stage = what;
+    o.dir = dir;
+    o.train = &tc->train;
+    o.weights = &w;
+    o.sets = &ds;
+    o.nsets = 1;
+    o.sampling = 0;
+    o.seed = pl_hash(e->seed + 1, tc->name);
+    o.out = &r->events;
+    rc = pl_train(e, &m, &o, err);
+    pl_model_free(&m);
+    if (!rc)
+        rc = run_unit_finish(dir, r->teacher_hash[t], err);
+out:
+    free(dir);
+    return rc;
+}
+
+int run_label(run_state *r, int li, must_err *err)
+{
+    const must_experiment *e = r->e;
+    const must_exp_data *d = &e->data[e->label.data[li]];
+    char *dir = run_path(r, "label", d->name, NULL);
+    uint64_t h = run_hash_label(r, li, NULL);
+    char what[128];
+    snprintf(what, sizeof what, "label %s", d->name);
+    if (!dir)
+        return must_err_set(err, MUST_ENOMEM, "out of memory");
+    if (run_unit_done(dir, h)) {
+        free(dir);
+        return MUST_OK;
+    }
+    must_dataset *unl, *tsets[PL_MAX_TASKS];
+    char *ckpt[PL_MAX_TASKS] = {0};
+    int nt = e->label.nteachers, rc = MUST_OK;
+    for (int i = 0; i < nt && rc == MUST_OK; i++) {
+        int t = e->label.teachers[i];
+        if ((rc = run_teacher(r, t, err)) ||
+            (rc = run_dataset(r, e->teachers[t].data, &tsets[i], err)))
+            break;
+        ckpt[i] = run_path(r, "teachers", e->teachers[t].name, "model.safetensors");
+    }
+    if (!rc && !(rc = run_dataset(r, e->label.data[li], &unl, err)) &&
+        !(rc = run_unit_begin(r, dir, h, what, err))) {
+        pl_label_job job = {unl, e->label.teachers, nt, ckpt, tsets, dir, &r->events};
+        rc = pl_label(e, &job, err);
+    }
+    if (!rc)
+        rc = run_unit_finish(dir, h, err);
+    run_quality q[PL_MAX_TASKS];
+    if (!rc && !(rc = run_quality_set(r, li, q, err)))
+        run_quality_say(r, q, nt);
+    for (int i = 0; i < nt; i++)
+        free(ckpt[i]);
+    free(dir);
+    return rc;
+}
+
+int run_labels(run_state *r, must_err *err)
+{
+    int rc = MUST_OK;
+    for (int li = 0; li < r->e->label.ndata && rc == MUST_OK; li++)
+        rc = run_label(r, li, err);
+    return rc;
+}
+
+/* A student section's heads, loss weights and training sets. */
+typedef struct multi_inputs {
+    must_dataset *sets[64];
+    int nsets;
+    pl_head heads[PL_MAX_TASKS];
+    double w[PL_MAX_TASKS], s0[PL_MAX_TASKS];
+} multi_inputs;
+
+static int multi_gather(run_state *r, const must_exp_student *s, multi_inputs *in,
+                        must_err *err)
+{
+    const must_experiment *e = r->e;
+    int baseline = s == &e->multitask, rc = MUST_OK;
+    for (int i = 0; i < s->nteachers && !rc; i++) {
+        int t = s->teachers[i];
+        must_dataset *ds;
+        if ((rc = run_dataset(r, e->teachers[t].data, &ds, err)))
+            break;
+        in->heads[i].spec = &e->tasks[e->teachers[t].task];
+        in->heads[i].classes_from = ds;
+        in->w[i] = must_exp_weight(e, s, t);
+        in->s0[i] = -log(in->w[i]); /* learned: w is the initial exp(-s) */
+        /* The baseline trains on the teachers' own labelled sets; it needs
+         * their settings (the weights' rule), never their weights. */
+        if (baseline)
+            in->sets[in->nsets++] = ds;
+    }
+    if (rc || baseline)
+        return rc;
+    if ((rc = run_labels(r, err)) || (rc = run_open_labelled(r, err)))
+        return rc;
+    for (int i = 0; i < r->nlabelled && in->nsets < 64; i++)
+        if (run_multi_takes(s, e, r->labelled_set[i]))
+            in->sets[in->nsets++] = r->labelled[i];
+    for (int i = 0; i < s->nextra && !rc && in->nsets < 64; i++)
+        rc = run_dataset(r, s->extra[i], &in->sets[in->nsets++], err);
+    return rc;
+}
+
+/* "[student] 3 tasks over 2 sets; loss weights: cls 1 seg 0.5 depth 2" */
+static void multi_say(run_state *r, const must_exp_student *s, const char *name,
+                      const multi_inputs *in)
+{
+    char line[2048];
+    size_t u = (size_t)snprintf(line, sizeof line, "[%s] %d tasks over %d sets; loss weights%s:",
+                                name, s->nteachers, in->nsets,
+                                s->weighting == MUST_WEIGHT_UNCERTAINTY
+                                    ? " (learned, uncertainty; initial)" : "");
+    for (int i = 0; i < s->nteachers && u < sizeof line; i++)
+        u += (size_t)snprintf(line + u, sizeof line - u, " %s %.3g",
+                              r->e->teachers[s->teachers[i]].name, in->w[i]);
+    pl_say(&r->events, "%s", line);
+}
+
+int run_multi(run_state *r, const must_exp_student *s, must_err *err)
+{
+    const must_experiment *e = r->e;
+    char name[MUST_EXP_NAME_MAX + 16];
+    run_multi_dirname(e, s, name, sizeof name);
+    char *dir = run_path(r, name, NULL, NULL);
+    if (!dir)
+        return must_err_set(err, MUST_ENOMEM, "out of memory");
+    uint64_t h = run_hash_multi(r, s);
+    if (run_unit_done(dir, h)) {
+        free(dir);
+        return MUST_OK;
+    }
+    multi_inputs in = {0};
+    int rc = multi_gather(r, s, &in, err);
+    if (!rc && in.nsets == 0)
+        rc = must_err_set(err, MUST_EINVAL, "[%s]: no datasets to train on (give [label] data)",
+                          name);
+    if (rc || (rc = run_unit_begin(r, dir, h, name, err)))
+        goto out;
+    multi_say(r, s, name, &in);
+    pl_model m;
+    if ((rc = pl_model_new(e, in.heads, s->nteachers, &m, err)))
+        goto out;
+    pl_train_opts o = {0};
+    o.stage = name;
+    o.dir = dir;
+    o.train = &s->train;
+    o.weights = in.w;
+    o.log_var0 = s->weighting == MUST_WEIGHT_UNCERTAINTY ? in.s0 : NULL;
+    o.sets = in.sets;
+    o.nsets = in.nsets;
+    o.sampling = s->sampling;
+    o.seed = pl_hash(e->seed + 2, name);
+    o.out = &r->events;
+    rc = pl_train(e, &m, &o, err);
+    pl_model_free(&m);
+    if (!rc)
+        rc = run_unit_finish(dir, h, err);
+out:
+    free(dir);
+    return rc;
+}
+
+int run_students(run_state *r, must_err *err)
+{
+    const must_experiment *e = r->e;
+    int rc = run_multi(r, &e->student, err);
+    for (int i = 0; i < e->nvariants && !rc; i++)
+        rc = run_multi(r, &e->variants[i], err);
+    if (!rc && e->multitask.enabled)
+        rc = run_multi(r, &e->multitask, err);
+    return rc;
+}
