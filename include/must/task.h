@@ -358,16 +358,13 @@ static inline int must_task_check_host(const must_host *host, const char *plugin
  * must_task_init, checks the host with must_task_check_host under the
  * table's name, keeps it in host_var and returns the table; it is marked
  * MUST_TASK_EXPORT, so a plugin built with -fvisibility=hidden exports it
- * and nothing else.  The expansion ends with a declaration of the entry
- * point, which takes the caller's semicolon.  A plugin that must do more
- * when loaded (MUST_HOST_HAS tests of newer host members, tables built
- * once) writes its own entry point instead, calling must_task_check_host
- * first. */
+ * and nothing else.  The table is declared first and defined last (a
+ * tentative definition, C11 6.9.2), so that the caller's semicolon ends its
+ * initialiser.  A plugin that must do more when it is loaded (MUST_HOST_HAS
+ * tests of newer host members, tables built once) writes its own entry
+ * point instead and calls must_task_check_host first. */
 #define MUST_TASK_PLUGIN(host_var, ...)                                                        \
-    static const must_task_ops must_task_plugin_ops = {                                       \
-        .abi_version = MUST_TASK_ABI_VERSION,                                                 \
-        .struct_size = sizeof(must_task_ops),                                                 \
-        __VA_ARGS__};                                                                         \
+    static const must_task_ops must_task_plugin_ops;                                          \
     MUST_TASK_EXPORT const must_task_ops *must_task_init(const must_host *host, must_err *err); \
     MUST_TASK_EXPORT const must_task_ops *must_task_init(const must_host *host, must_err *err) \
     {                                                                                         \
@@ -376,7 +373,10 @@ static inline int must_task_check_host(const must_host *host, const char *plugin
         (host_var) = host;                                                                    \
         return &must_task_plugin_ops;                                                         \
     }                                                                                         \
-    MUST_TASK_EXPORT const must_task_ops *must_task_init(const must_host *host, must_err *err)
+    static const must_task_ops must_task_plugin_ops = {                                       \
+        .abi_version = MUST_TASK_ABI_VERSION,                                                 \
+        .struct_size = sizeof(must_task_ops),                                                 \
+        __VA_ARGS__}
 
 #ifdef __cplusplus
 }
