@@ -320,8 +320,63 @@ typedef struct must_host {
 
 /* The entry point's type.  It checks host->abi_version (and
  * MUST_HOST_HAS for newer members it uses) and returns its static ops
- * table, or NULL with the reason in err (never NULL err). */
+ * table, or NULL with the reason in err (never NULL err).  MUST_TASK_PLUGIN
+ * below writes one. */
 typedef const must_task_ops *(*must_task_init_fn)(const must_host *host, must_err *err);
+
+/* The check an entry point makes before it trusts the host table: MUST_OK
+ * when the host speaks this header's ABI version and has at least ABI 1's
+ * members, else MUST_EABI with err naming the plugin and both sides.  Only
+ * abi_version, struct_size and err_set are read, the members every ABI
+ * version keeps in place.  Inline, since a plugin links nothing of must's. */
+static inline int must_task_check_host(const must_host *host, const char *plugin,
+                                       must_err *err)
+{
+    if (host->abi_version == MUST_TASK_ABI_VERSION && host->struct_size >= MUST_HOST_V1_SIZE)
+        return MUST_OK;
+    host->err_set(err, MUST_EABI, "%s: host ABI %u (%u bytes), plugin ABI %d", plugin,
+                  (unsigned)host->abi_version, (unsigned)host->struct_size,
+                  MUST_TASK_ABI_VERSION);
+    return MUST_EABI;
+}
+
+/* A plugin's ops table and entry point in one declaration, so that a plugin
+ * writes its callbacks and this (docs/plugins.md):
+ *
+ *     static const must_host *H;      // the callbacks reach the engine here
+ *     ...the callbacks...
+ *     MUST_TASK_PLUGIN(H,
+ *                      .name = "mytask", .version = "1.0.0", .summary = "one line",
+ *                      .label_kind = MUST_LABEL_CLASSIFICATION, .metrics = metrics,
+ *                      .options = options, .config_size = sizeof(my_config),
+ *                      .head_new = head_new, .head_free = head_free, ...);
+ *
+ * host_var is where the entry keeps the host table, any lvalue of type
+ * const must_host *.  The rest are the table's members as designated
+ * initialisers; abi_version and struct_size are filled in here (giving them
+ * again draws -Woverride-init, which -Wextra enables).  The entry point,
+ * must_task_init, checks the host with must_task_check_host under the
+ * table's name, keeps it in host_var and returns the table; it is marked
+ * MUST_TASK_EXPORT, so a plugin built with -fvisibility=hidden exports it
+ * and nothing else.  The table is declared first and defined last (a
+ * tentative definition, C11 6.9.2), so that the caller's semicolon ends its
+ * initialiser.  A plugin that must do more when it is loaded (MUST_HOST_HAS
+ * tests of newer host members, tables built once) writes its own entry
+ * point instead and calls must_task_check_host first. */
+#define MUST_TASK_PLUGIN(host_var, ...)                                                        \
+    static const must_task_ops must_task_plugin_ops;                                          \
+    MUST_TASK_EXPORT const must_task_ops *must_task_init(const must_host *host, must_err *err); \
+    MUST_TASK_EXPORT const must_task_ops *must_task_init(const must_host *host, must_err *err) \
+    {                                                                                         \
+        if (must_task_check_host(host, must_task_plugin_ops.name, err) != MUST_OK)            \
+            return NULL;                                                                      \
+        (host_var) = host;                                                                    \
+        return &must_task_plugin_ops;                                                         \
+    }                                                                                         \
+    static const must_task_ops must_task_plugin_ops = {                                       \
+        .abi_version = MUST_TASK_ABI_VERSION,                                                 \
+        .struct_size = sizeof(must_task_ops),                                                 \
+        __VA_ARGS__}
 
 #ifdef __cplusplus
 }

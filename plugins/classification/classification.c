@@ -328,38 +328,25 @@ static int draw(void *head, must_image *img, const must_labels *label, void *pre
     return MUST_OK;
 }
 
-static const must_task_ops ops = {
-    .abi_version = MUST_TASK_ABI_VERSION,
-    .struct_size = sizeof(must_task_ops),
-    .name = "classification",
-    .version = PACKAGE_VERSION,
-    .summary = "linear layer on pooled C5; cross-entropy on hard or soft labels; soft pseudo "
-               "labels",
-    .label_kind = KIND,
-    .metrics = metrics,
-    .lower_better = NULL,
-    .options = options,
-    .config_size = sizeof(cls_config),
-    .head_new = head_new,
-    .head_free = head_free,
-    .head_params = head_params,
-    .head_levels = head_levels,
-    .forward = forward,
-    .loss = loss,
-    .pseudo_label = pseudo_label,
-    .eval_begin = eval_begin,
-    .eval_add = eval_add,
-    .eval_end = eval_end,
-    .draw = draw,
-    .eval_add_labels = eval_add_labels,
-};
-
-const must_task_ops *must_task_init(const must_host *host, must_err *err);
-
-const must_task_ops *must_task_init(const must_host *host, must_err *err)
-{
-    if (!plugin_host_ok(host, "classification", err))
-        return NULL;
-    H = host;
-    return &ops;
-}
+MUST_TASK_PLUGIN(H,
+                 .name = "classification",
+                 .version = PACKAGE_VERSION,
+                 .summary = "linear layer on pooled C5; cross-entropy on hard or soft labels; "
+                            "soft pseudo labels",
+                 .label_kind = KIND,
+                 .metrics = metrics,
+                 .lower_better = NULL,
+                 .options = options,
+                 .config_size = sizeof(cls_config),
+                 .head_new = head_new,
+                 .head_free = head_free,
+                 .head_params = head_params,
+                 .head_levels = head_levels,
+                 .forward = forward,
+                 .loss = loss,
+                 .pseudo_label = pseudo_label,
+                 .eval_begin = eval_begin,
+                 .eval_add = eval_add,
+                 .eval_end = eval_end,
+                 .draw = draw,
+                 .eval_add_labels = eval_add_labels);

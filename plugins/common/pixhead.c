@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pixhead.h"
@@ -89,6 +90,44 @@ must_tensor *pixhead_forward(const pixhead *ph, must_ctx *ctx,
     }
     x = h->conv2d(ctx, x, ph->ow, ph->ob, 1, 0, 1);   // (N, cout, h, w)
     return h->resize_bilinear(ctx, x, in_h, in_w);    // (N, cout, in_h, in_w)
+}
+
+int pixhead_cb_head_new(const must_host *h, const must_task_env *env, size_t head_size,
+                        int width, int cout, const char *task, void **out, must_err *err)
+{
+    pixhead *ph = calloc(1, head_size);
+    if (!ph)
+        return h->err_set(err, MUST_ENOMEM, "%s head: out of memory", task);
+    int rc = pixhead_new(ph, h, env, width, cout, task, err);
+    if (rc) {
+        free(ph);
+        return rc;
+    }
+    *out = ph;
+    return MUST_OK;
+}
+
+void pixhead_cb_head_free(void *head)
+{
+    pixhead_free(head);
+    free(head);
+}
+
+must_params *pixhead_cb_head_params(void *head)
+{
+    return ((pixhead *)head)->p;
+}
+
+unsigned pixhead_cb_head_levels(void *head)
+{
+    (void)head;
+    return MUST_LEVEL_BIT(MUST_P2);
+}
+
+void *pixhead_cb_forward(void *head, must_ctx *ctx, must_tensor *const levels[MUST_NLEVELS],
+                         int in_h, int in_w)
+{
+    return pixhead_forward(head, ctx, levels, in_h, in_w);
 }
 
 int pixhead_check_batch(const must_host *h, const must_tensor *pred, const must_batch *b,

@@ -6,6 +6,8 @@
 #ifndef MUST_PLUGIN_PIXHEAD_H
 #define MUST_PLUGIN_PIXHEAD_H
 
+#include <stddef.h>
+
 #include "must/task.h"
 #include "plugin-util.h"
 
@@ -30,6 +32,31 @@ void pixhead_free(pixhead *ph);
 /* levels[MUST_P2] (N, cin, h, w) -> (N, cout, in_h, in_w) on the tape. */
 must_tensor *pixhead_forward(const pixhead *ph, must_ctx *ctx,
                              must_tensor *const levels[MUST_NLEVELS], int in_h, int in_w);
+
+/* ---- the vtable callbacks the three pixel tasks share ------------------
+ * A pixel task's head is a struct whose first member is its pixhead (C
+ * lets a pointer to the struct be read as one to that member), followed by
+ * what the plugin keeps of its own (its config, its class count):
+ *
+ *     typedef struct depth_head { pixhead ph; depth_config cfg; } depth_head;
+ *
+ * so that the callbacks below serve any of them directly in the ops table
+ * (.head_free = pixhead_cb_head_free, ...) and the plugin's head_new is
+ * pixhead_cb_head_new plus its own members. */
+
+/* head_new's shared part: a zeroed head of head_size bytes (at least a
+ * pixhead) into *out, its pixel head built for width channels and cout
+ * outputs; on failure nothing is left allocated and *out is untouched. */
+int pixhead_cb_head_new(const must_host *h, const must_task_env *env, size_t head_size,
+                        int width, int cout, const char *task, void **out, must_err *err);
+/* Frees the pixel head's parameters and the head. */
+void pixhead_cb_head_free(void *head);
+must_params *pixhead_cb_head_params(void *head);
+/* P2, the only level the pixel head reads. */
+unsigned pixhead_cb_head_levels(void *head);
+/* pixhead_forward: the prediction is the (N, cout, in_h, in_w) tensor. */
+void *pixhead_cb_forward(void *head, must_ctx *ctx, must_tensor *const levels[MUST_NLEVELS],
+                         int in_h, int in_w);
 
 /* Checks that a prediction (N, C, H, W) fits the batch: N = b->n and
  * H = W = b->size; sets err (naming the task) otherwise. */

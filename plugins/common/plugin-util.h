@@ -1,5 +1,7 @@
 /* plugin-util.h - small helpers every built-in task plugin shares
- * (header-only, so that each plugin stays one self-contained .so). */
+ * (header-only, so that each plugin stays one self-contained .so).  The
+ * entry point and its host check are public, for plugins built outside the
+ * tree too: MUST_TASK_PLUGIN and must_task_check_host in must/task.h. */
 #ifndef MUST_PLUGIN_UTIL_H
 #define MUST_PLUGIN_UTIL_H
 
@@ -47,17 +49,6 @@ static inline size_t plugin_map_index(int x, int y, int iw, int ih, int mw, int 
 {
     int mx = (int)((long)x * mw / iw), my = (int)((long)y * mh / ih);
     return (size_t)my * (size_t)mw + (size_t)mx;
-}
-
-/* The check every plugin's entry makes before trusting the host table. */
-static inline int plugin_host_ok(const must_host *host, const char *name, must_err *err)
-{
-    if (host->abi_version == MUST_TASK_ABI_VERSION && host->struct_size >= MUST_HOST_V1_SIZE)
-        return 1;
-    host->err_set(err, MUST_EABI, "%s: host ABI %u (%u bytes), plugin ABI %d", name,
-                  (unsigned)host->abi_version, (unsigned)host->struct_size,
-                  MUST_TASK_ABI_VERSION);
-    return 0;
 }
 
 #endif

@@ -54,49 +54,20 @@ static const char *const metrics[] = {"delta1", "delta2", "delta3", "absrel", "r
                                       NULL};
 static const unsigned char lower_better[] = {0, 0, 0, 1, 1, 1};
 
+/* The pixel head first, so that pixhead.h's callbacks serve it. */
 typedef struct depth_head {
-    depth_config cfg;
     pixhead ph;
+    depth_config cfg;
 } depth_head;
 
 static int head_new(const must_host *h, const void *config, const must_task_env *env,
                     void **out, must_err *err)
 {
-    depth_head *d = calloc(1, sizeof *d);
-    if (!d)
-        return h->err_set(err, MUST_ENOMEM, "depth head: out of memory");
-    memcpy(&d->cfg, config, sizeof d->cfg);
-    int rc = pixhead_new(&d->ph, h, env, d->cfg.channels, 1, "depth", err);
-    if (rc) {
-        free(d);
-        return rc;
-    }
-    *out = d;
-    return MUST_OK;
-}
-
-static void head_free(void *head)
-{
-    depth_head *d = head;
-    pixhead_free(&d->ph);
-    free(d);
-}
-
-static must_params *head_params(void *head)
-{
-    return ((depth_head *)head)->ph.p;
-}
-
-static unsigned head_levels(void *head)
-{
-    (void)head;
-    return MUST_LEVEL_BIT(MUST_P2);
-}
-
-static void *forward(void *head, must_ctx *ctx, must_tensor *const levels[MUST_NLEVELS],
-                     int in_h, int in_w)
-{
-    return pixhead_forward(&((depth_head *)head)->ph, ctx, levels, in_h, in_w);
+    const depth_config *c = config;
+    int rc = pixhead_cb_head_new(h, env, sizeof(depth_head), c->channels, 1, "depth", out, err);
+    if (rc == MUST_OK)
+        memcpy(&((depth_head *)*out)->cfg, c, sizeof *c);
+    return rc;
 }
 
 static int check(const must_tensor *pred, const must_batch *b, must_err *err)
@@ -428,38 +399,25 @@ static int draw(void *head, must_image *img, const must_labels *label, void *pre
     return MUST_OK;
 }
 
-static const must_task_ops ops = {
-    .abi_version = MUST_TASK_ABI_VERSION,
-    .struct_size = sizeof(must_task_ops),
-    .name = "depth",
-    .version = PACKAGE_VERSION,
-    .summary = "pixel head on P2 predicting log depth; L1 on log depth or "
-               "scale-and-shift-invariant loss",
-    .label_kind = KIND,
-    .metrics = metrics,
-    .lower_better = lower_better,
-    .options = options,
-    .config_size = sizeof(depth_config),
-    .head_new = head_new,
-    .head_free = head_free,
-    .head_params = head_params,
-    .head_levels = head_levels,
-    .forward = forward,
-    .loss = loss,
-    .pseudo_label = pseudo_label,
-    .eval_begin = eval_begin,
-    .eval_add = eval_add,
-    .eval_end = eval_end,
-    .draw = draw,
-    .eval_add_labels = eval_add_labels,
-};
-
-const must_task_ops *must_task_init(const must_host *host, must_err *err);
-
-const must_task_ops *must_task_init(const must_host *host, must_err *err)
-{
-    if (!plugin_host_ok(host, "depth", err))
-        return NULL;
-    H = host;
-    return &ops;
-}
+MUST_TASK_PLUGIN(H,
+                 .name = "depth",
+                 .version = PACKAGE_VERSION,
+                 .summary = "pixel head on P2 predicting log depth; L1 on log depth or "
+                            "scale-and-shift-invariant loss",
+                 .label_kind = KIND,
+                 .metrics = metrics,
+                 .lower_better = lower_better,
+                 .options = options,
+                 .config_size = sizeof(depth_config),
+                 .head_new = head_new,
+                 .head_free = pixhead_cb_head_free,
+                 .head_params = pixhead_cb_head_params,
+                 .head_levels = pixhead_cb_head_levels,
+                 .forward = pixhead_cb_forward,
+                 .loss = loss,
+                 .pseudo_label = pseudo_label,
+                 .eval_begin = eval_begin,
+                 .eval_add = eval_add,
+                 .eval_end = eval_end,
+                 .draw = draw,
+                 .eval_add_labels = eval_add_labels);

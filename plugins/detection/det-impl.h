@@ -10,6 +10,11 @@
  * the pieces that build on the tape (RoIAlign, RPN, RoI head, the plugin)
  * reach the engine only through det_host, the host table must_task_init
  * was given.
+ *
+ * Calls between the files run one way: detection.c (options, the vtable,
+ * the entry point) calls rpn.c, roihead.c and the pure pieces, and no file
+ * calls it; roihead.c calls roialign.c; those call the pure pieces and
+ * host.c, which calls no other file of the plugin.
  */
 #ifndef MUST_DET_IMPL_H
 #define MUST_DET_IMPL_H
@@ -19,14 +24,22 @@
 #include "must/task.h"
 #include "../common/plugin-util.h"
 
+/* ---- host.c --------------------------------------------------------------- */
+
 /* The host table: set once by must_task_init (or a test's stand-in).  Even
  * the pure pieces report errors through it (err_set), since the plugin links
- * against no library of the engine's. */
-extern const must_host *det_host;
+ * against no library of the engine's.  host.c keeps it in a static variable
+ * and hands out its address; det_host reads (and must_task_init sets) it as
+ * a variable. */
+const must_host **det_host_ref(void);
+#define det_host (*det_host_ref())
 #define det_err(err, code, ...) det_host->err_set((err), (code), __VA_ARGS__)
 
-/* The plugin's one exported symbol (MUST_TASK_ENTRY). */
-const must_task_ops *must_task_init(const must_host *host, must_err *err);
+/* Monotonic wall time in seconds, for the head's timers. */
+/* The plugin's one exported symbol (MUST_TASK_ENTRY), defined in detection.c
+ * by MUST_TASK_PLUGIN; declared here for the tests, which compile the
+ * plugin's files in and call it to set det_host. */
+MUST_TASK_EXPORT const must_task_ops *must_task_init(const must_host *host, must_err *err);
 
 /* Plain comparisons: fminf and fmaxf are library calls here (NaN rules), and
  * IoU runs O(n^2) times in NMS.  A NaN coordinate overlaps nothing. */

@@ -11,11 +11,8 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "det-impl.h"
-
-const must_host *det_host;
 
 #define OPT(name, type, member, def, help, lo, hi) \
     {name, type, offsetof(det_config, member), def, help, NULL, lo, hi}
@@ -80,38 +77,6 @@ static const must_task_option options[] = {
 #undef OPT
 
 static const char *const metrics[] = {"AP50", "AP", "AP75", NULL};
-
-/* ---- small helpers shared by the plugin's files -------------------------- */
-
-double det_now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static uint64_t mix(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15ull;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
-
-void det_rng(must_rng *r, uint64_t seed, const must_batch *b, int i, int stage)
-{
-    uint64_t s = mix(seed);
-    s = mix(s ^ (b ? b->epoch : 0));
-    s = mix(s ^ (b ? b->index : 0));
-    s = mix(s ^ (uint64_t)i);
-    det_host->rng_seed(r, mix(s ^ (uint64_t)stage));
-}
-
-void det_init_normal(must_tensor *t, must_rng *r, float std)
-{
-    for (size_t i = 0; i < t->numel; i++)
-        t->data[i] = std * det_host->rng_normal(r);
-}
 
 /* ---- configuration ------------------------------------------------------- */
 
@@ -533,40 +498,26 @@ static int head_timers(void *hp, must_task_timer *out, int max, int reset)
     return 3;
 }
 
-static const must_task_ops ops = {
-    .abi_version = MUST_TASK_ABI_VERSION,
-    .struct_size = sizeof(must_task_ops),
-    .name = "detection",
-    .version = "0.1.0",
-    .summary = "two-stage detector on P3-P7: RPN + RoIAlign + Fast R-CNN head; VOC and COCO AP",
-    .label_kind = MUST_LABEL_DETECTION,
-    .metrics = metrics,
-    .lower_better = NULL,
-    .options = options,
-    .config_size = sizeof(det_config),
-    .head_new = head_new,
-    .head_free = head_free,
-    .head_params = head_params,
-    .head_levels = head_levels,
-    .forward = forward,
-    .loss = loss,
-    .pseudo_label = pseudo_label,
-    .eval_begin = eval_begin,
-    .eval_add = eval_add,
-    .eval_end = eval_end,
-    .draw = draw,
-    .eval_add_labels = eval_add_labels,
-    .head_timers = head_timers,
-};
-
-const must_task_ops *must_task_init(const must_host *host, must_err *err)
-{
-    if (host->abi_version != MUST_TASK_ABI_VERSION || host->struct_size < MUST_HOST_V1_SIZE) {
-        host->err_set(err, MUST_EABI, "detection: host ABI %u (%u bytes), plugin ABI %d (%zu)",
-                      (unsigned)host->abi_version, (unsigned)host->struct_size,
-                      MUST_TASK_ABI_VERSION, (size_t)MUST_HOST_V1_SIZE);
-        return NULL;
-    }
-    det_host = host;
-    return &ops;
-}
+MUST_TASK_PLUGIN(det_host,
+                 .name = "detection",
+                 .version = PACKAGE_VERSION,
+                 .summary = "two-stage detector on P3-P7: RPN + RoIAlign + Fast R-CNN head; "
+                            "VOC and COCO AP",
+                 .label_kind = MUST_LABEL_DETECTION,
+                 .metrics = metrics,
+                 .lower_better = NULL,
+                 .options = options,
+                 .config_size = sizeof(det_config),
+                 .head_new = head_new,
+                 .head_free = head_free,
+                 .head_params = head_params,
+                 .head_levels = head_levels,
+                 .forward = forward,
+                 .loss = loss,
+                 .pseudo_label = pseudo_label,
+                 .eval_begin = eval_begin,
+                 .eval_add = eval_add,
+                 .eval_end = eval_end,
+                 .draw = draw,
+                 .eval_add_labels = eval_add_labels,
+                 .head_timers = head_timers);

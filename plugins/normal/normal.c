@@ -42,43 +42,13 @@ static const char *const metrics[] = {"mean_deg",    "median_deg", "rmse_deg",
                                       "within_11.25", "within_22.5", "within_30", NULL};
 static const unsigned char lower_better[] = {1, 1, 1, 0, 0, 0};
 
-typedef struct normal_head {
-    normal_config cfg;
-    pixhead ph;
-} normal_head;
-
+/* The head is the pixel head alone (pixhead.h's callbacks serve it): the
+ * one option, channels, is its width. */
 static int head_new(const must_host *h, const void *config, const must_task_env *env,
                     void **out, must_err *err)
 {
-    normal_head *nh = calloc(1, sizeof *nh);
-    if (!nh)
-        return h->err_set(err, MUST_ENOMEM, "normal head: out of memory");
-    memcpy(&nh->cfg, config, sizeof nh->cfg);
-    int rc = pixhead_new(&nh->ph, h, env, nh->cfg.channels, 3, "normal", err);
-    if (rc) {
-        free(nh);
-        return rc;
-    }
-    *out = nh;
-    return MUST_OK;
-}
-
-static void head_free(void *head)
-{
-    normal_head *nh = head;
-    pixhead_free(&nh->ph);
-    free(nh);
-}
-
-static must_params *head_params(void *head)
-{
-    return ((normal_head *)head)->ph.p;
-}
-
-static unsigned head_levels(void *head)
-{
-    (void)head;
-    return MUST_LEVEL_BIT(MUST_P2);
+    const normal_config *c = config;
+    return pixhead_cb_head_new(h, env, sizeof(pixhead), c->channels, 3, "normal", out, err);
 }
 
 /* Normalised after the resize, so that every output pixel is a unit
@@ -86,7 +56,7 @@ static unsigned head_levels(void *head)
 static void *forward(void *head, must_ctx *ctx, must_tensor *const levels[MUST_NLEVELS],
                      int in_h, int in_w)
 {
-    must_tensor *x = pixhead_forward(&((normal_head *)head)->ph, ctx, levels, in_h, in_w);
+    must_tensor *x = pixhead_cb_forward(head, ctx, levels, in_h, in_w);
     return H->l2normalize(ctx, x, NORM_EPS); // (N, 3, S, S)
 }
 
@@ -305,38 +275,25 @@ static int draw(void *head, must_image *img, const must_labels *label, void *pre
     return MUST_OK;
 }
 
-static const must_task_ops ops = {
-    .abi_version = MUST_TASK_ABI_VERSION,
-    .struct_size = sizeof(must_task_ops),
-    .name = "normal",
-    .version = PACKAGE_VERSION,
-    .summary = "pixel head on P2 predicting unit surface normals; cosine loss over valid "
-               "pixels",
-    .label_kind = KIND,
-    .metrics = metrics,
-    .lower_better = lower_better,
-    .options = options,
-    .config_size = sizeof(normal_config),
-    .head_new = head_new,
-    .head_free = head_free,
-    .head_params = head_params,
-    .head_levels = head_levels,
-    .forward = forward,
-    .loss = loss,
-    .pseudo_label = pseudo_label,
-    .eval_begin = eval_begin,
-    .eval_add = eval_add,
-    .eval_end = eval_end,
-    .draw = draw,
-    .eval_add_labels = eval_add_labels,
-};
-
-const must_task_ops *must_task_init(const must_host *host, must_err *err);
-
-const must_task_ops *must_task_init(const must_host *host, must_err *err)
-{
-    if (!plugin_host_ok(host, "normal", err))
-        return NULL;
-    H = host;
-    return &ops;
-}
+MUST_TASK_PLUGIN(H,
+                 .name = "normal",
+                 .version = PACKAGE_VERSION,
+                 .summary = "pixel head on P2 predicting unit surface normals; cosine loss "
+                            "over valid pixels",
+                 .label_kind = KIND,
+                 .metrics = metrics,
+                 .lower_better = lower_better,
+                 .options = options,
+                 .config_size = sizeof(normal_config),
+                 .head_new = head_new,
+                 .head_free = pixhead_cb_head_free,
+                 .head_params = pixhead_cb_head_params,
+                 .head_levels = pixhead_cb_head_levels,
+                 .forward = forward,
+                 .loss = loss,
+                 .pseudo_label = pseudo_label,
+                 .eval_begin = eval_begin,
+                 .eval_add = eval_add,
+                 .eval_end = eval_end,
+                 .draw = draw,
+                 .eval_add_labels = eval_add_labels);

@@ -39,9 +39,10 @@ static const must_task_option options[] = {
 
 static const char *const metrics[] = {"miou", "pixel_acc", NULL};
 
+/* The pixel head first, so that pixhead.h's callbacks serve it. */
 typedef struct seg_head {
-    seg_config cfg;
     pixhead ph;
+    seg_config cfg;
     int k;
 } seg_head;
 
@@ -52,42 +53,15 @@ static int head_new(const must_host *h, const void *config, const must_task_env 
         return h->err_set(err, MUST_EINVAL,
                           "segmentation needs 2..%d classes (%d is the ignore label), not %d",
                           MUST_SEG_IGNORE, MUST_SEG_IGNORE, env->nclasses);
-    seg_head *s = calloc(1, sizeof *s);
-    if (!s)
-        return h->err_set(err, MUST_ENOMEM, "segmentation head: out of memory");
-    memcpy(&s->cfg, config, sizeof s->cfg);
-    s->k = env->nclasses;
-    int rc = pixhead_new(&s->ph, h, env, s->cfg.channels, s->k, "segmentation", err);
-    if (rc) {
-        free(s);
-        return rc;
+    const seg_config *c = config;
+    int rc = pixhead_cb_head_new(h, env, sizeof(seg_head), c->channels, env->nclasses,
+                                 "segmentation", out, err);
+    if (rc == MUST_OK) {
+        seg_head *s = *out;
+        memcpy(&s->cfg, c, sizeof *c);
+        s->k = env->nclasses;
     }
-    *out = s;
-    return MUST_OK;
-}
-
-static void head_free(void *head)
-{
-    seg_head *s = head;
-    pixhead_free(&s->ph);
-    free(s);
-}
-
-static must_params *head_params(void *head)
-{
-    return ((seg_head *)head)->ph.p;
-}
-
-static unsigned head_levels(void *head)
-{
-    (void)head;
-    return MUST_LEVEL_BIT(MUST_P2);
-}
-
-static void *forward(void *head, must_ctx *ctx, must_tensor *const levels[MUST_NLEVELS],
-                     int in_h, int in_w)
-{
-    return pixhead_forward(&((seg_head *)head)->ph, ctx, levels, in_h, in_w);
+    return rc;
 }
 
 static int check(const seg_head *s, const must_tensor *pred, const must_batch *b, must_err *err)
@@ -310,38 +284,25 @@ static int draw(void *head, must_image *img, const must_labels *label, void *pre
     return MUST_OK;
 }
 
-static const must_task_ops ops = {
-    .abi_version = MUST_TASK_ABI_VERSION,
-    .struct_size = sizeof(must_task_ops),
-    .name = "segmentation",
-    .version = PACKAGE_VERSION,
-    .summary = "pixel head on P2; per-pixel cross-entropy (255 ignored); thresholded argmax "
-               "pseudo labels",
-    .label_kind = KIND,
-    .metrics = metrics,
-    .lower_better = NULL,
-    .options = options,
-    .config_size = sizeof(seg_config),
-    .head_new = head_new,
-    .head_free = head_free,
-    .head_params = head_params,
-    .head_levels = head_levels,
-    .forward = forward,
-    .loss = loss,
-    .pseudo_label = pseudo_label,
-    .eval_begin = eval_begin,
-    .eval_add = eval_add,
-    .eval_end = eval_end,
-    .draw = draw,
-    .eval_add_labels = eval_add_labels,
-};
-
-const must_task_ops *must_task_init(const must_host *host, must_err *err);
-
-const must_task_ops *must_task_init(const must_host *host, must_err *err)
-{
-    if (!plugin_host_ok(host, "segmentation", err))
-        return NULL;
-    H = host;
-    return &ops;
-}
+MUST_TASK_PLUGIN(H,
+                 .name = "segmentation",
+                 .version = PACKAGE_VERSION,
+                 .summary = "pixel head on P2; per-pixel cross-entropy (255 ignored); "
+                            "thresholded argmax pseudo labels",
+                 .label_kind = KIND,
+                 .metrics = metrics,
+                 .lower_better = NULL,
+                 .options = options,
+                 .config_size = sizeof(seg_config),
+                 .head_new = head_new,
+                 .head_free = pixhead_cb_head_free,
+                 .head_params = pixhead_cb_head_params,
+                 .head_levels = pixhead_cb_head_levels,
+                 .forward = pixhead_cb_forward,
+                 .loss = loss,
+                 .pseudo_label = pseudo_label,
+                 .eval_begin = eval_begin,
+                 .eval_add = eval_add,
+                 .eval_end = eval_end,
+                 .draw = draw,
+                 .eval_add_labels = eval_add_labels);

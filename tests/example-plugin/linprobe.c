@@ -10,7 +10,8 @@
  * and loads it with MUST_PLUGIN_PATH=. must plugins linprobe.
  *
  * It links against nothing of must's: every engine function comes through
- * the host table it gets in must_task_init. */
+ * the host table it gets in must_task_init, which MUST_TASK_PLUGIN at the
+ * end writes. */
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -178,34 +179,23 @@ static int eval_end(void *state, double *values, must_err *err)
 
 /* ---- the table and the entry point ------------------------------------------ */
 
-static const must_task_ops ops = {
-    .abi_version = MUST_TASK_ABI_VERSION,
-    .struct_size = sizeof(must_task_ops),
-    .name = "linprobe", /* must be the file's name: linprobe.so */
-    .version = "1.0.0",
-    .summary = "example plugin: a linear probe on a pooled backbone level",
-    .label_kind = MUST_LABEL_CLASSIFICATION,
-    .metrics = metrics,
-    .options = options,
-    .config_size = sizeof(probe_config),
-    .head_new = head_new,
-    .head_free = head_free,
-    .head_params = head_params,
-    .head_levels = head_levels,
-    .forward = forward,
-    .loss = loss,
-    .eval_begin = eval_begin,
-    .eval_add = eval_add,
-    .eval_end = eval_end,
-};
-
-MUST_TASK_EXPORT const must_task_ops *must_task_init(const must_host *host, must_err *err)
-{
-    if (host->abi_version != MUST_TASK_ABI_VERSION || host->struct_size < MUST_HOST_V1_SIZE) {
-        host->err_set(err, MUST_EABI, "linprobe: built for ABI %d, the host speaks %u",
-                      MUST_TASK_ABI_VERSION, (unsigned)host->abi_version);
-        return NULL;
-    }
-    H = host;
-    return &ops;
-}
+/* The ops table and the entry point in one declaration (must/task.h): the
+ * entry checks the host's ABI, keeps the host table in H for the callbacks
+ * above and returns this table; it is the one symbol the plugin exports. */
+MUST_TASK_PLUGIN(H,
+                 .name = "linprobe", /* must be the file's name: linprobe.so */
+                 .version = "1.0.0",
+                 .summary = "example plugin: a linear probe on a pooled backbone level",
+                 .label_kind = MUST_LABEL_CLASSIFICATION,
+                 .metrics = metrics,
+                 .options = options,
+                 .config_size = sizeof(probe_config),
+                 .head_new = head_new,
+                 .head_free = head_free,
+                 .head_params = head_params,
+                 .head_levels = head_levels,
+                 .forward = forward,
+                 .loss = loss,
+                 .eval_begin = eval_begin,
+                 .eval_add = eval_add,
+                 .eval_end = eval_end);
