@@ -1,6 +1,6 @@
 /* bench_ops.c - `must bench ops`: convolution speed against plain sgemm.
  *
- * For every conv shape of the reference model (bench/REFERENCE_MODEL.md) it
+ * For every conv shape of the reference model (must/refmodel.h) it
  * times the op's forward and backward and a plain sgemm of the forward's
  * M = Cout, N = B*Ho*Wo, K = Cin*k*k run the same way (must_sgemm, the same
  * threads), and prints one JSON line per shape.  A last line weighs every

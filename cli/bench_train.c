@@ -1,5 +1,5 @@
 /* bench_train.c - `must bench train` and `must bench label`: the reference
- * model of bench/REFERENCE_MODEL.md timed as whole training steps or as
+ * model of must/refmodel.h timed as whole training steps or as
  * inference batches, for comparison with torch_reference.py on the same
  * machine in the same session. */
 #include "config.h"
@@ -21,7 +21,7 @@ static void usage(FILE *fp, const char *kind, int batch)
     fprintf(fp,
             "usage: must bench %s [--size S] [--batch B] [--threads N] [--steps K] [--warmup W]%s\n"
             "\n"
-            "Times the reference model (bench/REFERENCE_MODEL.md) %s on random data and\n"
+            "Times the reference model (must/refmodel.h) %s on random data and\n"
             "prints one JSON line.\n"
             "\n"
             "  --size S      input S x S (default 64; the reference sizes are 64 and 128)\n"

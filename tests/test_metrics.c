@@ -1,5 +1,5 @@
 /* test_metrics.c - every built-in plugin's evaluator on cases small enough
- * to work out by hand (DESIGN §8's definitions): mean IoU with ignored
+ * to work out by hand (the definitions of the paper's tables): mean IoU with ignored
  * pixels and absent classes, pooled over a dataset; pixel accuracy; top-1
  * and top-5 with soft labels and ties; depth's deltas, AbsRel, RMSE and
  * log10 over valid pixels, and the aligned evaluation of the ssi loss;

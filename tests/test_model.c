@@ -113,7 +113,7 @@ START_TEST(reference_model_size_and_flops)
     ck_assert_uint_eq(total_params(m), 3237621);
     ck_assert_float_near(must_refmodel_flops(m, 64, 64, NULL) / 1e9, 0.200, 0.0005);
     ck_assert_float_near(must_refmodel_flops(m, 128, 128, NULL) / 1e9, 0.799, 0.0005);
-    /* The pixel heads at stride 4 are about half the work at 128 (REFERENCE_MODEL.md: 56%
+    /* The pixel heads at stride 4 are about half the work at 128 (the PyTorch peer counts 56%
      * with their share of the fusion's producers). */
     double mod[MUST_REFMODEL_NMODULES];
     double tot = must_refmodel_flops(m, 128, 128, mod);

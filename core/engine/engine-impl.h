@@ -26,7 +26,9 @@ struct must_ctx {
     must_err err;
 };
 
-/* Pins OpenBLAS to one thread: our OpenMP loops own the cores (DESIGN §4). */
+/* Pins OpenBLAS to one thread: our OpenMP loops own the cores, since two
+ * thread pools at once made training several times slower
+ * (docs/design-notes.md). */
 void must_threads_init(void);
 
 /* For ops: 1 when any input is NULL (the sticky error already set). */

@@ -1,7 +1,7 @@
 /* ops_conv.c - 2-d convolution: im2col + GEMM over the whole batch.
  *
  * The GEMM's N dimension is the batch's output pixels, J = B*Ho*Wo, so a deep
- * layer with a 4x4 map still hands BLAS a wide matrix (DESIGN §4).  The
+ * layer with a 4x4 map still hands BLAS a wide matrix, not one per image.  The
  * columns are walked in chunks small enough that a chunk of im2col rows
  * (K x nc floats) stays in a core's cache between im2col writing it and the
  * GEMM reading it.  The whole im2col matrix of a stride-4 head conv at 128^2

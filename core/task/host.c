@@ -1,5 +1,6 @@
 /* host.c - the table of engine functions handed to every task plugin, so
- * that a plugin links against nothing (DESIGN §5). */
+ * that a plugin links against nothing of libmust: one plugin binary serves
+ * any build of the library with the same ABI (docs/plugins.md). */
 #include "config.h"
 
 #include "must/augment.h"

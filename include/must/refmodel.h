@@ -33,7 +33,7 @@ typedef struct must_refmodel_config {
     int head_width;   /* channels of the pixel heads' 3x3 convs; default 64 */
 } must_refmodel_config;
 
-/* REFERENCE_MODEL.md: ResNet-18 at half width, FPN 64, 10 classes, a
+/* The benchmarks' model: ResNet-18 at half width, FPN 64, 10 classes, a
  * 10-class segmentation head and a depth head of width 64. */
 MUST_API void must_refmodel_config_reference(must_refmodel_config *c);
 

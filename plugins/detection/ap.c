@@ -1,5 +1,5 @@
 /* ap.c - Pascal VOC and COCO average precision over a whole dataset (the
- * rules are in det-impl.h; DESIGN.md §8). */
+ * rules are in det-impl.h). */
 #include "config.h"
 
 #include <math.h>
