@@ -25,7 +25,8 @@ static int rep_peek(run_state *r, int ri, uint64_t *h)
         const must_exp_student *st = must_exp_rep_student(e, rep);
         char nm[MUST_EXP_NAME_MAX + 16];
         run_multi_dirname(e, st, nm, sizeof nm);
-        return run_done_at(r, run_hash_multi(r, st), nm, NULL, NULL) && run_hash_student_rep(r, nm, h);
+        return run_done_at(r, run_hash_multi(r, st), nm, NULL, NULL) &&
+               run_hash_student_rep(r, nm, h);
     }
     case MUST_REP_FILE: {
         must_err e2 = {0};
@@ -53,17 +54,17 @@ static void plan_walk(run_state *r, int *todo, int *all, int verbose)
     const must_experiment *e = r->e;
     for (int i = 0; i < e->ndata; i++)
         if (e->data[i].world)
-            plan_unit(r, todo, all, 0,
+            plan_unit(r, todo, all, RUN_U_DATA,
                       run_done_at(r, r->data_hash[i], "data", e->data[i].name, NULL), verbose,
                       "data", e->data[i].name);
     for (int t = 0; t < e->nteachers; t++)
-        plan_unit(r, todo, all, 1,
+        plan_unit(r, todo, all, RUN_U_TEACHER,
                   run_done_at(r, r->teacher_hash[t], "teachers", e->teachers[t].name, NULL),
                   verbose, "teachers", e->teachers[t].name);
     for (int li = 0; li < e->label.ndata; li++) {
         const char *nm = e->data[e->label.data[li]].name;
-        plan_unit(r, todo, all, 2, run_done_at(r, run_hash_label(r, li, NULL), "label", nm, NULL),
-                  verbose, "label", nm);
+        int done = run_done_at(r, run_hash_label(r, li, NULL), "label", nm, NULL);
+        plan_unit(r, todo, all, RUN_U_LABEL, done, verbose, "label", nm);
     }
     /* [student], every [student.NAME], then [multitask] when given. */
     for (int i = -1; i <= e->nvariants; i++) {
@@ -73,8 +74,8 @@ static void plan_walk(run_state *r, int *todo, int *all, int verbose)
             continue;
         char nm[MUST_EXP_NAME_MAX + 16];
         run_multi_dirname(e, st, nm, sizeof nm);
-        plan_unit(r, todo, all, 3, run_done_at(r, run_hash_multi(r, st), nm, NULL, NULL), verbose,
-                  nm, NULL);
+        int done = run_done_at(r, run_hash_multi(r, st), nm, NULL, NULL);
+        plan_unit(r, todo, all, RUN_U_STUDENT, done, verbose, nm, NULL);
     }
     for (int ri = 0; ri < e->nreps; ri++) {
         uint64_t rh = 0;
@@ -83,19 +84,28 @@ static void plan_walk(run_state *r, int *todo, int *all, int verbose)
         run_rep_dirname(&e->reps[ri], repdir, sizeof repdir);
         for (int ti = 0; ti < e->ntransfers; ti++) {
             const char *tn = e->transfers[ti].name;
-            int done = ready && run_done_at(r, run_hash_transfer(r, ti, rh), "transfer", repdir, tn);
+            int done =
+                ready && run_done_at(r, run_hash_transfer(r, ti, rh), "transfer", repdir, tn);
             char at[256];
             snprintf(at, sizeof at, "transfer/%s", repdir);
-            plan_unit(r, todo, all, 4, done, verbose, at, tn);
+            plan_unit(r, todo, all, RUN_U_TRANSFER, done, verbose, at, tn);
         }
     }
+}
+
+void run_plan_count(run_state *r, int todo[RUN_NUNIT_KINDS], int all[RUN_NUNIT_KINDS])
+{
+    for (int k = 0; k < RUN_NUNIT_KINDS; k++)
+        todo[k] = all[k] = 0;
+    plan_walk(r, todo, all, 0);
 }
 
 int run_plan(run_state *r, int verbose)
 {
     const must_experiment *e = r->e;
-    int todo[5] = {0}, all[5] = {0}, t2[5] = {0}, a2[5] = {0};
-    plan_walk(r, todo, all, 0);
+    int todo[RUN_NUNIT_KINDS], all[RUN_NUNIT_KINDS];
+    int t2[RUN_NUNIT_KINDS] = {0}, a2[RUN_NUNIT_KINDS] = {0};
+    run_plan_count(r, todo, all);
     static const char *what[5] = {"data sets", "teachers", "label sets", "students",
                                   "transfer cells"};
     int left = todo[0] + todo[1] + todo[2] + todo[3] + todo[4];

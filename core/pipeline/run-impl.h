@@ -160,6 +160,12 @@ int run_check_files(run_state *r, must_err *err);
 
 /* ---- plan.c ------------------------------------------------------------- */
 
+/* The kinds of unit, in the plan's order. */
+enum { RUN_U_DATA, RUN_U_TEACHER, RUN_U_LABEL, RUN_U_STUDENT, RUN_U_TRANSFER, RUN_NUNIT_KINDS };
+/* Units of each kind (all) and those not finished with their current hash
+ * (todo). */
+void run_plan_count(run_state *r, int todo[RUN_NUNIT_KINDS], int all[RUN_NUNIT_KINDS]);
+
 /* Says how many units of each kind are still to do (and, when verbose, one
  * line per unit to do), from the hashes the units check; returns the
  * number to do. */
