@@ -36,8 +36,9 @@ allowed() {
     model) echo "engine base" ;;
     data) echo "engine base" ;;
     world) echo "data engine base" ;;
+    import) echo "data engine base" ;;
     task) echo "model data engine base" ;;
-    pipeline) echo "task world model data engine base" ;;
+    pipeline) echo "task import world model data engine base" ;;
     *) echo "?" ;;
     esac
 }
