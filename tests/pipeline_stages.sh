@@ -221,16 +221,17 @@ redo "$tmp/teacher-steps.ini" "teachers/seg label/unl student multitask transfer
 grep -q "\[teacher seg\] settings changed" "$tmp/redo.log" || fail "no 'settings changed' line"
 # A [student.NAME] reads only its own teachers' pseudo labels: a change to
 # another teacher relabels the set and leaves it alone.
-{ cat "$tmp/teacher-steps.ini"
+# (Its row must:d makes a whole run train it: units no row needs are not run.)
+{ sed 's/^representations = .*/&, must:d/' "$tmp/teacher-steps.ini"
   printf '[student.d]\nteachers = depth\ndata = unl\nsteps = 4\nbatch = 4\nlr = 0.05\n'; } >"$tmp/with-d.ini"
-stage student "$tmp/with-d.log" "$tmp/with-d.ini"
-units="$units student-d"
+"$must" run "$tmp/with-d.ini" --out "$R" >"$tmp/with-d.log" 2>&1 || { cat "$tmp/with-d.log"; fail "run with-d.ini"; }
+units="$units student-d transfer/must-d/dseg"
 sed '/^\[teacher.seg\]/,/^\[/ s/^steps = 7/steps = 8/' "$tmp/with-d.ini" >"$tmp/seg-8.ini"
 redo "$tmp/seg-8.ini" "teachers/seg label/unl student multitask transfer/supervised-seg/dseg
       transfer/multitask/dseg transfer/must/dseg"
 sed '/^\[teacher.depth\]/,/^\[/ s/^steps = 6/steps = 7/' "$tmp/seg-8.ini" >"$tmp/depth-7.ini"
 redo "$tmp/depth-7.ini" "teachers/depth label/unl student student-d multitask transfer/multitask/dseg
-      transfer/must/dseg"
+      transfer/must/dseg transfer/must-d/dseg"
 
 # ---- A diverging loss: lr 100 with weight decay 1 grows the weights a
 # hundredfold a step until they overflow. ----
@@ -264,4 +265,18 @@ echo "$out" | sed 's/.*"split":"[a-z]*",//' | grep -qi "nan\|inf" &&
 [ $? -eq 1 ] || fail "the rerun of a diverging teacher did not fail"
 grep -q "resuming at step $good of 40" "$nan/log2" || fail "the rerun did not resume from step $good"
 cmp -s "$nan/err" "$nan/err2" || fail "the rerun stopped differently: $(cat "$nan/err2")"
+
+# Downstream tasks only: a plain `must run` does what the [compare] rows
+# need (random init on one task) and nothing else: no teacher, no labels,
+# no student, and the teachers' sets are not rendered.
+tonly=$tmp/tonly
+mkdir -p "$tonly"
+sed -e 's/^representations = .*/representations = random/' -e 's/^name = stages/name = tonly/' \
+    "$ini" >"$tonly/tonly.ini"
+"$must" run "$tonly/tonly.ini" --out "$tonly/run" >"$tonly/log" 2>&1 || { cat "$tonly/log"; fail "a transfer-only run"; }
+grep -q "to do 1 of 1 data sets, 1 of 1 transfer cells" "$tonly/log" || { cat "$tonly/log"; fail "the plan of a transfer-only run"; }
+[ "$(listing "$tonly/run")" = "data experiment.ini fig5-transfer-gains.png report.md results.csv results.json transfer " ] ||
+    fail "a transfer-only run wrote $(listing "$tonly/run")"
+[ "$(listing "$tonly/run/data")" = "down " ] || fail "a transfer-only run rendered $(listing "$tonly/run/data")"
+grep -q "^| random (baseline) |" "$tonly/run/report.md" || fail "no random row in the report"
 echo "ok"

@@ -125,6 +125,61 @@ START_TEST(an_edit_invalidates_what_reads_it)
 }
 END_TEST
 
+/* Downstream tasks only: one [compare] row (%s), a teacher, and the
+ * implicit [student] with no data. */
+static const char *transfer_only_fmt =
+    "[experiment]\nname = tonly\nimage_size = 32\n"
+    "[backbone]\nwidth = 0.125\nfpn_channels = 16\nfpn_max_level = 5\n"
+    "[data.seg]\nworld = teach-seg\ncount = 8\n"
+    "[data.down]\nworld = down-seg\ncount = 8\n"
+    "[task.segmentation]\n"
+    "[teacher.seg]\ntask = segmentation\ndata = seg\nsteps = 2\nbatch = 2\n"
+    "[compare]\nrepresentations = %s\n"
+    "[transfer.dseg]\ntask = segmentation\ndata = down\nlrs = 0.1, 0.2\nsweep_steps = 2\n";
+
+/* The plan's unit counts of transfer_only_fmt with row `rep`. */
+static void plan_of(const char *rep, const char *dir, int *all, run_state **keep)
+{
+    char text[2048];
+    snprintf(text, sizeof text, transfer_only_fmt, rep);
+    must_experiment *e = NULL;
+    must_err err = {0};
+    ck_assert_msg(must_exp_parse(text, "tonly.ini", &e, &err) == MUST_OK, "%s", err.msg);
+    must_run *r;
+    ck_assert_int_eq(must_run_open(e, dir, &r, &err), MUST_OK);
+    int todo[RUN_NUNIT_KINDS];
+    run_plan_count(r, todo, all);
+    ck_assert(!run_needs_multi(r, &e->student));
+    *keep = r;
+}
+
+START_TEST(a_run_plans_only_what_its_rows_need)
+{
+    char *dir = fresh_dir("pipeline-tonly");
+    int all[RUN_NUNIT_KINDS];
+    run_state *r;
+    /* Random init: the downstream set and one cell; no teacher, no labels,
+     * no student, and the teacher's set is not rendered. */
+    plan_of("random", dir, all, &r);
+    int want[RUN_NUNIT_KINDS] = {1, 0, 0, 0, 1};
+    for (int k = 0; k < RUN_NUNIT_KINDS; k++)
+        ck_assert_int_eq(all[k], want[k]);
+    ck_assert_int_eq(r->need_teacher[0], 0);
+    const must_experiment *e = r->e;
+    must_run_close(r);
+    must_exp_free((must_experiment *)e);
+    /* The teacher as a row brings it, and its set, back. */
+    plan_of("supervised:seg", dir, all, &r);
+    int want2[RUN_NUNIT_KINDS] = {2, 1, 0, 0, 1};
+    for (int k = 0; k < RUN_NUNIT_KINDS; k++)
+        ck_assert_int_eq(all[k], want2[k]);
+    e = r->e;
+    must_run_close(r);
+    must_exp_free((must_experiment *)e);
+    free(dir);
+}
+END_TEST
+
 START_TEST(gain_by_hand)
 {
     run_result base = {0}, x = {0};
@@ -312,6 +367,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, plan_counts_every_unit);
     tcase_add_test(tc, an_edit_invalidates_what_reads_it);
+    tcase_add_test(tc, a_run_plans_only_what_its_rows_need);
     suite_add_tcase(s, tc);
     tc = tcase_create("report");
     tcase_add_test(tc, gain_by_hand);

@@ -149,7 +149,7 @@ int run_fig2(run_state *r, const char *path, int *made, must_err *err)
     const must_experiment *e = r->e;
     int nt = e->label.nteachers, rc, nparts = 0;
     *made = 0;
-    if (e->label.ndata == 0 || nt == 0 || nt > PL_MAX_TASKS)
+    if (e->label.ndata == 0 || nt == 0 || nt > PL_MAX_TASKS || !r->need_label[0])
         return MUST_OK;
     must_dataset *unl, *truth = NULL, **parts = NULL;
     if ((rc = run_dataset(r, e->label.data[0], &unl, err)) ||

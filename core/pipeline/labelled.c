@@ -76,34 +76,32 @@ int run_kind_has_classes(int kind)
            kind == MUST_LABEL_SEGMENTATION;
 }
 
-int run_open_labelled(run_state *r, must_err *err)
+int run_open_labelled(run_state *r, int li, must_err *err)
 {
-    const must_experiment *e = r->e;
-    if (r->labelled)
-        return MUST_OK;
-    int rc = MUST_OK;
-    for (int li = 0; li < e->label.ndata && rc == MUST_OK; li++) {
-        must_dataset **parts;
-        int n;
-        if ((rc = run_labelled_parts(r, li, &parts, &n, err)))
-            break;
-        must_dataset **v = realloc(r->labelled, (size_t)(r->nlabelled + n) * sizeof *v);
-        int *vs = v ? realloc(r->labelled_set, (size_t)(r->nlabelled + n) * sizeof *vs) : NULL;
-        if (v)
-            r->labelled = v;
-        if (vs)
-            r->labelled_set = vs;
-        if (!v || !vs) {
-            run_labelled_parts_free(parts, n);
-            return must_err_set(err, MUST_ENOMEM, "out of memory");
-        }
-        for (int k = 0; k < n; k++) {
-            r->labelled[r->nlabelled] = parts[k];
-            r->labelled_set[r->nlabelled++] = li;
-        }
-        free(parts); /* the sets now belong to r */
+    for (int i = 0; i < r->nlabelled; i++)
+        if (r->labelled_set[i] == li)
+            return MUST_OK; /* opened already */
+    must_dataset **parts;
+    int n;
+    int rc = run_labelled_parts(r, li, &parts, &n, err);
+    if (rc)
+        return rc;
+    must_dataset **v = realloc(r->labelled, (size_t)(r->nlabelled + n) * sizeof *v);
+    int *vs = v ? realloc(r->labelled_set, (size_t)(r->nlabelled + n) * sizeof *vs) : NULL;
+    if (v)
+        r->labelled = v;
+    if (vs)
+        r->labelled_set = vs;
+    if (!v || !vs) {
+        run_labelled_parts_free(parts, n);
+        return must_err_set(err, MUST_ENOMEM, "out of memory");
     }
-    return rc;
+    for (int k = 0; k < n; k++) {
+        r->labelled[r->nlabelled] = parts[k];
+        r->labelled_set[r->nlabelled++] = li;
+    }
+    free(parts); /* the sets now belong to r */
+    return MUST_OK;
 }
 
 int run_class_map(const must_dataset *from, const must_dataset *to, int kind, int *map,

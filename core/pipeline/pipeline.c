@@ -33,6 +33,8 @@ int must_run_open(const must_experiment *e, const char *dir, must_run **out, mus
         return must_err_set(err, MUST_EINVAL, "must_run_open: no experiment or no directory");
     run_state *r;
     int rc = run_state_new(e, dir, &r, err);
+    if (!rc)
+        rc = run_needs_compute(r, err);
     if (rc) {
         run_state_free(r);
         return rc;
@@ -90,13 +92,16 @@ int must_run_stage(must_run *r, int stage, must_err *err)
         run_plan(r, 0);
     if (all || stage == MUST_STAGE_TRANSFER || stage == MUST_STAGE_REPORT)
         rc = run_check_files(r, err);
+    /* A whole run does what its [compare] rows need; a stage asked for by
+     * name does all of its units. */
     if (!rc && (all || stage == MUST_STAGE_TEACHERS))
         for (int t = 0; t < e->nteachers && !rc; t++)
-            rc = run_teacher(r, t, err);
+            if (!all || r->need_teacher[t])
+                rc = run_teacher(r, t, err);
     if (!rc && (all || stage == MUST_STAGE_LABEL))
-        rc = run_labels(r, err);
+        rc = run_labels(r, all, err);
     if (!rc && (all || stage == MUST_STAGE_STUDENT))
-        rc = run_students(r, err);
+        rc = run_students(r, all, err);
     if (!rc && stage == MUST_STAGE_TRANSFER)
         rc = run_transfers(r, err);
     if (!rc && (all || stage == MUST_STAGE_REPORT))
@@ -113,12 +118,12 @@ int must_run_teacher(must_run *r, int t, must_err *err)
 
 int must_run_label(must_run *r, must_err *err)
 {
-    return run_labels(r, err);
+    return run_labels(r, 0, err);
 }
 
 int must_run_students(must_run *r, must_err *err)
 {
-    return run_students(r, err);
+    return run_students(r, 0, err);
 }
 
 int must_run_eval(must_run *r, const char *model, int task, int data, int split,

@@ -53,15 +53,18 @@ static void plan_walk(run_state *r, int *todo, int *all, int verbose)
 {
     const must_experiment *e = r->e;
     for (int i = 0; i < e->ndata; i++)
-        if (e->data[i].world)
+        if (e->data[i].world && r->need_data[i])
             plan_unit(r, todo, all, RUN_U_DATA,
                       run_done_at(r, r->data_hash[i], "data", e->data[i].name, NULL), verbose,
                       "data", e->data[i].name);
     for (int t = 0; t < e->nteachers; t++)
-        plan_unit(r, todo, all, RUN_U_TEACHER,
-                  run_done_at(r, r->teacher_hash[t], "teachers", e->teachers[t].name, NULL),
-                  verbose, "teachers", e->teachers[t].name);
+        if (r->need_teacher[t])
+            plan_unit(r, todo, all, RUN_U_TEACHER,
+                      run_done_at(r, r->teacher_hash[t], "teachers", e->teachers[t].name, NULL),
+                      verbose, "teachers", e->teachers[t].name);
     for (int li = 0; li < e->label.ndata; li++) {
+        if (!r->need_label[li])
+            continue;
         const char *nm = e->data[e->label.data[li]].name;
         int done = run_done_at(r, run_hash_label(r, li, NULL), "label", nm, NULL);
         plan_unit(r, todo, all, RUN_U_LABEL, done, verbose, "label", nm);
@@ -70,7 +73,7 @@ static void plan_walk(run_state *r, int *todo, int *all, int verbose)
     for (int i = -1; i <= e->nvariants; i++) {
         const must_exp_student *st = i < 0 ? &e->student
                                      : i < e->nvariants ? &e->variants[i] : &e->multitask;
-        if (st == &e->multitask && !e->multitask.enabled)
+        if (!run_needs_multi(r, st))
             continue;
         char nm[MUST_EXP_NAME_MAX + 16];
         run_multi_dirname(e, st, nm, sizeof nm);

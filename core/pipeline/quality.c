@@ -31,6 +31,8 @@ const char *run_quality_status_text(int status)
         return "a class of the teacher's is not among the truth's";
     case RUN_Q_EMPTY:
         return "no image carries this teacher's pseudo labels";
+    case RUN_Q_UNUSED:
+        return "not labelled: no [compare] row needs this set";
     }
     return "?";
 }
@@ -467,6 +469,14 @@ static void quality_init(const run_state *r, int li, run_quality *q)
         q[i].coverage = -1;
         q[i].vocab = -1;
     }
+}
+
+int run_quality_unused(const run_state *r, int li, run_quality *q)
+{
+    quality_init(r, li, q);
+    for (int i = 0; i < r->e->label.nteachers; i++)
+        q[i].status = RUN_Q_UNUSED;
+    return MUST_OK;
 }
 
 int run_quality_set(run_state *r, int li, run_quality *q, must_err *err)

@@ -18,9 +18,10 @@ static int collect(run_state *r, run_report_data *d, must_err *err)
 {
     const must_experiment *e = r->e;
     int nr = e->nreps, nt = e->ntransfers, nl = e->label.ndata, nlt = e->label.nteachers;
-    int rc = nl ? run_labels(r, err) : MUST_OK;
+    int rc = nl ? run_labels(r, 1, err) : MUST_OK;
     for (int li = 0; li < nl && !rc; li++)
-        rc = run_quality_set(r, li, d->qual + li * nlt, err);
+        rc = r->need_label[li] ? run_quality_set(r, li, d->qual + li * nlt, err)
+                               : run_quality_unused(r, li, d->qual + li * nlt);
     for (int ri = 0; ri < nr && !rc; ri++)
         for (int ti = 0; ti < nt && !rc; ti++)
             rc = run_transfer_one(r, ri, ti, &d->res[ri * nt + ti], err);

@@ -4,6 +4,7 @@
  * the ones of pipeline-impl.h):
  *   unit.c      the run's state, paths, datasets, a unit's hash/done files
  *   hash.c      the canonical text of each unit's settings, hashed
+ *   needs.c     which units the [compare] rows need
  *   labelled.c  the pseudo-labelled parts, class maps, the hidden truth
  *   quality.c   pseudo labels scored against the hidden truth
  *   units.c     teachers, pseudo labels, students
@@ -33,6 +34,10 @@ struct must_run {
     must_dataset **labelled;    /* the pseudo-labelled shards */
     int *labelled_set;          /* each shard's [label] set (index into label.data) */
     int nlabelled;
+    /* What a whole run needs (needs.c): per teacher, per [label] set, per
+     * student section, per [data.X]. */
+    unsigned char *need_teacher, *need_label, *need_variant, *need_data;
+    unsigned char need_student, need_multitask;
 };
 typedef struct must_run run_state;
 
@@ -51,7 +56,7 @@ typedef struct run_result {
 } run_result;
 
 /* Pseudo-label quality of one teacher on one labelled set. */
-enum { RUN_Q_OK = 0, RUN_Q_NO_TRUTH, RUN_Q_CANNOT, RUN_Q_CLASSES, RUN_Q_EMPTY };
+enum { RUN_Q_OK = 0, RUN_Q_NO_TRUTH, RUN_Q_CANNOT, RUN_Q_CLASSES, RUN_Q_EMPTY, RUN_Q_UNUSED };
 typedef struct run_quality {
     char set[72], teacher[72], task[72], plugin[72];
     int status;                 /* RUN_Q_* */
@@ -109,13 +114,21 @@ int run_hash_file_rep(const char *path, uint64_t *h, must_err *err);
 /* Transfer ti of the representation with hash rh. */
 uint64_t run_hash_transfer(const run_state *r, int ti, uint64_t rh);
 
+/* ---- needs.c ------------------------------------------------------------ */
+
+/* Fills r->need_*: with [transfer.X] sections, what the [compare] rows
+ * need; without, every unit. */
+int run_needs_compute(run_state *r, must_err *err);
+/* 1 when a whole run needs student section s. */
+int run_needs_multi(const run_state *r, const must_exp_student *s);
+
 /* ---- labelled.c --------------------------------------------------------- */
 
 /* The pseudo-labelled parts of [label] set li, opened (at least one). */
 int run_labelled_parts(run_state *r, int li, must_dataset ***parts, int *n, must_err *err);
 void run_labelled_parts_free(must_dataset **parts, int n);
-/* Every [label] set's parts, opened into r->labelled. */
-int run_open_labelled(run_state *r, must_err *err);
+/* [label] set li's parts, opened into r->labelled (once). */
+int run_open_labelled(run_state *r, int li, must_err *err);
 /* map[c] = the index in `to` of class c of `from` (same name) or -1; known
  * (may be NULL) gets 1 for each class of `to` some class maps to.  Returns
  * the number of classes without a match. */
@@ -135,6 +148,8 @@ char *run_truth_dir(const must_dataset *ds);
  * the set's hidden truth (q: room for e->label.nteachers), from the cache
  * RUN/label/SET/quality.txt when there, else computed and cached. */
 int run_quality_set(run_state *r, int li, run_quality *q, must_err *err);
+/* The rows of a set a whole run does not label (RUN_Q_UNUSED). */
+int run_quality_unused(const run_state *r, int li, run_quality *q);
 const char *run_quality_status_text(int status);
 /* One event line per teacher. */
 void run_quality_say(const run_state *r, const run_quality *q, int n);
@@ -143,9 +158,12 @@ void run_quality_say(const run_state *r, const run_quality *q, int n);
 
 int run_teacher(run_state *r, int t, must_err *err);
 int run_label(run_state *r, int li, must_err *err);
-int run_labels(run_state *r, must_err *err);
+/* Every [label] set (needed_only: those a whole run needs). */
+int run_labels(run_state *r, int needed_only, must_err *err);
 int run_multi(run_state *r, const must_exp_student *s, must_err *err);
-int run_students(run_state *r, must_err *err);
+/* [student], every [student.X], [multitask] (needed_only: those a whole
+ * run needs). */
+int run_students(run_state *r, int needed_only, must_err *err);
 
 /* ---- transfer.c --------------------------------------------------------- */
 

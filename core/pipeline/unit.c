@@ -120,6 +120,10 @@ void run_state_free(run_state *r)
         must_dataset_close(r->labelled[i]);
     free(r->labelled);
     free(r->labelled_set);
+    free(r->need_teacher);
+    free(r->need_label);
+    free(r->need_variant);
+    free(r->need_data);
     free(r->sets);
     free(r->data_hash);
     free(r->teacher_hash);

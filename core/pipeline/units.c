@@ -90,11 +90,12 @@ int run_label(run_state *r, int li, must_err *err)
     return rc;
 }
 
-int run_labels(run_state *r, must_err *err)
+int run_labels(run_state *r, int needed_only, must_err *err)
 {
     int rc = MUST_OK;
     for (int li = 0; li < r->e->label.ndata && rc == MUST_OK; li++)
-        rc = run_label(r, li, err);
+        if (!needed_only || r->need_label[li])
+            rc = run_label(r, li, err);
     return rc;
 }
 
@@ -127,11 +128,17 @@ static int multi_gather(run_state *r, const must_exp_student *s, multi_inputs *i
     }
     if (rc || baseline)
         return rc;
-    if ((rc = run_labels(r, err)) || (rc = run_open_labelled(r, err)))
-        return rc;
-    for (int i = 0; i < r->nlabelled && in->nsets < 64; i++)
-        if (run_multi_takes(s, e, r->labelled_set[i]))
-            in->sets[in->nsets++] = r->labelled[i];
+    /* The pseudo-labelled parts of the sets it takes, in the order of
+     * [label]'s sets whatever was opened before. */
+    for (int li = 0; li < e->label.ndata && !rc; li++) {
+        if (!run_multi_takes(s, e, li))
+            continue;
+        if ((rc = run_label(r, li, err)) || (rc = run_open_labelled(r, li, err)))
+            return rc;
+        for (int i = 0; i < r->nlabelled && in->nsets < 64; i++)
+            if (r->labelled_set[i] == li)
+                in->sets[in->nsets++] = r->labelled[i];
+    }
     for (int i = 0; i < s->nextra && !rc && in->nsets < 64; i++)
         rc = run_dataset(r, s->extra[i], &in->sets[in->nsets++], err);
     return rc;
@@ -196,13 +203,16 @@ out:
     return rc;
 }
 
-int run_students(run_state *r, must_err *err)
+int run_students(run_state *r, int needed_only, must_err *err)
 {
     const must_experiment *e = r->e;
-    int rc = run_multi(r, &e->student, err);
+    int rc = MUST_OK;
+    if (!needed_only || run_needs_multi(r, &e->student))
+        rc = run_multi(r, &e->student, err);
     for (int i = 0; i < e->nvariants && !rc; i++)
-        rc = run_multi(r, &e->variants[i], err);
-    if (!rc && e->multitask.enabled)
+        if (!needed_only || run_needs_multi(r, &e->variants[i]))
+            rc = run_multi(r, &e->variants[i], err);
+    if (!rc && e->multitask.enabled && (!needed_only || run_needs_multi(r, &e->multitask)))
         rc = run_multi(r, &e->multitask, err);
     return rc;
 }

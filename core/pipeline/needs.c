@@ -1,0 +1,84 @@
+/* needs.c - which units a whole run needs.  With downstream tasks, a run
+ * is for its [compare] rows: a representation needs its teacher or its
+ * student, a student the pseudo labels of the sets it takes, a labelled
+ * set every labelling teacher.  Units no row needs are neither planned nor
+ * run (`--stage` still runs a whole stage when asked).  Without downstream
+ * tasks every unit the file defines is wanted. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "run-impl.h"
+
+/* Marks a student section and what it reads: its teachers' labelled sets
+ * (the heads take their classes; the baseline trains on them), its extra
+ * sets and, for a MuST student, the pseudo labels of the sets it takes. */
+static void need_multi(run_state *r, const must_exp_student *s)
+{
+    const must_experiment *e = r->e;
+    for (int i = 0; i < s->nteachers; i++)
+        r->need_data[e->teachers[s->teachers[i]].data] = 1;
+    for (int i = 0; i < s->nextra; i++)
+        r->need_data[s->extra[i]] = 1;
+    if (s == &e->multitask) {
+        r->need_multitask = 1;
+        return; /* the baseline reads the teachers' labelled sets, not their models */
+    }
+    if (s == &e->student)
+        r->need_student = 1;
+    else
+        r->need_variant[s - e->variants] = 1;
+    for (int li = 0; li < e->label.ndata; li++)
+        if (run_multi_takes(s, e, li)) {
+            r->need_label[li] = 1;
+            r->need_data[e->label.data[li]] = 1;
+            for (int i = 0; i < e->label.nteachers; i++)
+                r->need_teacher[e->label.teachers[i]] = 1;
+        }
+}
+
+int run_needs_compute(run_state *r, must_err *err)
+{
+    const must_experiment *e = r->e;
+    r->need_teacher = calloc((size_t)e->nteachers + 1, 1);
+    r->need_label = calloc((size_t)e->label.ndata + 1, 1);
+    r->need_variant = calloc((size_t)e->nvariants + 1, 1);
+    r->need_data = calloc((size_t)e->ndata + 1, 1);
+    if (!r->need_teacher || !r->need_label || !r->need_variant || !r->need_data)
+        return must_err_set(err, MUST_ENOMEM, "out of memory");
+    if (e->ntransfers == 0) {
+        memset(r->need_data, 1, (size_t)e->ndata);
+        memset(r->need_teacher, 1, (size_t)e->nteachers);
+        memset(r->need_label, 1, (size_t)e->label.ndata);
+        memset(r->need_variant, 1, (size_t)e->nvariants);
+        r->need_student = 1;
+        r->need_multitask = e->multitask.enabled;
+        return MUST_OK;
+    }
+    for (int ti = 0; ti < e->ntransfers; ti++)
+        r->need_data[e->transfers[ti].data] = 1;
+    for (int ri = 0; ri < e->nreps; ri++) {
+        const must_exp_rep *rep = &e->reps[ri];
+        if (rep->kind == MUST_REP_STUDENT || rep->kind == MUST_REP_MULTITASK)
+            need_multi(r, must_exp_rep_student(e, rep));
+    }
+    /* Every teacher needed, by a row or by the labels, reads its set. */
+    for (int ri = 0; ri < e->nreps; ri++)
+        if (e->reps[ri].kind == MUST_REP_TEACHER)
+            r->need_teacher[e->reps[ri].teacher] = 1;
+    for (int t = 0; t < e->nteachers; t++)
+        if (r->need_teacher[t])
+            r->need_data[e->teachers[t].data] = 1;
+    return MUST_OK;
+}
+
+int run_needs_multi(const run_state *r, const must_exp_student *s)
+{
+    const must_experiment *e = r->e;
+    if (s == &e->multitask)
+        return r->need_multitask && e->multitask.enabled;
+    if (s == &e->student)
+        return r->need_student;
+    return r->need_variant[s - e->variants];
+}
