@@ -47,6 +47,9 @@ typedef struct must_conf_hooks {
     void *user;
 } must_conf_hooks;
 
+/* For hooks: writes why as printf does and returns MUST_EINVAL. */
+int must_conf_refuse(char *why, size_t whylen, const char *fmt, ...) MUST_PRINTF(3, 4);
+
 /* Rules for must_conf_check. */
 #define MUST_CONF_CHECK_ABI 1 /* a plugin's table: only the five MUST_OPT_* types,
                                * no flags, every default given */

@@ -7,6 +7,7 @@
 #include <float.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,15 @@ size_t must_conf_size(const must_conf_key *k)
     case MUST_CONF_RANGE: return 2 * sizeof(float);
     default: return 0;
     }
+}
+
+int must_conf_refuse(char *why, size_t whylen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, whylen, fmt, ap);
+    va_end(ap);
+    return MUST_EINVAL;
 }
 
 static int ranged(const must_conf_key *k)

@@ -90,17 +90,6 @@ void ds_ini_describe(must_conf_doc_fn fn, void *user)
 /* ------------------------------------------------------------------------ */
 /* dataset.ini's own values. */
 
-/* Writes why; MUST_EINVAL. */
-static int refuse(char *why, size_t whylen, const char *fmt, ...) MUST_PRINTF(3, 4);
-static int refuse(char *why, size_t whylen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, whylen, fmt, ap);
-    va_end(ap);
-    return MUST_EINVAL;
-}
-
 /* Class names, comma-separated, into t: the first problem goes into why,
  * and the names that are not empty are kept all the same. */
 static int parse_names(ds_task *t, const char *text, char *why, size_t whylen)
@@ -117,12 +106,12 @@ static int parse_names(ds_task *t, const char *text, char *why, size_t whylen)
         char *name = ds_trim(tok);
         k++;
         if (!*name) {
-            rc = rc ? rc : refuse(why, whylen, "name %d is empty", k);
+            rc = rc ? rc : must_conf_refuse(why, whylen, "name %d is empty", k);
             continue;
         }
         for (int i = 0; i < t->nclasses && rc == MUST_OK; i++)
             if (strcmp(t->classes[i], name) == 0)
-                rc = refuse(why, whylen, "'%s' is named twice", name);
+                rc = must_conf_refuse(why, whylen, "'%s' is named twice", name);
         char **o = realloc(t->classes, (size_t)(t->nclasses + 1) * sizeof *o);
         if (o)
             t->classes = o;
@@ -146,7 +135,7 @@ static int parse_kinds(unsigned *tasks, const char *text, char *why, size_t whyl
         if (k >= 0)
             *tasks |= MUST_LABEL_BIT(k);
         else if (rc == MUST_OK)
-            rc = refuse(why, whylen, "unknown task '%s' (classification, detection, "
+            rc = must_conf_refuse(why, whylen, "unknown task '%s' (classification, detection, "
                                      "segmentation, depth, normal)", list.classes[i]);
         free(list.classes[i]);
     }
@@ -167,15 +156,15 @@ static int parse_value(void *user, const must_conf_key *k, void *base, const cha
     case K_POSITIVE:
         s = strtof(text, &end);
         if (!*text || *end || !(s > 0.0f) || !isfinite(s))
-            return refuse(why, whylen, "'%s' is not a positive number", text);
+            return must_conf_refuse(why, whylen, "'%s' is not a positive number", text);
         memcpy((char *)base + k->offset, &s, sizeof s);
         return MUST_OK;
     case K_ENCODING:
         if (strcmp(text, MUST_NORMAL_ENCODING) != 0)
-            return refuse(why, whylen, "'%s' unknown (%s)", text, MUST_NORMAL_ENCODING);
+            return must_conf_refuse(why, whylen, "'%s' unknown (%s)", text, MUST_NORMAL_ENCODING);
         return MUST_OK;
     }
-    return refuse(why, whylen, "type %d unknown", k->type);
+    return must_conf_refuse(why, whylen, "type %d unknown", k->type);
 }
 
 /* A task section's x_ keys: kept for tools of one's own, not checked. */

@@ -218,6 +218,13 @@ static const sectype sectypes[S_N] = {
     {"transfer.", 1, transfer_keys, "a downstream task"},
 };
 
+/* Rows of the largest table (apply_sections keeps a line per row). */
+#define MAX_KEYS 32
+_Static_assert(sizeof student_keys / sizeof student_keys[0] <= MAX_KEYS &&
+                   sizeof transfer_keys / sizeof transfer_keys[0] <= MAX_KEYS &&
+                   sizeof teacher_keys / sizeof teacher_keys[0] <= MAX_KEYS,
+               "apply_sections' lines[] holds every row");
+
 /* Sections whose keys include weight.<teacher>. */
 static int weighted(int type)
 {
@@ -381,7 +388,7 @@ static int ref(const parser *p, int type, const char *name, int *out, char *why,
 /* The experiment's own values. */
 
 /* Splits a comma list in place into at most MUST_EXP_MAX_LIST trimmed
- * items; the number, or -1 with why. */
+ * items; the number, or MUST_EINVAL with why. */
 static int split_list(char *v, char **items, char *why, size_t whylen)
 {
     int n = 0;
@@ -397,9 +404,9 @@ static int split_list(char *v, char **items, char *why, size_t whylen)
         while (end > t && (end[-1] == ' ' || end[-1] == '\t'))
             *--end = '\0';
         if (!*t)
-            return snprintf(why, whylen, "empty item in the list"), -1;
+            return must_conf_refuse(why, whylen, "empty item in the list");
         if (n == MUST_EXP_MAX_LIST)
-            return snprintf(why, whylen, "more than %d items", MUST_EXP_MAX_LIST), -1;
+            return must_conf_refuse(why, whylen, "more than %d items", MUST_EXP_MAX_LIST);
         items[n++] = t;
         tok = c ? c + 1 : NULL;
     }
@@ -425,18 +432,15 @@ static int list_item(const parser *p, const must_conf_key *k, const char *item, 
     int ranged = k->min != k->max;
     if (k->type == K_DATAS || k->type == K_TEACHERS)
         return ref(p, k->type == K_DATAS ? S_DATA : S_TEACHER, item, (int *)at + i, why, whylen);
-    if (parse_number(item, &d) || (ranged && (d < k->min || d > k->max))) {
-        snprintf(why, whylen, "'%s' is not a number in %g..%g", item, k->min, k->max);
-        return MUST_EINVAL;
-    }
-    if (k->type == K_DOUBLES) {
+    if (parse_number(item, &d) || (ranged && (d < k->min || d > k->max)))
+        return must_conf_refuse(why, whylen, "'%s' is not a number in %g..%g", item, k->min,
+                                k->max);
+    if (k->type == K_DOUBLES)
         ((double *)at)[i] = d;
-    } else if (d != floor(d) || (i && d <= ((long *)at)[i - 1])) {
-        snprintf(why, whylen, "'%s': steps are whole and ascending", item);
-        return MUST_EINVAL;
-    } else {
+    else if (d != floor(d) || (i && d <= ((long *)at)[i - 1]))
+        return must_conf_refuse(why, whylen, "'%s': steps are whole and ascending", item);
+    else
         ((long *)at)[i] = (long)d;
-    }
     return MUST_OK;
 }
 
@@ -463,9 +467,8 @@ static int set_rep(const parser *p, const char *v, must_exp_rep *r, char *why, s
     memset(r, 0, sizeof *r);
     /* The label names the row and its transfer directory: never cut. */
     if (strlen(v) >= sizeof r->label)
-        return snprintf(why, whylen, "'%.40s...' is longer than %zu characters", v,
-                        sizeof r->label - 1),
-               MUST_EINVAL;
+        return must_conf_refuse(why, whylen, "'%.40s...' is longer than %zu characters", v,
+                                sizeof r->label - 1);
     snprintf(r->label, sizeof r->label, "%s", v);
     if (strcmp(v, "random") == 0) {
         r->kind = MUST_REP_RANDOM;
@@ -487,11 +490,10 @@ static int set_rep(const parser *p, const char *v, must_exp_rep *r, char *why, s
         if (!r->path)
             return MUST_ENOMEM;
     } else {
-        snprintf(why, whylen,
-                 "'%s' is not a representation: random, supervised:<teacher>, multitask, must, "
-                 "must:<student> or file:<path>",
-                 v);
-        return MUST_EINVAL;
+        return must_conf_refuse(why, whylen,
+                                "'%s' is not a representation: random, supervised:<teacher>, "
+                                "multitask, must, must:<student> or file:<path>",
+                                v);
     }
     return MUST_OK;
 }
@@ -512,10 +514,8 @@ static int parse_reps(const parser *p, char *v, char *why, size_t whylen)
         if (rc == MUST_OK)
             e->nreps = i + 1;
         for (int j = 0; j < i && rc == MUST_OK; j++)
-            if (strcmp(e->reps[j].label, items[i]) == 0) {
-                snprintf(why, whylen, "'%s' listed twice", items[i]);
-                rc = MUST_EINVAL;
-            }
+            if (strcmp(e->reps[j].label, items[i]) == 0)
+                rc = must_conf_refuse(why, whylen, "'%s' listed twice", items[i]);
     }
     return rc;
 }
@@ -572,9 +572,9 @@ static int weight_override(parser *p, must_exp_student *st, const char *key, con
     if ((rc = ref(p, S_TEACHER, key + 7, &t, why, whylen)))
         return rc;
     if (parse_number(value, &d) || d < 0)
-        return snprintf(why, whylen, "'%s' is not a weight >= 0", value), MUST_EINVAL;
+        return must_conf_refuse(why, whylen, "'%s' is not a weight >= 0", value);
     if (st->nweights == MUST_EXP_MAX_LIST)
-        return snprintf(why, whylen, "more than %d weights", MUST_EXP_MAX_LIST), MUST_EINVAL;
+        return must_conf_refuse(why, whylen, "more than %d weights", MUST_EXP_MAX_LIST);
     st->weight_line[st->nweights] = line;
     st->weight_teacher[st->nweights] = t;
     st->weight_value[st->nweights++] = d;
@@ -678,7 +678,7 @@ static int apply_sections(parser *p)
                                 S_STUDENT, S_VARIANT, S_MULTITASK, S_TRANSFER, S_COMPARE};
     for (int oi = 0; oi < (int)(sizeof order / sizeof order[0]); oi++)
         for (int i = 0; i < p->ini.nsec; i++) {
-            int t = p->type[i], lines[32] = {0}, rc;
+            int t = p->type[i], lines[MAX_KEYS] = {0}, rc;
             if (t != order[oi])
                 continue;
             if (t == S_MULTITASK)

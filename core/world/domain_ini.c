@@ -214,8 +214,6 @@ static void join_names(char *buf, size_t len, const char *const *names, int n)
     }
 }
 
-#define REFUSE(...) return snprintf(why, whylen, __VA_ARGS__), MUST_EINVAL
-
 /* NAME:WEIGHT items (a name alone weighs 1, names left out 0) into w. */
 static int parse_weights(const char *what, const char *const *names, int n, char *val, float *w,
                          char *why, size_t whylen)
@@ -224,7 +222,7 @@ static int parse_weights(const char *what, const char *const *names, int n, char
     int k = split_list(val, items, 32);
     join_names(all, sizeof all, names, n);
     if (k == 0 || k > 32)
-        REFUSE("expected NAME:WEIGHT, ... with %s from: %s", what, all);
+        return must_conf_refuse(why, whylen, "expected NAME:WEIGHT, ... with %s from: %s", what, all);
     float tmp[16] = {0}, sum = 0;
     int seen[16] = {0};
     for (int i = 0; i < k; i++) {
@@ -238,18 +236,18 @@ static int parse_weights(const char *what, const char *const *names, int n, char
             while (*v == ' ' || *v == '\t')
                 v++;
             if (!parse_float(v, &x) || x < 0 || x > 1000)
-                REFUSE("weight '%s' of '%s' is not a number in 0..1000", v, items[i]);
+                return must_conf_refuse(why, whylen, "weight '%s' of '%s' is not a number in 0..1000", v, items[i]);
         }
         int j = lookup(names, n, items[i]);
         if (j < 0)
-            REFUSE("unknown %s '%s' (known: %s)", what, items[i], all);
+            return must_conf_refuse(why, whylen, "unknown %s '%s' (known: %s)", what, items[i], all);
         if (seen[j]++)
-            REFUSE("%s '%s' listed twice", what, items[i]);
+            return must_conf_refuse(why, whylen, "%s '%s' listed twice", what, items[i]);
         tmp[j] = x;
         sum += x;
     }
     if (!(sum > 0))
-        REFUSE("the weights sum to 0");
+        return must_conf_refuse(why, whylen, "the weights sum to 0");
     memcpy(w, tmp, (size_t)n * sizeof *w);
     return MUST_OK;
 }
@@ -265,11 +263,11 @@ static int parse_tasks(must_world_domain *d, char *val, char *why, size_t whylen
             if (strcmp(must_world_task_name(q), items[i]) == 0)
                 j = q;
         if (j < 0)
-            REFUSE("unknown task '%s' (tasks: classification, detection, segmentation, depth, "
+            return must_conf_refuse(why, whylen, "unknown task '%s' (tasks: classification, detection, segmentation, depth, "
                    "normal)",
                    items[i]);
         if (t & (1u << j))
-            REFUSE("task '%s' listed twice", items[i]);
+            return must_conf_refuse(why, whylen, "task '%s' listed twice", items[i]);
         t |= 1u << j;
     }
     d->tasks = t;
@@ -281,7 +279,7 @@ static int parse_classes(must_world_domain *d, char *val, char *why, size_t whyl
     char *items[64];
     int n = split_list(val, items, 64);
     if (n < 1 || n > MUST_WORLD_NCAT)
-        REFUSE("expected 1 to %d categories", MUST_WORLD_NCAT);
+        return must_conf_refuse(why, whylen, "expected 1 to %d categories", MUST_WORLD_NCAT);
     for (int i = 0; i < n; i++) {
         int c = must_world_category_find(items[i]);
         if (c < 0) {
@@ -290,10 +288,10 @@ static int parse_classes(must_world_domain *d, char *val, char *why, size_t whyl
             for (int q = 0; q < MUST_WORLD_NCAT; q++)
                 names[q] = must_world_category_name(q);
             join_names(all, sizeof all, names, MUST_WORLD_NCAT);
-            REFUSE("unknown category '%s' (categories: %s)", items[i], all);
+            return must_conf_refuse(why, whylen, "unknown category '%s' (categories: %s)", items[i], all);
         }
         if (d->class_of[c] >= 0)
-            REFUSE("category '%s' listed twice", items[i]);
+            return must_conf_refuse(why, whylen, "category '%s' listed twice", items[i]);
         d->classes[i] = c;
         d->class_of[c] = i;
     }
@@ -309,7 +307,7 @@ static int parse_stuff(must_world_domain *d, char *val, char *why, size_t whylen
     for (int i = 0; i < n && i < 8; i++) {
         int s = must_world_stuff_find(items[i]);
         if (s < 0 || (m & (1u << s)))
-            REFUSE("'%s' is unknown or repeated (stuff: sky, floor, wall, ceiling)", items[i]);
+            return must_conf_refuse(why, whylen, "'%s' is unknown or repeated (stuff: sky, floor, wall, ceiling)", items[i]);
         m |= 1u << s;
     }
     d->stuff = m;
@@ -324,7 +322,7 @@ static int parse_splits(must_world_domain *d, char *val, char *why, size_t whyle
     for (int i = 0; ok && i < 3; i++)
         ok = parse_int(items[i], &v[i]) && v[i] >= 0 && v[i] <= 100;
     if (!ok || v[0] + v[1] + v[2] != 100)
-        REFUSE("expected three whole percentages TRAIN, VAL, TEST summing to 100");
+        return must_conf_refuse(why, whylen, "expected three whole percentages TRAIN, VAL, TEST summing to 100");
     memcpy(d->splits, v, sizeof v);
     return MUST_OK;
 }
@@ -335,20 +333,20 @@ static int parse_mix(domain_state *st, char *val, char *why, size_t whylen)
     char *items[WORLD_MAX_MIX + 1];
     int n = split_list(val, items, WORLD_MAX_MIX + 1);
     if (n < 1 || n > WORLD_MAX_MIX)
-        REFUSE("expected 1 to %d DOMAIN:WEIGHT items", WORLD_MAX_MIX);
+        return must_conf_refuse(why, whylen, "expected 1 to %d DOMAIN:WEIGHT items", WORLD_MAX_MIX);
     for (int i = 0; i < n; i++) {
         char *c = strchr(items[i], ':');
         float w = 1.0f;
         if (c) {
             *c = '\0';
             if (!parse_float(c + 1, &w) || w <= 0 || w > 1000)
-                REFUSE("weight of '%s' is not a number in (0, 1000]", items[i]);
+                return must_conf_refuse(why, whylen, "weight of '%s' is not a number in (0, 1000]", items[i]);
         }
         char *e = items[i] + strlen(items[i]);
         while (e > items[i] && isspace((unsigned char)e[-1]))
             *--e = '\0';
         if (strlen(items[i]) == 0 || strlen(items[i]) >= WORLD_NAME_MAX)
-            REFUSE("bad domain name '%s'", items[i]);
+            return must_conf_refuse(why, whylen, "bad domain name '%s'", items[i]);
         strcpy(st->mix_names[i], items[i]);
         st->d->mix_w[i] = w;
     }
@@ -362,7 +360,7 @@ static int parse_own(domain_state *st, int type, char *val, char *why, size_t wh
     switch (type) {
     case K_ROLE:
         if (lookup(roles, 3, val) < 0)
-            REFUSE("'%s' is not one of teacher, unlabelled, downstream", val);
+            return must_conf_refuse(why, whylen, "'%s' is not one of teacher, unlabelled, downstream", val);
         strcpy(d->role, val);
         return MUST_OK;
     case K_TASKS: return parse_tasks(d, val, why, whylen);
