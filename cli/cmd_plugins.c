@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "must/conf.h"
 #include "must/plugin.h"
 
 static void usage(FILE *fp)
@@ -63,7 +64,7 @@ static void print_options(const must_task_ops *o)
     }
     for (int i = 0; o->options[i].name; i++) {
         const must_task_option *op = &o->options[i];
-        printf("    %-*s  %-6s  default %-8s %s", w, op->name, must_task_option_type_name(op->type),
+        printf("    %-*s  %-6s  default %-8s %s", w, op->name, must_conf_type_name(op->type),
                op->def, op->help ? op->help : "");
         if (op->type == MUST_OPT_CHOICE)
             printf(" (%s)", op->choices);

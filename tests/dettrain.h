@@ -14,8 +14,8 @@
 #include <time.h>
 
 #include "det-impl.h"
+#include "base/conf-impl.h"
 #include "task/plugin-impl.h"
-#include "task/plugin-opts.h"
 #include "must/dataset.h"
 #include "must/loader.h"
 #include "must/model.h"
@@ -177,7 +177,7 @@ static inline int dt_config_set(const must_task_ops *ops, void *cfg, const char 
         if (strlen(o->name) != (size_t)(eq - kv) || strncmp(o->name, kv, (size_t)(eq - kv)))
             continue;
         char why[256];
-        if (must_opt_parse(o, eq + 1, cfg, why, sizeof why))
+        if (must_conf_parse(o, eq + 1, cfg, why, sizeof why))
             return must_err_set(err, MUST_EINVAL, "%s: %s", o->name, why);
         return MUST_OK;
     }
@@ -368,7 +368,8 @@ static inline int dt_train(const char *dir, const dt_opts *o, dt_result *res, mu
     must_feature_desc fd;
     must_backbone_features(bb, &fd);
     det_config cfg;
-    if ((rc = must_opts_defaults(ops->options, &cfg, sizeof cfg, err)))
+    memset(&cfg, 0, sizeof cfg);
+    if ((rc = must_conf_defaults(ops->options, &cfg, NULL, err)))
         goto out0;
     for (int k = 0; k < 16 && o->set[k]; k++)
         if ((rc = dt_config_set(ops, &cfg, o->set[k], err)))

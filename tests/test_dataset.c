@@ -209,7 +209,8 @@ START_TEST(ini_rules)
     ck_assert_int_eq(du_replace(dir, "dataset.ini", "classes = sphere, cube, cylinder",
                                 "classes = sphere,\n    cube, ; a comment\n\tcylinder"), 0);
     du_append(dir, "dataset.ini", "bad key\n");
-    open_fails(dir, MUST_EFORMAT, "dataset.ini:32: expected", NULL, NULL); /* lines still counted */
+    open_fails(dir, MUST_EFORMAT, "dataset.ini:32: [normal]: syntax error", NULL,
+               NULL); /* lines still counted */
     ck_assert_int_eq(du_replace(dir, "dataset.ini", "bad key\n", ""), 0);
     ck_assert_msg(must_dataset_open(dir, &ds, &e) == MUST_OK, "continuation: %s", e.msg);
     ck_assert_int_eq(must_dataset_nclasses(ds, MUST_LABEL_CLASSIFICATION), 3);
@@ -225,7 +226,7 @@ START_TEST(ini_rules)
 
     du_write(dir, "dataset.ini", orig);
     du_append(dir, "dataset.ini", "source = pseudo\n");
-    open_fails(dir, MUST_EFORMAT, "[normal] source: duplicate key (first at line", NULL, NULL);
+    open_fails(dir, MUST_EFORMAT, "[normal] source: key given twice (first on line", NULL, NULL);
 
     du_write(dir, "dataset.ini", orig);
     du_append(dir, "dataset.ini", "[colours]\nred = 1\n");

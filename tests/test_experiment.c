@@ -184,7 +184,8 @@ START_TEST(test_errors)
     bad("[nonsense]\n", "bad.ini:1: [nonsense]", "unknown section");
     bad("seed = 1\n", "bad.ini:1:", "before the first");
     bad("[experiment]\nseed\n", "bad.ini:2: [experiment]", "key = value");
-    bad("[experiment]\nimage_size = 3\n", "bad.ini:2: [experiment] image_size", "outside");
+    bad("[experiment]\nimage_size = 3\n", "bad.ini:2: [experiment] image_size",
+        "out of range 16..1024");
     bad("[experiment]\nthreads = lots\n", "[experiment] threads", "whole number");
     bad("[data.a]\nworld = x\n[teacher.t]\ntask = nope\n", "bad.ini:4: [teacher.t] task",
         "no [task.nope]");

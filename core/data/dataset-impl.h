@@ -2,6 +2,7 @@
 #ifndef MUST_DATASET_IMPL_H
 #define MUST_DATASET_IMPL_H
 
+#include "base/conf-impl.h"
 #include "must/dataset.h"
 
 typedef struct ds_task {
@@ -49,6 +50,8 @@ typedef struct ds_sink {
     int stop;
 } ds_sink;
 
+/* dataset_common.c: problems, strings, paths. */
+
 /* Records one problem: 'dataset "NAME": PATH:LINE: message' (no ":LINE"
  * when line is 0, no "PATH:LINE: " when path is NULL because the message
  * names its file already). */
@@ -60,8 +63,12 @@ void ds_issue(const must_dataset *ds, ds_sink *s, int code, const char *path, in
  * set as could be read (NULL only when out of memory). */
 int ds_read(const char *dir, ds_sink *s, must_dataset **out);
 
-/* Parses DIR/dataset.ini into ds (name, tasks, sizes, per-task sections). */
+/* Parses DIR/dataset.ini into ds (name, tasks, sizes, per-task sections;
+ * dataset_ini.c).  Problems go to sink; MUST_ENOMEM is the only failure. */
 int ds_read_ini(must_dataset *ds, ds_sink *sink);
+/* Calls fn for every key of dataset.ini: section, key, "" (no key has a
+ * default), help. */
+void ds_ini_describe(must_conf_doc_fn fn, void *user);
 
 /* malloc'd copy; NULL when out of memory. */
 char *ds_strdup(const char *s);

@@ -4,7 +4,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,50 +42,6 @@ int must_dataset_id_valid(const char *id)
     return 1;
 }
 
-void ds_issue(const must_dataset *ds, ds_sink *s, int code, const char *path, int line,
-              const char *fmt, ...)
-{
-    char msg[MUST_ERR_MSG_MAX], where[MUST_ERR_MSG_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    if (!path)
-        where[0] = '\0';
-    else if (line > 0)
-        snprintf(where, sizeof where, "%s:%d: ", path, line);
-    else
-        snprintf(where, sizeof where, "%s: ", path);
-    s->problems++;
-    if (s->report) {
-        char full[2 * MUST_ERR_MSG_MAX + 64];
-        snprintf(full, sizeof full, "dataset \"%s\": %s%s", ds->name, where, msg);
-        s->report(s->user, 1, full);
-    }
-    if (!s->report && !s->stop) {
-        must_err_set(s->err, code, "dataset \"%s\": %s%s", ds->name, where, msg);
-        s->stop = 1;
-    }
-}
-
-char *ds_path(const must_dataset *ds, const char *sub, const char *id, const char *ext)
-{
-    size_t n = strlen(ds->dir) + strlen(sub) + strlen(id) + strlen(ext) + 4;
-    char *p = malloc(n);
-    if (p)
-        snprintf(p, n, "%s/%s/%s%s", ds->dir, sub, id, ext);
-    return p;
-}
-
-char *ds_strdup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d)
-        memcpy(d, s, n);
-    return d;
-}
-
 /* Splits the next line off *p in place (without its "\n" or "\r\n"). */
 static char *next_line(char **p)
 {
@@ -103,16 +58,6 @@ static char *next_line(char **p)
     }
     if (e > s && e[-1] == '\r')
         e[-1] = '\0';
-    return s;
-}
-
-char *ds_trim(char *s)
-{
-    while (*s == ' ' || *s == '\t')
-        s++;
-    size_t n = strlen(s);
-    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-        s[--n] = '\0';
     return s;
 }
 

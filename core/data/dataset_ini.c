@@ -1,260 +1,339 @@
-/* dataset_ini.c - dataset.ini: parsed with inih, every problem named by file, line, section, key. */
+/* dataset_ini.c - dataset.ini (docs/dataset-format.md), read by the
+ * library's INI reader and key engine (core/base/ini.c,
+ * core/base/conf_apply.c) against one key table per kind of section.  Every
+ * problem is named by file, line, section and key; in check mode every one
+ * is reported and reading goes on. */
 #include "config.h"
 
-#include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <ini.h>
-
+#include "base/conf-impl.h"
 #include "dataset-impl.h"
 #include "must/io.h"
 
 /* ------------------------------------------------------------------------ */
-/* dataset.ini through inih.  inih does not report line numbers to the
- * handler and cuts lines at 200 bytes, so it reads through our own reader:
- * the reader knows the physical line of every line it hands over, strips
- * comments (so that a long comment is never mistaken for a value), checks
- * the syntax of every line (inih stops reporting after the first error), and
- * splits an overlong line after a comma into continuation lines, which the
- * handler joins again: a list of a thousand class names reads fine. */
+/* The key tables. */
 
-typedef struct ini_entry {
-    char *section, *key, *value;
-    int line;
-} ini_entry;
+/* What [dataset] fills, before it goes into the dataset. */
+typedef struct ini_head {
+    char *name;
+    unsigned tasks;
+    int count, width, height;
+} ini_head;
+
+/* dataset.ini's own value types (parse_value below). */
+enum {
+    K_KINDS = MUST_CONF_USER, /* label kinds, comma-separated, into a bit set */
+    K_NAMES,                  /* class names, non-empty and distinct, into a ds_task */
+    K_POSITIVE,               /* float > 0 */
+    K_ENCODING                /* the normal maps' encoding: MUST_NORMAL_ENCODING */
+};
+
+#define END {NULL, 0, 0, NULL, NULL, NULL, 0, 0}
+#define H(m) offsetof(ini_head, m)
+static const must_conf_key dataset_keys[] = {
+    {"name", MUST_CONF_STRDUP, H(name), NULL, "free text, shown in messages", NULL, 0, 0},
+    {"tasks", K_KINDS, H(tasks), NULL, "the label kinds present, comma-separated", NULL, 0, 0},
+    {"count", MUST_CONF_INT, H(count), NULL, "number of images (checked)", NULL, 0, INT32_MAX},
+    {"width", MUST_CONF_INT, H(width), NULL, "optional: when every image has the same size",
+     NULL, 1, 65536},
+    {"height", MUST_CONF_INT, H(height), NULL, "with width", NULL, 1, 65536},
+    END,
+};
+
+#define T(m) offsetof(ds_task, m)
+#define SOURCE_KEYS                                                                          \
+    {"source", MUST_CONF_CHOICE, T(source), NULL, "supervised | pseudo", "supervised|pseudo", \
+     0, 0},                                                                                  \
+    {"teacher", MUST_CONF_STRDUP, T(teacher), NULL, "with source = pseudo: which checkpoint",  \
+     NULL, 0, 0},                                                                            \
+    {"threshold", MUST_CONF_STRDUP, T(threshold), NULL,                                       \
+     "optional, how the pseudo labels were made", NULL, 0, 0}
+_Static_assert(MUST_SOURCE_SUPERVISED == 0 && MUST_SOURCE_PSEUDO == 1,
+               "source's choices are in MUST_SOURCE_* order");
+
+static const must_conf_key class_keys[] = {
+    {"classes", K_NAMES, T(classes), NULL, "class names, index = class id", NULL, 0, 0},
+    SOURCE_KEYS,
+    END,
+};
+static const must_conf_key depth_keys[] = {
+    {"scale", K_POSITIVE, T(scale), NULL, "metres per stored unit", NULL, 0, 0},
+    SOURCE_KEYS,
+    END,
+};
+static const must_conf_key normal_keys[] = {
+    {"encoding", K_ENCODING, 0, NULL, MUST_NORMAL_ENCODING, NULL, 0, 0},
+    SOURCE_KEYS,
+    END,
+};
+
+/* The table of a task's section. */
+static const must_conf_key *task_keys(int kind)
+{
+    return kind == MUST_LABEL_DEPTH ? depth_keys : kind == MUST_LABEL_NORMAL ? normal_keys
+                                                                             : class_keys;
+}
+
+void ds_ini_describe(must_conf_doc_fn fn, void *user)
+{
+    must_conf_describe(dataset_keys, "dataset", fn, user);
+    for (int k = 0; k < MUST_LABEL_NKINDS; k++)
+        must_conf_describe(task_keys(k), must_label_kind_name(k), fn, user);
+}
+
+/* ------------------------------------------------------------------------ */
+/* dataset.ini's own values. */
+
+/* Class names, comma-separated, into t: the first problem goes into why,
+ * and the names that are not empty are kept all the same. */
+static int parse_names(ds_task *t, const char *text, char *why, size_t whylen)
+{
+    if (!*text)
+        return MUST_OK; /* no names (what `classes: empty` is about) */
+    char *v = ds_strdup(text);
+    if (!v)
+        return MUST_ENOMEM;
+    int rc = MUST_OK, k = 0;
+    for (char *tok = v, *c; tok && rc != MUST_ENOMEM; tok = c ? c + 1 : NULL) {
+        if ((c = strchr(tok, ',')))
+            *c = '\0';
+        char *name = ds_trim(tok);
+        k++;
+        if (!*name) {
+            rc = rc ? rc : must_conf_refuse(why, whylen, "name %d is empty", k);
+            continue;
+        }
+        for (int i = 0; i < t->nclasses && rc == MUST_OK; i++)
+            if (strcmp(t->classes[i], name) == 0)
+                rc = must_conf_refuse(why, whylen, "'%s' is named twice", name);
+        char **o = realloc(t->classes, (size_t)(t->nclasses + 1) * sizeof *o);
+        if (o)
+            t->classes = o;
+        if (!o || !(o[t->nclasses] = ds_strdup(name)))
+            rc = MUST_ENOMEM;
+        else
+            t->nclasses++;
+    }
+    free(v);
+    return rc;
+}
+
+/* Label kinds, comma-separated, into a bit set: the known ones are kept
+ * even when one is refused. */
+static int parse_kinds(unsigned *tasks, const char *text, char *why, size_t whylen)
+{
+    ds_task list = {0}; /* the names, as a task's classes */
+    int rc = parse_names(&list, text, why, whylen);
+    for (int i = 0; i < list.nclasses; i++) {
+        int k = must_label_kind_parse(list.classes[i]);
+        if (k >= 0)
+            *tasks |= MUST_LABEL_BIT(k);
+        else if (rc == MUST_OK)
+            rc = must_conf_refuse(why, whylen, "unknown task '%s' (classification, detection, "
+                                     "segmentation, depth, normal)", list.classes[i]);
+        free(list.classes[i]);
+    }
+    free(list.classes);
+    return rc;
+}
+
+/* The conf engine's hook for dataset.ini's types. */
+static int parse_value(void *user, const must_conf_key *k, void *base, const char *text,
+                       char *why, size_t whylen)
+{
+    (void)user;
+    char *end;
+    float s;
+    switch (k->type) {
+    case K_KINDS: return parse_kinds((unsigned *)((char *)base + k->offset), text, why, whylen);
+    case K_NAMES: return parse_names(base, text, why, whylen);
+    case K_POSITIVE:
+        s = strtof(text, &end);
+        if (!*text || *end || !(s > 0.0f) || !isfinite(s))
+            return must_conf_refuse(why, whylen, "'%s' is not a positive number", text);
+        memcpy((char *)base + k->offset, &s, sizeof s);
+        return MUST_OK;
+    case K_ENCODING:
+        if (strcmp(text, MUST_NORMAL_ENCODING) != 0)
+            return must_conf_refuse(why, whylen, "'%s' unknown (%s)", text, MUST_NORMAL_ENCODING);
+        return MUST_OK;
+    }
+    return must_conf_refuse(why, whylen, "type %d unknown", k->type);
+}
+
+/* A task section's x_ keys: kept for tools of one's own, not checked. */
+static int extra_key(void *user, void *base, const char *key, const char *value, int line,
+                     char *why, size_t whylen)
+{
+    (void)user, (void)line, (void)why, (void)whylen;
+    ds_task *t = base;
+    if (strncmp(key, "x_", 2) != 0)
+        return 0;
+    char **nk = realloc(t->xkeys, (size_t)(t->nx + 1) * sizeof *nk);
+    if (nk)
+        t->xkeys = nk;
+    char **nv = realloc(t->xvals, (size_t)(t->nx + 1) * sizeof *nv);
+    if (nv)
+        t->xvals = nv;
+    if (!nk || !nv)
+        return MUST_ENOMEM;
+    t->xkeys[t->nx] = ds_strdup(key);
+    t->xvals[t->nx] = ds_strdup(value);
+    t->nx++;
+    return t->xkeys[t->nx - 1] && t->xvals[t->nx - 1] ? 1 : MUST_ENOMEM;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Reading. */
 
 typedef struct ini_state {
     must_dataset *ds;
     ds_sink *sink;
     const char *path;
-    const char *p;                /* next unread byte of the file */
-    const char *rest, *rest_end;  /* what is left of the physical line being split */
-    int phys;                     /* physical line of the chunk last handed over */
-    int cont;                     /* that chunk continues the previous key */
-    int prev_key;                 /* inih remembers a key (continuations attach to it) */
-    int oom;
-    ini_entry *e;
-    int ne, cap;
+    must_ini ini;
+    must_ini_sink isink; /* into ds_issue */
 } ini_state;
 
-static char *line_reader(char *str, int num, void *stream)
-{
-    ini_state *st = stream;
-    int lead = 0;
-    if (!st->rest) {
-        if (!*st->p)
-            return NULL;
-        const char *b = st->p, *e = strchr(b, '\n');
-        if (!e)
-            e = b + strlen(b);
-        st->p = *e ? e + 1 : e;
-        st->phys++;
-        if (e > b && e[-1] == '\r')
-            e--;
-        const char *q = b;
-        while (q < e && (*q == ' ' || *q == '\t'))
-            q++;
-        if (q < e && (*q == ';' || *q == '#')) {
-            e = b;
-        } else {
-            for (const char *c = b + 1; c < e; c++)
-                if (*c == ';' && (c[-1] == ' ' || c[-1] == '\t')) {
-                    e = c;
-                    break;
-                }
-        }
-        while (e > q && (e[-1] == ' ' || e[-1] == '\t'))
-            e--;
-        st->cont = q > b && q < e && st->prev_key;
-        if (q < e && *q == '[') {
-            st->prev_key = 0;
-            if (e[-1] != ']')
-                ds_issue(st->ds, st->sink, MUST_EFORMAT, st->path, st->phys,
-                         "section header without ']'");
-        } else if (q < e && !st->cont && !memchr(q, '=', (size_t)(e - q))) {
-            ds_issue(st->ds, st->sink, MUST_EFORMAT, st->path, st->phys,
-                     "expected 'key = value' or '[section]'");
-        }
-        st->rest = b;
-        st->rest_end = e;
-    } else {
-        lead = 1;
-        st->cont = 1;
-    }
-    size_t room = (size_t)(num - 3), len = (size_t)(st->rest_end - st->rest), take = len;
-    if (len + (size_t)lead > room) {
-        take = 0;
-        for (size_t i = room - (size_t)lead; i > 0; i--)
-            if (st->rest[i - 1] == ',') {
-                take = i;
-                break;
-            }
-        if (take == 0) {
-            ds_issue(st->ds, st->sink, MUST_EFORMAT, st->path, st->phys,
-                     "line too long (over %d bytes without a comma to split at)", num - 3);
-            take = room - (size_t)lead;
-            st->rest_end = st->rest + take;
-        }
-    }
-    size_t k = 0;
-    if (lead)
-        str[k++] = ' ';
-    memcpy(str + k, st->rest, take);
-    k += take;
-    str[k++] = '\n';
-    str[k] = '\0';
-    st->rest += take;
-    if (st->rest >= st->rest_end)
-        st->rest = NULL;
-    return str;
-}
-
-static int on_key(void *user, const char *section, const char *name, const char *value)
+static int to_ds_issue(void *user, int line, const char *msg)
 {
     ini_state *st = user;
-    st->prev_key = 1;
-    if (st->cont && st->ne > 0) {
-        ini_entry *last = &st->e[st->ne - 1];
-        size_t a = strlen(last->value), b = strlen(value);
-        char *v = realloc(last->value, a + b + 2);
-        if (!v) {
-            st->oom = 1;
-            return 0;
-        }
-        v[a] = ' ';
-        memcpy(v + a + 1, value, b + 1);
-        last->value = v;
-        return 1;
-    }
-    for (int i = 0; i < st->ne; i++)
-        if (strcmp(st->e[i].section, section) == 0 && strcmp(st->e[i].key, name) == 0) {
-            ds_issue(st->ds, st->sink, MUST_EFORMAT, st->path, st->phys,
-                     "[%s] %s: duplicate key (first at line %d)", section, name, st->e[i].line);
-            return 1;
-        }
-    if (st->ne == st->cap) {
-        int cap = st->cap ? 2 * st->cap : 16;
-        ini_entry *e = realloc(st->e, (size_t)cap * sizeof *e);
-        if (!e) {
-            st->oom = 1;
-            return 0;
-        }
-        st->e = e;
-        st->cap = cap;
-    }
-    ini_entry *e = &st->e[st->ne];
-    e->section = ds_strdup(section);
-    e->key = ds_strdup(name);
-    e->value = ds_strdup(value);
-    e->line = st->phys;
-    if (!e->section || !e->key || !e->value) {
-        free(e->section);
-        free(e->key);
-        free(e->value);
-        st->oom = 1;
-        return 0;
-    }
-    st->ne++;
-    return 1;
+    ds_issue(st->ds, st->sink, MUST_EFORMAT, st->path, line, "%s", msg);
+    return st->sink->stop;
 }
 
-static const char *const dataset_keys[] = {"name", "tasks", "count", "width", "height", NULL};
-static const char *const class_keys[] = {"classes", "source", "teacher", "threshold", NULL};
-static const char *const depth_keys[] = {"scale", "source", "teacher", "threshold", NULL};
-static const char *const normal_keys[] = {"encoding", "source", "teacher", "threshold", NULL};
-
-static const char *const *section_keys(const char *section)
+/* Reports a problem; MUST_OK when reading goes on. */
+static int issue(ini_state *st, int line, const char *sec, const char *key, const char *fmt, ...)
+    MUST_PRINTF(5, 6);
+static int issue(ini_state *st, int line, const char *sec, const char *key, const char *fmt, ...)
 {
-    if (strcmp(section, "dataset") == 0)
-        return dataset_keys;
-    switch (must_label_kind_parse(section)) {
-    case MUST_LABEL_CLASSIFICATION:
-    case MUST_LABEL_DETECTION:
-    case MUST_LABEL_SEGMENTATION: return class_keys;
-    case MUST_LABEL_DEPTH: return depth_keys;
-    case MUST_LABEL_NORMAL: return normal_keys;
-    default: return NULL;
-    }
+    char msg[MUST_ERR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return must_ini_issue(&st->isink, line, sec, key, "%s", msg);
 }
 
-static ini_entry *ini_get(ini_state *st, const char *section, const char *key)
+/* The name first, so that every later message carries it. */
+static int read_name(ini_state *st)
 {
-    for (int i = 0; i < st->ne; i++)
-        if (strcmp(st->e[i].section, section) == 0 && strcmp(st->e[i].key, key) == 0)
-            return &st->e[i];
-    return NULL;
-}
-
-static int parse_count(const char *s, long lo, long *v)
-{
-    char *end;
-    errno = 0;
-    *v = strtol(s, &end, 10);
-    return *s && !*end && errno == 0 && *v >= lo && *v <= INT32_MAX;
-}
-
-#define INI_ISSUE(st, ent, sec, key, ...)                                                      \
-    ds_issue((st)->ds, (st)->sink, MUST_EFORMAT, (st)->path, (ent) ? (ent)->line : 0,          \
-             "[" sec "] " key ": " __VA_ARGS__)
-
-/* Splits a comma list into trimmed, non-empty names. */
-static int split_names_list(ini_state *st, ini_entry *ent, const char *sec, char ***out, int *n)
-{
-    *out = NULL;
-    *n = 0;
-    char *v = ds_strdup(ent->value);
-    if (!v)
+    const must_ini_entry *en =
+        must_ini_get(&st->ini, must_ini_find_section(&st->ini, "dataset"), "name");
+    if (!en || !*en->value)
+        return issue(st, en ? en->line : 0, "dataset", "name", "missing or empty");
+    char *name = ds_strdup(en->value);
+    if (!name)
         return MUST_ENOMEM;
-    int cap = 0, rc = MUST_OK;
-    char *save = NULL;
-    int k = 0;
-    for (char *p = v;; p = NULL) {
-        char *tok = strtok_r(p, ",", &save);
-        if (!tok)
-            break;
-        k++;
-        tok = ds_trim(tok);
-        if (!*tok) {
-            ds_issue(st->ds, st->sink, MUST_EFORMAT, st->path, ent->line,
-                     "[%s] %s: name %d is empty", sec, ent->key, k);
-            continue;
+    free(st->ds->name);
+    st->ds->name = name;
+    return MUST_OK;
+}
+
+/* One complaint per section that is neither [dataset] nor a task's. */
+static int unknown_sections(ini_state *st)
+{
+    for (int i = 0; i < st->ini.nsec; i++) {
+        const must_ini_section *s = &st->ini.sec[i];
+        if (strcmp(s->name, "dataset") != 0 && must_label_kind_parse(s->name) < 0) {
+            int rc = issue(st, s->line, s->name, NULL, "unknown section");
+            if (rc)
+                return rc;
         }
-        for (int i = 0; i < *n; i++)
-            if (strcmp((*out)[i], tok) == 0)
-                ds_issue(st->ds, st->sink, MUST_EFORMAT, st->path, ent->line,
-                         "[%s] %s: '%s' is named twice", sec, ent->key, tok);
-        if (*n == cap) {
-            cap = cap ? 2 * cap : 8;
-            char **o = realloc(*out, (size_t)cap * sizeof *o);
-            if (!o) {
-                rc = MUST_ENOMEM;
-                break;
-            }
-            *out = o;
-        }
-        if (!((*out)[*n] = ds_strdup(tok))) {
-            rc = MUST_ENOMEM;
-            break;
-        }
-        (*n)++;
     }
-    /* strtok_r skips empty fields between commas; count them as problems too */
-    for (const char *p = ent->value; *p; p++) {
-        if (*p != ',')
-            continue;
-        const char *q = p + 1;
-        while (*q == ' ' || *q == '\t')
-            q++;
-        if (*q == ',' || *q == '\0')
-            ds_issue(st->ds, st->sink, MUST_EFORMAT, st->path, ent->line,
-                     "[%s] %s: empty name in the list", sec, ent->key);
-    }
-    free(v);
+    return MUST_OK;
+}
+
+/* [dataset]: count, the size, the tasks. */
+static int read_head(ini_state *st)
+{
+    must_dataset *ds = st->ds;
+    ini_head h = {0};
+    int lines[8] = {0}, rc = MUST_OK, s = must_ini_find_section(&st->ini, "dataset");
+    must_conf_hooks hooks = {.parse = parse_value};
+    if (s >= 0 && (rc = must_conf_apply(dataset_keys, &h, &st->ini, s, &hooks, lines, &st->isink)))
+        goto out;
+    enum { NAME, TASKS, COUNT, WIDTH, HEIGHT };
+    if (!lines[COUNT])
+        rc = issue(st, 0, "dataset", "count", "missing");
+    else if (lines[COUNT] > 0)
+        ds->count_decl = h.count, ds->count_line = lines[COUNT];
+    if (!rc && !lines[WIDTH] != !lines[HEIGHT])
+        rc = issue(st, abs(lines[WIDTH] ? lines[WIDTH] : lines[HEIGHT]), "dataset",
+                   lines[WIDTH] ? "width" : "height", "given without %s",
+                   lines[WIDTH] ? "height" : "width");
+    else if (lines[WIDTH] > 0 && lines[HEIGHT] > 0)
+        ds->width = h.width, ds->height = h.height;
+    if (!rc && !lines[TASKS])
+        rc = issue(st, 0, "dataset", "tasks",
+                   "missing (write 'tasks =' for a set without labels)");
+    ds->tasks = h.tasks;
+out:
+    free(h.name);
     return rc;
+}
+
+/* What a task's section must say besides its table's types: classes,
+ * scale or encoding present; source, and a teacher exactly for pseudo. */
+static int check_task(ini_state *st, int k, int s, const int *lines)
+{
+    const char *sec = must_label_kind_name(k);
+    ds_task *t = &st->ds->t[k];
+    int sl = st->ini.sec[s].line, rc = MUST_OK;
+    enum { FIRST, SOURCE, TEACHER }; /* lines[] in the tables' order */
+    if (k <= MUST_LABEL_SEGMENTATION && !lines[FIRST])
+        rc = issue(st, sl, sec, "classes", "missing");
+    else if (k <= MUST_LABEL_SEGMENTATION && lines[FIRST] > 0 && t->nclasses == 0)
+        rc = issue(st, lines[FIRST], sec, "classes", "empty");
+    else if (k == MUST_LABEL_SEGMENTATION && t->nclasses > 255)
+        rc = issue(st, abs(lines[FIRST]), sec, "classes",
+                   "%d classes, at most 255 fit an 8-bit mask", t->nclasses);
+    if (!rc && k == MUST_LABEL_DEPTH && !lines[FIRST])
+        rc = issue(st, sl, sec, "scale", "missing (metres per stored unit)");
+    if (!rc && k == MUST_LABEL_NORMAL && !lines[FIRST])
+        rc = issue(st, sl, sec, "encoding", "missing (%s)", MUST_NORMAL_ENCODING);
+    if (rc || lines[SOURCE] < 0)
+        return rc;
+    if (!lines[SOURCE])
+        return issue(st, sl, sec, "source", "missing (supervised or pseudo)");
+    if (t->source == MUST_SOURCE_SUPERVISED && lines[TEACHER]) {
+        free(t->teacher);
+        t->teacher = NULL;
+        return issue(st, abs(lines[TEACHER]), sec, "teacher", "only for source = pseudo");
+    }
+    if (t->source == MUST_SOURCE_PSEUDO && !t->teacher)
+        return issue(st, lines[TEACHER] ? abs(lines[TEACHER]) : lines[SOURCE], sec, "teacher",
+                     "source = pseudo needs the teacher checkpoint");
+    return MUST_OK;
+}
+
+/* Every task's section: there exactly for the tasks [dataset] names. */
+static int read_tasks(ini_state *st)
+{
+    must_conf_hooks hooks = {.parse = parse_value, .extra = extra_key, .extra_names = "x_*"};
+    for (int k = 0; k < MUST_LABEL_NKINDS && !st->sink->stop; k++) {
+        const char *sec = must_label_kind_name(k);
+        int s = must_ini_find_section(&st->ini, sec), lines[8] = {0}, rc;
+        int named = (st->ds->tasks & MUST_LABEL_BIT(k)) != 0;
+        if (s >= 0 && !named)
+            rc = issue(st, st->ini.sec[s].line, sec, NULL,
+                       "section for a task that [dataset] tasks does not name");
+        else if (s < 0 && named)
+            rc = issue(st, 0, sec, NULL, "missing section for a task named in [dataset] tasks");
+        else if (s < 0)
+            continue;
+        else if (!(rc = must_conf_apply(task_keys(k), &st->ds->t[k], &st->ini, s, &hooks, lines,
+                                        &st->isink)))
+            rc = check_task(st, k, s, lines);
+        if (rc == MUST_ENOMEM)
+            return rc;
+    }
+    return MUST_OK;
 }
 
 int ds_read_ini(must_dataset *ds, ds_sink *sink)
@@ -270,219 +349,21 @@ int ds_read_ini(must_dataset *ds, ds_sink *sink)
                                       : e.msg);
         return MUST_OK;
     }
-    /* A UTF-8 byte order mark is no part of the first line. */
-    const char *text = strncmp(buf, "\xEF\xBB\xBF", 3) == 0 ? buf + 3 : buf;
-    ini_state st = {.ds = ds, .sink = sink, .path = ds->ini_path, .p = text};
-    int r = ini_parse_stream(line_reader, &st, on_key, &st);
-    if (st.oom || r == -2) {
-        rc = must_err_set(sink->err, MUST_ENOMEM, "%s: out of memory", ds->ini_path);
-        goto out;
-    }
-    if (sink->stop)
-        goto out;
-
-    ini_entry *en;
-    /* The name first, so that every later message carries it. */
-    if (!(en = ini_get(&st, "dataset", "name")) || !*en->value) {
-        ds_issue(ds, sink, MUST_EFORMAT, st.path, en ? en->line : 0,
-                 "[dataset] name: missing or empty");
-    } else {
-        char *name = ds_strdup(en->value);
-        if (!name) {
-            rc = must_err_set(sink->err, MUST_ENOMEM, "out of memory");
-            goto out;
-        }
-        free(ds->name);
-        ds->name = name;
-    }
-    /* Unknown sections and keys (one complaint per unknown section). */
-    for (int i = 0; i < st.ne; i++) {
-        ini_entry *x = &st.e[i];
-        const char *const *keys = section_keys(x->section);
-        if (!keys) {
-            int first = 1;
-            for (int j = 0; j < i; j++)
-                if (strcmp(st.e[j].section, x->section) == 0)
-                    first = 0;
-            if (first)
-                ds_issue(ds, sink, MUST_EFORMAT, st.path, x->line, "[%s]: unknown section%s",
-                         x->section, *x->section ? "" : " (keys before any [section])");
-            continue;
-        }
-        int known = strncmp(x->key, "x_", 2) == 0 && keys != dataset_keys;
-        for (int k = 0; keys[k] && !known; k++)
-            known = strcmp(keys[k], x->key) == 0;
-        if (!known)
-            ds_issue(ds, sink, MUST_EFORMAT, st.path, x->line, "[%s] %s: unknown key",
-                     x->section, x->key);
-    }
-    if (sink->stop)
-        goto out;
-
-    long v;
-    if (!(en = ini_get(&st, "dataset", "count")))
-        ds_issue(ds, sink, MUST_EFORMAT, st.path, 0, "[dataset] count: missing");
-    else if (!parse_count(en->value, 0, &v))
-        INI_ISSUE(&st, en, "dataset", "count", "'%s' is not a whole number >= 0", en->value);
-    else {
-        ds->count_decl = (int)v;
-        ds->count_line = en->line;
-    }
-    ini_entry *ew = ini_get(&st, "dataset", "width"), *eh = ini_get(&st, "dataset", "height");
-    if (!ew != !eh)
-        ds_issue(ds, sink, MUST_EFORMAT, st.path, ew ? ew->line : eh->line,
-                 "[dataset] %s: given without %s", ew ? "width" : "height",
-                 ew ? "height" : "width");
-    else if (ew) {
-        if (!parse_count(ew->value, 1, &v) || v > 65536)
-            INI_ISSUE(&st, ew, "dataset", "width", "'%s' is not a size in 1..65536", ew->value);
-        else
-            ds->width = (int)v;
-        if (!parse_count(eh->value, 1, &v) || v > 65536)
-            INI_ISSUE(&st, eh, "dataset", "height", "'%s' is not a size in 1..65536", eh->value);
-        else
-            ds->height = (int)v;
-        if (!ds->width || !ds->height)
-            ds->width = ds->height = 0;
-    }
-    if (!(en = ini_get(&st, "dataset", "tasks"))) {
-        ds_issue(ds, sink, MUST_EFORMAT, st.path, 0,
-                 "[dataset] tasks: missing (write 'tasks =' for a set without labels)");
-    } else if (*en->value) {
-        char **names;
-        int n;
-        if (split_names_list(&st, en, "dataset", &names, &n)) {
-            rc = must_err_set(sink->err, MUST_ENOMEM, "out of memory");
-            goto out;
-        }
-        for (int i = 0; i < n; i++) {
-            int k = must_label_kind_parse(names[i]);
-            if (k < 0)
-                INI_ISSUE(&st, en, "dataset", "tasks",
-                          "unknown task '%s' (classification, detection, segmentation, depth, "
-                          "normal)", names[i]);
-            else
-                ds->tasks |= MUST_LABEL_BIT(k);
-            free(names[i]);
-        }
-        free(names);
-    }
-    if (sink->stop)
-        goto out;
-
-    for (int k = 0; k < MUST_LABEL_NKINDS; k++) {
-        const char *sec = must_label_kind_name(k);
-        ds_task *t = &ds->t[k];
-        int first_line = 0, present = 0;
-        for (int i = 0; i < st.ne; i++)
-            if (strcmp(st.e[i].section, sec) == 0) {
-                present = 1;
-                first_line = st.e[i].line;
-                break;
-            }
-        if (!(ds->tasks & MUST_LABEL_BIT(k))) {
-            if (present)
-                ds_issue(ds, sink, MUST_EFORMAT, st.path, first_line,
-                         "[%s]: section for a task that [dataset] tasks does not name", sec);
-            continue;
-        }
-        if (!present) {
-            ds_issue(ds, sink, MUST_EFORMAT, st.path, 0,
-                     "[%s]: missing section for a task named in [dataset] tasks", sec);
-            continue;
-        }
-        if (k <= MUST_LABEL_SEGMENTATION) {
-            if (!(en = ini_get(&st, sec, "classes"))) {
-                ds_issue(ds, sink, MUST_EFORMAT, st.path, first_line, "[%s] classes: missing",
-                         sec);
-            } else {
-                if (split_names_list(&st, en, sec, &t->classes, &t->nclasses)) {
-                    rc = must_err_set(sink->err, MUST_ENOMEM, "out of memory");
-                    goto out;
-                }
-                if (t->nclasses == 0)
-                    ds_issue(ds, sink, MUST_EFORMAT, st.path, en->line, "[%s] classes: empty",
-                             sec);
-                if (k == MUST_LABEL_SEGMENTATION && t->nclasses > 255)
-                    ds_issue(ds, sink, MUST_EFORMAT, st.path, en->line,
-                             "[%s] classes: %d classes, at most 255 fit an 8-bit mask", sec,
-                             t->nclasses);
-            }
-        }
-        if (k == MUST_LABEL_DEPTH) {
-            float s = 0.0f;
-            char *end;
-            if (!(en = ini_get(&st, sec, "scale")))
-                ds_issue(ds, sink, MUST_EFORMAT, st.path, first_line,
-                         "[depth] scale: missing (metres per stored unit)");
-            else if (s = strtof(en->value, &end), !*en->value || *end || !(s > 0.0f) ||
-                     !isfinite(s))
-                ds_issue(ds, sink, MUST_EFORMAT, st.path, en->line,
-                         "[depth] scale: '%s' is not a positive number", en->value);
-            else
-                t->scale = s;
-        }
-        if (k == MUST_LABEL_NORMAL) {
-            if (!(en = ini_get(&st, sec, "encoding")))
-                ds_issue(ds, sink, MUST_EFORMAT, st.path, first_line,
-                         "[normal] encoding: missing (unit16)");
-            else if (strcmp(en->value, MUST_NORMAL_ENCODING) != 0)
-                ds_issue(ds, sink, MUST_EFORMAT, st.path, en->line,
-                         "[normal] encoding: '%s' unknown (unit16)", en->value);
-        }
-        ini_entry *te = ini_get(&st, sec, "teacher");
-        if (!(en = ini_get(&st, sec, "source"))) {
-            ds_issue(ds, sink, MUST_EFORMAT, st.path, first_line,
-                     "[%s] source: missing (supervised or pseudo)", sec);
-        } else if (strcmp(en->value, "supervised") == 0) {
-            t->source = MUST_SOURCE_SUPERVISED;
-            if (te)
-                ds_issue(ds, sink, MUST_EFORMAT, st.path, te->line,
-                         "[%s] teacher: only for source = pseudo", sec);
-        } else if (strcmp(en->value, "pseudo") == 0) {
-            t->source = MUST_SOURCE_PSEUDO;
-            if (!te || !*te->value)
-                ds_issue(ds, sink, MUST_EFORMAT, st.path, te ? te->line : en->line,
-                         "[%s] teacher: source = pseudo needs the teacher checkpoint", sec);
-            else if (!(t->teacher = ds_strdup(te->value))) {
-                rc = must_err_set(sink->err, MUST_ENOMEM, "out of memory");
-                goto out;
-            }
-        } else {
-            ds_issue(ds, sink, MUST_EFORMAT, st.path, en->line,
-                     "[%s] source: '%s' is neither supervised nor pseudo", sec, en->value);
-        }
-        if ((en = ini_get(&st, sec, "threshold")) && !(t->threshold = ds_strdup(en->value))) {
-            rc = must_err_set(sink->err, MUST_ENOMEM, "out of memory");
-            goto out;
-        }
-        for (int i = 0; i < st.ne; i++) {
-            ini_entry *x = &st.e[i];
-            if (strcmp(x->section, sec) || strncmp(x->key, "x_", 2))
-                continue;
-            char **nk = realloc(t->xkeys, (size_t)(t->nx + 1) * sizeof *nk);
-            if (nk)
-                t->xkeys = nk;
-            char **nv = realloc(t->xvals, (size_t)(t->nx + 1) * sizeof *nv);
-            if (nv)
-                t->xvals = nv;
-            if (!nk || !nv) {
-                rc = must_err_set(sink->err, MUST_ENOMEM, "out of memory");
-                goto out;
-            }
-            t->xkeys[t->nx] = ds_strdup(x->key);
-            t->xvals[t->nx] = ds_strdup(x->value);
-            t->nx++;
-        }
-    }
-out:
-    for (int i = 0; i < st.ne; i++) {
-        free(st.e[i].section);
-        free(st.e[i].key);
-        free(st.e[i].value);
-    }
-    free(st.e);
+    ini_state st = {.ds = ds, .sink = sink, .path = ds->ini_path};
+    st.isink = (must_ini_sink){.fn = to_ds_issue, .user = &st, .err = sink->err,
+                               .code = MUST_EFORMAT, .file = ds->ini_path};
+    rc = must_ini_read(&st.ini, buf, MUST_INI_CONTINUATION, &st.isink);
+    if (!rc && !sink->stop)
+        rc = read_name(&st);
+    if (!rc && !sink->stop)
+        rc = unknown_sections(&st);
+    if (!rc && !sink->stop)
+        rc = read_head(&st);
+    if (!rc && !sink->stop)
+        rc = read_tasks(&st);
+    must_ini_free(&st.ini);
     free(buf);
-    return rc;
+    if (rc == MUST_ENOMEM)
+        return must_err_set(sink->err, MUST_ENOMEM, "%s: out of memory", ds->ini_path);
+    return MUST_OK; /* a problem is in the sink */
 }
-

@@ -15,11 +15,30 @@
 
 #include "must/io.h"
 #include "must/plugin.h"
+#include "base/conf-impl.h"
 #include "plugin-impl.h"
-#include "plugin-opts.h"
 
 _Static_assert(MUST_TASK_ABI_VERSION == MUST_PLUGIN_ABI,
                "task.h and configure.ac disagree on the plugin ABI version");
+
+/* A plugin's option table is an array of must_conf_key: ABI 1 fixed the
+ * row's members, so must/conf.h may not change them. */
+struct abi1_option {
+    const char *name;
+    int type;
+    size_t offset;
+    const char *def, *help, *choices;
+    double min, max;
+};
+_Static_assert(sizeof(must_task_option) == sizeof(struct abi1_option) &&
+                   offsetof(must_task_option, type) == offsetof(struct abi1_option, type) &&
+                   offsetof(must_task_option, offset) == offsetof(struct abi1_option, offset) &&
+                   offsetof(must_task_option, def) == offsetof(struct abi1_option, def) &&
+                   offsetof(must_task_option, help) == offsetof(struct abi1_option, help) &&
+                   offsetof(must_task_option, choices) == offsetof(struct abi1_option, choices) &&
+                   offsetof(must_task_option, min) == offsetof(struct abi1_option, min) &&
+                   offsetof(must_task_option, max) == offsetof(struct abi1_option, max),
+               "must_conf_key no longer has the layout of ABI 1's must_task_option");
 
 struct must_plugin {
     char *file;              /* the real path */
@@ -188,7 +207,8 @@ static int check_ops(const char *file, const char *fname, const must_task_ops *o
                             "plugin file %s: an evaluator needs metric names (metrics[] is "
                             "empty)",
                             file);
-    return must_opts_check(o->options, o->config_size, file, err);
+    int rc = must_conf_check(o->options, o->config_size, MUST_CONF_CHECK_ABI, err);
+    return rc ? must_err_prefix(err, "plugin file %s", file) : MUST_OK;
 }
 
 /* ------------------------------------------------------------------------ */

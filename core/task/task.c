@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "must/plugin.h"
+#include "base/conf-impl.h"
 #include "plugin-impl.h"
-#include "plugin-opts.h"
 
 struct must_task {
     must_plugin *plugin;
@@ -63,7 +63,7 @@ int must_task_new_from(must_plugin *p, const char *name, must_task **out, must_e
         rc = must_err_set(err, MUST_ENOMEM, "task '%s': out of memory", name);
         goto fail;
     }
-    if ((rc = must_opts_defaults(ops->options, t->config, ops->config_size, err))) {
+    if ((rc = must_conf_defaults(ops->options, t->config, NULL, err))) {
         must_err_prefix(err, "task '%s'", name);
         goto fail;
     }
@@ -154,9 +154,9 @@ int must_task_set(must_task *t, const char *key, const char *value, const char *
         return must_err_set(err, MUST_EINVAL, "%s: key '%s' given twice", w, key);
     char why[256];
     const must_task_option *o = &t->ops->options[i];
-    if (must_opt_parse(o, value, t->config, why, sizeof why) != MUST_OK)
+    if (must_conf_parse(o, value, t->config, why, sizeof why) != MUST_OK)
         return must_err_set(err, MUST_EINVAL, "%s: %s = '%s': %s (%s)", w, key, value, why,
-                            o->help ? o->help : must_opt_type_name(o->type));
+                            o->help ? o->help : must_conf_type_name(o->type));
     t->given[i] = 1;
     return MUST_OK;
 }
@@ -180,7 +180,7 @@ int must_task_get(const must_task *t, const char *key, char *buf, size_t len, mu
         who(t, NULL, w, sizeof w);
         return must_err_set(err, MUST_ENOTFOUND, "%s: no option '%s'", w, key);
     }
-    must_opt_format(&t->ops->options[i], t->config, buf, len);
+    must_conf_format(&t->ops->options[i], t->config, buf, len);
     return MUST_OK;
 }
 

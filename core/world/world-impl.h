@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdint.h>
 
+#include "base/conf-impl.h"
 #include "must/tensor.h"
 #include "must/world.h"
 
@@ -150,6 +151,17 @@ struct must_world_domain {
  * attempt through splitmix64, so neighbouring indices are unrelated. */
 void must_world_rng_for(must_rng *r, const char *name, uint64_t seed, uint64_t index,
                         int attempt);
+
+/* Reads a domain preset's INI text into d, from the defaults up (every key,
+ * and the checks that need no other domain; domain_ini.c).  A mix's
+ * component names go to mix_names (d->n_mix of them, not yet loaded: d->mix
+ * is NULL) and the line of its key to *mix_line.  d's name and source are
+ * left empty. */
+int must_world_domain_read(must_world_domain *d, const char *text, const char *file,
+                           char mix_names[][WORLD_NAME_MAX], int *mix_line, must_err *err);
+/* Calls fn for every key of a domain INI: section, key, default ("" for
+ * none), help. */
+void must_world_domain_describe(must_conf_doc_fn fn, void *user);
 
 /* Built-in preset texts (generated at build time from etc/must/world). */
 typedef struct world_builtin {

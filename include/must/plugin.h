@@ -156,10 +156,6 @@ MUST_API int must_task_timers(must_task *t, must_task_timer *out, int max, int r
 MUST_API int must_task_draw(must_task *t, must_image *img, const must_labels *label, void *pred,
                             const must_batch *b, int i, must_err *err);
 
-/* The name of an option type (MUST_OPT_*) for listings: "int", "float",
- * "bool", "string", "choice"; "?" for an unknown one. */
-MUST_API const char *must_task_option_type_name(int type);
-
 #ifdef __cplusplus
 }
 #endif

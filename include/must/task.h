@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #include "must/augment.h"
+#include "must/conf.h"
 #include "must/dataset.h"
 #include "must/error.h"
 #include "must/image.h"
@@ -51,27 +52,30 @@ extern "C" {
 
 /* ---- options: a declarative table (fio's engine options) --------------- */
 
+/* A plugin's options are rows of the key table of must/conf.h (the same
+ * rows describe every configuration of must); a plugin may use these five
+ * types and no flags. */
 enum must_opt_type {
-    MUST_OPT_INT = 1,    /* int */
-    MUST_OPT_FLOAT,      /* float */
-    MUST_OPT_BOOL,       /* int, 0 or 1; INI: true/false/yes/no/on/off/1/0 */
-    MUST_OPT_STRING,     /* char[MUST_OPT_STRING_MAX] */
-    MUST_OPT_CHOICE      /* int: index of the value in `choices` */
+    MUST_OPT_INT = MUST_CONF_INT,       /* int */
+    MUST_OPT_FLOAT = MUST_CONF_FLOAT,   /* float */
+    MUST_OPT_BOOL = MUST_CONF_BOOL,     /* int, 0 or 1; INI: true/false/yes/no/on/off/1/0 */
+    MUST_OPT_STRING = MUST_CONF_STRING, /* char[MUST_OPT_STRING_MAX] */
+    MUST_OPT_CHOICE = MUST_CONF_CHOICE  /* int: index of the value in `choices` */
 };
-#define MUST_OPT_STRING_MAX 128
+#define MUST_OPT_STRING_MAX MUST_CONF_STRING_MAX
 
 /* Option names are plain words ([a-z0-9_]+), unique in their table; every
  * default must parse.  Ranges are inclusive.  The loader checks the table
- * and that each option lies inside config_size when it loads the plugin. */
-typedef struct must_task_option {
-    const char *name;    /* INI key; the table ends with name == NULL */
-    int type;            /* enum must_opt_type */
-    size_t offset;       /* offsetof(your config struct, member) */
-    const char *def;     /* default, written as in an INI file */
-    const char *help;    /* one line */
-    const char *choices; /* MUST_OPT_CHOICE: "l1log|ssi" */
-    double min, max;     /* numeric range; min == max means unbounded */
-} must_task_option;
+ * and that each option lies inside config_size when it loads the plugin.
+ * The members, in order (positional initialisers rely on it):
+ *     const char *name;     INI key; the table ends with name == NULL
+ *     int type;             enum must_opt_type
+ *     size_t offset;        offsetof(your config struct, member)
+ *     const char *def;      default, written as in an INI file
+ *     const char *help;     one line
+ *     const char *choices;  MUST_OPT_CHOICE: "l1log|ssi"
+ *     double min, max;      numeric range; min == max means unbounded */
+typedef must_conf_key must_task_option;
 
 /* ---- what a head is built for ------------------------------------------ */
 
