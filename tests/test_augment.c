@@ -323,6 +323,74 @@ START_TEST(photometric_touches_the_image_only)
 }
 END_TEST
 
+/* Labels made on an evaluation window go back to a 20x10 source: fit to
+ * 8 gives s = 0.4, the image fills the window's top 8x4.  Source pixel x
+ * samples window pixel floor((x + 0.5) * 0.4), worked out per pixel. */
+START_TEST(unfit_maps_and_boxes_back)
+{
+    must_aug_tf tf;
+    must_aug_fit(20, 10, 8, &tf);
+    must_labels l;
+    must_labels_init(&l);
+    l.has = MUST_LABEL_BIT(MUST_LABEL_SEGMENTATION) | MUST_LABEL_BIT(MUST_LABEL_DETECTION) |
+            MUST_LABEL_BIT(MUST_LABEL_DEPTH);
+    l.seg = map(1, 8, 8);
+    l.depth = map(1, 8, 8);
+    for (int v = 0; v < 8; v++)
+        for (int u = 0; u < 8; u++) {
+            l.seg.data[v * 8 + u] = v < 4 ? (float)(u + 8 * v) : 255.0f;
+            l.depth.data[v * 8 + u] = v < 4 ? 1.0f + 0.5f * (float)u : 0.0f;
+        }
+    must_box b = {0.4f, 0.4f, 4.0f, 2.0f, 3, 0.9f, 0};
+    ck_assert_int_eq(must_boxes_push(&l.boxes, &b, NULL), MUST_OK);
+    ck_assert_int_eq(must_aug_unfit_labels(&l, &tf, 20, 10, NULL), MUST_OK);
+    ck_assert_int_eq(l.seg.width, 20);
+    ck_assert_int_eq(l.seg.height, 10);
+    for (int y = 0; y < 10; y++)
+        for (int x = 0; x < 20; x++) {
+            int u = (int)floorf(((float)x + 0.5f) * 0.4f);
+            int v = (int)floorf(((float)y + 0.5f) * 0.4f);
+            ck_assert_float_eq(l.seg.data[y * 20 + x], (float)(u + 8 * v));
+            ck_assert_float_eq(l.depth.data[y * 20 + x], 1.0f + 0.5f * (float)u);
+        }
+    /* The box scales by 1 / 0.4: (1, 1)-(10, 5), class and score kept. */
+    ck_assert_int_eq(l.boxes.n, 1);
+    ck_assert_float_near(l.boxes.v[0].x0, 1.0, 1e-5);
+    ck_assert_float_near(l.boxes.v[0].y0, 1.0, 1e-5);
+    ck_assert_float_near(l.boxes.v[0].x1, 10.0, 1e-5);
+    ck_assert_float_near(l.boxes.v[0].y1, 5.0, 1e-5);
+    ck_assert_int_eq(l.boxes.v[0].cls, 3);
+    ck_assert_float_near(l.boxes.v[0].score, 0.9, 1e-6);
+    must_labels_free(&l);
+}
+END_TEST
+
+/* Forward by the evaluation transform and back gives the labels again
+ * where the window is at least as fine as the source (s = 2 and s = 1). */
+START_TEST(fit_then_unfit_is_identity)
+{
+    for (int side = 4; side <= 8; side += 4) {
+        must_map img = map(3, side, side);
+        must_labels l;
+        must_labels_init(&l);
+        l.has = MUST_LABEL_BIT(MUST_LABEL_SEGMENTATION);
+        l.seg = map(1, side, side);
+        for (int i = 0; i < side * side; i++)
+            l.seg.data[i] = (float)(i % 7);
+        must_map keep = map(1, side, side);
+        memcpy(keep.data, l.seg.data, sizeof(float) * (size_t)(side * side));
+        must_aug_tf tf;
+        ck_assert_int_eq(must_aug_example(&img, &l, 8, NULL, NULL, &tf, NULL), MUST_OK);
+        ck_assert_int_eq(must_aug_unfit_labels(&l, &tf, side, side, NULL), MUST_OK);
+        for (int i = 0; i < side * side; i++)
+            ck_assert_float_eq(l.seg.data[i], keep.data[i]);
+        must_map_free(&keep);
+        must_map_free(&img);
+        must_labels_free(&l);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("augment");
@@ -336,6 +404,8 @@ int main(void)
     tcase_add_test(tc, sample_stays_in_range);
     tcase_add_test(tc, example_keeps_image_and_labels_aligned);
     tcase_add_test(tc, photometric_touches_the_image_only);
+    tcase_add_test(tc, unfit_maps_and_boxes_back);
+    tcase_add_test(tc, fit_then_unfit_is_identity);
     suite_add_tcase(s, tc);
     return test_run(s);
 }

@@ -313,3 +313,48 @@ int must_aug_example(must_map *img, must_labels *l, int size, must_rng *r,
         *tf_out = tf;
     return MUST_OK;
 }
+
+/* The inverse of tf (without flip): output pixels of the window back to
+ * source pixels.  A window pixel u maps to source point x0 + (u + 0.5) / s,
+ * so source point x lies at window point (x - x0) s: a transform from the
+ * window with scale 1/s whose top-left corner is window point -x0 s. */
+static void unfit_tf(const must_aug_tf *tf, int src_w, int src_h, must_aug_tf *inv)
+{
+    inv->s = 1.0f / tf->s;
+    inv->x0 = -tf->x0 * tf->s;
+    inv->y0 = -tf->y0 * tf->s;
+    inv->out_w = src_w;
+    inv->out_h = src_h;
+    inv->flip = 0;
+}
+
+int must_aug_unfit_labels(must_labels *l, const must_aug_tf *tf, int src_w, int src_h,
+                          must_err *err)
+{
+    if (!(tf->s > 0.0f) || src_w <= 0 || src_h <= 0)
+        return must_err_set(err, MUST_EINVAL, "unfit: bad transform or size %dx%d", src_w,
+                            src_h);
+    must_aug_tf inv;
+    unfit_tf(tf, src_w, src_h, &inv);
+    int rc = MUST_OK;
+    if (tf->flip) {
+        if (l->has & MUST_LABEL_BIT(MUST_LABEL_DETECTION))
+            must_aug_flip_boxes(&l->boxes, tf->out_w);
+        if (l->has & MUST_LABEL_BIT(MUST_LABEL_SEGMENTATION))
+            must_aug_flip_map(&l->seg);
+        if (l->has & MUST_LABEL_BIT(MUST_LABEL_DEPTH))
+            must_aug_flip_map(&l->depth);
+        if (l->has & MUST_LABEL_BIT(MUST_LABEL_NORMAL))
+            must_aug_flip_normals(&l->normal);
+    }
+    if (l->has & MUST_LABEL_BIT(MUST_LABEL_DETECTION))
+        must_aug_boxes(&l->boxes, &inv);
+    if ((l->has & MUST_LABEL_BIT(MUST_LABEL_SEGMENTATION)) &&
+        (rc = relabel(&l->seg, &inv, (float)MUST_SEG_IGNORE, err)))
+        return rc;
+    if ((l->has & MUST_LABEL_BIT(MUST_LABEL_DEPTH)) && (rc = relabel(&l->depth, &inv, 0.0f, err)))
+        return rc;
+    if ((l->has & MUST_LABEL_BIT(MUST_LABEL_NORMAL)) && (rc = relabel(&l->normal, &inv, 0.0f, err)))
+        return rc;
+    return MUST_OK;
+}

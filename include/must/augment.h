@@ -91,6 +91,14 @@ MUST_API void must_aug_normalize(must_map *img);
 MUST_API int must_aug_example(must_map *img, must_labels *l, int size, must_rng *r,
                               const must_aug_opts *o, must_aug_tf *tf_out, must_err *err);
 
+/* The way back: labels made on the window of transform tf (predictions on
+ * an evaluation batch, say) moved to the source image's own size src_w x
+ * src_h, in place: boxes scale back and clip to the image, maps resample
+ * nearest (classes, depths and normals keep their values; what the window
+ * did not cover becomes 255, 0 or (0, 0, 0)), a flip is undone first. */
+MUST_API int must_aug_unfit_labels(must_labels *l, const must_aug_tf *tf, int src_w, int src_h,
+                                   must_err *err);
+
 #ifdef __cplusplus
 }
 #endif
