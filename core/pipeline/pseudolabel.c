@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "must/augment.h"
 #include "must/checkpoint.h"
+#include "must/image.h"
 #include "must/io.h"
 #include "pipeline-impl.h"
 
@@ -74,7 +76,8 @@ typedef struct labeller {
     char thr[PL_MAX_TASKS][256];
     char name[160];
     int *split_of;  /* each image's split in the set labelled */
-    int W, B, shard;
+    int S, B, shard;  /* S: the size the teachers see */
+    int native;       /* 1: the set's images are all S x S and labelled as they are */
     must_ctx *ctx;
     pl_progress pr;
     double t0;
@@ -155,20 +158,24 @@ static int label_example(labeller *lb, const must_batch *b, int i, void **preds,
     must_labels lab, pl;
     must_labels_init(&lab);
     must_labels_init(&pl);
-    int rc = must_dataset_load(unl, idx, lb->spec.tasks, NULL, &lab, err);
+    char *img = must_dataset_image_path(unl, idx);
+    int rc = img ? must_dataset_load(unl, idx, lb->spec.tasks, NULL, &lab, err)
+                 : must_err_set(err, MUST_ENOMEM, "out of memory");
+    int iw = 0, ih = 0, ch, depth;
+    if (rc == MUST_OK && !lb->native)
+        rc = must_png_info(img, &iw, &ih, &ch, &depth, err);
     for (int t = 0; t < lb->nm && rc == MUST_OK; t++) {
         if (lab.has & MUST_LABEL_BIT(lb->kind_of[t]))
             continue; /* supervised labels stay */
         rc = must_task_pseudo_label(lb->models[t].task[0], preds[t], b, i, &pl, err);
+        if (rc == MUST_OK && !lb->native)
+            rc = must_aug_unfit_labels(&pl, &b->tf[i], iw, ih, err);
         if (rc == MUST_OK && lb->kind_of[t] == MUST_LABEL_DEPTH)
             clamp_depth(&pl.depth, lb->spec.depth_scale);
         if (rc == MUST_OK)
             take_kind(&lab, &pl, lb->kind_of[t]);
         must_labels_free(&pl);
     }
-    char *img = rc ? NULL : must_dataset_image_path(unl, idx);
-    if (rc == MUST_OK && !img)
-        rc = must_err_set(err, MUST_ENOMEM, "out of memory");
     if (rc == MUST_OK)
         rc = must_dataset_writer_add_file(w, must_dataset_id(unl, idx), lb->split_of[idx], img,
                                           &lab, err);
@@ -215,7 +222,7 @@ static int label_part(labeller *lb, int p, must_err *err)
     snprintf(lb->name, sizeof lb->name, "%s-pseudo-%s", must_dataset_name(unl), part);
     lb->spec.name = lb->name;
     must_loader_opts lo;
-    pl_loader_eval(lb->e, -1, lb->W, &lo);
+    pl_loader_eval(lb->e, -1, lb->S, &lo);
     lo.batch = B;
     lo.first_epoch = 0;
     if ((rc = must_dataset_writer_new(dir, &lb->spec, &w, err)) ||
@@ -259,14 +266,13 @@ static int labeller_init(labeller *lb, must_err *err)
     const pl_label_job *job = lb->job;
     int W, H, rc = MUST_OK;
     must_dataset_size(job->unl, &W, &H);
-    if (W <= 0 || W != H)
-        return must_err_set(err, MUST_EINVAL,
-                            "dataset '%s': pseudo-labelling needs square images of one declared "
-                            "size (dataset.ini width = height), not %dx%d",
-                            must_dataset_name(job->unl), W, H);
     if (job->nteachers > PL_MAX_TASKS)
         return must_err_set(err, MUST_EINVAL, "more than %d teachers", PL_MAX_TASKS);
-    lb->W = W;
+    /* A set of square images of one declared size is labelled at that size
+     * as it is; any other is fitted to the training size like an evaluation
+     * batch and each image's labels moved back to its own size. */
+    lb->native = W > 0 && W == H;
+    lb->S = lb->native ? W : lb->e->image_size;
     for (int i = 0; i < job->nteachers && rc == MUST_OK; i++)
         rc = add_teacher(lb, i, err);
     if (rc)
