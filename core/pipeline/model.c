@@ -4,61 +4,137 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "must/checkpoint.h"
 #include "pipeline-impl.h"
 
-int pl_model_new(const must_experiment *e, const pl_head *heads, int n, pl_model *m,
-                 must_err *err)
+/* A copy of what one head is: name, plugin, options and class names. */
+static int desc_copy(pl_head_desc *d, const char *name, const char *plugin, int nopts,
+                     const char *const *keys, const char *const *values, int nclasses,
+                     const char *const *classes, must_err *err)
+{
+    memset(d, 0, sizeof *d);
+    snprintf(d->name, sizeof d->name, "%s", name);
+    snprintf(d->plugin, sizeof d->plugin, "%s", plugin);
+    d->keys = calloc((size_t)nopts + 1, sizeof *d->keys);
+    d->values = calloc((size_t)nopts + 1, sizeof *d->values);
+    d->classes = calloc((size_t)nclasses + 1, sizeof *d->classes);
+    if (!d->keys || !d->values || !d->classes)
+        return must_err_set(err, MUST_ENOMEM, "out of memory");
+    for (int k = 0; k < nopts; k++, d->nopts++)
+        if (!(d->keys[k] = strdup(keys[k])) || !(d->values[k] = strdup(values[k])))
+            return must_err_set(err, MUST_ENOMEM, "out of memory");
+    for (int c = 0; c < nclasses; c++, d->nclasses++)
+        if (!(d->classes[c] = strdup(classes[c] ? classes[c] : "")))
+            return must_err_set(err, MUST_ENOMEM, "out of memory");
+    return MUST_OK;
+}
+
+void pl_head_desc_free(pl_head_desc *d)
+{
+    for (int k = 0; k < d->nopts; k++) {
+        free(d->keys[k]);
+        free(d->values[k]);
+    }
+    for (int c = 0; c < d->nclasses; c++)
+        free(d->classes[c]);
+    free(d->keys);
+    free(d->values);
+    free(d->classes);
+    memset(d, 0, sizeof *d);
+}
+
+/* Head i: the plugin's instance, its options, built on the features. */
+static int build_head(pl_model *m, int i, const pl_head_desc *d, const must_feature_desc *fd,
+                      const char *source, must_err *err)
+{
+    char where[600];
+    snprintf(where, sizeof where, "%s: [task.%s]", source, d->name);
+    int rc = must_task_new(d->plugin, d->name, &m->task[i], err);
+    if (rc)
+        return rc;
+    m->ntasks = i + 1;
+    if ((rc = desc_copy(&m->desc[i], d->name, d->plugin, d->nopts, (const char *const *)d->keys,
+                        (const char *const *)d->values, d->nclasses,
+                        (const char *const *)d->classes, err)))
+        return rc;
+    for (int k = 0; k < d->nopts; k++)
+        if ((rc = must_task_set(m->task[i], d->keys[k], d->values[k], where, err)))
+            return rc;
+    must_task_env env = {0};
+    env.features = fd;
+    env.nclasses = d->nclasses;
+    env.class_names = d->nclasses ? (const char *const *)m->desc[i].classes : NULL;
+    env.image_size = m->image_size;
+    env.seed = m->bbc.seed * 1000003u + (uint64_t)i + 17;
+    if ((rc = must_task_build(m->task[i], &env, err)))
+        return rc;
+    m->sets[m->nsets++] = must_task_params(m->task[i]);
+    m->levels |= must_task_levels(m->task[i]);
+    return MUST_OK;
+}
+
+int pl_model_build(pl_model *m, const must_backbone_config *bb, int image_size,
+                   const pl_head_desc *heads, int n, const char *source, must_err *err)
 {
     memset(m, 0, sizeof *m);
     if (n > PL_MAX_TASKS)
         return must_err_set(err, MUST_EINVAL, "more than %d tasks in one model", PL_MAX_TASKS);
-    if (!(m->bb = must_backbone_new(&e->backbone, err)))
+    m->bbc = *bb;
+    m->image_size = image_size;
+    if (!(m->bb = must_backbone_new(bb, err)))
         return err ? err->code : MUST_EINVAL;
     m->sets[m->nsets++] = must_backbone_params(m->bb);
     must_feature_desc fd;
     must_backbone_features(m->bb, &fd);
-    int rc;
-    for (int i = 0; i < n; i++) {
-        const must_exp_task *s = heads[i].spec;
-        if ((rc = must_task_new(s->plugin, s->name, &m->task[i], err)))
-            goto fail;
-        m->ntasks = i + 1;
-        m->spec[i] = s;
-        char where[160];
-        snprintf(where, sizeof where, "%s: [task.%s]", e->file, s->name);
-        for (int k = 0; k < s->nopts; k++)
-            if ((rc = must_task_set(m->task[i], s->opts[k].key, s->opts[k].value, where, err)))
-                goto fail;
-        int kind = must_task_get_ops(m->task[i])->label_kind;
-        const must_dataset *ds = heads[i].classes_from;
-        int nc = ds ? must_dataset_nclasses(ds, kind) : 0;
-        const char *names[256];
+    int rc = MUST_OK;
+    for (int i = 0; i < n && !rc; i++)
+        rc = build_head(m, i, &heads[i], &fd, source, err);
+    if (rc)
+        pl_model_free(m);
+    return rc;
+}
+
+int pl_model_new(const must_experiment *e, const pl_head *heads, int n, pl_model *m,
+                 must_err *err)
+{
+    if (n > PL_MAX_TASKS)
+        return must_err_set(err, MUST_EINVAL, "more than %d tasks in one model", PL_MAX_TASKS);
+    pl_head_desc d[PL_MAX_TASKS];
+    memset(d, 0, sizeof d);
+    int rc = MUST_OK, nd = 0;
+    for (; nd < n && !rc; nd++) {
+        const must_exp_task *s = heads[nd].spec;
+        /* The label kind decides which of the set's class lists the head
+         * takes; the experiment knows it from the plugin. */
+        const must_dataset *ds = heads[nd].classes_from;
+        int nc = ds ? must_dataset_nclasses(ds, s->kind) : 0;
+        const char *names[256], *keys[64], *values[64];
         for (int c = 0; c < nc && c < 256; c++)
-            names[c] = must_dataset_class_name(ds, kind, c);
-        must_task_env env = {0};
-        env.features = &fd;
-        env.nclasses = nc;
-        env.class_names = nc ? names : NULL;
-        env.image_size = e->image_size;
-        env.seed = e->backbone.seed * 1000003u + (uint64_t)i + 17;
-        if ((rc = must_task_build(m->task[i], &env, err)))
-            goto fail;
-        m->sets[m->nsets++] = must_task_params(m->task[i]);
-        m->levels |= must_task_levels(m->task[i]);
+            names[c] = must_dataset_class_name(ds, s->kind, c);
+        int no = s->nopts < 64 ? s->nopts : 64;
+        for (int k = 0; k < no; k++) {
+            keys[k] = s->opts[k].key;
+            values[k] = s->opts[k].value;
+        }
+        rc = desc_copy(&d[nd], s->name, s->plugin, no, keys, values, nc < 256 ? nc : 256, names,
+                       err);
     }
-    return MUST_OK;
-fail:
-    pl_model_free(m);
+    if (!rc)
+        rc = pl_model_build(m, &e->backbone, e->image_size, d, n, e->file, err);
+    for (int i = 0; i < nd; i++)
+        pl_head_desc_free(&d[i]);
     return rc;
 }
 
 void pl_model_free(pl_model *m)
 {
-    for (int i = 0; i < m->ntasks; i++)
+    for (int i = 0; i < m->ntasks; i++) {
         must_task_free(m->task[i]);
+        pl_head_desc_free(&m->desc[i]);
+    }
     must_backbone_free(m->bb);
     memset(m, 0, sizeof *m);
 }

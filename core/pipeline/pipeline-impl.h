@@ -48,11 +48,25 @@ double pl_now(void);
 
 /* ---- model.c: a backbone and its heads ---------------------------------- */
 
-/* Parameter sets: [0] the backbone, [1 + i] head i. */
+/* What a head is, without its weights: its name, its plugin and the
+ * plugin's options, the names of its classes (all owned). */
+typedef struct pl_head_desc {
+    char name[MUST_EXP_NAME_MAX + 1], plugin[MUST_EXP_NAME_MAX + 1];
+    int nopts;
+    char **keys, **values;
+    int nclasses;
+    char **classes;
+} pl_head_desc;
+void pl_head_desc_free(pl_head_desc *d);
+
+/* Parameter sets: [0] the backbone, [1 + i] head i.  bbc, image_size and
+ * desc are what the model was built from (a checkpoint's model card). */
 typedef struct pl_model {
     must_backbone *bb;
+    must_backbone_config bbc;
+    int image_size;
     must_task *task[PL_MAX_TASKS];
-    const must_exp_task *spec[PL_MAX_TASKS];
+    pl_head_desc desc[PL_MAX_TASKS];
     int ntasks;
     unsigned levels;
     must_params *sets[PL_MAX_TASKS + 1];
@@ -67,6 +81,10 @@ typedef struct pl_head {
 
 int pl_model_new(const must_experiment *e, const pl_head *heads, int n, pl_model *m,
                  must_err *err);
+/* The same from head descriptions; `source` names the experiment or the
+ * checkpoint in messages ("SOURCE: [task.NAME]: ..."). */
+int pl_model_build(pl_model *m, const must_backbone_config *bb, int image_size,
+                   const pl_head_desc *heads, int n, const char *source, must_err *err);
 void pl_model_free(pl_model *m);
 /* Loads the backbone's weights only (heads and optimizer entries in the
  * file are ignored). */
