@@ -29,6 +29,7 @@ int must_cmd_run(int argc, char **argv);
 int must_cmd_train(int argc, char **argv);
 int must_cmd_label(int argc, char **argv);
 int must_cmd_eval(int argc, char **argv);
+int must_cmd_predict(int argc, char **argv);
 
 /* Shared helpers for commands. */
 int must_cli_usage_error(const char *cmd, const char *fmt, ...);

@@ -10,6 +10,7 @@
 #include "must/checkpoint.h"
 #include "must/image.h"
 #include "must/model.h"
+#include "must/predict.h"
 #include "must/safetensors.h"
 
 static void usage(FILE *fp)
@@ -25,7 +26,9 @@ static void usage(FILE *fp)
             "  --levels LIST      any of C2..C5, P2..P7, comma-separated (required)\n"
             "  --out FILE         the safetensors file to write, atomically (required)\n"
             "  --checkpoint FILE  backbone weights (safetensors; torchvision names; other\n"
-            "                     tensors such as heads are ignored); default: random init\n"
+            "                     tensors such as heads are ignored); default: random init.\n"
+            "                     A checkpoint must trained carries its backbone's\n"
+            "                     configuration, used unless backbone options are given\n"
             "  --reference        the reference backbone (ResNet-18, width 0.5, FPN 64)\n"
             "  --depth N --width F --fpn-channels N --fpn-levels A-B --fpn-bn --no-fpn\n"
             "                     the backbone, as `must model` (default ResNet-50, FPN 256)\n"
@@ -48,6 +51,7 @@ static int parse_width(const char *v, float *out)
 
 typedef struct feat_opts {
     const char *out, *ckpt, *levels;
+    int bb_given;       /* a backbone option was given: the card is not read */
     unsigned want;
     int normalize_imagenet, batch, threads;
     must_backbone_config bb;
@@ -86,24 +90,29 @@ static int parse(int argc, char **argv, feat_opts *o)
                                             v);
             i++;
         } else if (strcmp(a, "--reference") == 0) {
+            o->bb_given = 1;
             o->bb.depth = 18;
             o->bb.width = 0.5f;
             o->bb.fpn_channels = 64;
         } else if (strcmp(a, "--depth") == 0) {
+            o->bb_given = 1;
             if ((x = must_cli_int("features", a, v, 18, 152)) < 0)
                 return 2;
             o->bb.depth = x;
             i++;
         } else if (strcmp(a, "--width") == 0) {
+            o->bb_given = 1;
             if (parse_width(v, &o->bb.width))
                 return 2;
             i++;
         } else if (strcmp(a, "--fpn-channels") == 0) {
+            o->bb_given = 1;
             if ((x = must_cli_int("features", a, v, 0, 4096)) < 0)
                 return 2;
             o->bb.fpn_channels = x;
             i++;
         } else if (strcmp(a, "--fpn-levels") == 0) {
+            o->bb_given = 1;
             int lo, hi;
             char tail;
             if (!v || sscanf(v, "%d-%d%c", &lo, &hi, &tail) != 2)
@@ -113,8 +122,10 @@ static int parse(int argc, char **argv, feat_opts *o)
             o->bb.fpn_max_level = hi;
             i++;
         } else if (strcmp(a, "--fpn-bn") == 0) {
+            o->bb_given = 1;
             o->bb.fpn_bn = 1;
         } else if (strcmp(a, "--no-fpn") == 0) {
+            o->bb_given = 1;
             o->bb.fpn_channels = 0;
         } else if (strcmp(a, "--batch") == 0) {
             if ((x = must_cli_int("features", a, v, 1, 4096)) < 0)
@@ -135,6 +146,15 @@ static int parse(int argc, char **argv, feat_opts *o)
     if (!o->levels)
         return must_cli_usage_error("features", "--levels is required");
     must_err err = {0};
+    /* A checkpoint that must trained says what its backbone is. */
+    if (o->ckpt && !o->bb_given) {
+        int rc = must_model_card_backbone(o->ckpt, &o->bb, NULL, &err);
+        if (rc && rc != MUST_ENOTFOUND) {
+            fprintf(stderr, "must features: %s\n", err.msg);
+            return 1;
+        }
+        err.code = 0;
+    }
     if (must_levels_parse(o->levels, &o->want, &err) != MUST_OK)
         return must_cli_usage_error("features", "%s", err.msg);
     for (int l = MUST_P2; l < MUST_NLEVELS; l++) {

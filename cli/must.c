@@ -25,6 +25,7 @@ static const must_cmd commands[] = {
     {"train", must_cmd_train, "train one model of an experiment (a teacher or the student)"},
     {"label", must_cmd_label, "pseudo-label an experiment's unlabelled sets with its teachers"},
     {"eval", must_cmd_eval, "evaluate a checkpoint on a dataset split"},
+    {"predict", must_cmd_predict, "apply a trained model to images: labels, overlays, JSON"},
     {"demo", must_cmd_demo, "the whole MuST pipeline on the built-in world (--quick: minutes)"},
 };
 #define NCMD (int)(sizeof commands / sizeof commands[0])

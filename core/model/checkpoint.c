@@ -71,7 +71,7 @@ static int add_tensor(must_st_writer *w, const char *name, const must_tensor *t,
 int must_ckpt_save(const char *path, must_params *const *sets, int nsets,
                    const must_ckpt_save_opts *opts, must_err *err)
 {
-    must_ckpt_save_opts none = {NULL, NULL, NULL, -1};
+    must_ckpt_save_opts none = {NULL, NULL, NULL, -1, NULL};
     if (!opts)
         opts = &none;
     must_st_writer *w = must_st_writer_new();
@@ -130,6 +130,8 @@ int must_ckpt_save(const char *path, must_params *const *sets, int nsets,
         if ((rc = must_st_writer_meta(w, MUST_CKPT_META_RNG, buf, err)))
             goto out;
     }
+    if (opts->model && (rc = must_st_writer_meta(w, MUST_CKPT_META_MODEL, opts->model, err)))
+        goto out;
     if (opts->config && (rc = must_st_writer_meta(w, MUST_CKPT_META_CONFIG, opts->config, err)))
         goto out;
     if (opts->step >= 0) {
@@ -159,6 +161,7 @@ void must_ckpt_report_free(must_ckpt_report *r)
     free(r->missing);
     free(r->unexpected);
     free(r->config);
+    free(r->model);
     memset(r, 0, sizeof *r);
     r->step = -1;
 }
@@ -434,6 +437,9 @@ int must_ckpt_load(const char *path, must_params *const *sets, int nsets,
     }
     const char *cfg = must_st_meta(st, MUST_CKPT_META_CONFIG);
     if (cfg && !(r->config = cat2(cfg, "")))
+        goto oom;
+    const char *card = must_st_meta(st, MUST_CKPT_META_MODEL);
+    if (card && !(r->model = cat2(card, "")))
         goto oom;
 
     /* Commit: nothing below can fail (dtypes and shapes were checked). */

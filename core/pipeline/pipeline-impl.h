@@ -3,7 +3,7 @@
  * the events through which they report progress.
  *
  * Files, lowest first (each calls only those above it in this list):
- * progress.c (events), model.c (backbone + heads), evaluate.c, trainer.c,
+ * progress.c (events), model.c (backbone + heads), card.c, evaluate.c, trainer.c,
  * pseudolabel.c; then the run's files in run-impl.h. */
 #ifndef MUST_PIPELINE_IMPL_H
 #define MUST_PIPELINE_IMPL_H
@@ -91,6 +91,22 @@ void pl_model_free(pl_model *m);
 int pl_model_load_backbone(pl_model *m, const char *path, must_err *err);
 /* Runs the backbone and every head on b's images; preds[i] is head i's. */
 int pl_model_forward(pl_model *m, must_ctx *ctx, const must_batch *b, void **preds);
+
+/* ---- card.c: a checkpoint's model card ---------------------------------- */
+
+/* The model card of m (JSON text, malloc'd; NULL when out of memory). */
+char *pl_card_json(const pl_model *m);
+/* What a card says: build the model with pl_model_build. */
+typedef struct pl_card {
+    must_backbone_config bbc;
+    int image_size;
+    pl_head_desc desc[PL_MAX_TASKS];
+    int ntasks;
+} pl_card;
+/* Reads the card of checkpoint `path`; an error names the file when it has
+ * none or a malformed one. */
+int pl_card_read(const char *path, pl_card *c, must_err *err);
+void pl_card_free(pl_card *c);
 
 /* Loader options for training and for a pass over a split. */
 void pl_loader_train(const must_experiment *e, const must_exp_train *tr, int sampling,

@@ -98,12 +98,13 @@ static void loss_text(const pl_model *m, const double *lval, char *buf, size_t l
 
 static int save(const must_experiment *e, must_params *const *sets, int nsets,
                 const must_optim *opt, const char *path, long step, const csvbuf *csv,
-                const char *csv_path, must_err *err)
+                const char *csv_path, const char *card, must_err *err)
 {
     must_ckpt_save_opts so = {0};
     so.optim = opt;
     so.config = e->text;
     so.step = step;
+    so.model = card;
     /* The curve first: a kill between the two writes then leaves a CSV
      * ahead of the checkpoint, which a resume trims to the checkpoint's step
      * (csv_reload); the other order left a checkpoint ahead of its curve,
@@ -132,6 +133,7 @@ typedef struct trainer {
     int nsets;
     csvbuf csv;
     long start, last_saved;
+    char *card;     /* the model card every checkpoint carries */
 } trainer;
 
 /* What one step computed. */
@@ -151,6 +153,7 @@ static void trainer_free(trainer *t)
     free(t->resume);
     free(t->final);
     free(t->csv_path);
+    free(t->card);
 }
 
 /* Paths, the context, the learned weights' parameters, the optimizer. */
@@ -162,10 +165,11 @@ static int trainer_init(trainer *t, must_err *err)
     t->final = must_path_join(o->dir, "model.safetensors");
     t->csv_path = must_path_join(o->dir, "loss.csv");
     t->ctx = must_ctx_new(t->e->threads);
+    t->card = pl_card_json(m);
     t->last_saved = -1;
     t->nsets = m->nsets;
     memcpy(t->sets, m->sets, (size_t)m->nsets * sizeof *t->sets);
-    if (!t->resume || !t->final || !t->csv_path || !t->ctx)
+    if (!t->resume || !t->final || !t->csv_path || !t->ctx || !t->card)
         return must_err_set(err, MUST_ENOMEM, "out of memory");
     int rc = must_mkdir_p(o->dir, err);
     if (rc)
@@ -382,7 +386,8 @@ static int after_step(trainer *t, long step, const step_out *so, must_err *err)
     }
     if (!ckpt)
         return MUST_OK;
-    int rc = save(t->e, t->sets, t->nsets, t->opt, t->resume, step + 1, &t->csv, t->csv_path, err);
+    int rc = save(t->e, t->sets, t->nsets, t->opt, t->resume, step + 1, &t->csv, t->csv_path,
+                  t->card, err);
     if (!rc)
         t->last_saved = step + 1;
     return rc;
@@ -447,7 +452,7 @@ int pl_train(const must_experiment *e, pl_model *m, const pl_train_opts *o, must
     }
     /* The final weights carry no optimizer state: they are a representation. */
     if (!rc && !(rc = save(e, m->sets, m->nsets, NULL, t.final, o->train->steps, &t.csv,
-                           t.csv_path, err)))
+                           t.csv_path, t.card, err)))
         remove(t.resume);
     trainer_free(&t);
     return rc;

@@ -4,10 +4,12 @@
  * random init, a teacher, a student, the multi-task baseline or a file. */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "must/checkpoint.h"
 #include "must/io.h"
 #include "run-impl.h"
 
@@ -66,11 +68,32 @@ typedef struct sweep_ctx {
 } sweep_ctx;
 
 /* Saves val and test metrics after `step` updates, as one line each. */
+/* The weights after `step` updates, kept until the sweep has chosen: the
+ * chosen point's become the unit's model.safetensors (keep_chosen). */
+static int save_snapshot(const char *dir, long step, const pl_model *m, must_err *err)
+{
+    char name[64];
+    snprintf(name, sizeof name, "model-%ld.safetensors", step);
+    char *path = must_path_join(dir, name), *card = pl_card_json(m);
+    must_ckpt_save_opts so = {0};
+    so.step = step;
+    so.model = card;
+    int rc = path && card ? must_ckpt_save(path, m->sets, m->nsets, &so, err)
+                          : must_err_set(err, MUST_ENOMEM, "out of memory");
+    free(path);
+    free(card);
+    return rc;
+}
+
 static int at_milestone(void *user, long step, pl_model *m, must_err *err)
 {
     sweep_ctx *c = user;
     double val[64], test[64];
-    int rc = pl_evaluate(c->e, m, 0, c->ds, MUST_SPLIT_VAL, val, err);
+    /* The snapshot first: a milestone whose eval file is there has its
+     * weights too. */
+    int rc = save_snapshot(c->dir, step, m, err);
+    if (!rc)
+        rc = pl_evaluate(c->e, m, 0, c->ds, MUST_SPLIT_VAL, val, err);
     if (!rc)
         rc = pl_evaluate(c->e, m, 0, c->ds, MUST_SPLIT_TEST, test, err);
     if (rc)
@@ -202,6 +225,32 @@ static int choose(const must_exp_transfer *tr, int li, const char *ldir, const c
     return MUST_OK;
 }
 
+/* The chosen point's weights become dir/model.safetensors; the other
+ * snapshots go.  A rerun after a kill between the two finds the model
+ * there already. */
+static int keep_chosen(const char *dir, const must_exp_transfer *tr, const best_point *best,
+                       must_err *err)
+{
+    char sub[96];
+    snprintf(sub, sizeof sub, "lr%d/model-%ld.safetensors", best->lr, tr->steps[best->step]);
+    char *from = must_path_join(dir, sub), *to = must_path_join(dir, "model.safetensors");
+    int rc = from && to ? MUST_OK : must_err_set(err, MUST_ENOMEM, "out of memory");
+    if (!rc && !must_file_exists(to) && rename(from, to) != 0)
+        rc = must_err_set(err, MUST_EIO, "%s: cannot keep the chosen model %s: %s", dir, from,
+                          strerror(errno));
+    for (int li = 0; li < tr->nlr && !rc; li++)
+        for (int si = 0; si < tr->nsteps; si++) {
+            snprintf(sub, sizeof sub, "lr%d/model-%ld.safetensors", li, tr->steps[si]);
+            char *p = must_path_join(dir, sub);
+            if (p)
+                remove(p);
+            free(p);
+        }
+    free(from);
+    free(to);
+    return rc;
+}
+
 int run_transfer_one(run_state *r, int ri, int ti, run_result *res, must_err *err)
 {
     const must_experiment *e = r->e;
@@ -240,7 +289,7 @@ int run_transfer_one(run_state *r, int ri, int ti, run_result *res, must_err *er
     res->lr = tr->lrs[best.lr];
     res->steps = tr->steps[best.step];
     res->lower_better = lower;
-    if (!finished)
+    if (!finished && !(rc = keep_chosen(dir, tr, &best, err)))
         rc = run_unit_finish(dir, h, err);
 out:
     free(src);

@@ -30,12 +30,14 @@ extern "C" {
 #define MUST_CKPT_META_OPTIM_STEP "must.optim.step" /* decimal optimizer step */
 #define MUST_CKPT_META_RNG "must.rng"             /* 4 x 16 hex digits, ':'-separated */
 #define MUST_CKPT_META_CONFIG "must.config"       /* the experiment's INI text */
+#define MUST_CKPT_META_MODEL "must.model"         /* the model card (JSON, docs/checkpoints.md) */
 
 typedef struct must_ckpt_save_opts {
     const must_optim *optim; /* NULL: no optimizer state */
     const must_rng *rng;     /* NULL: no RNG state */
     const char *config;      /* NULL: no config text (must be UTF-8) */
     long step;               /* < 0: no step */
+    const char *model;       /* NULL: no model card (JSON text) */
 } must_ckpt_save_opts;
 
 /* Writes every tensor (parameters and buffers) of the nsets sets, and what
@@ -74,6 +76,7 @@ typedef struct must_ckpt_report {
     long step;          /* "must.step", or -1 */
     char *config;       /* "must.config", or NULL */
     int has_optim, has_rng;
+    char *model;        /* "must.model", or NULL */
 } must_ckpt_report;
 
 MUST_API void must_ckpt_report_free(must_ckpt_report *r);
