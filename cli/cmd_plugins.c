@@ -66,7 +66,9 @@ static void print_options(const must_task_ops *o)
         const must_task_option *op = &o->options[i];
         printf("    %-*s  %-6s  default %-8s %s", w, op->name, must_conf_type_name(op->type),
                op->def, op->help ? op->help : "");
-        if (op->type == MUST_OPT_CHOICE)
+        if (op->type & MUST_OPT_PSEUDO)
+            printf(" (pseudo labels only)");
+        if (MUST_CONF_TYPE(op->type) == MUST_OPT_CHOICE)
             printf(" (%s)", op->choices);
         else if (op->min != op->max)
             printf(" [%g..%g]", op->min, op->max);

@@ -232,6 +232,11 @@ redo "$tmp/seg-8.ini" "teachers/seg label/unl student multitask transfer/supervi
 sed '/^\[teacher.depth\]/,/^\[/ s/^steps = 6/steps = 7/' "$tmp/seg-8.ini" >"$tmp/depth-7.ini"
 redo "$tmp/depth-7.ini" "teachers/depth label/unl student student-d multitask transfer/multitask/dseg
       transfer/must/dseg transfer/must-d/dseg"
+# An option that shapes pseudo labels only (segmentation's threshold)
+# relabels the set and retrains what reads the labels, not the teacher; the
+# depth-only student reads none of the segmentation labels.
+sed '/^\[task.segmentation\]/a threshold = 0.4' "$tmp/depth-7.ini" >"$tmp/thr.ini"
+redo "$tmp/thr.ini" "label/unl student transfer/must/dseg"
 
 # ---- A diverging loss: lr 100 with weight decay 1 grows the weights a
 # hundredfold a step until they overflow. ----

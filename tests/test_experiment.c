@@ -193,6 +193,13 @@ START_TEST(test_errors)
         "bad.ini:4: [task.classification]", "temperature");
     bad("[task.x]\nplugin = nosuchplugin\n", "bad.ini:1: [task.x]", "nosuchplugin");
     bad("[data.a]\n", "[data.a]", "exactly one");
+    /* What a set reads must exist, checked before anything runs. */
+    bad("[experiment]\n[data.a]\nworld = teach-clss\n", "bad.ini:3: [data.a] world:",
+        "teach-clss");
+    bad("[data.a]\npath = /nonexistent/set\ncount = 5\n", "bad.ini:3: [data.a] count:",
+        "world sets only");
+    bad("[data.a]\npath = /nonexistent/set\n", "bad.ini:2: [data.a] path:",
+        "no dataset at /nonexistent/set");
     bad("[data.a]\nworld=w\n[task.classification]\n[teacher.t]\ndata = a\n", "[teacher.t] task",
         "required");
     bad("[compare]\nrepresentations = random, bogus\n", "[compare] representations", "bogus");

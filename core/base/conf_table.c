@@ -63,8 +63,9 @@ static int type_ok(const must_conf_key *k, unsigned rules)
 {
     int t = MUST_CONF_TYPE(k->type), flags = k->type & ~0xfff;
     if (rules & MUST_CONF_CHECK_ABI)
-        return k->type >= MUST_CONF_INT && k->type <= MUST_CONF_CHOICE;
-    if (flags & ~MUST_CONF_OPTIONAL || (flags && t != MUST_CONF_CHOICE))
+        return t >= MUST_CONF_INT && t <= MUST_CONF_CHOICE && !(flags & ~MUST_CONF_PSEUDO);
+    if (flags & ~(MUST_CONF_OPTIONAL | MUST_CONF_PSEUDO) ||
+        ((flags & MUST_CONF_OPTIONAL) && t != MUST_CONF_CHOICE))
         return 0;
     return t >= MUST_CONF_USER || must_conf_size(k) > 0;
 }

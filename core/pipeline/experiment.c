@@ -19,6 +19,7 @@
 #include "must/labels.h"
 #include "must/plugin.h"
 #include "must/sampler.h"
+#include "must/world.h"
 
 /* ------------------------------------------------------------------------ */
 /* The key tables. */
@@ -721,6 +722,52 @@ static int finish_data(parser *p)
     return MUST_OK;
 }
 
+/* The line of key k in section sec, or the section's line. */
+static int key_line(const parser *p, const char *sec, const char *k, int fallback)
+{
+    int s = must_ini_find_section(&p->ini, sec);
+    const must_ini_entry *en = s >= 0 ? must_ini_get(&p->ini, s, k) : NULL;
+    return en ? en->line : fallback;
+}
+
+/* What each [data.X] reads exists, before anything runs: a path holds a
+ * dataset, a world domain loads; the world's own keys beside a path are a
+ * mistake, not something to ignore. */
+static int check_data_sources(parser *p)
+{
+    must_experiment *e = p->e;
+    static const char *const world_only[] = {"count", "size", "seed"};
+    for (int i = 0; i < e->ndata; i++) {
+        const must_exp_data *d = &e->data[i];
+        char sec[MUST_EXP_NAME_MAX + 8];
+        snprintf(sec, sizeof sec, "data.%s", d->name);
+        if (d->world) {
+            must_world_domain *dom = NULL;
+            must_err we = {0};
+            if (must_world_domain_load(d->world, &dom, &we))
+                return perr(p, key_line(p, sec, "world", d->line), sec, "world", "%s", we.msg);
+            must_world_domain_free(dom);
+            continue;
+        }
+        for (int k = 0; k < 3; k++) {
+            int s = must_ini_find_section(&p->ini, sec);
+            const must_ini_entry *en = s >= 0 ? must_ini_get(&p->ini, s, world_only[k]) : NULL;
+            if (en)
+                return perr(p, en->line, sec, world_only[k],
+                            "applies to world sets only; this set is read from path = %s",
+                            d->path);
+        }
+        char *ini = must_path_join(d->path, "dataset.ini");
+        int there = ini && must_file_exists(ini);
+        free(ini);
+        if (!there)
+            return perr(p, key_line(p, sec, "path", d->line), sec, "path",
+                        "no dataset at %s (it has no dataset.ini; make one with must import or "
+                        "must world generate)", d->path);
+    }
+    return MUST_OK;
+}
+
 /* Loads each task's plugin: its label kind, and its options checked. */
 static int check_task_opts(parser *p, must_exp_task *t)
 {
@@ -734,9 +781,13 @@ static int check_task_opts(parser *p, must_exp_task *t)
     if (rc)
         return must_err_set(p->err, rc, "%s: plugin '%s': %s", where, t->plugin, e.msg);
     t->kind = must_task_get_ops(inst)->label_kind;
+    const must_task_option *rows = must_task_get_ops(inst)->options;
     for (int i = 0; i < t->nopts && rc == MUST_OK; i++) {
         snprintf(where, sizeof where, "%s:%d: [task.%s]", p->file, t->opts[i].line, t->name);
         rc = must_task_set(inst, t->opts[i].key, t->opts[i].value, where, p->err);
+        for (const must_task_option *o = rows; rc == MUST_OK && o && o->name; o++)
+            if (strcmp(o->name, t->opts[i].key) == 0)
+                t->opts[i].pseudo_only = (o->type & MUST_OPT_PSEUDO) != 0;
     }
     must_task_free(inst);
     return rc;
@@ -896,7 +947,9 @@ static int build(parser *p)
             return rc;
     if ((rc = finish_transfers(p)))
         return rc;
-    return finish_compare(p);
+    if ((rc = finish_compare(p)))
+        return rc;
+    return check_data_sources(p);
 }
 
 int must_exp_parse(const char *text, const char *file, must_experiment **out, must_err *err)

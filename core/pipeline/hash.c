@@ -49,11 +49,18 @@ uint64_t run_hash_common(const must_experiment *e)
     return pl_hash(0, s);
 }
 
-static uint64_t hash_task(uint64_t h, const must_exp_task *t)
+/* A task section: its name, plugin and the options that shape training
+ * (pseudo = 0) or those that shape pseudo labels only (pseudo = 1), which
+ * the label units hash instead. */
+static uint64_t hash_task(uint64_t h, const must_exp_task *t, int pseudo)
 {
-    h = pl_hash(h, t->name);
-    h = pl_hash(h, t->plugin);
+    if (!pseudo) {
+        h = pl_hash(h, t->name);
+        h = pl_hash(h, t->plugin);
+    }
     for (int i = 0; i < t->nopts; i++) {
+        if (t->opts[i].pseudo_only != pseudo)
+            continue;
         h = pl_hash(h, t->opts[i].key);
         h = pl_hash(h, t->opts[i].value);
     }
@@ -78,7 +85,7 @@ void run_hash_inputs(run_state *r)
         const must_exp_teacher *t = &e->teachers[i];
         uint64_t h = pl_hash(c, "teacher");
         h = pl_hash(h, t->name);
-        h = hash_task(h, &e->tasks[t->task]);
+        h = hash_task(h, &e->tasks[t->task], 0);
         h = hash_train(h, &t->train);
         char s[32];
         snprintf(s, sizeof s, "%016" PRIx64, r->data_hash[t->data]);
@@ -105,6 +112,9 @@ uint64_t run_hash_label(const run_state *r, int li, const must_exp_student *only
             continue;
         snprintf(s, sizeof s, "%016" PRIx64, r->teacher_hash[t]);
         h = pl_hash(h, s);
+        /* How the teacher's labels are made: its plugin's pseudo-only
+         * options (an empty list hashes to nothing, as before they were). */
+        h = hash_task(h, &e->tasks[e->teachers[t].task], 1);
     }
     return h;
 }
@@ -209,7 +219,7 @@ uint64_t run_hash_transfer(const run_state *r, int ti, uint64_t rh)
     const must_experiment *e = r->e;
     const must_exp_transfer *tr = &e->transfers[ti];
     uint64_t h = pl_hash(run_hash_common(e), "transfer");
-    h = hash_task(h, &e->tasks[tr->task]);
+    h = hash_task(h, &e->tasks[tr->task], 0);
     h = hash_train(h, &tr->train);
     char buf[2048];
     size_t u = (size_t)snprintf(buf, sizeof buf, "%016" PRIx64 " %016" PRIx64, rh,

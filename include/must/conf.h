@@ -50,6 +50,11 @@ enum must_conf_type {
 /* Or'ed into a row's type (the core's tables only): a MUST_CONF_CHOICE
  * that may be left empty, which stores -1 (none chosen). */
 #define MUST_CONF_OPTIONAL 0x1000
+/* Or'ed into a task plugin's option type (the one flag a plugin's table may
+ * use): the option shapes only the pseudo labels the head makes (a
+ * threshold, a temperature), not what it learns.  Changing it relabels;
+ * the teacher is not trained again. */
+#define MUST_CONF_PSEUDO 0x2000
 /* The type without its flags. */
 #define MUST_CONF_TYPE(type) ((type) & 0xfff)
 

@@ -31,6 +31,7 @@ extern "C" {
 typedef struct must_exp_kv {
     char *key, *value;
     int line;
+    int pseudo_only;   /* a plugin option that shapes pseudo labels only (MUST_OPT_PSEUDO) */
 } must_exp_kv;
 
 /* [data.NAME]: a dataset directory, or images rendered from a world domain

@@ -63,6 +63,8 @@ enum must_opt_type {
     MUST_OPT_CHOICE = MUST_CONF_CHOICE  /* int: index of the value in `choices` */
 };
 #define MUST_OPT_STRING_MAX MUST_CONF_STRING_MAX
+/* Or'ed into an option's type: it shapes pseudo labels only (must/conf.h). */
+#define MUST_OPT_PSEUDO MUST_CONF_PSEUDO
 
 /* Option names are plain words ([a-z0-9_]+), unique in their table; every
  * default must parse.  Ranges are inclusive.  The loader checks the table

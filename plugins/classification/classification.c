@@ -26,9 +26,9 @@ typedef struct cls_config {
 } cls_config;
 
 static const must_task_option options[] = {
-    {"temperature", MUST_OPT_FLOAT, offsetof(cls_config, temperature), "1",
+    {"temperature", MUST_OPT_FLOAT | MUST_OPT_PSEUDO, offsetof(cls_config, temperature), "1",
      "softmax temperature of the soft pseudo labels", NULL, 0.01, 100},
-    {"hard", MUST_OPT_BOOL, offsetof(cls_config, hard), "false",
+    {"hard", MUST_OPT_BOOL | MUST_OPT_PSEUDO, offsetof(cls_config, hard), "false",
      "pseudo labels are the one-hot argmax instead of the distribution", NULL, 0, 0},
     {NULL, 0, 0, NULL, NULL, NULL, 0, 0},
 };

@@ -68,7 +68,7 @@ static const must_task_option options[] = {
     OPT("nms", MUST_OPT_FLOAT, nms, "0.5", "per-class NMS IoU of the detections", 0, 1),
     OPT("max_detections", MUST_OPT_INT, max_detections, "100", "detections kept per image", 1,
         1e6),
-    OPT("pseudo_threshold", MUST_OPT_FLOAT, pseudo_threshold, "0.5",
+    OPT("pseudo_threshold", MUST_OPT_FLOAT | MUST_OPT_PSEUDO, pseudo_threshold, "0.5",
         "pseudo labels (and drawn predictions): detections scoring >= this", 0, 1),
     OPT("voc_11point", MUST_OPT_BOOL, voc_11point, "false",
         "AP50 by VOC2007's 11 points instead of all points", 0, 0),

@@ -31,7 +31,7 @@ typedef struct seg_config {
 static const must_task_option options[] = {
     {"channels", MUST_OPT_INT, offsetof(seg_config, channels), "64",
      "width of the head's three 3x3 convs", NULL, 1, 4096},
-    {"threshold", MUST_OPT_FLOAT, offsetof(seg_config, threshold), "0.5",
+    {"threshold", MUST_OPT_FLOAT | MUST_OPT_PSEUDO, offsetof(seg_config, threshold), "0.5",
      "pseudo labels keep the argmax where its probability is at least this, else 255", NULL, 0,
      1},
     {NULL, 0, 0, NULL, NULL, NULL, 0, 0},
