@@ -19,6 +19,8 @@ int must_cmd_bench(int argc, char **argv);
 int must_cmd_demo(int argc, char **argv);
 int must_cmd_dataset(int argc, char **argv);
 int must_cmd_import(int argc, char **argv);
+int must_cmd_import_coco(int argc, char **argv); /* `must import coco` */
+int must_cmd_export(int argc, char **argv);
 int must_cmd_inspect(int argc, char **argv);
 int must_cmd_world(int argc, char **argv);
 int must_cmd_world_preview(int argc, char **argv); /* `must world preview` */

@@ -1,5 +1,6 @@
 /* cmd_import.c - `must import imagefolder DIR OUT`: DIR/<class>/<image>.png to a
- * classification dataset with a deterministic train/val/test split. */
+ * classification dataset with a deterministic train/val/test split; `must
+ * import coco` is in import_coco.c. */
 #include "config.h"
 
 #include <stdio.h>
@@ -13,7 +14,9 @@ static void usage(FILE *fp)
 {
     fprintf(fp,
             "usage: must import imagefolder DIR OUT [--name NAME] [--val F] [--test F]\n"
-            "                                       [--seed S]\n\n"
+            "                                       [--seed S]\n"
+            "       must import coco --annotations FILE[:SPLIT] --images DIR OUT [...]\n"
+            "                                       (see must import coco --help)\n\n"
             "Builds the classification dataset OUT (docs/dataset-format.md) from the layout\n"
             "DIR/<class>/<image>.png: classes are the subdirectories in byte order, image ids\n"
             "<class>_<stem>.  Per class, a seeded shuffle puts a fraction F of the images in\n"
@@ -106,6 +109,8 @@ static int import_imagefolder(int argc, char **argv)
 
 int must_cmd_import(int argc, char **argv)
 {
-    static const must_cli_sub subs[] = {{"imagefolder", import_imagefolder}, {NULL, NULL}};
+    static const must_cli_sub subs[] = {{"imagefolder", import_imagefolder},
+                                        {"coco", must_cmd_import_coco},
+                                        {NULL, NULL}};
     return must_cli_dispatch("import", "format", argc, argv, subs, usage);
 }

@@ -12,6 +12,8 @@ typedef struct ds_task {
     char *teacher;     /* NULL unless pseudo */
     char *threshold;   /* as written, or NULL */
     float scale;       /* depth: metres per unit */
+    int nids;          /* `ids`: the classes' ids in the set they came from, or 0 */
+    int *ids;
     int nx;            /* x_ keys, kept for tools of one's own */
     char **xkeys, **xvals;
 } ds_task;

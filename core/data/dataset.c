@@ -452,6 +452,7 @@ void must_dataset_close(must_dataset *ds)
         free(t->classes);
         free(t->teacher);
         free(t->threshold);
+        free(t->ids);
         for (int i = 0; i < t->nx; i++) {
             free(t->xkeys[i]);
             free(t->xvals[i]);
@@ -521,6 +522,11 @@ int must_dataset_source(const must_dataset *ds, int kind)
 const char *must_dataset_teacher(const must_dataset *ds, int kind)
 {
     return kind >= 0 && kind < MUST_LABEL_NKINDS ? ds->t[kind].teacher : NULL;
+}
+
+const int *must_dataset_class_ids(const must_dataset *ds, int kind)
+{
+    return kind >= 0 && kind < MUST_LABEL_NKINDS && ds->t[kind].nids ? ds->t[kind].ids : NULL;
 }
 
 float must_dataset_depth_scale(const must_dataset *ds)

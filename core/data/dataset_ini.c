@@ -5,6 +5,8 @@
  * is reported and reading goes on. */
 #include "config.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -31,7 +33,8 @@ enum {
     K_KINDS = MUST_CONF_USER, /* label kinds, comma-separated, into a bit set */
     K_NAMES,                  /* class names, non-empty and distinct, into a ds_task */
     K_POSITIVE,               /* float > 0 */
-    K_ENCODING                /* the normal maps' encoding: MUST_NORMAL_ENCODING */
+    K_ENCODING,               /* the normal maps' encoding: MUST_NORMAL_ENCODING */
+    K_IDS                     /* distinct integers, comma-separated, into a ds_task */
 };
 
 #define END {NULL, 0, 0, NULL, NULL, NULL, 0, 0}
@@ -60,6 +63,8 @@ _Static_assert(MUST_SOURCE_SUPERVISED == 0 && MUST_SOURCE_PSEUDO == 1,
 static const must_conf_key class_keys[] = {
     {"classes", K_NAMES, T(classes), NULL, "class names, index = class id", NULL, 0, 0},
     SOURCE_KEYS,
+    {"ids", K_IDS, T(ids), NULL, "optional: each class's id in the set it came from", NULL, 0,
+     0},
     END,
 };
 static const must_conf_key depth_keys[] = {
@@ -124,6 +129,52 @@ static int parse_names(ds_task *t, const char *text, char *why, size_t whylen)
     return rc;
 }
 
+/* Class ids, comma-separated distinct integers, into t (the classes' ids
+ * in the set they came from: an export gives them back). */
+static int parse_ids(ds_task *t, const char *text, char *why, size_t whylen)
+{
+    free(t->ids);
+    t->ids = NULL;
+    t->nids = 0;
+    int cap = 0, rc = MUST_OK;
+    for (const char *p = text; *p && rc == MUST_OK;) {
+        char *end;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        const char *q = end;
+        while (*q == ' ' || *q == '\t')
+            q++;
+        if (end == p || errno || v < INT_MIN || v > INT_MAX || (*q && *q != ',')) {
+            rc = must_conf_refuse(why, whylen, "id %d is not a whole number", t->nids + 1);
+            break;
+        }
+        if (*q && !q[1]) {
+            rc = must_conf_refuse(why, whylen, "id %d is empty", t->nids + 2);
+            break;
+        }
+        for (int i = 0; i < t->nids && rc == MUST_OK; i++)
+            if (t->ids[i] == (int)v)
+                rc = must_conf_refuse(why, whylen, "id %ld is given twice", v);
+        if (rc == MUST_OK && t->nids == cap) {
+            cap = cap ? 2 * cap : 16;
+            int *n = realloc(t->ids, (size_t)cap * sizeof *n);
+            if (n)
+                t->ids = n;
+            else
+                rc = MUST_ENOMEM;
+        }
+        if (rc == MUST_OK)
+            t->ids[t->nids++] = (int)v;
+        p = *q ? q + 1 : q;
+    }
+    if (rc != MUST_OK) { /* a refused list is no list */
+        free(t->ids);
+        t->ids = NULL;
+        t->nids = 0;
+    }
+    return rc;
+}
+
 /* Label kinds, comma-separated, into a bit set: the known ones are kept
  * even when one is refused. */
 static int parse_kinds(unsigned *tasks, const char *text, char *why, size_t whylen)
@@ -153,6 +204,7 @@ static int parse_value(void *user, const must_conf_key *k, void *base, const cha
     switch (k->type) {
     case K_KINDS: return parse_kinds((unsigned *)((char *)base + k->offset), text, why, whylen);
     case K_NAMES: return parse_names(base, text, why, whylen);
+    case K_IDS: return parse_ids(base, text, why, whylen);
     case K_POSITIVE:
         s = strtof(text, &end);
         if (!*text || *end || !(s > 0.0f) || !isfinite(s))
@@ -285,7 +337,7 @@ static int check_task(ini_state *st, int k, int s, const int *lines)
     const char *sec = must_label_kind_name(k);
     ds_task *t = &st->ds->t[k];
     int sl = st->ini.sec[s].line, rc = MUST_OK;
-    enum { FIRST, SOURCE, TEACHER }; /* lines[] in the tables' order */
+    enum { FIRST, SOURCE, TEACHER, THRESHOLD, IDS }; /* lines[] in the tables' order */
     if (k <= MUST_LABEL_SEGMENTATION && !lines[FIRST])
         rc = issue(st, sl, sec, "classes", "missing");
     else if (k <= MUST_LABEL_SEGMENTATION && lines[FIRST] > 0 && t->nclasses == 0)
@@ -293,6 +345,8 @@ static int check_task(ini_state *st, int k, int s, const int *lines)
     else if (k == MUST_LABEL_SEGMENTATION && t->nclasses > 255)
         rc = issue(st, abs(lines[FIRST]), sec, "classes",
                    "%d classes, at most 255 fit an 8-bit mask", t->nclasses);
+    if (!rc && k <= MUST_LABEL_SEGMENTATION && lines[IDS] > 0 && t->nids != t->nclasses)
+        rc = issue(st, lines[IDS], sec, "ids", "%d ids for %d classes", t->nids, t->nclasses);
     if (!rc && k == MUST_LABEL_DEPTH && !lines[FIRST])
         rc = issue(st, sl, sec, "scale", "missing (metres per stored unit)");
     if (!rc && k == MUST_LABEL_NORMAL && !lines[FIRST])

@@ -49,6 +49,7 @@ static void free_tasks(ds_task *t)
         free(t[k].classes);
         free(t[k].teacher);
         free(t[k].threshold);
+        free(t[k].ids);
     }
 }
 
@@ -77,6 +78,22 @@ static int mkdir_sub(const char *dir, const char *sub, must_err *err)
     int rc = must_mkdir_p(p, err);
     free(p);
     return rc;
+}
+
+/* The classes' ids in the set they came from (t's classes are set):
+ * distinct, one per class. */
+static int take_ids(ds_task *t, const int *ids, const char *dir, const char *kn, must_err *err)
+{
+    for (int i = 0; i < t->nclasses; i++)
+        for (int j = 0; j < i; j++)
+            if (ids[i] == ids[j])
+                return must_err_set(err, MUST_EINVAL, "%s: %s classes '%s' and '%s' have the "
+                                    "same id %d", dir, kn, t->classes[j], t->classes[i], ids[i]);
+    if (!(t->ids = malloc((size_t)t->nclasses * sizeof *t->ids)))
+        return must_err_set(err, MUST_ENOMEM, "out of memory");
+    memcpy(t->ids, ids, (size_t)t->nclasses * sizeof *t->ids);
+    t->nids = t->nclasses;
+    return MUST_OK;
 }
 
 int must_dataset_writer_new(const char *dir, const must_dataset_spec *spec,
@@ -140,6 +157,8 @@ int must_dataset_writer_new(const char *dir, const must_dataset_spec *spec,
                 }
             }
         }
+        if (k <= MUST_LABEL_SEGMENTATION && ts->ids && (rc = take_ids(t, ts->ids, dir, kn, err)))
+            goto fail;
         t->source = ts->source;
         if (ts->source == MUST_SOURCE_PSEUDO) {
             if (!ini_safe(ts->teacher)) {
@@ -532,6 +551,9 @@ static int emit_ini(FILE *fp, const must_dataset_writer *w, int arg)
             r |= fprintf(fp, "teacher = %s\n", t->teacher);
         if (t->threshold)
             r |= fprintf(fp, "threshold = %s\n", t->threshold);
+        for (int i = 0; i < t->nids; i++)
+            r |= fprintf(fp, "%s%d%s", i ? ", " : "ids = ", t->ids[i],
+                         i + 1 < t->nids ? "" : "\n");
     }
     return r < 0 ? MUST_EIO : MUST_OK;
 }

@@ -118,6 +118,9 @@ static int add_teacher(labeller *lb, int i, must_err *err)
         spec->depth_scale = must_dataset_depth_scale(tset);
     spec->task[k].nclasses = nc;
     spec->task[k].classes = nc ? lb->names[i] : NULL;
+    /* A set imported from COCO keeps its category ids through labelling,
+     * so that an export of the pseudo labels gives them back. */
+    spec->task[k].ids = must_dataset_class_ids(tset, k);
     spec->task[k].source = MUST_SOURCE_PSEUDO;
     spec->task[k].teacher = job->teacher_ckpt[i];
     size_t u = (size_t)snprintf(lb->thr[i], sizeof lb->thr[i], "teacher %s", t->name);

@@ -65,6 +65,9 @@ MUST_API int must_dataset_nclasses(const must_dataset *ds, int kind);
 MUST_API const char *must_dataset_class_name(const must_dataset *ds, int kind, int cls);
 MUST_API int must_dataset_source(const must_dataset *ds, int kind);
 MUST_API const char *must_dataset_teacher(const must_dataset *ds, int kind);
+/* The classes' ids in the set they came from (dataset.ini's `ids`: one per
+ * class, distinct), or NULL when the set does not say. */
+MUST_API const int *must_dataset_class_ids(const must_dataset *ds, int kind);
 /* Metres per stored depth unit (0 when the set has no depth). */
 MUST_API float must_dataset_depth_scale(const must_dataset *ds);
 
@@ -131,6 +134,10 @@ typedef struct must_task_spec {
     int source;                 /* MUST_SOURCE_* */
     const char *teacher;        /* the checkpoint, required when source is pseudo */
     const char *threshold;      /* optional note on how pseudo labels were made, or NULL */
+    /* Optional, classification/detection/segmentation: nclasses distinct
+     * ids that the classes had in the set they came from (COCO's category
+     * ids), written as `ids`, so that an export gives them back; or NULL. */
+    const int *ids;
 } must_task_spec;
 
 typedef struct must_dataset_spec {

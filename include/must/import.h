@@ -51,6 +51,67 @@ MUST_API int must_import_imagefolder(const char *dir, const char *out,
                                      const must_import_opts *o, must_import_counts *c,
                                      must_err *err);
 
+/* ------------------------------------------------------------------------ */
+/* COCO (cocodataset.org/#format-data): object instances to a detection and
+ * segmentation set, and a set's boxes back to a COCO file. */
+
+/* One annotation file (instances_val2017.json) and the directory its
+ * images' file_names are relative to. */
+typedef struct must_coco_source {
+    const char *annotations;
+    const char *images;
+    int split; /* MUST_SPLIT_* for all its images, or -1: the seeded split */
+} must_coco_source;
+
+typedef struct must_coco_opts {
+    must_import_opts common; /* name; the seeded split of sources without one; notes */
+    unsigned tasks;          /* MUST_LABEL_BIT of detection and/or segmentation */
+    int skip_missing;        /* images not there are skipped and counted, not an error */
+} must_coco_opts;
+
+/* must_import_defaults, both tasks, missing images an error. */
+MUST_API void must_import_coco_defaults(must_coco_opts *o);
+
+typedef struct must_coco_counts {
+    must_import_counts common; /* images, per split, classes (the categories);
+                                * skipped: images missing and skipped */
+    long annotations;          /* annotations of the images written */
+    long boxes;                /* boxes written */
+    long clipped;              /* of them, cut to their image */
+    long dropped;              /* boxes left out: no area (after clipping) */
+    long crowd;                /* iscrowd annotations: difficult boxes, ignored pixels */
+    long unmasked;             /* annotations without a segmentation (nothing painted) */
+} must_coco_counts;
+
+/* The sources' images (all of them, with or without annotations) into the
+ * set OUT: detection boxes from bbox, clipped to the image (x, y, w, h to
+ * x0 y0 x1 y1); classes the categories of all files in ascending id, the
+ * ids kept in dataset.ini; a segmentation class map (0 background, 1 + the
+ * class) painted from the instances' polygons or RLEs, larger instances
+ * first; crowd regions are difficult boxes and ignored pixels (255).  Image
+ * ids are the file_names without extension; images are copied as they are.
+ * The files are read and checked whole before anything is written; a
+ * problem names the file and the JSON path, missing images are named (the
+ * first few) and counted.  o NULL: the defaults; c may be NULL. */
+MUST_API int must_import_coco(const must_coco_source *src, int nsrc, const char *out,
+                              const must_coco_opts *o, must_coco_counts *c, must_err *err);
+
+typedef struct must_coco_export_counts {
+    long images;
+    int categories;
+    long annotations;
+    int scores; /* 1 when the annotations carry scores */
+} must_coco_export_counts;
+
+/* The detection labels of the set SET as a COCO file OUT (written
+ * atomically): images (id, file_name, width, height), categories (the ids
+ * the set kept from COCO, else 1..K) and an annotation per box (bbox x y w
+ * h, area, iscrowd = difficult, and score for pseudo labels or scores
+ * below 1).  Image ids are the numbers the set's ids end with when all do
+ * and differ (COCO's file names), else 1..N.  c may be NULL. */
+MUST_API int must_export_coco(const char *set, const char *out, must_coco_export_counts *c,
+                              must_err *err);
+
 #ifdef __cplusplus
 }
 #endif
