@@ -1,6 +1,7 @@
 /* cmd_import.c - `must import imagefolder DIR OUT`: DIR/<class>/<image>.png to a
  * classification dataset with a deterministic train/val/test split; `must
- * import coco` is in import_coco.c. */
+ * import depth|normals`: images and their per-pixel maps, paired by stem, to
+ * a depth or normal dataset; `must import coco` is in import_coco.c. */
 #include "config.h"
 
 #include <stdio.h>
@@ -22,7 +23,11 @@ static void usage(FILE *fp)
             "<class>_<stem>.  Per class, a seeded shuffle puts a fraction F of the images in\n"
             "test (default 0.1), then F in val (default 0.1), the rest in train: the same\n"
             "DIR and seed (default 0) always give the same split.  Files other than .png\n"
-            "are skipped and counted.  NAME defaults to OUT's last component.\n");
+            "are skipped and counted.  NAME defaults to OUT's last component.\n\n"
+            "usage: must import depth --images DIR --depth DIR OUT [--scale S] ...\n"
+            "       must import normals --images DIR --normals DIR OUT [--convention C] ...\n\n"
+            "Builds a depth or normal dataset from images and their maps, paired by file\n"
+            "stem: 'must import depth --help' and 'must import normals --help' say more.\n");
 }
 
 static int parse_fraction(const char *opt, const char *v, double *out)
@@ -107,10 +112,126 @@ static int import_imagefolder(int argc, char **argv)
     return 0;
 }
 
+static const char depth_help[] =
+    "usage: must import depth --images DIR --depth DIR OUT [--scale S] [--skip-unpaired]\n"
+    "                         [--name NAME] [--val F] [--test F] [--seed S]\n\n"
+    "Builds the depth dataset OUT (docs/dataset-format.md) from images (.png, .jpg,\n"
+    ".jpeg; copied as they are) and their depth maps, paired by file stem\n"
+    "(images/0001.png with depth/0001.npy).  A depth map is a 16-bit gray PNG\n"
+    "(metres = value x S, 0 = no data) or a float32/float64 .npy array (H, W) or\n"
+    "(H, W, 1) in metres (0, NaN, inf = no data), of its image's size.  The set\n"
+    "stores depth with scale S (default 0.001: 1 mm steps up to 65.535 m); a depth\n"
+    "past 65535 x S, or below 0, is an error naming the file and pixel.\n"
+    "Images without a map and maps without an image are an error that lists them;\n"
+    "--skip-unpaired imports the pairs and lists the rest.  Splits, NAME and the\n"
+    "seed as in 'must import imagefolder' (over the whole set).\n";
+
+static const char normals_help[] =
+    "usage: must import normals --images DIR --normals DIR OUT [--convention C]\n"
+    "                           [--skip-unpaired] [--name NAME] [--val F] [--test F]\n"
+    "                           [--seed S]\n\n"
+    "Builds the normal dataset OUT (docs/dataset-format.md) from images (.png, .jpg,\n"
+    ".jpeg; copied as they are) and their normal maps, paired by file stem.  A\n"
+    "normal map is a float32/float64 .npy array (H, W, 3), or an RGB PNG of 8 or\n"
+    "16 bits where v encodes n = v / 255 (or v / 65535) x 2 - 1, 0 0 0 = invalid.\n"
+    "C says how the source's axes lie in must's camera frame (x right, y down, z\n"
+    "forward): three items AXIS-DIRECTION, e.g. x-right,y-up,z-camera, with the\n"
+    "directions right, left, up, down, forward (away), backward (camera); or\n"
+    "opengl (x-right,y-up,z-camera), opencv or must (x-right,y-down,z-forward, the\n"
+    "default).  Vectors are renormalised; zero or NaN vectors are invalid.\n"
+    "Unpaired files, --skip-unpaired, splits, NAME and the seed as in 'must import\n"
+    "depth'.\n";
+
+/* A number option of `must import depth|normals` in [lo, hi]. */
+static int maps_number(const char *cmd, const char *opt, const char *v, double lo, double hi,
+                       double *out)
+{
+    char *end;
+    *out = v ? strtod(v, &end) : 0.0;
+    if (!v || !*v || *end || !(*out >= lo && *out <= hi))
+        return must_cli_usage_error(cmd, "%s: '%s' is not a number in [%g, %g]", opt,
+                                    v ? v : "", lo, hi);
+    return 0;
+}
+
+/* `must import depth` and `must import normals`: the same options but the
+ * maps' folder and --scale or --convention. */
+static int import_maps(int argc, char **argv, int depth)
+{
+    const char *cmd = depth ? "import depth" : "import normals";
+    const char *images = NULL, *maps = NULL, *name = NULL, *val = "0.1", *test = "0.1",
+               *seed = "0", *scale = "0.001", *conv = NULL, *out = NULL;
+    int skip = 0;
+    must_cli_opt opts[] = {{"--images", MUST_CLI_STR, &images, 0, 0},
+                           {depth ? "--depth" : "--normals", MUST_CLI_STR, &maps, 0, 0},
+                           {depth ? "--scale" : "--convention", MUST_CLI_STR,
+                            depth ? (void *)&scale : (void *)&conv, 0, 0},
+                           {"--skip-unpaired", MUST_CLI_FLAG, &skip, 0, 0},
+                           {"--name", MUST_CLI_STR, &name, 0, 0},
+                           {"--val", MUST_CLI_STR, &val, 0, 0},
+                           {"--test", MUST_CLI_STR, &test, 0, 0},
+                           {"--seed", MUST_CLI_STR, &seed, 0, 0},
+                           {NULL, 0, NULL, 0, 0}};
+    int rc = must_cli_parse(cmd, argc, argv, opts, &out, 1, depth ? depth_help : normals_help);
+    if (rc)
+        return rc == 1 ? 0 : rc;
+    if (!images || !maps || !out)
+        return must_cli_usage_error(cmd, "needs --images DIR, %s DIR and OUT",
+                                    depth ? "--depth" : "--normals");
+    must_import_maps m;
+    must_import_maps_defaults(&m);
+    must_import_opts o;
+    must_import_defaults(&o);
+    double s;
+    char *end;
+    if (maps_number(cmd, "--val", val, 0.0, 1.0, &o.val) ||
+        maps_number(cmd, "--test", test, 0.0, 1.0, &o.test) ||
+        maps_number(cmd, "--scale", scale, 1e-30, 1e30, &s))
+        return 2;
+    if (o.val + o.test > 1.0)
+        return must_cli_usage_error(cmd, "--val %g and --test %g leave no room for train",
+                                    o.val, o.test);
+    if (!*seed || seed[0] == '-' || (o.seed = strtoull(seed, &end, 10), *end))
+        return must_cli_usage_error(cmd, "--seed: '%s' is not a whole number >= 0", seed);
+    m.images = images;
+    m.maps = maps;
+    m.skip_unpaired = skip;
+    m.scale = s;
+    m.convention = conv;
+    o.name = name;
+    o.note = note;
+    o.user = depth ? "depth" : "normals";
+    must_import_counts c;
+    must_err e = {0};
+    if ((depth ? must_import_depth : must_import_normals)(&m, out, &o, &c, &e)) {
+        fprintf(stderr, "must %s: %s\n", cmd, e.msg);
+        return 1;
+    }
+    printf("%s: %ld images with %s maps from %s and %s; train %ld, val %ld, test %ld", out,
+           c.images, depth ? "depth" : "normal", images, maps, c.split[MUST_SPLIT_TRAIN],
+           c.split[MUST_SPLIT_VAL], c.split[MUST_SPLIT_TEST]);
+    if (c.skipped)
+        printf("; skipped %ld file%s of other kinds", c.skipped, c.skipped == 1 ? "" : "s");
+    printf("\n");
+    return 0;
+}
+
+static int import_depth(int argc, char **argv)
+{
+    return import_maps(argc, argv, 1);
+}
+
+static int import_normals(int argc, char **argv)
+{
+    return import_maps(argc, argv, 0);
+}
+
 int must_cmd_import(int argc, char **argv)
 {
     static const must_cli_sub subs[] = {{"imagefolder", import_imagefolder},
                                         {"coco", must_cmd_import_coco},
+                                        {"depth", import_depth},
+                                        {"normals", import_normals},
                                         {NULL, NULL}};
     return must_cli_dispatch("import", "format", argc, argv, subs, usage);
 }

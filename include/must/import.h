@@ -111,6 +111,44 @@ typedef struct must_coco_export_counts {
  * and differ (COCO's file names), else 1..N.  c may be NULL. */
 MUST_API int must_export_coco(const char *set, const char *out, must_coco_export_counts *c,
                               must_err *err);
+/* Images in one folder, a per-pixel label map for each in another, paired
+ * by file stem (images/0001.jpg with depth/0001.npy): what
+ * must_import_depth and must_import_normals take besides must_import_opts. */
+typedef struct must_import_maps {
+    const char *images;     /* the images: .png, .jpg, .jpeg (any case), copied as they are */
+    const char *maps;       /* the label maps, each with its image's stem */
+    /* 0: an image without a map, or a map without an image, is an error
+     * that lists them; 1: they are left out, and a note lists them. */
+    int skip_unpaired;
+    /* Depth: metres per unit of 16-bit PNG input, and of the set's store
+     * (dataset.ini's [depth] scale); 0 means 0.001. */
+    double scale;
+    /* Normals: the axes of the source's vectors in must's camera frame,
+     * "x-right,y-up,z-camera" (docs/dataset-format.md, "Importing depth and
+     * normals"); NULL means must's own, x-right,y-down,z-forward. */
+    const char *convention;
+} must_import_maps;
+
+/* No folders, skip_unpaired 0, scale 0.001, must's convention. */
+MUST_API void must_import_maps_defaults(must_import_maps *m);
+
+/* A depth set: maps are 16-bit gray PNGs (metres = value * scale, 0 = no
+ * data) or float32/float64 .npy arrays (H, W) or (H, W, 1) in metres (0,
+ * NaN, +-inf = no data); stored with m->scale, a depth past 65535 units or
+ * below 0 an error naming the file and pixel.  Each map has its image's
+ * size, else an error names both files.  Splits: seeded over the set.
+ * Image ids are the stems.  c->skipped counts files of other kinds. */
+MUST_API int must_import_depth(const must_import_maps *m, const char *out,
+                               const must_import_opts *o, must_import_counts *c,
+                               must_err *err);
+
+/* A normal set: maps are (H, W, 3) float32/float64 .npy arrays or RGB PNGs
+ * of 8 or 16 bits (n = v / 255 or v / 65535 * 2 - 1, 0 0 0 = invalid),
+ * turned from m->convention into must's frame and renormalised; zero or
+ * non-finite vectors are invalid.  Otherwise as must_import_depth. */
+MUST_API int must_import_normals(const must_import_maps *m, const char *out,
+                                 const must_import_opts *o, must_import_counts *c,
+                                 must_err *err);
 
 #ifdef __cplusplus
 }
