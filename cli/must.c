@@ -18,7 +18,7 @@ static const must_cmd commands[] = {
     {"import", must_cmd_import, "build a dataset from another layout (imagefolder)"},
     {"inspect", must_cmd_inspect, "list the tensors and metadata of a safetensors file"},
     {"world", must_cmd_world, "the built-in world: list domains, generate datasets"},
-    {"features", must_cmd_features, "backbone feature maps of PNG images, to safetensors"},
+    {"features", must_cmd_features, "backbone feature maps of PNG or JPEG images, to safetensors"},
     {"model", must_cmd_model, "the backbone's architecture: parameters and GFLOP per module"},
     {"plugins", must_cmd_plugins, "list the task plugins found, with their metrics and options"},
     {"run", must_cmd_run, "run an experiment: teachers, pseudo labels, student, transfer, report"},
