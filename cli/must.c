@@ -15,7 +15,7 @@ static const must_cmd commands[] = {
     {"version", cmd_version, "print the version"},
     {"bench", must_cmd_bench, "benchmarks: speed measured, one JSON line each"},
     {"dataset", must_cmd_dataset, "check a dataset directory, or draw its labels"},
-    {"import", must_cmd_import, "build a dataset from another layout (imagefolder)"},
+    {"import", must_cmd_import, "build a dataset from another layout (imagefolder, images)"},
     {"inspect", must_cmd_inspect, "list the tensors and metadata of a safetensors file"},
     {"world", must_cmd_world, "the built-in world: list domains, generate datasets"},
     {"features", must_cmd_features, "backbone feature maps of PNG or JPEG images, to safetensors"},
