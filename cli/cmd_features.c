@@ -1,5 +1,5 @@
-/* cmd_features.c - `must features`: backbone feature maps of PNG images,
- * written to one safetensors file. */
+/* cmd_features.c - `must features`: backbone feature maps of PNG or JPEG
+ * images, written to one safetensors file. */
 #include "config.h"
 
 #include <stdio.h>
@@ -18,10 +18,10 @@ static void usage(FILE *fp)
     fprintf(fp,
             "usage: must features [options] --levels L1,L2,... --out OUT.safetensors IMAGE...\n"
             "\n"
-            "Runs the backbone in inference mode (BN running statistics) on PNG images of\n"
-            "one size and writes each requested level as one (N, C, h, w) F32 tensor named\n"
-            "after the level (\"C5\", \"P2\", ...); metadata \"must.images\" lists the images\n"
-            "in order, one per line.\n"
+            "Runs the backbone in inference mode (BN running statistics) on images of one\n"
+            "size (PNG or JPEG, told apart by their first bytes) and writes each requested\n"
+            "level as one (N, C, h, w) F32 tensor named after the level (\"C5\", \"P2\",\n"
+            "...); metadata \"must.images\" lists the images in order, one per line.\n"
             "\n"
             "  --levels LIST      any of C2..C5, P2..P7, comma-separated (required)\n"
             "  --out FILE         the safetensors file to write, atomically (required)\n"
@@ -183,7 +183,7 @@ static const float imagenet_std[3] = {0.229f, 0.224f, 0.225f};
 static int load_image(const feat_opts *o, int i, int *w, int *h, float *x, must_err *err)
 {
     must_image img;
-    int rc = must_png_read(o->images[i], &img, 3, 8, err);
+    int rc = must_image_read(o->images[i], &img, 3, 8, err);
     if (rc)
         return rc;
     if (*w == 0) {

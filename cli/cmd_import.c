@@ -1,7 +1,8 @@
-/* cmd_import.c - `must import imagefolder DIR OUT`: DIR/<class>/<image>.png to a
- * classification dataset with a deterministic train/val/test split; `must
- * import depth|normals`: images and their per-pixel maps, paired by stem, to
- * a depth or normal dataset; `must import coco` is in import_coco.c. */
+/* cmd_import.c - `must import imagefolder DIR OUT`: DIR/<class>/<image> to a
+ * classification dataset with a deterministic train/val/test split;
+ * `must import images DIR OUT`: every image under DIR to an unlabelled pool;
+ * `must import depth|normals`: images and their per-pixel maps, paired by
+ * stem, to a depth or normal dataset; `must import coco` is in import_coco.c. */
 #include "config.h"
 
 #include <stdio.h>
@@ -16,18 +17,23 @@ static void usage(FILE *fp)
     fprintf(fp,
             "usage: must import imagefolder DIR OUT [--name NAME] [--val F] [--test F]\n"
             "                                       [--seed S]\n"
+            "       must import images DIR OUT [--name NAME] [--val F] [--test F] [--seed S]\n"
             "       must import coco --annotations FILE[:SPLIT] --images DIR OUT [...]\n"
-            "                                       (see must import coco --help)\n\n"
-            "Builds the classification dataset OUT (docs/dataset-format.md) from the layout\n"
-            "DIR/<class>/<image>.png: classes are the subdirectories in byte order, image ids\n"
-            "<class>_<stem>.  Per class, a seeded shuffle puts a fraction F of the images in\n"
-            "test (default 0.1), then F in val (default 0.1), the rest in train: the same\n"
-            "DIR and seed (default 0) always give the same split.  Files other than .png\n"
-            "are skipped and counted.  NAME defaults to OUT's last component.\n\n"
-            "usage: must import depth --images DIR --depth DIR OUT [--scale S] ...\n"
-            "       must import normals --images DIR --normals DIR OUT [--convention C] ...\n\n"
-            "Builds a depth or normal dataset from images and their maps, paired by file\n"
-            "stem: 'must import depth --help' and 'must import normals --help' say more.\n");
+            "       must import depth --images DIR --depth DIR OUT [--scale S] [...]\n"
+            "       must import normals --images DIR --normals DIR OUT [--convention C] [...]\n\n"
+            "imagefolder builds the classification dataset OUT (docs/dataset-format.md) from\n"
+            "the layout DIR/<class>/<image>: classes are the subdirectories in byte order,\n"
+            "image ids <class>_<stem>.  Per class, a seeded shuffle puts a fraction F of the\n"
+            "images in test (default 0.1), then F in val (default 0.1), the rest in train:\n"
+            "the same DIR and seed (default 0) always give the same split.  Images are the\n"
+            ".png, .jpg and .jpeg files (any case), copied as they are; other files are\n"
+            "skipped and counted.  NAME defaults to OUT's last component.\n\n"
+            "images builds a set without labels (an unlabelled pool for the teachers) from\n"
+            "every image at any depth under DIR, in byte order of their paths; an image's\n"
+            "id is its path below DIR without the extension, '/' and other characters\n"
+            "outside A-Z a-z 0-9 _ - . made '_'.  The split is seeded over the whole set.\n"
+            "A DIR without any image is an error.\n\n"
+            "coco, depth and normals: 'must import FORMAT --help' says more.\n");
 }
 
 static int parse_fraction(const char *opt, const char *v, double *out)
@@ -107,7 +113,67 @@ static int import_imagefolder(int argc, char **argv)
            c.classes, src, c.split[MUST_SPLIT_TRAIN], c.split[MUST_SPLIT_VAL],
            c.split[MUST_SPLIT_TEST]);
     if (c.skipped)
-        printf("; skipped %ld files that are not .png", c.skipped);
+        printf("; skipped %ld files that are not .png, .jpg or .jpeg", c.skipped);
+    printf("\n");
+    return 0;
+}
+
+/* --seed's value: a whole number >= 0. */
+static int parse_seed(const char *cmd, const char *v, unsigned long long *seed)
+{
+    char *end;
+    if (!v || !*v || v[0] == '-' || (*seed = strtoull(v, &end, 10), *end))
+        return must_cli_usage_error(cmd, "--seed: '%s' is not a whole number >= 0", v ? v : "");
+    return 0;
+}
+
+static int import_images(int argc, char **argv)
+{
+    const char *cmd = "import images";
+    const char *pos[2] = {NULL, NULL}, *name = NULL, *val = NULL, *test = NULL, *seed = NULL;
+    const must_cli_opt opts[] = {{"--name", MUST_CLI_STR, &name, 0, 0},
+                                 {"--val", MUST_CLI_STR, &val, 0, 0},
+                                 {"--test", MUST_CLI_STR, &test, 0, 0},
+                                 {"--seed", MUST_CLI_STR, &seed, 0, 0},
+                                 {NULL, 0, NULL, 0, 0}};
+    int r = must_cli_parse(cmd, argc, argv, opts, pos, 2, NULL);
+    if (r == 1)
+        usage(stdout);
+    if (r)
+        return r == 1 ? 0 : r;
+    must_import_opts o;
+    must_import_defaults(&o);
+    unsigned long long s = 0;
+    char *end;
+    for (int k = 0; k < 2; k++) {
+        const char *v = k ? test : val;
+        double *f = k ? &o.test : &o.val;
+        if (v && (!*v || (*f = strtod(v, &end), *end) || !(*f >= 0.0 && *f <= 1.0)))
+            return must_cli_usage_error(cmd, "%s: '%s' is not a fraction in [0, 1]",
+                                        k ? "--test" : "--val", v);
+    }
+    if (seed && parse_seed(cmd, seed, &s))
+        return 2;
+    if (!pos[0] || !pos[1])
+        return must_cli_usage_error(cmd, "needs DIR and OUT");
+    if (o.val + o.test > 1.0)
+        return must_cli_usage_error(cmd, "--val %g and --test %g leave no room for train", o.val,
+                                    o.test);
+    o.name = name;
+    o.seed = s;
+    o.note = note;
+    o.user = "images";
+    must_import_counts c;
+    must_err e = {0};
+    if (must_import_images(pos[0], pos[1], &o, &c, &e)) {
+        fprintf(stderr, "must import images: %s\n", e.msg);
+        return 1;
+    }
+    printf("%s: %ld images without labels from %s; train %ld, val %ld, test %ld", pos[1],
+           c.images, pos[0], c.split[MUST_SPLIT_TRAIN], c.split[MUST_SPLIT_VAL],
+           c.split[MUST_SPLIT_TEST]);
+    if (c.skipped)
+        printf("; skipped %ld files that are not .png, .jpg or .jpeg", c.skipped);
     printf("\n");
     return 0;
 }
@@ -229,6 +295,7 @@ static int import_normals(int argc, char **argv)
 int must_cmd_import(int argc, char **argv)
 {
     static const must_cli_sub subs[] = {{"imagefolder", import_imagefolder},
+                                        {"images", import_images},
                                         {"coco", must_cmd_import_coco},
                                         {"depth", import_depth},
                                         {"normals", import_normals},

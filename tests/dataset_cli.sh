@@ -1,6 +1,7 @@
 #!/bin/sh
-# dataset_cli.sh - `must dataset check|show` and `must import imagefolder` on
-# good and broken sets: exit codes, and messages that name file and line.
+# dataset_cli.sh - `must dataset check|show` and `must import imagefolder|images`
+# on good and broken sets, PNG and JPEG: exit codes, and messages that name
+# file and line.
 set -u
 T="$MUST_TEST_TMP/dataset_cli"
 MK="$(dirname "$MUST_BIN")/tests/mkdataset"
@@ -104,6 +105,125 @@ has "$T/err" "nowhere: cannot open"
 expect 2 "$MUST_BIN" import imagefolder "$T/folder"
 expect 2 "$MUST_BIN" import imagefolder "$T/folder" "$T/x" --val 2
 expect 2 "$MUST_BIN" import tarball "$T/folder" "$T/x"
+
+# JPEGs: any extension case, content over name, the real photo among them;
+# copied as they are, decoded by the check, read by the loader.
+"$MK" jpegs "$T/jpegs" || { echo "cannot make the JPEG fixture"; exit 99; }
+cp "$MUST_SRCDIR/tests/data/grace_hopper.jpg" "$T/jpegs/dog/hopper.jpg"
+expect 0 "$MUST_BIN" import imagefolder "$T/jpegs" "$T/jpegset" --val 0 --test 0
+has "$T/out" "5 images of 2 classes"
+has "$T/out" "skipped 1 files that are not .png, .jpg or .jpeg"
+cmp -s "$MUST_SRCDIR/tests/data/grace_hopper.jpg" "$T/jpegset/images/dog_hopper.jpg" ||
+    fail "the photo was not copied byte for byte"
+[ "$(ls "$T/jpegset/images" | grep -c '\.jpg$')" -eq 4 ] || fail "not 4 JPEGs in the set"
+[ -f "$T/jpegset/images/dog_d.png" ] || fail "the PNG did not stay a PNG"
+expect 0 "$MUST_BIN" dataset check "$T/jpegset"
+has "$T/out" "5 images (40..512 x 30..600)"
+expect 0 "$MUST_BIN" bench data --dataset "$T/jpegset" --size 32 --workers 1 --batch 5 --batches 2
+has "$T/out" '"images":10'
+cp -r "$T/jpegset" "$T/jpegbad"
+head -c 20000 "$MUST_SRCDIR/tests/data/grace_hopper.jpg" >"$T/jpegbad/images/dog_hopper.jpg"
+expect 1 "$MUST_BIN" dataset check "$T/jpegbad"
+has "$T/err" "jpegbad/images/dog_hopper.jpg: truncated JPEG"
+echo "not a picture" >"$T/jpegbad/images/dog_hopper.jpg"
+expect 1 "$MUST_BIN" dataset check "$T/jpegbad"
+has "$T/err" "jpegbad/images/dog_hopper.jpg: not a PNG or JPEG file"
+# No image at all is an error, for the import and for the check.
+mkdir -p "$T/noimg/cls"
+echo x >"$T/noimg/cls/a.txt"
+expect 1 "$MUST_BIN" import imagefolder "$T/noimg" "$T/noimgset"
+has "$T/err" "no images (.png, .jpg, .jpeg)"
+mkdir -p "$T/empty/images"
+printf '[dataset]\nname = empty\ntasks =\n' >"$T/empty/dataset.ini"
+expect 1 "$MUST_BIN" dataset check "$T/empty"
+has "$T/err" "empty/images holds no images"
+
+# import images: the whole tree as an unlabelled pool, ids from the paths.
+expect 0 "$MUST_BIN" import images "$T/jpegs" "$T/pool" --seed 2 --val 0.4 --test 0.2
+has "$T/out" "6 images without labels from $T/jpegs; train 3, val 2, test 1"
+has "$T/out" "skipped 1 files"
+has "$T/pool/dataset.ini" "tasks ="
+[ -f "$T/pool/images/dog_sub_e.jpg" ] || fail "no dog_sub_e.jpg in the pool"
+expect 0 "$MUST_BIN" dataset check "$T/pool"
+has "$T/out" "6 images"
+expect 0 "$MUST_BIN" import images "$T/jpegs" "$T/pool2" --seed 2 --val 0.4 --test 0.2
+cmp -s "$T/pool/splits/val.txt" "$T/pool2/splits/val.txt" || fail "pool split differs"
+expect 1 "$MUST_BIN" import images "$T/noimg" "$T/pool3"
+has "$T/err" "no images (.png, .jpg, .jpeg) at any depth"
+expect 2 "$MUST_BIN" import images "$T/jpegs"
+expect 2 "$MUST_BIN" import images "$T/jpegs" "$T/x" --test -1
+expect 0 "$MUST_BIN" import --help
+has "$T/out" "must import images DIR OUT"
+
+# The whole pipeline on JPEG sets: a teacher on an imported classification
+# set, pseudo labels on a pool of the same JPEGs (copied, not re-encoded),
+# the student, a transfer.  (Pseudo-labelling needs square images of one
+# size, hence this fixture.)
+"$MK" jpegsquare "$T/sq" || { echo "cannot make the square JPEG fixture"; exit 99; }
+expect 0 "$MUST_BIN" import imagefolder "$T/sq" "$T/sqcls" --val 0.25 --test 0.25
+expect 0 "$MUST_BIN" import images "$T/sq" "$T/sqpool"
+cat >"$T/jpeg-run.ini" <<'EOF'
+[experiment]
+name = jpeg
+seed = 3
+image_size = 32
+workers = 1
+threads = 1
+eval_batch = 8
+
+[backbone]
+depth = 18
+width = 0.125
+stem_stride = 2
+fpn_channels = 16
+fpn_max_level = 5
+
+[data.cls]
+path = sqcls
+
+[data.unl]
+path = sqpool
+
+[task.classification]
+
+[teacher.cls]
+task = classification
+data = cls
+steps = 2
+batch = 4
+lr = 0.05
+
+[label]
+data = unl
+batch = 8
+
+[student]
+steps = 2
+batch = 4
+lr = 0.05
+
+[compare]
+representations = random, must
+
+[transfer.dcls]
+task = classification
+data = cls
+lrs = 0.05
+sweep_steps = 2
+batch = 4
+EOF
+expect 0 "$MUST_BIN" run "$T/jpeg-run.ini" --out "$T/jpeg-run"
+[ -s "$T/jpeg-run/report.md" ] || fail "no report from the JPEG run"
+cmp -s "$T/sq/dog/05.jpg" "$T/jpeg-run/label/unl/part-000/images/dog_05.jpg" ||
+    fail "the pseudo-labelled set does not hold the pool's JPEG as it was"
+expect 0 "$MUST_BIN" dataset check "$T/jpeg-run/label/unl/part-000"
+has "$T/out" "16 images (32x32)"
+has "$T/out" "classification (pseudo from"
+
+# The JPEG benchmark, briefly: both decodes, the 640x480 photo.
+expect 0 "$MUST_BIN" bench data --jpeg --size 32 --batch 4 --batches 1 --images 4
+has "$T/out" '"bench":"data-jpeg","photo":"640x480","decode":"reduced","size":32'
+has "$T/out" '"decode":"full"'
 
 [ "$fails" -eq 0 ] || { echo "$fails failures"; exit 1; }
 echo "all passed"

@@ -3,7 +3,7 @@
 # Run as root (or with sudo).  Does nothing when everything is there.
 set -e
 pkgs="build-essential autoconf automake libtool pkg-config libopenblas-dev libpng-dev \
-libinih-dev libjansson-dev check"
+libjpeg62-turbo-dev libinih-dev libjansson-dev check"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

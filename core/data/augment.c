@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "must/augment.h"
+#include "augment-impl.h"
 
 static const float img_mean[3] = {MUST_IMAGE_MEAN_R, MUST_IMAGE_MEAN_G, MUST_IMAGE_MEAN_B};
 static const float img_std[3] = {MUST_IMAGE_STD_R, MUST_IMAGE_STD_G, MUST_IMAGE_STD_B};
@@ -54,8 +54,11 @@ void must_aug_sample(must_rng *r, int src_w, int src_h, int size, const must_aug
     tf->flip = o->hflip && uf < 0.5f;
 }
 
-int must_aug_resample_bilinear(const must_map *src, const must_aug_tf *tf, const float *fill,
-                               must_map *dst, must_err *err)
+/* Bilinear resampling where source points from lim_w, lim_h on count as
+ * outside (the source's own size, or the stored image's edge in a reduced
+ * decode, whose last pixel may reach past it). */
+static int resample_bilinear(const must_map *src, const must_aug_tf *tf, const float *fill,
+                             float lim_w, float lim_h, must_map *dst, must_err *err)
 {
     int ow = tf->out_w, oh = tf->out_h, w = src->width, h = src->height, c = src->channels;
     int rc = must_map_alloc(dst, c, oh, ow, err);
@@ -75,7 +78,7 @@ int must_aug_resample_bilinear(const must_map *src, const must_aug_tf *tf, const
      * second, or -1 for a sample point outside the source. */
     for (int u = 0; u < ow; u++) {
         float p = tf->x0 + ((float)u + 0.5f) / tf->s;
-        if (!(p >= 0.0f && p < (float)w)) {
+        if (!(p >= 0.0f && p < lim_w)) {
             xi[2 * u] = -1;
             continue;
         }
@@ -87,7 +90,7 @@ int must_aug_resample_bilinear(const must_map *src, const must_aug_tf *tf, const
     }
     for (int v = 0; v < oh; v++) {
         float p = tf->y0 + ((float)v + 0.5f) / tf->s;
-        if (!(p >= 0.0f && p < (float)h)) {
+        if (!(p >= 0.0f && p < lim_h)) {
             yi[2 * v] = -1;
             continue;
         }
@@ -128,6 +131,12 @@ int must_aug_resample_bilinear(const must_map *src, const must_aug_tf *tf, const
     free(xw);
     free(yw);
     return MUST_OK;
+}
+
+int must_aug_resample_bilinear(const must_map *src, const must_aug_tf *tf, const float *fill,
+                               must_map *dst, must_err *err)
+{
+    return resample_bilinear(src, tf, fill, (float)src->width, (float)src->height, dst, err);
 }
 
 int must_aug_resample_nearest(const must_map *src, const must_aug_tf *tf, float fill,
@@ -265,42 +274,47 @@ static int relabel(must_map *m, const must_aug_tf *tf, float fill, must_err *err
     return MUST_OK;
 }
 
-int must_aug_example(must_map *img, must_labels *l, int size, must_rng *r,
-                     const must_aug_opts *o, must_aug_tf *tf_out, must_err *err)
+int must_aug_apply(must_map *img, float scale, int full_w, int full_h, must_labels *l,
+                   const must_aug_tf *tf, must_rng *r, const must_aug_opts *o, must_err *err)
 {
-    must_aug_tf tf;
-    if (o)
-        must_aug_sample(r, img->width, img->height, size, o, &tf);
-    else
-        must_aug_fit(img->width, img->height, size, &tf);
     /* Jitter the source, so that padding stays the mean colour (0 once
      * normalised) whatever the jitter. */
     if (o)
         must_aug_photometric(img, r, o);
+    must_aug_tf itf = *tf;
+    float lim_w = (float)img->width, lim_h = (float)img->height;
+    if (scale != 1.0f) {
+        /* Source point p of the stored image is point p * scale of this one. */
+        itf.x0 = tf->x0 * scale;
+        itf.y0 = tf->y0 * scale;
+        itf.s = tf->s / scale;
+        lim_w = fminf(lim_w, (float)full_w * scale);
+        lim_h = fminf(lim_h, (float)full_h * scale);
+    }
     must_map out;
-    int rc = must_aug_resample_bilinear(img, &tf, img_mean, &out, err);
+    int rc = resample_bilinear(img, &itf, img_mean, lim_w, lim_h, &out, err);
     if (rc)
         return rc;
     must_map_free(img);
     *img = out;
-    if (tf.flip)
+    if (tf->flip)
         must_aug_flip_map(img);
     must_aug_normalize(img);
     if (l) {
         if (l->has & MUST_LABEL_BIT(MUST_LABEL_DETECTION)) {
-            must_aug_boxes(&l->boxes, &tf);
-            if (tf.flip)
-                must_aug_flip_boxes(&l->boxes, tf.out_w);
+            must_aug_boxes(&l->boxes, tf);
+            if (tf->flip)
+                must_aug_flip_boxes(&l->boxes, tf->out_w);
         }
         if ((l->has & MUST_LABEL_BIT(MUST_LABEL_SEGMENTATION)) &&
-            (rc = relabel(&l->seg, &tf, (float)MUST_SEG_IGNORE, err)))
+            (rc = relabel(&l->seg, tf, (float)MUST_SEG_IGNORE, err)))
             return rc;
-        if ((l->has & MUST_LABEL_BIT(MUST_LABEL_DEPTH)) && (rc = relabel(&l->depth, &tf, 0.0f, err)))
+        if ((l->has & MUST_LABEL_BIT(MUST_LABEL_DEPTH)) && (rc = relabel(&l->depth, tf, 0.0f, err)))
             return rc;
         if ((l->has & MUST_LABEL_BIT(MUST_LABEL_NORMAL)) &&
-            (rc = relabel(&l->normal, &tf, 0.0f, err)))
+            (rc = relabel(&l->normal, tf, 0.0f, err)))
             return rc;
-        if (tf.flip) {
+        if (tf->flip) {
             if (l->has & MUST_LABEL_BIT(MUST_LABEL_SEGMENTATION))
                 must_aug_flip_map(&l->seg);
             if (l->has & MUST_LABEL_BIT(MUST_LABEL_DEPTH))
@@ -309,6 +323,20 @@ int must_aug_example(must_map *img, must_labels *l, int size, must_rng *r,
                 must_aug_flip_normals(&l->normal);
         }
     }
+    return MUST_OK;
+}
+
+int must_aug_example(must_map *img, must_labels *l, int size, must_rng *r,
+                     const must_aug_opts *o, must_aug_tf *tf_out, must_err *err)
+{
+    must_aug_tf tf;
+    if (o)
+        must_aug_sample(r, img->width, img->height, size, o, &tf);
+    else
+        must_aug_fit(img->width, img->height, size, &tf);
+    int rc = must_aug_apply(img, 1.0f, img->width, img->height, l, &tf, r, o, err);
+    if (rc)
+        return rc;
     if (tf_out)
         *tf_out = tf;
     return MUST_OK;

@@ -28,7 +28,9 @@ struct must_dataset {
     ds_task t[MUST_LABEL_NKINDS];
 
     int n;             /* images found in images/ */
+    int listed;        /* images/ could be listed */
     char **ids;        /* sorted by strcmp */
+    unsigned char *jpg;   /* (n) 1: images/<id>.jpg, 0: images/<id>.png */
     int *slots;        /* open-addressing hash of ids: index + 1, 0 = empty */
     size_t nslots;
 
@@ -79,5 +81,15 @@ char *ds_trim(char *s);
 
 /* Path helpers: DIR/images/<id>.png and DIR/labels/<kind>/<id>.png. */
 char *ds_path(const must_dataset *ds, const char *sub, const char *id, const char *ext);
+
+/* For the loader (dataset.c): the stored size of image `index`, from its
+ * header alone; and must_dataset_load for a resize by min_scale, where the
+ * image may come decoded at a reduced scale (*scale, as
+ * must_image_read_scaled in data/image-impl.h) while the labels keep the
+ * stored size, *full_w x *full_h. */
+int ds_image_size(const must_dataset *ds, int index, int *w, int *h, must_err *err);
+int ds_load_scaled(const must_dataset *ds, int index, unsigned want, float min_scale,
+                   must_map *image, float *scale, int *full_w, int *full_h, must_labels *labels,
+                   must_err *err);
 
 #endif

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "dataset-impl.h"
+#include "image-impl.h"
 #include "must/io.h"
 
 static const char *const split_names[MUST_NSPLITS] = {"train", "val", "test"};
@@ -89,9 +90,92 @@ int must_dataset_find(const must_dataset *ds, const char *id)
     return -1;
 }
 
-static int cmp_str(const void *a, const void *b)
+/* An image file of images/: its id, and whether it is the .jpg. */
+typedef struct ds_file {
+    char *id;
+    unsigned char jpg;
+} ds_file;
+
+static int cmp_file(const void *a, const void *b)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    return strcmp(((const ds_file *)a)->id, ((const ds_file *)b)->id);
+}
+
+/* "<id>.png" or "<id>.jpg" -> 0 or 1 and the id's length; -1 for other
+ * files (a writer's temporaries "x.png.tmp.PID", notes). */
+static int image_kind(const char *name, size_t *idlen)
+{
+    size_t len = strlen(name);
+    if (len < 4)
+        return -1;
+    *idlen = len - 4;
+    return strcmp(name + len - 4, ".png") == 0 ? 0 : strcmp(name + len - 4, ".jpg") == 0 ? 1 : -1;
+}
+
+/* The image files of dirpath into *files (unsorted); problems go to sink. */
+static int list_images(must_dataset *ds, ds_sink *sink, const char *dirpath, DIR *d,
+                       ds_file **files, int *n)
+{
+    int cap = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        size_t idlen;
+        int jpg = image_kind(de->d_name, &idlen);
+        if (jpg < 0)
+            continue;
+        char id[MUST_ID_MAX + 8];
+        if (idlen > MUST_ID_MAX) {
+            ds_issue(ds, sink, MUST_EFORMAT, dirpath, 0,
+                     "'%s': image id longer than %d characters", de->d_name, MUST_ID_MAX);
+            continue;
+        }
+        memcpy(id, de->d_name, idlen);
+        id[idlen] = '\0';
+        if (!must_dataset_id_valid(id)) {
+            ds_issue(ds, sink, MUST_EFORMAT, dirpath, 0,
+                     "'%s': '%s' is not a valid image id (A-Z a-z 0-9 _ - ., not starting "
+                     "with '.')", de->d_name, id);
+            continue;
+        }
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 256;
+            ds_file *v = realloc(*files, (size_t)cap * sizeof *v);
+            if (!v)
+                return must_err_set(sink->err, MUST_ENOMEM, "out of memory");
+            *files = v;
+        }
+        if (!((*files)[*n].id = ds_strdup(id)))
+            return must_err_set(sink->err, MUST_ENOMEM, "out of memory");
+        (*files)[(*n)++].jpg = (unsigned char)jpg;
+    }
+    return MUST_OK;
+}
+
+/* Sorted files into ds->ids and ds->jpg; an id with both a .png and a .jpg
+ * is a problem, and keeps neither. */
+static int take_images(must_dataset *ds, ds_sink *sink, const char *dirpath, ds_file *files,
+                       int nf)
+{
+    qsort(files, (size_t)nf, sizeof *files, cmp_file);
+    ds->ids = malloc((size_t)(nf ? nf : 1) * sizeof *ds->ids);
+    ds->jpg = malloc((size_t)(nf ? nf : 1));
+    if (!ds->ids || !ds->jpg) {
+        for (int i = 0; i < nf; i++)
+            free(files[i].id);
+        return must_err_set(sink->err, MUST_ENOMEM, "out of memory");
+    }
+    for (int i = 0; i < nf; i++) {
+        if (i + 1 < nf && strcmp(files[i].id, files[i + 1].id) == 0) {
+            ds_issue(ds, sink, MUST_EFORMAT, dirpath, 0,
+                     "'%s.png' and '%s.jpg': two images with one id", files[i].id, files[i].id);
+            free(files[i].id);
+            free(files[++i].id);
+            continue;
+        }
+        ds->ids[ds->n] = files[i].id;
+        ds->jpg[ds->n++] = files[i].jpg;
+    }
+    return MUST_OK;
 }
 
 static int read_images(must_dataset *ds, ds_sink *sink)
@@ -106,47 +190,20 @@ static int read_images(must_dataset *ds, ds_sink *sink)
         free(dirpath);
         return MUST_OK;
     }
-    int cap = 0, rc = MUST_OK;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        size_t len = strlen(de->d_name);
-        /* Other files (a writer's temporaries "x.png.tmp.PID", notes) are not images. */
-        if (len < 4 || strcmp(de->d_name + len - 4, ".png") != 0)
-            continue;
-        char id[MUST_ID_MAX + 8];
-        if (len - 4 > MUST_ID_MAX) {
-            ds_issue(ds, sink, MUST_EFORMAT, dirpath, 0,
-                     "'%s': image id longer than %d characters", de->d_name, MUST_ID_MAX);
-            continue;
-        }
-        memcpy(id, de->d_name, len - 4);
-        id[len - 4] = '\0';
-        if (!must_dataset_id_valid(id)) {
-            ds_issue(ds, sink, MUST_EFORMAT, dirpath, 0,
-                     "'%s': '%s' is not a valid image id (A-Z a-z 0-9 _ - ., not starting "
-                     "with '.')", de->d_name, id);
-            continue;
-        }
-        if (ds->n == cap) {
-            cap = cap ? 2 * cap : 256;
-            char **ids = realloc(ds->ids, (size_t)cap * sizeof *ids);
-            if (!ids) {
-                rc = must_err_set(sink->err, MUST_ENOMEM, "out of memory");
-                break;
-            }
-            ds->ids = ids;
-        }
-        if (!(ds->ids[ds->n] = ds_strdup(id))) {
-            rc = must_err_set(sink->err, MUST_ENOMEM, "out of memory");
-            break;
-        }
-        ds->n++;
-    }
+    ds->listed = 1;
+    ds_file *files = NULL;
+    int nf = 0;
+    int rc = list_images(ds, sink, dirpath, d, &files, &nf);
     closedir(d);
+    if (rc == MUST_OK)
+        rc = take_images(ds, sink, dirpath, files, nf);
+    else
+        for (int i = 0; i < nf; i++)
+            free(files[i].id);
+    free(files);
     free(dirpath);
     if (rc)
         return rc;
-    qsort(ds->ids, (size_t)ds->n, sizeof *ds->ids, cmp_str);
     size_t ns = 16;
     while (ns < 2 * (size_t)ds->n)
         ns *= 2;
@@ -162,8 +219,8 @@ static int read_images(must_dataset *ds, ds_sink *sink)
     }
     if (ds->count_line && ds->count_decl != ds->n)
         ds_issue(ds, sink, MUST_EFORMAT, ds->ini_path, ds->count_line,
-                 "[dataset] count: %d, but %s/images holds %d .png images", ds->count_decl,
-                 ds->dir, ds->n);
+                 "[dataset] count: %d, but %s/images holds %d images (.png and .jpg)",
+                 ds->count_decl, ds->dir, ds->n);
     return MUST_OK;
 }
 
@@ -224,7 +281,7 @@ static int read_splits(must_dataset *ds, ds_sink *sink)
             int idx = must_dataset_find(ds, l);
             if (idx < 0) {
                 ds_issue(ds, sink, MUST_ENOTFOUND, paths[s], line,
-                         "names '%s', but images/%s.png does not exist", l, l);
+                         "names '%s', but images/%s.png does not exist (nor .jpg)", l, l);
                 continue;
             }
             if (seen[idx].file >= 0) {
@@ -286,7 +343,7 @@ static int read_classification(must_dataset *ds, ds_sink *sink)
         int idx = must_dataset_find(ds, id);
         if (idx < 0) {
             ds_issue(ds, sink, MUST_ENOTFOUND, path, line,
-                     "labels '%s', but images/%s.png does not exist", id, id);
+                     "labels '%s', but images/%s.png does not exist (nor .jpg)", id, id);
             continue;
         }
         if (line_of[idx]) {
@@ -349,7 +406,7 @@ static int read_detection(must_dataset *ds, ds_sink *sink)
         int idx = must_dataset_find(ds, id);
         if (idx < 0) {
             ds_issue(ds, sink, MUST_ENOTFOUND, path, line,
-                     "labels '%s', but images/%s.png does not exist", id, id);
+                     "labels '%s', but images/%s.png does not exist (nor .jpg)", id, id);
             continue;
         }
         if (ds->width && (b.x1 > (float)ds->width || b.y1 > (float)ds->height)) {
@@ -472,6 +529,7 @@ void must_dataset_close(must_dataset *ds)
     for (int s = 0; s < MUST_NSPLITS; s++)
         free(ds->split[s]);
     free(ds->ids);
+    free(ds->jpg);
     free(ds->slots);
     free(ds->cls);
     free(ds->soft);
@@ -546,7 +604,9 @@ int must_dataset_split(const must_dataset *ds, int split, const int **indices)
 
 char *must_dataset_image_path(const must_dataset *ds, int index)
 {
-    return index >= 0 && index < ds->n ? ds_path(ds, "images", ds->ids[index], ".png") : NULL;
+    if (index < 0 || index >= ds->n)
+        return NULL;
+    return ds_path(ds, "images", ds->ids[index], ds->jpg[index] ? ".jpg" : ".png");
 }
 
 char *must_dataset_label_path(const must_dataset *ds, int kind, int index)
@@ -600,8 +660,26 @@ static int load_map(const must_dataset *ds, int kind, int index, int w, int h, m
     return rc;
 }
 
+int ds_image_size(const must_dataset *ds, int index, int *w, int *h, must_err *err)
+{
+    char *path = must_dataset_image_path(ds, index);
+    if (!path)
+        return must_err_set(err, index < 0 || index >= ds->n ? MUST_EINVAL : MUST_ENOMEM,
+                            "dataset \"%s\": no image %d", ds->name, index);
+    int rc = must_image_info(path, NULL, w, h, NULL, NULL, err);
+    free(path);
+    return rc ? must_err_prefix(err, "dataset \"%s\"", ds->name) : MUST_OK;
+}
+
 int must_dataset_load(const must_dataset *ds, int index, unsigned want, must_map *image,
                       must_labels *labels, must_err *err)
+{
+    return ds_load_scaled(ds, index, want, 1.0f, image, NULL, NULL, NULL, labels, err);
+}
+
+int ds_load_scaled(const must_dataset *ds, int index, unsigned want, float min_scale,
+                   must_map *image, float *scale, int *full_w, int *full_h, must_labels *labels,
+                   must_err *err)
 {
     if (index < 0 || index >= ds->n)
         return must_err_set(err, MUST_EINVAL, "dataset \"%s\": image index %d out of 0..%d",
@@ -610,19 +688,23 @@ int must_dataset_load(const must_dataset *ds, int index, unsigned want, must_map
     if (!path)
         return must_err_set(err, MUST_ENOMEM, "out of memory");
     must_image img = {0};
-    int rc = must_png_read(path, &img, 3, 8, err);
+    int w, h;
+    int rc = must_image_read_scaled(path, &img, 3, min_scale, scale, &w, &h, err);
     free(path);
     if (rc)
         return must_err_prefix(err, "dataset \"%s\"", ds->name);
-    int w = img.width, h = img.height;
+    if (full_w)
+        *full_w = w;
+    if (full_h)
+        *full_h = h;
     if (image) {
-        rc = must_map_alloc(image, 3, h, w, err);
+        rc = must_map_alloc(image, 3, img.height, img.width, err);
         if (rc) {
             must_image_free(&img);
             return rc;
         }
         const uint8_t *p = img.pixels;
-        size_t n = (size_t)w * h;
+        size_t n = (size_t)img.width * img.height;
         for (size_t i = 0; i < n; i++)
             for (int c = 0; c < 3; c++)
                 image->data[c * n + i] = (float)p[3 * i + c] * (1.0f / 255.0f);

@@ -160,7 +160,7 @@ static void check_image(const must_dataset *ds, ds_sink *s, stats *st, int i)
     must_err e = {0};
     if (!path)
         return;
-    if (must_png_read(path, &img, 3, 8, &e)) {
+    if (must_image_read(path, &img, 3, 8, &e)) {
         ds_issue(ds, s, e.code, NULL, 0, "%s", e.msg);
         free(path);
         return;
@@ -352,6 +352,11 @@ int must_dataset_check(const char *dir, must_dataset_report_fn report, void *use
                     st.det_count[b->v[j].cls]++;
             }
         }
+    /* A set of nothing trains nothing: an import that matched no file, or
+     * images given a name the format does not read (.jpeg, .PNG). */
+    if (ds->listed && ds->n == 0)
+        ds_issue(ds, &sink, MUST_EFORMAT, NULL, 0, "%s/images holds no images (<id>.png or "
+                 "<id>.jpg)", ds->dir);
     for (int i = 0; i < ds->n; i++)
         check_image(ds, &sink, &st, i);
     print_summary(ds, &sink, &st);

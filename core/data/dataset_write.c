@@ -10,10 +10,12 @@
 #include <string.h>
 
 #include "dataset-impl.h"
+#include "image-impl.h"
 #include "must/io.h"
 
 typedef struct w_image {
     char *id;
+    int jpg;             /* 1: images/<id>.jpg, a JPEG copied as it came */
     int split;
     int cls;             /* hard class, -1 soft */
     float *soft;         /* (K) owned, or NULL */
@@ -369,7 +371,7 @@ static int take_labels(must_dataset_writer *w, const char *id, int width, int he
 }
 
 static int add_common(must_dataset_writer *w, const char *id, int split, int width, int height,
-                      const must_image *img, const char *src, const must_labels *labels,
+                      const must_image *img, const char *src, int jpg, const must_labels *labels,
                       must_err *err)
 {
     if (!must_dataset_id_valid(id))
@@ -389,14 +391,15 @@ static int add_common(must_dataset_writer *w, const char *id, int split, int wid
         w->im = im;
         w->cap = cap;
     }
-    w_image e = {.split = split, .cls = -1};
+    w_image e = {.split = split, .cls = -1, .jpg = jpg};
     must_labels none;
     must_labels_init(&none);
     int rc = take_labels(w, id, width, height, labels ? labels : &none, &e, err);
     char *path = NULL;
     if (rc == MUST_OK && !(e.id = ds_strdup(id)))
         rc = must_err_set(err, MUST_ENOMEM, "out of memory");
-    if (rc == MUST_OK && !(path = ds_path(&(must_dataset){.dir = w->dir}, "images", id, ".png")))
+    if (rc == MUST_OK &&
+        !(path = ds_path(&(must_dataset){.dir = w->dir}, "images", id, jpg ? ".jpg" : ".png")))
         rc = must_err_set(err, MUST_ENOMEM, "out of memory");
     if (rc == MUST_OK) {
         if (img) {
@@ -441,19 +444,34 @@ int must_dataset_writer_add(must_dataset_writer *w, const char *id, int split,
     if (!img || (img->channels != 1 && img->channels != 3) || img->depth != 8)
         return must_err_set(err, MUST_EINVAL, "%s: image '%s' must be 8-bit gray or RGB", w->dir,
                             id ? id : "");
-    return add_common(w, id, split, img->width, img->height, img, NULL, labels, err);
+    return add_common(w, id, split, img->width, img->height, img, NULL, 0, labels, err);
 }
 
 int must_dataset_writer_add_file(must_dataset_writer *w, const char *id, int split,
-                                 const char *png_path, const must_labels *labels, must_err *err)
+                                 const char *path, const must_labels *labels, must_err *err)
 {
-    must_image img = {0};
-    int rc = must_png_read(png_path, &img, 3, 8, err);
+    int format;
+    int rc = must_image_info(path, &format, NULL, NULL, NULL, NULL, err);
     if (rc)
         return rc;
-    int width = img.width, height = img.height;
+    /* Decoded once to check it.  A JPEG at 1/8 of its size: libjpeg still
+     * reads every byte of its entropy data, so a cut or corrupt file fails
+     * all the same, in a fraction of the time (its size is the header's). */
+    must_image img = {0};
+    int width, height;
+    if (format == MUST_IMAGE_JPEG)
+        rc = must_image_read_scaled(path, &img, 3, 0.0f, NULL, &width, &height, err);
+    else
+        rc = must_png_read(path, &img, 3, 8, err);
+    if (rc)
+        return rc;
+    if (format != MUST_IMAGE_JPEG) {
+        width = img.width;
+        height = img.height;
+    }
     must_image_free(&img);
-    return add_common(w, id, split, width, height, NULL, png_path, labels, err);
+    return add_common(w, id, split, width, height, NULL, path, format == MUST_IMAGE_JPEG, labels,
+                      err);
 }
 
 /* ---- commit ---- */
@@ -558,8 +576,9 @@ static int emit_ini(FILE *fp, const must_dataset_writer *w, int arg)
     return r < 0 ? MUST_EIO : MUST_OK;
 }
 
-/* Removes PNGs in DIR/sub that this writer did not write: leftovers of an
- * earlier writer that was cut off would otherwise join the set. */
+/* Removes images (.png, and .jpg in images/) and maps in DIR/sub that this
+ * writer did not write: leftovers of an earlier writer that was cut off
+ * would otherwise join the set (or give an id two images). */
 static int remove_strays(must_dataset_writer *w, const char *sub, must_err *err)
 {
     char *d = must_path_join(w->dir, sub);
@@ -570,16 +589,22 @@ static int remove_strays(must_dataset_writer *w, const char *sub, must_err *err)
         free(d);
         return MUST_OK;
     }
+    int images = strcmp(sub, "images") == 0;
     struct dirent *de;
     int rc = MUST_OK;
     while ((de = readdir(dp))) {
         size_t len = strlen(de->d_name);
-        if (len < 5 || len - 4 > MUST_ID_MAX || strcmp(de->d_name + len - 4, ".png") != 0)
+        if (len < 5 || len - 4 > MUST_ID_MAX)
+            continue;
+        const char *ext = de->d_name + len - 4;
+        int jpg = images && strcmp(ext, ".jpg") == 0;
+        if (!jpg && strcmp(ext, ".png") != 0)
             continue;
         char id[MUST_ID_MAX + 1];
         memcpy(id, de->d_name, len - 4);
         id[len - 4] = '\0';
-        if (find_id(w, id) >= 0)
+        int at = find_id(w, id);
+        if (at >= 0 && (!images || w->im[at].jpg == jpg))
             continue;
         char *p = must_path_join(d, de->d_name);
         if (!p || remove(p) != 0)

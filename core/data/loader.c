@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "augment-impl.h"
+#include "dataset-impl.h"
 #include "must/loader.h"
 
 enum { SLOT_FREE, SLOT_BUSY, SLOT_READY };
@@ -109,6 +111,39 @@ static int batch_alloc(must_batch *b, int B, int S, unsigned tasks, int ncls)
     return ok ? MUST_OK : MUST_ENOMEM;
 }
 
+/* Reads and augments one example into img, l and tf.  A JPEG is read for
+ * its transform: the transform is drawn first, from the stored size in the
+ * header, and the picture decoded at the smallest DCT scale n/8 that still
+ * has a pixel for each one the resize samples (a 640x480 photo for 64^2
+ * decodes at 1/8, 80x60), then resized exactly; labels keep the stored
+ * size.  PNGs (and JPEGs with o.full_decode) take the full-size path,
+ * must_dataset_load + must_aug_example, which draws from rng the same way. */
+static int load_example(const must_loader *L, const must_dataset *ds, int index, must_rng *rng,
+                        must_map *img, must_labels *l, must_aug_tf *tf, must_err *err)
+{
+    const must_aug_opts *o = L->o.augment ? &L->o.aug : NULL;
+    if (!ds->jpg[index] || L->o.full_decode) {
+        int rc = must_dataset_load(ds, index, L->tasks, img, l, err);
+        return rc ? rc : must_aug_example(img, l, L->o.size, rng, o, tf, err);
+    }
+    int w, h, fw, fh;
+    float scale;
+    int rc = ds_image_size(ds, index, &w, &h, err);
+    if (rc)
+        return rc;
+    if (o)
+        must_aug_sample(rng, w, h, L->o.size, o, tf);
+    else
+        must_aug_fit(w, h, L->o.size, tf);
+    if ((rc = ds_load_scaled(ds, index, L->tasks, tf->s, img, &scale, &fw, &fh, l, err)))
+        return rc;
+    if (fw != w || fh != h)
+        return must_err_set(err, MUST_EFORMAT, "dataset \"%s\": image '%s' changed while it was "
+                            "read (%dx%d, then %dx%d)", must_dataset_name(ds),
+                            must_dataset_id(ds, index), w, h, fw, fh);
+    return must_aug_apply(img, scale, w, h, l, tf, rng, o, err);
+}
+
 /* Reads, augments and collates example k of batch b. */
 static int make_example(must_loader *L, must_batch *b, int k, uint64_t epoch, size_t i,
                         must_err *err)
@@ -129,9 +164,7 @@ static int make_example(must_loader *L, must_batch *b, int k, uint64_t epoch, si
     must_map img = {0};
     must_labels l;
     must_labels_init(&l);
-    int rc = must_dataset_load(ds, img_index, L->tasks, &img, &l, err);
-    if (rc == MUST_OK)
-        rc = must_aug_example(&img, &l, S, &rng, L->o.augment ? &L->o.aug : NULL, &b->tf[k], err);
+    int rc = load_example(L, ds, img_index, &rng, &img, &l, &b->tf[k], err);
     if (rc) {
         must_map_free(&img);
         must_labels_free(&l);

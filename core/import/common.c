@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "import-impl.h"
@@ -80,6 +81,18 @@ int imp_list_dir(const char *dir, int want_dir, char ***names, int *n, must_err 
     }
     qsort(*names, (size_t)*n, sizeof **names, cmp_name);
     return MUST_OK;
+}
+
+size_t imp_image_ext(const char *name)
+{
+    static const char *const exts[3] = {".png", ".jpg", ".jpeg"};
+    size_t n = strlen(name);
+    for (int i = 0; i < 3; i++) {
+        size_t k = strlen(exts[i]);
+        if (n > k && strcasecmp(name + n - k, exts[i]) == 0)
+            return k;
+    }
+    return 0;
 }
 
 void imp_make_id(char *id, const char *a, const char *b, size_t b_len)

@@ -1,5 +1,5 @@
-/* imagefolder.c - DIR/<class>/<image> to a classification set with a
- * seeded train/val/test split per class. */
+/* imagefolder.c - DIR/<class>/<image> (PNG or JPEG) to a classification set
+ * with a seeded train/val/test split per class. */
 #include "config.h"
 
 #include <stdlib.h>
@@ -9,37 +9,31 @@
 #include "must/io.h"
 #include "must/sampler.h"
 
-static int is_png(const char *name)
-{
-    size_t n = strlen(name);
-    return n > 4 && (strcmp(name + n - 4, ".png") == 0 || strcmp(name + n - 4, ".PNG") == 0);
-}
-
 /* Class c's images (the files of cdir that are images) into the writer. */
 static int import_class(must_dataset_writer *w, const char *cdir, const char *cls, int c,
                         const must_import_opts *o, must_import_counts *cnt, must_err *err)
 {
     char **files = NULL;
-    int nfiles = 0, npng = 0;
+    int nfiles = 0, nimg = 0;
     int rc = imp_list_dir(cdir, 0, &files, &nfiles, err);
-    int *png = rc ? NULL : malloc((size_t)(nfiles ? nfiles : 1) * sizeof *png);
-    if (!rc && !png)
+    int *pick = rc ? NULL : malloc((size_t)(nfiles ? nfiles : 1) * sizeof *pick);
+    if (!rc && !pick)
         rc = must_err_set(err, MUST_ENOMEM, "out of memory");
     for (int i = 0; !rc && i < nfiles; i++) {
-        if (is_png(files[i]))
-            png[npng++] = i;
+        if (imp_image_ext(files[i]))
+            pick[nimg++] = i;
         else
             cnt->skipped++;
     }
-    if (!rc && npng == 0)
-        imp_note(o, "warning: class '%s' has no .png images", cls);
+    if (!rc && nimg == 0)
+        imp_note(o, "warning: class '%s' has no images (.png, .jpg, .jpeg)", cls);
     /* Per class: test first, then val, in a seeded order of the files. */
     uint64_t key = must_hash64(o->seed, (uint64_t)c);
-    for (int r = 0; !rc && r < npng; r++) {
-        const char *file = files[png[must_permute(key, (size_t)npng, (size_t)r)]];
-        int split = imp_split_of(r, npng, o->val, o->test);
+    for (int r = 0; !rc && r < nimg; r++) {
+        const char *file = files[pick[must_permute(key, (size_t)nimg, (size_t)r)]];
+        int split = imp_split_of(r, nimg, o->val, o->test);
         char id[MUST_ID_MAX + 1];
-        imp_make_id(id, cls, file, strlen(file) - 4);
+        imp_make_id(id, cls, file, strlen(file) - imp_image_ext(file));
         char *path = must_path_join(cdir, file);
         must_labels l;
         must_labels_init(&l);
@@ -49,13 +43,14 @@ static int import_class(must_dataset_writer *w, const char *cdir, const char *cl
                   : must_err_set(err, MUST_ENOMEM, "out of memory");
         if (rc == MUST_EINVAL && strstr(err->msg, "duplicate image id"))
             must_err_set(err, MUST_EINVAL, "%s: its id '%s' is taken by an earlier file "
-                         "(names that differ only in characters outside A-Z a-z 0-9 _ - .)",
+                         "(names that differ only in their extension, or in characters outside "
+                         "A-Z a-z 0-9 _ - .)",
                          path, id);
         free(path);
         cnt->split[split]++;
         cnt->images++;
     }
-    free(png);
+    free(pick);
     imp_names_free(files, nfiles);
     return rc;
 }
@@ -92,6 +87,11 @@ int must_import_imagefolder(const char *dir, const char *out, const must_import_
                   : must_err_set(err, MUST_ENOMEM, "out of memory");
         free(cdir);
     }
+    /* A folder of only other files (or of images the names above miss)
+     * would make a set of nothing and look like success. */
+    if (!rc && c->images == 0)
+        rc = must_err_set(err, MUST_ENOTFOUND, "%s: no images (.png, .jpg, .jpeg) in any of its "
+                          "%d class folders", dir, ncls);
     if (!rc) {
         rc = must_dataset_writer_commit(w, err);
         w = NULL;

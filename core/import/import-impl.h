@@ -12,6 +12,11 @@
 int imp_list_dir(const char *dir, int want_dir, char ***names, int *n, must_err *err);
 void imp_names_free(char **names, int n);
 
+/* The length of name's extension (with its dot) when it names an image
+ * must reads: .png, .jpg or .jpeg in any case; else 0.  (The files are
+ * picked by name; decoding then goes by content, see must_image_read.) */
+size_t imp_image_ext(const char *name);
+
 /* An image id from parts: "<a>_<first b_len characters of b>" (b NULL:
  * "<a>"), characters outside A-Z a-z 0-9 _ - . made '_'; an id past
  * MUST_ID_MAX keeps its head and a hash of a and the whole of b. */

@@ -75,14 +75,16 @@ MUST_API float must_dataset_depth_scale(const must_dataset *ds);
  * list file is empty. */
 MUST_API int must_dataset_split(const must_dataset *ds, int split, const int **indices);
 
-/* Path of an image's PNG or of one of its label maps, malloc'd. */
+/* Path of an image (images/<id>.png or images/<id>.jpg, whichever the set
+ * has) or of one of its label maps, malloc'd. */
 MUST_API char *must_dataset_image_path(const must_dataset *ds, int index);
 MUST_API char *must_dataset_label_path(const must_dataset *ds, int kind, int index);
 
-/* Reads image `index` as float RGB (3, H, W) in [0, 1] into *image, and the
- * labels of the kinds in `want` that the set carries into *labels (init'd
- * by the caller; label->has says which came).  Every label map must have
- * the image's size.  Either output may be NULL.  Thread-safe. */
+/* Reads image `index` (PNG or JPEG, decoded in full) as float RGB
+ * (3, H, W) in [0, 1] into *image, and the labels of the kinds in `want`
+ * that the set carries into *labels (init'd by the caller; label->has says
+ * which came).  Every label map must have the image's size.  Either output
+ * may be NULL.  Thread-safe. */
 MUST_API int must_dataset_load(const must_dataset *ds, int index, unsigned want, must_map *image,
                                must_labels *labels, must_err *err);
 
@@ -159,10 +161,12 @@ MUST_API int must_dataset_writer_new(const char *dir, const must_dataset_spec *s
 MUST_API int must_dataset_writer_add(must_dataset_writer *w, const char *id, int split,
                                      const must_image *img, const must_labels *labels,
                                      must_err *err);
-/* The same, copying an existing PNG file byte for byte (it is decoded once
- * to check it). */
+/* The same, copying an existing PNG or JPEG file byte for byte, never
+ * re-encoded: a JPEG (by its first bytes, whatever its name) becomes
+ * images/<id>.jpg, a PNG images/<id>.png.  The file is decoded once to
+ * check it (a JPEG at 1/8 scale, which still reads all of its data). */
 MUST_API int must_dataset_writer_add_file(must_dataset_writer *w, const char *id, int split,
-                                          const char *png_path, const must_labels *labels,
+                                          const char *path, const must_labels *labels,
                                           must_err *err);
 /* Writes the label files, split lists and dataset.ini; frees w either way. */
 MUST_API int must_dataset_writer_commit(must_dataset_writer *w, must_err *err);

@@ -44,9 +44,11 @@ typedef struct must_import_counts {
 } must_import_counts;
 
 /* DIR/<class>/<image> to a classification set: classes are the
- * subdirectories in byte order, image ids <class>_<stem>; PNG files (by
- * their name) are taken, anything else is skipped and counted; a class
- * without images is a note.  Splits: seeded, per class. */
+ * subdirectories in byte order, image ids <class>_<stem>; PNG and JPEG files
+ * (by their names: .png, .jpg, .jpeg in any case) are taken, as they are
+ * (a JPEG stays a JPEG), anything else is skipped and counted; a class
+ * without images is a note, a folder without any an error.  Splits:
+ * seeded, per class. */
 MUST_API int must_import_imagefolder(const char *dir, const char *out,
                                      const must_import_opts *o, must_import_counts *c,
                                      must_err *err);
@@ -149,6 +151,17 @@ MUST_API int must_import_depth(const must_import_maps *m, const char *out,
 MUST_API int must_import_normals(const must_import_maps *m, const char *out,
                                  const must_import_opts *o, must_import_counts *c,
                                  must_err *err);
+/* Every PNG and JPEG file under DIR, at any depth, to a set without labels
+ * (tasks =): an unlabelled pool like the paper's JFT or ImageNet images
+ * for the teachers to pseudo-label.  Files are taken in byte order of their
+ * paths below DIR; an image's id is that path without the extension, with
+ * '/' and every other character outside A-Z a-z 0-9 _ - . made '_' (a/b
+ * c.jpg: a_b_c), and two files of one id are an error naming both.  Dot
+ * files and folders are left out; other files are skipped and counted;
+ * no image at all is an error.  Splits: seeded, over the whole set;
+ * c->classes is 0. */
+MUST_API int must_import_images(const char *dir, const char *out, const must_import_opts *o,
+                                must_import_counts *c, must_err *err);
 
 #ifdef __cplusplus
 }

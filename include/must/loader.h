@@ -2,13 +2,16 @@
  *
  * The loader asks the union sampler (must/sampler.h) which examples make
  * batch i of an epoch, reads them (must_dataset_load), augments image and
- * labels together (must/augment.h) and collates them.  Worker threads make
- * the next batches while the caller trains on the current one; a bounded
- * ring of batch slots limits how far they run ahead, and batches come out in
- * order.  A batch depends only on (seed, epoch, batch index): each example's
- * augmentation draws from an RNG seeded by (seed, epoch, its position in the
- * epoch), never from a worker's state, so 0, 1 or 8 workers give the same
- * bytes.
+ * labels together (must/augment.h) and collates them.  A JPEG much larger
+ * than the batch is decoded at a reduced DCT scale (n/8, the smallest that
+ * still has a pixel for each one the resize samples) before the exact
+ * resize, unless full_decode says not to; labels keep the stored size.
+ * Worker threads make the next batches while the caller trains on the
+ * current one; a bounded ring of batch slots limits how far they run ahead,
+ * and batches come out in order.  A batch depends only on (seed, epoch,
+ * batch index): each example's augmentation draws from an RNG seeded by
+ * (seed, epoch, its position in the epoch), never from a worker's state, so
+ * 0, 1 or 8 workers give the same bytes.
  *
  * Missing labels: an example from a set without some task gets that task's
  * "ignore" filling (class -1 and a zero soft row, no boxes, segmentation 255,
@@ -42,11 +45,12 @@ typedef struct must_loader_opts {
     uint64_t first_epoch;   /* resume here */
     uint64_t epochs;        /* 0 = endless */
     int drop_last;          /* drop each epoch's last partial batch */
+    int full_decode;        /* 1: decode JPEGs at full size, never at a reduced DCT scale */
 } must_loader_opts;
 
 /* Training defaults: S 64, B 16, 2 workers, train split, union mode with
  * shuffling, seed 0, augmentation on (must_aug_defaults), every task,
- * endless, drop_last. */
+ * endless, drop_last, JPEGs decoded at a reduced scale. */
 MUST_API void must_loader_defaults(must_loader_opts *o);
 
 typedef struct must_batch {
