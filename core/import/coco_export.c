@@ -102,8 +102,8 @@ static int image_ids(const must_dataset *ds, long long *ids)
     return MUST_OK;
 }
 
-/* An image's size: the set's when it declares one, else its file's (the
- * PNG header, or the decoded image for another kind). */
+/* An image's size: the set's when it declares one, else its file's
+ * header. */
 static int image_size(const must_dataset *ds, int i, int *w, int *h, must_err *err)
 {
     must_dataset_size(ds, w, h);
@@ -112,17 +112,7 @@ static int image_size(const must_dataset *ds, int i, int *w, int *h, must_err *e
     char *path = must_dataset_image_path(ds, i);
     if (!path)
         return must_err_set(err, MUST_ENOMEM, "out of memory");
-    size_t n = strlen(path);
-    int rc, c, d;
-    if (n > 4 && strcmp(path + n - 4, ".png") == 0) {
-        rc = must_png_info(path, w, h, &c, &d, err);
-    } else {
-        must_map img = {0};
-        rc = must_dataset_load(ds, i, 0, &img, NULL, err);
-        *w = img.width;
-        *h = img.height;
-        must_map_free(&img);
-    }
+    int rc = must_image_info(path, NULL, w, h, NULL, NULL, err);
     free(path);
     return rc;
 }

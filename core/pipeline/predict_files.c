@@ -152,7 +152,7 @@ static int predict_one(job *j, const char *file, const char *id, must_err *err)
     for (int i = 0; i < n; i++)
         must_labels_init(&l[i]);
     must_labels_init(&keep);
-    int rc = must_png_read(file, &img, 3, 8, err);
+    int rc = must_image_read(file, &img, 3, 8, err);
     if (!rc && !(rc = must_map_alloc(&m, 3, img.height, img.width, err))) {
         size_t hw = (size_t)img.width * img.height;
         for (size_t q = 0; q < hw; q++)

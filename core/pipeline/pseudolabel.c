@@ -164,9 +164,9 @@ static int label_example(labeller *lb, const must_batch *b, int i, void **preds,
     char *img = must_dataset_image_path(unl, idx);
     int rc = img ? must_dataset_load(unl, idx, lb->spec.tasks, NULL, &lab, err)
                  : must_err_set(err, MUST_ENOMEM, "out of memory");
-    int iw = 0, ih = 0, ch, depth;
+    int iw = 0, ih = 0;
     if (rc == MUST_OK && !lb->native)
-        rc = must_png_info(img, &iw, &ih, &ch, &depth, err);
+        rc = must_image_info(img, NULL, &iw, &ih, NULL, NULL, err);
     for (int t = 0; t < lb->nm && rc == MUST_OK; t++) {
         if (lab.has & MUST_LABEL_BIT(lb->kind_of[t]))
             continue; /* supervised labels stay */
