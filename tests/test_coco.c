@@ -606,15 +606,16 @@ END_TEST
 
 START_TEST(import_error_while_writing_leaves_no_set)
 {
-    /* The JSON says 8x6, the file is 7x6: the writer finds it at the
-     * segmentation map, after the set was begun; no dataset.ini is left. */
+    /* The JSON says 8x6, the file is 7x6: found at the file's header, after
+     * the set was begun; no dataset.ini is left. */
     const char *dir = fresh_dir(0, "late"), *json = fixture(dir);
     write_png(path3(dir, "images", "000000000001.png"), 7, 6);
     must_coco_source src = {json, join(dir, "images"), -1};
     must_coco_counts c;
     must_err e = {0};
-    ck_assert_int_eq(must_import_coco(&src, 1, join(dir, "set"), NULL, &c, &e), MUST_ESHAPE);
-    ck_assert_msg(strstr(e.msg, "a.json: images[0]") && strstr(e.msg, "7x6"), "%s", e.msg);
+    ck_assert_int_eq(must_import_coco(&src, 1, join(dir, "set"), NULL, &c, &e), MUST_EFORMAT);
+    ck_assert_msg(strstr(e.msg, "a.json: images[0]") && strstr(e.msg, "8 x 6") &&
+                      strstr(e.msg, "is 7 x 6"), "%s", e.msg);
     struct stat st;
     ck_assert(stat(path3(dir, "set", "dataset.ini"), &st) != 0);
 }

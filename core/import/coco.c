@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "coco-impl.h"
+#include "must/image.h"
 #include "import-impl.h"
 #include "must/io.h"
 #include "must/sampler.h"
@@ -223,6 +224,14 @@ static int write_image(coco_job *j, must_dataset_writer *w, int i, int split, mu
     char *path = rc ? NULL : must_path_join(j->src[im->src].images, im->file_name);
     if (!rc && !path)
         rc = must_err_set(err, MUST_ENOMEM, "out of memory");
+    /* The file's size must be the one the annotations were made on, also
+     * when no segmentation map of that size would tell. */
+    int fw = 0, fh = 0;
+    if (!rc && !(rc = must_image_info(path, NULL, &fw, &fh, NULL, NULL, err)) &&
+        (fw != im->width || fh != im->height))
+        rc = must_err_set(err, MUST_EFORMAT, "%s: images[%d]: width x height %d x %d, but %s is "
+                          "%d x %d", j->db->paths[im->src], im->index, im->width, im->height,
+                          path, fw, fh);
     if (!rc && (rc = must_dataset_writer_add_file(w, im->sid, split, path, &l, err)) &&
         rc != MUST_ENOMEM)
         must_err_prefix(err, "%s: images[%d] (%s)", j->db->paths[im->src], im->index, path);
