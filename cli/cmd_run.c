@@ -212,7 +212,9 @@ int must_cmd_eval(int argc, char **argv)
         "eval", argc, argv, opts, &ini, 1,
         "usage: must eval EXP.ini --model FILE --task T --data D [--split S] [--out RUN]\n\n"
         "Evaluates a checkpoint (backbone and the head named [task.T]) on a split\n"
-        "(train, val, test; default test) of [data.D] and prints every metric.\n");
+        "(train, val, test; default test) of [data.D] and prints every metric.  A\n"
+        "world set is read from RUN/data (default run-NAME); it is rendered there\n"
+        "only when --out names the run: without it, eval writes nothing.\n");
     if (rc)
         return rc == 1 ? 0 : rc;
     int split = split_name ? must_split_parse(split_name) : MUST_SPLIT_TEST;
@@ -234,6 +236,9 @@ int must_cmd_eval(int argc, char **argv)
     must_run *r = NULL;
     must_metric m[64];
     rc = open_run(e, out, &r, &err);
+    /* Evaluation reads a run; it renders a set only into a run it is given. */
+    if (!rc && !out)
+        must_run_set_readonly(r, 1);
     int n = rc ? rc : must_run_eval(r, model, ti, di, split, m, 64, &err);
     rc = n < 0 ? n : MUST_OK;
     if (!rc) {

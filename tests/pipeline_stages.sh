@@ -75,8 +75,8 @@ stage transfer "$tmp/transfer.log"
     fail "after transfer: $(listing "$R")"
 [ "$(listing "$R/transfer")" = "multitask must random supervised-seg " ] || fail "transfer: $(listing "$R/transfer")"
 for rep in multitask must random supervised-seg; do
-    [ "$(listing "$R/transfer/$rep/dseg/lr0")" = "eval-2.txt eval-4.txt loss.csv model.safetensors " ] ||
-        fail "transfer/$rep: $(listing "$R/transfer/$rep/dseg/lr0")"
+    [ "$(listing "$R/transfer/$rep/dseg/lr-0.05")" = "eval-2.txt eval-4.txt loss.csv model.safetensors " ] ||
+        fail "transfer/$rep: $(listing "$R/transfer/$rep/dseg/lr-0.05")"
     [ -f "$R/transfer/$rep/dseg/done" ] || fail "transfer/$rep not done"
 done
 again transfer
@@ -115,7 +115,8 @@ awk -F, 'NR == 1 { if ($0 != "step,lr,loss,segmentation,depth") { print "header 
           exit bad }' "$R/multitask/loss.csv" || fail "multitask loss.csv"
 
 # ---- must eval: the numbers the transfer wrote after its last step. ----
-lr0=$R/transfer/supervised-seg/dseg/lr0
+lr0=$R/transfer/supervised-seg/dseg/lr-0.05
+grep -q "^metrics miou pixel_acc$" "$lr0/eval-4.txt" || fail "eval-4.txt does not name its metrics"
 for split in val test; do
     out=$("$must" eval "$ini" --model "$lr0/model.safetensors" --task segmentation --data down \
           --split $split --out "$R" 2>"$tmp/eval.err") || { cat "$tmp/eval.err"; fail "eval $split"; }
@@ -133,6 +134,17 @@ cp "$R/experiment.ini" "$tmp/recorded.ini"
 "$must" eval "$tmp/edited.ini" --model "$lr0/model.safetensors" --task segmentation --data down \
     --split val --out "$R" >/dev/null 2>"$tmp/eval.err" || { cat "$tmp/eval.err"; fail "eval edited"; }
 cmp -s "$R/experiment.ini" "$tmp/recorded.ini" || fail "must eval rewrote $R/experiment.ini"
+# Without --out, eval reads the default run-NAME and writes nothing: in a
+# folder without that run it says the set is not rendered.
+mkdir -p "$tmp/elsewhere"
+(cd "$tmp/elsewhere" && "$must" eval "$ini" --model "$lr0/model.safetensors" --task segmentation \
+    --data down >/dev/null 2>"$tmp/ro.err")
+[ $? -eq 1 ] || fail "eval without --out and without a run did not fail"
+grep -q "not rendered in run-stages" "$tmp/ro.err" || { cat "$tmp/ro.err"; fail "no reason given"; }
+[ "$(listing "$tmp/elsewhere")" = "" ] || fail "eval without --out wrote $(listing "$tmp/elsewhere")"
+# A unit asked for by name that is done already says so.
+"$must" train "$ini" --teacher seg --out "$R" >"$tmp/done.log" 2>&1 || fail "train a done teacher"
+grep -q "^\[teacher seg\] done already" "$tmp/done.log" || { cat "$tmp/done.log"; fail "silence for a done teacher"; }
 # Bad input: a clear message naming what is wrong, status 1 (2: usage).
 bad_eval() { # STATUS TEXT ARGS...
     st=$1 text=$2

@@ -60,6 +60,11 @@ const char *must_run_dir(const must_run *r)
     return r->out;
 }
 
+void must_run_set_readonly(must_run *r, int on)
+{
+    r->readonly = on;
+}
+
 int must_run_record(must_run *r, must_err *err)
 {
     int rc = must_mkdir_p(r->out, err);
@@ -109,20 +114,45 @@ int must_run_stage(must_run *r, int stage, must_err *err)
     return rc;
 }
 
+/* A unit asked for by name that is done already gets a word, not
+ * silence. */
 int must_run_teacher(must_run *r, int t, must_err *err)
 {
     if (t < 0 || t >= r->e->nteachers)
         return must_err_set(err, MUST_EINVAL, "%s has no teacher %d", r->e->file, t);
+    const char *name = r->e->teachers[t].name;
+    if (run_done_at(r, r->teacher_hash[t], "teachers", name, NULL)) {
+        pl_say(&r->events, "[teacher %s] done already, with these settings: %s/teachers/%s", name,
+               r->out, name);
+        return MUST_OK;
+    }
     return run_teacher(r, t, err);
 }
 
 int must_run_label(must_run *r, must_err *err)
 {
+    int todo[RUN_NUNIT_KINDS], all[RUN_NUNIT_KINDS];
+    run_plan_count(r, todo, all);
+    if (r->e->label.ndata && !todo[RUN_U_LABEL] && all[RUN_U_LABEL] == r->e->label.ndata)
+        pl_say(&r->events, "[label] every set is labelled already, with these settings: %s/label",
+               r->out);
     return run_labels(r, 0, err);
 }
 
 int must_run_students(must_run *r, must_err *err)
 {
+    const must_experiment *e = r->e;
+    int left = !run_done_at(r, run_hash_multi(r, &e->student), "student", NULL, NULL);
+    for (int i = 0; i < e->nvariants; i++) {
+        char nm[MUST_EXP_NAME_MAX + 16];
+        run_multi_dirname(e, &e->variants[i], nm, sizeof nm);
+        left |= !run_done_at(r, run_hash_multi(r, &e->variants[i]), nm, NULL, NULL);
+    }
+    if (e->multitask.enabled)
+        left |= !run_done_at(r, run_hash_multi(r, &e->multitask), "multitask", NULL, NULL);
+    if (!left)
+        pl_say(&r->events, "[student] every student is trained already, with these settings: %s",
+               r->out);
     return run_students(r, 0, err);
 }
 

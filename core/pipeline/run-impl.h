@@ -38,6 +38,7 @@ struct must_run {
      * student section, per [data.X]. */
     unsigned char *need_teacher, *need_label, *need_variant, *need_data;
     unsigned char need_student, need_multitask;
+    int readonly;               /* render nothing (must_run_set_readonly) */
 };
 typedef struct must_run run_state;
 

@@ -15,10 +15,39 @@
 
 void run_rep_dirname(const must_exp_rep *rep, char *buf, size_t len)
 {
-    snprintf(buf, len, "%s", rep->label);
+    if (rep->kind == MUST_REP_FILE) {
+        /* A path makes a poor folder name: the file's stem and a short
+         * hash of the whole path, so that two model.safetensors differ. */
+        const char *base = strrchr(rep->path, '/');
+        base = base ? base + 1 : rep->path;
+        const char *dot = strrchr(base, '.');
+        int stem = dot && dot != base ? (int)(dot - base) : (int)strlen(base);
+        snprintf(buf, len, "file-%.*s-%08x", stem > 48 ? 48 : stem, base,
+                 (unsigned)(pl_hash(0, rep->path) >> 32));
+    } else {
+        snprintf(buf, len, "%s", rep->label);
+    }
     for (char *c = buf; *c; c++)
-        if (*c == ':' || *c == '/' || *c == '.')
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+              *c == '-' || *c == '_'))
             *c = '-';
+}
+
+/* A learning rate's folder: lr-0.05 (all digits when two rates of the
+ * sweep would print the same). */
+static void lr_dirname(const must_exp_transfer *tr, int li, char *buf, size_t len)
+{
+    int clash = 0;
+    char a[40], b[40];
+    snprintf(a, sizeof a, "%g", tr->lrs[li]);
+    for (int j = 0; j < tr->nlr && !clash; j++) {
+        snprintf(b, sizeof b, "%g", tr->lrs[j]);
+        clash = j != li && strcmp(a, b) == 0;
+    }
+    if (clash)
+        snprintf(buf, len, "lr-%.17g", tr->lrs[li]);
+    else
+        snprintf(buf, len, "lr-%s", a);
 }
 
 
@@ -99,7 +128,10 @@ static int at_milestone(void *user, long step, pl_model *m, must_err *err)
     if (rc)
         return rc;
     char name[64], text[4096];
-    size_t u = 0;
+    size_t u = (size_t)snprintf(text, sizeof text, "metrics");
+    for (int i = 0; i < c->nmetrics; i++)
+        u += (size_t)snprintf(text + u, sizeof text - u, " %s", must_task_metric_name(m->task[0], i));
+    u += (size_t)snprintf(text + u, sizeof text - u, "\n");
     for (int i = 0; i < c->nmetrics; i++)
         u += (size_t)snprintf(text + u, sizeof text - u, "%s%.9g", i ? " " : "val ", val[i]);
     u += (size_t)snprintf(text + u, sizeof text - u, "\n");
@@ -126,6 +158,8 @@ static int read_eval(const char *dir, long step, int nm, double *val, double *te
     if (rc)
         return rc;
     char *s = text;
+    if (strncmp(s, "metrics", 7) == 0 && strchr(s, '\n'))
+        s = strchr(s, '\n') + 1; /* the metrics' names */
     if (strncmp(s, "val ", 4))
         rc = MUST_EFORMAT;
     s += 4;
@@ -231,8 +265,9 @@ static int choose(const must_exp_transfer *tr, int li, const char *ldir, const c
 static int keep_chosen(const char *dir, const must_exp_transfer *tr, const best_point *best,
                        must_err *err)
 {
-    char sub[96];
-    snprintf(sub, sizeof sub, "lr%d/model-%ld.safetensors", best->lr, tr->steps[best->step]);
+    char sub[160], lrd[64];
+    lr_dirname(tr, best->lr, lrd, sizeof lrd);
+    snprintf(sub, sizeof sub, "%s/model-%ld.safetensors", lrd, tr->steps[best->step]);
     char *from = must_path_join(dir, sub), *to = must_path_join(dir, "model.safetensors");
     int rc = from && to ? MUST_OK : must_err_set(err, MUST_ENOMEM, "out of memory");
     if (!rc && !must_file_exists(to) && rename(from, to) != 0)
@@ -240,7 +275,8 @@ static int keep_chosen(const char *dir, const must_exp_transfer *tr, const best_
                           strerror(errno));
     for (int li = 0; li < tr->nlr && !rc; li++)
         for (int si = 0; si < tr->nsteps; si++) {
-            snprintf(sub, sizeof sub, "lr%d/model-%ld.safetensors", li, tr->steps[si]);
+            lr_dirname(tr, li, lrd, sizeof lrd);
+            snprintf(sub, sizeof sub, "%s/model-%ld.safetensors", lrd, tr->steps[si]);
             char *p = must_path_join(dir, sub);
             if (p)
                 remove(p);
@@ -275,8 +311,8 @@ int run_transfer_one(run_state *r, int ri, int ti, run_result *res, must_err *er
     best_point best = {-1, -1, 0};
     int lower = 0, nm = 0;
     for (int li = 0; li < tr->nlr && !rc; li++) {
-        char sub[32];
-        snprintf(sub, sizeof sub, "lr%d", li);
+        char sub[64];
+        lr_dirname(tr, li, sub, sizeof sub);
         char *ldir = must_path_join(dir, sub);
         if (!ldir)
             rc = must_err_set(err, MUST_ENOMEM, "out of memory");

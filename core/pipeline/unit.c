@@ -180,6 +180,10 @@ int run_dataset(run_state *r, int i, must_dataset **out, must_err *err)
         char *set = dir ? must_path_join(dir, "set") : NULL;
         if (!set)
             rc = must_err_set(err, MUST_ENOMEM, "out of memory");
+        else if (!run_unit_done(dir, r->data_hash[i]) && r->readonly)
+            rc = must_err_set(err, MUST_ENOTFOUND,
+                              "not rendered in %s, and this command writes nothing (render it "
+                              "with must run, or name another run directory)", r->out);
         else if (!run_unit_done(dir, r->data_hash[i]))
             rc = render_set(r, i, dir, err);
         if (!rc)

@@ -90,6 +90,9 @@ MUST_API void must_run_close(must_run *r);
 /* fn NULL: no events (the default). */
 MUST_API void must_run_set_events(must_run *r, must_event_fn fn, void *user);
 MUST_API const char *must_run_dir(const must_run *r);
+/* on = 1: the run writes nothing: a world set not rendered yet is an error
+ * instead of a unit to do (`must eval` without --out). */
+MUST_API void must_run_set_readonly(must_run *r, int on);
 
 /* Copies the experiment's text to DIR/experiment.ini: the record of what
  * ran, for the commands that add to a run (not for an evaluation that only
