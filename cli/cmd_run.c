@@ -41,10 +41,15 @@ static void on_event(void *user, const must_event *ev)
         long every = ev->total / 10 > 0 ? ev->total / 10 : 1;
         if (!t->tty && ev->step % every && ev->step != ev->total)
             return;
-        char eta[32];
+        char eta[32], reta[48] = "";
         fmt_time(ev->eta_s, eta, sizeof eta);
-        printf("%s[%s] %ld/%ld %s | %.1f img/s ETA %s%s", t->tty ? "\r\033[K" : "", ev->unit,
-               ev->step, ev->total, ev->detail ? ev->detail : "", ev->images_per_s, eta,
+        if (ev->run_eta_s >= 0) {
+            char r[32];
+            fmt_time(ev->run_eta_s, r, sizeof r);
+            snprintf(reta, sizeof reta, " (run %s)", r);
+        }
+        printf("%s[%s] %ld/%ld %s | %.1f img/s ETA %s%s%s", t->tty ? "\r\033[K" : "", ev->unit,
+               ev->step, ev->total, ev->detail ? ev->detail : "", ev->images_per_s, eta, reta,
                t->tty ? "" : "\n");
     } else if (ev->kind == MUST_EVENT_PROGRESS_END && t->tty) {
         printf("\n");

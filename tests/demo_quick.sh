@@ -14,6 +14,12 @@ run=$tmp/run
 "$must" demo --quick --out "$run" >"$tmp/log" 2>&1 || { tail -30 "$tmp/log"; fail "must demo --quick"; }
 grep -q "^Transfer (test split" "$tmp/log" || fail "no transfer table printed"
 grep -q "^Pseudo labels vs the hidden truth" "$tmp/log" || fail "no pseudo-label scores printed"
+# Progress lines carry the unit's ETA and the whole run's, and the student's
+# line names its tasks, not its teachers.
+grep -q "^\[teacher cls\] [0-9]*/30 classification [0-9.]* | [0-9.]* img/s ETA [0-9a-z?]* (run [0-9a-z?]*)$" "$tmp/log" ||
+    fail "no progress line with a whole-run ETA"
+grep -q "^\[student\] 3 tasks over 1 sets; loss weights: classification 1 segmentation" "$tmp/log" ||
+    fail "the student's line does not name its tasks"
 for f in report.md results.json results.csv fig5-transfer-gains.png fig2-pseudo-labels.png \
          fig4-student-predictions.png teachers/cls/loss.csv student/loss.csv \
          student/model.safetensors label/unlabelled/part-000/dataset.ini \

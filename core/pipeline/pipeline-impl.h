@@ -21,10 +21,19 @@
 
 /* ---- progress.c: events ------------------------------------------------- */
 
-/* Where a run's events go; fn NULL drops them. */
+/* A whole run's work in image-steps (a training step counts its batch):
+ * what the plan left to do, what is done since, and when it started; the
+ * whole-run ETA comes from its pace. */
+typedef struct pl_clock {
+    double total, done, t0;
+} pl_clock;
+
+/* Where a run's events go; fn NULL drops them.  clock NULL: no whole-run
+ * ETA (a single unit asked for by name). */
 typedef struct pl_out {
     must_event_fn fn;
     void *user;
+    pl_clock *clock;
 } pl_out;
 
 /* A line of text (no newline). */
@@ -38,9 +47,11 @@ typedef struct pl_progress {
     long total;
     long start;
     double t0;
+    double per_step;  /* image-steps of the whole run's work one step is */
+    long last;        /* the last step counted into the clock */
 } pl_progress;
 void pl_progress_start(pl_progress *p, const pl_out *out, const char *unit, long total,
-                       long start);
+                       long start, double per_step);
 void pl_progress_step(pl_progress *p, long step, const char *detail, double images_per_s);
 void pl_progress_end(pl_progress *p);
 /* Seconds from a monotonic clock. */

@@ -93,8 +93,13 @@ int must_run_stage(must_run *r, int stage, must_err *err)
     if (stage < MUST_STAGE_ALL || stage >= MUST_NSTAGES)
         return must_err_set(err, MUST_EINVAL, "must_run_stage: no stage %d", stage);
     int all = stage == MUST_STAGE_ALL;
-    if (all)
+    if (all) {
         run_plan(r, 0);
+        r->clock.total = run_plan_work(r);
+        r->clock.done = 0;
+        r->clock.t0 = pl_now();
+        r->events.clock = &r->clock;
+    }
     if (all || stage == MUST_STAGE_TRANSFER || stage == MUST_STAGE_REPORT)
         rc = run_check_files(r, err);
     /* A whole run does what its [compare] rows need; a stage asked for by
@@ -111,6 +116,7 @@ int must_run_stage(must_run *r, int stage, must_err *err)
         rc = run_transfers(r, err);
     if (!rc && (all || stage == MUST_STAGE_REPORT))
         rc = run_report(r, err);
+    r->events.clock = NULL;
     return rc;
 }
 

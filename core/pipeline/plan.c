@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "run-impl.h"
 
@@ -36,38 +37,65 @@ static int rep_peek(run_state *r, int ri, uint64_t *h)
     return 0;
 }
 
+
+/* What the walk adds up: units per kind, done or not, and the work left
+ * in image-steps (a training step counts its batch; a labelled image a
+ * third of one per teacher, as a forward pass is about a third of a step). */
+typedef struct plan_acc {
+    int todo[RUN_NUNIT_KINDS], all[RUN_NUNIT_KINDS];
+    double work;
+    int verbose;
+} plan_acc;
+
 /* Counts a unit of kind k (done or not) and, when verbose, says the
  * directory (under RUN) of one to do: a/b. */
-static void plan_unit(const run_state *r, int *todo, int *all, int k, int done, int verbose,
+static void plan_unit(const run_state *r, plan_acc *acc, int k, int done, double work,
                       const char *a, const char *b)
 {
-    all[k]++;
+    acc->all[k]++;
     if (done)
         return;
-    todo[k]++;
-    if (verbose)
+    acc->todo[k]++;
+    acc->work += work;
+    if (acc->verbose)
         pl_say(&r->events, "  %s%s%s", a, b ? "/" : "", b ? b : "");
 }
 
-static void plan_walk(run_state *r, int *todo, int *all, int verbose)
+/* Images of [data.X] i, for the labelling's share of the work: the open
+ * set's, else the world count asked for (0: a guess of the domains'). */
+static double set_images(const run_state *r, int i)
+{
+    if (r->sets[i])
+        return must_dataset_count(r->sets[i]);
+    const must_exp_data *d = &r->e->data[i];
+    return d->world && d->count ? d->count : 1000.0;
+}
+
+static double train_work(const must_exp_train *t)
+{
+    return (double)t->steps * (double)t->batch;
+}
+
+static void plan_walk(run_state *r, plan_acc *acc)
 {
     const must_experiment *e = r->e;
     for (int i = 0; i < e->ndata; i++)
         if (e->data[i].world && r->need_data[i])
-            plan_unit(r, todo, all, RUN_U_DATA,
-                      run_done_at(r, r->data_hash[i], "data", e->data[i].name, NULL), verbose,
-                      "data", e->data[i].name);
+            plan_unit(r, acc, RUN_U_DATA,
+                      run_done_at(r, r->data_hash[i], "data", e->data[i].name, NULL), 0, "data",
+                      e->data[i].name);
     for (int t = 0; t < e->nteachers; t++)
         if (r->need_teacher[t])
-            plan_unit(r, todo, all, RUN_U_TEACHER,
+            plan_unit(r, acc, RUN_U_TEACHER,
                       run_done_at(r, r->teacher_hash[t], "teachers", e->teachers[t].name, NULL),
-                      verbose, "teachers", e->teachers[t].name);
+                      train_work(&e->teachers[t].train), "teachers", e->teachers[t].name);
     for (int li = 0; li < e->label.ndata; li++) {
         if (!r->need_label[li])
             continue;
         const char *nm = e->data[e->label.data[li]].name;
         int done = run_done_at(r, run_hash_label(r, li, NULL), "label", nm, NULL);
-        plan_unit(r, todo, all, RUN_U_LABEL, done, verbose, "label", nm);
+        double work = set_images(r, e->label.data[li]) * e->label.nteachers / 3.0;
+        plan_unit(r, acc, RUN_U_LABEL, done, work, "label", nm);
     }
     /* [student], every [student.NAME], then [multitask] when given. */
     for (int i = -1; i <= e->nvariants; i++) {
@@ -78,7 +106,7 @@ static void plan_walk(run_state *r, int *todo, int *all, int verbose)
         char nm[MUST_EXP_NAME_MAX + 16];
         run_multi_dirname(e, st, nm, sizeof nm);
         int done = run_done_at(r, run_hash_multi(r, st), nm, NULL, NULL);
-        plan_unit(r, todo, all, RUN_U_STUDENT, done, verbose, nm, NULL);
+        plan_unit(r, acc, RUN_U_STUDENT, done, train_work(&st->train), nm, NULL);
     }
     for (int ri = 0; ri < e->nreps; ri++) {
         uint64_t rh = 0;
@@ -86,28 +114,36 @@ static void plan_walk(run_state *r, int *todo, int *all, int verbose)
         char repdir[160];
         run_rep_dirname(&e->reps[ri], repdir, sizeof repdir);
         for (int ti = 0; ti < e->ntransfers; ti++) {
-            const char *tn = e->transfers[ti].name;
+            const must_exp_transfer *tr = &e->transfers[ti];
             int done =
-                ready && run_done_at(r, run_hash_transfer(r, ti, rh), "transfer", repdir, tn);
+                ready && run_done_at(r, run_hash_transfer(r, ti, rh), "transfer", repdir, tr->name);
             char at[256];
             snprintf(at, sizeof at, "transfer/%s", repdir);
-            plan_unit(r, todo, all, RUN_U_TRANSFER, done, verbose, at, tn);
+            plan_unit(r, acc, RUN_U_TRANSFER, done, train_work(&tr->train) * tr->nlr, at,
+                      tr->name);
         }
     }
 }
 
 void run_plan_count(run_state *r, int todo[RUN_NUNIT_KINDS], int all[RUN_NUNIT_KINDS])
 {
-    for (int k = 0; k < RUN_NUNIT_KINDS; k++)
-        todo[k] = all[k] = 0;
-    plan_walk(r, todo, all, 0);
+    plan_acc acc = {0};
+    plan_walk(r, &acc);
+    memcpy(todo, acc.todo, sizeof acc.todo);
+    memcpy(all, acc.all, sizeof acc.all);
+}
+
+double run_plan_work(run_state *r)
+{
+    plan_acc acc = {0};
+    plan_walk(r, &acc);
+    return acc.work;
 }
 
 int run_plan(run_state *r, int verbose)
 {
     const must_experiment *e = r->e;
     int todo[RUN_NUNIT_KINDS], all[RUN_NUNIT_KINDS];
-    int t2[RUN_NUNIT_KINDS] = {0}, a2[RUN_NUNIT_KINDS] = {0};
     run_plan_count(r, todo, all);
     static const char *what[5] = {"data sets", "teachers", "label sets", "students",
                                   "transfer cells"};
@@ -123,8 +159,11 @@ int run_plan(run_state *r, int verbose)
             any = 1;
         }
     pl_say(&r->events, "%s", line);
-    if (verbose)
-        plan_walk(r, t2, a2, 1);
+    if (verbose) {
+        plan_acc acc = {0};
+        acc.verbose = 1;
+        plan_walk(r, &acc);
+    }
     return left;
 }
 

@@ -33,17 +33,36 @@ void pl_say(const pl_out *o, const char *fmt, ...)
 }
 
 void pl_progress_start(pl_progress *p, const pl_out *out, const char *unit, long total,
-                       long start)
+                       long start, double per_step)
 {
     p->out = out;
     p->unit = unit;
     p->total = total;
     p->start = start;
     p->t0 = pl_now();
+    p->per_step = per_step;
+    p->last = start;
+}
+
+/* The whole run's ETA after this unit reached `step`: what is left of the
+ * plan's work at the pace of the run so far. */
+static double run_eta(pl_progress *p, long step)
+{
+    pl_clock *c = p->out ? p->out->clock : NULL;
+    if (!c)
+        return -1;
+    c->done += (double)(step - p->last) * p->per_step;
+    p->last = step;
+    double el = pl_now() - c->t0, left = c->total - c->done;
+    if (!(c->done > 0) || !(el > 0))
+        return -1;
+    double eta = (left > 0 ? left : 0) * el / c->done;
+    return isfinite(eta) ? eta : -1;
 }
 
 void pl_progress_step(pl_progress *p, long step, const char *detail, double images_per_s)
 {
+    double reta = run_eta(p, step);
     if (!p->out || !p->out->fn)
         return;
     double el = pl_now() - p->t0;
@@ -58,6 +77,7 @@ void pl_progress_step(pl_progress *p, long step, const char *detail, double imag
     ev.eta_s = images_per_s > 0 && done > 0 ? el / (double)done * (double)(p->total - step) : -1;
     if (!isfinite(ev.eta_s))
         ev.eta_s = -1;
+    ev.run_eta_s = reta;
     p->out->fn(p->out->user, &ev);
 }
 

@@ -309,7 +309,7 @@ int pl_label(const must_experiment *e, const pl_label_job *job, must_err *err)
     int rc = labeller_init(lb, err);
     if (!rc) {
         int N = must_dataset_count(job->unl), nparts = (N + lb->shard - 1) / lb->shard;
-        pl_progress_start(&lb->pr, job->out, "label", N, 0);
+        pl_progress_start(&lb->pr, job->out, "label", N, 0, job->nteachers / 3.0);
         lb->t0 = pl_now();
         for (int p = 0; p < nparts && rc == MUST_OK; p++)
             rc = label_part(lb, p, err);

@@ -39,6 +39,7 @@ struct must_run {
     unsigned char *need_teacher, *need_label, *need_variant, *need_data;
     unsigned char need_student, need_multitask;
     int readonly;               /* render nothing (must_run_set_readonly) */
+    pl_clock clock;             /* a whole run's work (must_run_stage) */
 };
 typedef struct must_run run_state;
 
@@ -189,6 +190,8 @@ void run_plan_count(run_state *r, int todo[RUN_NUNIT_KINDS], int all[RUN_NUNIT_K
  * line per unit to do), from the hashes the units check; returns the
  * number to do. */
 int run_plan(run_state *r, int verbose);
+/* The work of the units still to do, in image-steps (pl_clock). */
+double run_plan_work(run_state *r);
 
 /* ---- figures.c ---------------------------------------------------------- */
 

@@ -359,8 +359,8 @@ static int record_step(trainer *t, long step, const step_out *so, double ips, pl
     }
     for (int i = 0; t->lv && i < m->ntasks; i++) {
         u += (size_t)snprintf(row + u, sizeof row - u, ",%.6g", so->wval[i]);
-        du += (size_t)snprintf(detail + du, sizeof detail - du, "%s%.3g",
-                               i ? " " : " | weights ", so->wval[i]);
+        du += (size_t)snprintf(detail + du, sizeof detail - du, "%s%s %.3g",
+                               i ? " " : " | weights ", must_task_name(m->task[i]), so->wval[i]);
     }
     snprintf(row + u, sizeof row - u, "\n");
     if (csv_add(&t->csv, row))
@@ -401,7 +401,7 @@ static int trainer_loop(trainer *t, must_err *err)
     while (mi < o->nmilestones && o->milestones[mi] <= t->start)
         mi++;
     pl_progress pr;
-    pl_progress_start(&pr, o->out, o->stage, o->train->steps, t->start);
+    pl_progress_start(&pr, o->out, o->stage, o->train->steps, t->start, o->train->batch);
     double t_last = pl_now();
     long images = 0;
     for (long step = t->start; step < o->train->steps; step++) {

@@ -154,8 +154,8 @@ static void multi_say(run_state *r, const must_exp_student *s, const char *name,
                                 s->weighting == MUST_WEIGHT_UNCERTAINTY
                                     ? " (learned, uncertainty; initial)" : "");
     for (int i = 0; i < s->nteachers && u < sizeof line; i++)
-        u += (size_t)snprintf(line + u, sizeof line - u, " %s %.3g",
-                              r->e->teachers[s->teachers[i]].name, in->w[i]);
+        u += (size_t)snprintf(line + u, sizeof line - u, " %s %.3g", in->heads[i].spec->name,
+                              in->w[i]);
     pl_say(&r->events, "%s", line);
 }
 

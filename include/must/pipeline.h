@@ -72,6 +72,8 @@ typedef struct must_event {
     const char *detail;    /* PROGRESS: each task's loss, "seg 0.5123 depth 0.2210" */
     double images_per_s;   /* PROGRESS: throughput since the unit (re)started */
     double eta_s;          /* PROGRESS: seconds left in the unit; < 0 when not known */
+    double run_eta_s;      /* PROGRESS: seconds left in the whole run (a rough guess from
+                            * the plan's work and the pace so far); < 0 when not known */
 } must_event;
 
 /* Called on the thread that runs the unit; the strings live for the call. */
