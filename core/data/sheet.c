@@ -216,7 +216,10 @@ int must_dataset_draw_sheet(must_dataset *ds, const must_sheet_opts *o, const ch
                             split >= 0 ? must_split_name(split) : "", start);
     if (o->tile < 8 || o->tile > 4096)
         return must_err_set(err, MUST_EINVAL, "sheet: tile size %d is not in 8..4096", o->tile);
-    sheet s = {.pad = 4, .strip = CANVAS_TEXT_H + 4, .head = CANVAS_TEXT_H + 6, .size = o->tile};
+    /* Two header rows: the set's name, then each column's label kind (a
+     * long name would run into the column titles on one row). */
+    sheet s = {.pad = 4, .strip = CANVAS_TEXT_H + 4, .head = 2 * CANVAS_TEXT_H + 9,
+               .size = o->tile};
     unsigned tasks = must_dataset_tasks(ds);
     s.kinds[0] = -1;
     s.ncols = 1;
@@ -229,7 +232,8 @@ int must_dataset_draw_sheet(must_dataset *ds, const must_sheet_opts *o, const ch
         return rc;
     canvas_text(&s.c, s.pad, 3, must_dataset_name(ds), (rgb8){255, 255, 255});
     for (int col = 1; col < s.ncols; col++)
-        canvas_text(&s.c, s.pad + col * (s.size + s.pad), 3, must_label_kind_name(s.kinds[col]),
+        canvas_text(&s.c, s.pad + col * (s.size + s.pad), CANVAS_TEXT_H + 6,
+                    must_label_kind_name(s.kinds[col]),
                     (rgb8){200, 200, 200});
     for (int r = 0; r < rows && rc == MUST_OK; r++)
         rc = draw_row(&s, ds, idx ? idx[start + r] : start + r, r, err);
