@@ -38,7 +38,14 @@ grep -q "3 images" "$tmp/png/log" || { cat "$tmp/png/log"; fail "not all three f
 grep -q "source = pseudo" "$run/label/unlabelled/part-000/dataset.ini" || fail "no provenance"
 # report.md: the table header and one row per representation; the
 # pseudo-label section with one row per teacher; the figures.
-grep -q "^| representation | seg (miou) | depth (delta1) |" "$run/report.md" || fail "table header"
+grep -q "^| representation | seg (miou, [0-9]* test) | depth (delta1, [0-9]* test) |" "$run/report.md" || fail "table header"
+# The teachers' own val scores; the training curves, drawn and shown.
+grep -q "^| seg | segmentation | teach-seg | [0-9]* | miou [0-9.]* | miou " "$run/report.md" ||
+    fail "no teacher row in the report"
+for c in teacher-cls teacher-seg teacher-depth student transfer-seg transfer-depth; do
+    [ -s "$run/curves/$c.png" ] || fail "no curves/$c.png"
+    grep -q "(curves/$c.png)" "$run/report.md" || fail "report.md does not show curves/$c.png"
+done
 for r in random "supervised:cls (baseline)" must; do
     grep -q "^| $r |" "$run/report.md" || fail "no row for $r"
 done

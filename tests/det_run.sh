@@ -35,7 +35,7 @@ sed -n '/^\[detection\]/,/^\[/p' "$part/dataset.ini" | grep -q "source = pseudo"
 
 # report.md: the detection column, one row per representation; the
 # detection teacher's quality row; the figures.
-grep -q "^| representation | det (AP50) |" "$run/report.md" || fail "no det (AP50) column"
+grep -q "^| representation | det (AP50, [0-9]* test) |" "$run/report.md" || fail "no det (AP50) column"
 for r in "random \(baseline\)" must must:cd; do
     grep -qE "^\| $r \| $num( \([-+]$num\))? \|\$" "$run/report.md" ||
         fail "no finite det cell for $r: $(grep -E "^\| $r" "$run/report.md")"

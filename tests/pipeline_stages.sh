@@ -23,7 +23,7 @@ R=$tmp/run
 # ran) and the report's outputs: path, inode, mtime.
 snap() {
     (cd "$R" && find . -type f ! -name experiment.ini ! -name report.md ! -name 'results.*' \
-        ! -name 'fig*.png' | LC_ALL=C sort | xargs stat -c '%n %i %y')
+        ! -name 'fig*.png' ! -path './curves/*' | LC_ALL=C sort | xargs stat -c '%n %i %y')
 }
 listing() { (cd "$1" && LC_ALL=C ls | tr '\n' ' '); }
 trained() { grep -q "\] [0-9]*/[0-9]* " "$1"; }
@@ -51,7 +51,7 @@ stage teachers "$tmp/teachers.log"
 [ "$(listing "$R")" = "data experiment.ini teachers " ] || fail "after teachers: $(listing "$R")"
 [ "$(listing "$R/data")" = "depth seg " ] || fail "teachers rendered $(listing "$R/data")"
 for t in seg depth; do
-    [ "$(listing "$R/teachers/$t")" = "done hash loss.csv model.safetensors " ] ||
+    [ "$(listing "$R/teachers/$t")" = "done hash loss.csv model.safetensors val.txt " ] ||
         fail "teachers/$t holds $(listing "$R/teachers/$t")"
 done
 again teachers
@@ -292,8 +292,11 @@ sed -e 's/^representations = .*/representations = random/' -e 's/^name = stages/
     "$ini" >"$tonly/tonly.ini"
 "$must" run "$tonly/tonly.ini" --out "$tonly/run" >"$tonly/log" 2>&1 || { cat "$tonly/log"; fail "a transfer-only run"; }
 grep -q "to do 1 of 1 data sets, 1 of 1 transfer cells" "$tonly/log" || { cat "$tonly/log"; fail "the plan of a transfer-only run"; }
-[ "$(listing "$tonly/run")" = "data experiment.ini fig5-transfer-gains.png report.md results.csv results.json transfer " ] ||
+[ "$(listing "$tonly/run")" = "curves data experiment.ini fig5-transfer-gains.png report.md results.csv results.json transfer " ] ||
     fail "a transfer-only run wrote $(listing "$tonly/run")"
 [ "$(listing "$tonly/run/data")" = "down " ] || fail "a transfer-only run rendered $(listing "$tonly/run/data")"
 grep -q "^| random (baseline) |" "$tonly/run/report.md" || fail "no random row in the report"
+# No pseudo labels, no student: no empty sections for them.
+grep -q "^## Pseudo\|^## Student loss weights\|^## The teachers" "$tonly/run/report.md" &&
+    fail "a transfer-only report has sections for what it did not run"
 echo "ok"

@@ -237,7 +237,13 @@ START_TEST(report_files_by_hand)
     run_result res[2];
     memset(res, 0, sizeof res);
     fill_results(res);
-    run_report_data d = {res, NULL, 0, 0, 0};
+    long ntest[1] = {7};
+    run_tscore teacher[1];
+    memset(teacher, 0, sizeof teacher);
+    run_report_data d = {0};
+    d.res = res;
+    d.ntest = ntest;
+    d.teacher = teacher;
     char *csv = must_path_join(dir, "results.csv"), *js = must_path_join(dir, "results.json");
     char *md = must_path_join(dir, "report.md");
     ck_assert_int_eq(run_report_write_csv(r, &d, csv, &err), MUST_OK);
@@ -262,7 +268,7 @@ START_TEST(report_files_by_hand)
     ck_assert_ptr_nonnull(strstr(t, "\"figures\": [\"fig5-transfer-gains.png\"]"));
     free(t);
     t = read_all(md);
-    ck_assert_ptr_nonnull(strstr(t, "| representation | dseg (miou) |\n|---|---:|\n"
+    ck_assert_ptr_nonnull(strstr(t, "| representation | dseg (miou, 7 test) |\n|---|---:|\n"
                                     "| random (baseline) | 40.00 |\n| must | 50.00 (+10.00) |\n"));
     ck_assert_ptr_nonnull(strstr(t, "| must | dseg | 0.1 | 2 | 52.00 |\n"));
     free(t);
@@ -278,7 +284,7 @@ END_TEST
 typedef struct seen {
     int lines, progress, ends;
     long last_step;
-    double last_eta, first_eta;
+    double last_eta, first_eta, last_run_eta;
     char last_line[256];
 } seen;
 
@@ -294,6 +300,7 @@ static void on_event(void *user, const must_event *ev)
         s->progress++;
         s->last_step = ev->step;
         s->last_eta = ev->eta_s;
+        s->last_run_eta = ev->run_eta_s;
         ck_assert_str_eq(ev->unit, "teacher x");
         ck_assert_int_eq(ev->total, 10);
     } else if (ev->kind == MUST_EVENT_PROGRESS_END) {
@@ -309,7 +316,10 @@ START_TEST(events_lines_and_progress)
     ck_assert_int_eq(s.lines, 1);
     ck_assert_str_eq(s.last_line, "[unit] 7");
     pl_progress p;
-    pl_progress_start(&p, &o, "teacher x", 10, 4);
+    /* A whole run of 20 image-steps: this unit's 6 steps of 2 are 12 of them. */
+    pl_clock clock = {20, 0, pl_now() - 1.0};
+    o.clock = &clock;
+    pl_progress_start(&p, &o, "teacher x", 10, 4, 2.0);
     /* No rate yet: the ETA is unknown. */
     pl_progress_step(&p, 5, "seg 0.5", 0);
     ck_assert(s.first_eta < 0);
@@ -318,6 +328,10 @@ START_TEST(events_lines_and_progress)
     ck_assert(s.last_eta >= 0);
     pl_progress_step(&p, 10, "seg 0.3", 100);
     ck_assert_float_near(s.last_eta, 0, 0); /* nothing left */
+    /* 12 of the run's 20 image-steps done in about a second: about
+     * 8 / 12 of a second left, and never below what the pace says. */
+    ck_assert_float_near(clock.done, 12.0, 1e-9);
+    ck_assert(s.last_run_eta > 0.6 && s.last_run_eta < 5.0);
     pl_progress_end(&p);
     ck_assert_int_eq(s.progress, 3);
     ck_assert_int_eq(s.last_step, 10);
@@ -325,7 +339,7 @@ START_TEST(events_lines_and_progress)
     /* No sink: nothing happens, nothing crashes. */
     pl_say(NULL, "dropped");
     pl_out none = {NULL, NULL};
-    pl_progress_start(&p, &none, "teacher x", 10, 0);
+    pl_progress_start(&p, &none, "teacher x", 10, 0, 1.0);
     pl_progress_step(&p, 1, "", 1);
     pl_progress_end(&p);
     ck_assert_int_eq(s.lines, 1);

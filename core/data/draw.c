@@ -44,6 +44,27 @@ void canvas_fill(canvas *c, int x0, int y0, int x1, int y1, rgb8 col)
             canvas_put(c, x, y, col);
 }
 
+void canvas_line(canvas *c, int x0, int y0, int x1, int y1, rgb8 col)
+{
+    /* Bresenham: one pixel per step along the longer axis. */
+    int dx = abs(x1 - x0), dy = -abs(y1 - y0), sx = x0 < x1 ? 1 : -1, sy = y0 < y1 ? 1 : -1;
+    int e = dx + dy;
+    for (;;) {
+        canvas_put(c, x0, y0, col);
+        if (x0 == x1 && y0 == y1)
+            return;
+        int e2 = 2 * e;
+        if (e2 >= dy) {
+            e += dy;
+            x0 += sx;
+        }
+        if (e2 <= dx) {
+            e += dx;
+            y0 += sy;
+        }
+    }
+}
+
 void canvas_frame(canvas *c, int x0, int y0, int x1, int y1, rgb8 col, int dotted)
 {
     for (int x = x0; x <= x1; x++)

@@ -1,5 +1,5 @@
 /* draw.h - a tiny RGB canvas for contact sheets: rectangles and a 5x7 bitmap font
- * (private to the program). */
+ * (private to libmust: the contact sheets, the figures, the curves). */
 #ifndef MUST_DRAW_H
 #define MUST_DRAW_H
 
@@ -22,6 +22,8 @@ void canvas_free(canvas *c);
 void canvas_put(canvas *c, int x, int y, rgb8 col);
 void canvas_fill(canvas *c, int x0, int y0, int x1, int y1, rgb8 col);      /* [x0, x1) */
 void canvas_frame(canvas *c, int x0, int y0, int x1, int y1, rgb8 col, int dotted);
+/* A one-pixel line from (x0, y0) to (x1, y1), both ends included. */
+void canvas_line(canvas *c, int x0, int y0, int x1, int y1, rgb8 col);
 /* Text in the 5x7 font, 6 pixels a character, top-left at (x, y); lower
  * case prints as upper case, unknown characters as '?'.  Returns the width. */
 int canvas_text(canvas *c, int x, int y, const char *s, rgb8 col);

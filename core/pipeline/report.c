@@ -29,7 +29,60 @@ static int collect(run_state *r, run_report_data *d, must_err *err)
         if (!isfinite(d->res[i].test) || !isfinite(d->res[i].val))
             rc = must_err_set(err, MUST_ENUMERIC, "report: %s on %s gave a non-finite metric",
                               e->reps[i / nt].label, e->transfers[i % nt].name);
+    /* The test sets' sizes, so that a reader can tell a point from noise. */
+    for (int ti = 0; ti < nt && !rc; ti++) {
+        must_dataset *ds;
+        const int *idx;
+        if (!(rc = run_dataset(r, e->transfers[ti].data, &ds, err)))
+            d->ntest[ti] = must_dataset_split(ds, MUST_SPLIT_TEST, &idx);
+    }
+    if (!rc)
+        rc = run_teacher_scores(r, d->teacher, err);
     return rc;
+}
+
+/* The transfer table as lines, each column as wide as its widest cell, so
+ * that long names keep it aligned. */
+static void say_transfer(run_state *r, const run_report_data *d)
+{
+    const must_experiment *e = r->e;
+    int nr = e->nreps, nt = e->ntransfers, base = e->baseline, wl = 0;
+    int w[MUST_EXP_MAX_LIST] = {0};
+    char cell[MUST_EXP_NAME_MAX + 72];
+    for (int ri = 0; ri < nr; ri++)
+        wl = (int)strlen(e->reps[ri].label) > wl ? (int)strlen(e->reps[ri].label) : wl;
+    for (int ti = 0; ti < nt && ti < MUST_EXP_MAX_LIST; ti++) {
+        w[ti] = (int)strlen(e->transfers[ti].name);
+        w[ti] = (int)strlen(d->res[ti].metric) > w[ti] ? (int)strlen(d->res[ti].metric) : w[ti];
+        for (int ri = 0; ri < nr; ri++) {
+            const run_result *x = &d->res[ri * nt + ti], *y = &d->res[base * nt + ti];
+            int n = ri == base ? snprintf(cell, sizeof cell, "%.2f", x->test)
+                               : snprintf(cell, sizeof cell, "%.2f (%+.2f)", x->test,
+                                          x->test - y->test);
+            w[ti] = n > w[ti] ? n : w[ti];
+        }
+    }
+    pl_say(&r->events, "%s", "");
+    pl_say(&r->events, "Transfer (test split; baseline %s):", e->reps[base].label);
+    char line[4096];
+    for (int row = -2; row < nr; row++) {
+        size_t u =
+            (size_t)snprintf(line, sizeof line, "%-*s", wl, row >= 0 ? e->reps[row].label : "");
+        for (int ti = 0; ti < nt && ti < MUST_EXP_MAX_LIST && u < sizeof line; ti++) {
+            const run_result *x = &d->res[(row < 0 ? 0 : row) * nt + ti];
+            const run_result *y = &d->res[base * nt + ti];
+            if (row == -2)
+                snprintf(cell, sizeof cell, "%s", e->transfers[ti].name);
+            else if (row == -1)
+                snprintf(cell, sizeof cell, "%s", d->res[ti].metric);
+            else if (row == base)
+                snprintf(cell, sizeof cell, "%.2f", x->test);
+            else
+                snprintf(cell, sizeof cell, "%.2f (%+.2f)", x->test, x->test - y->test);
+            u += (size_t)snprintf(line + u, sizeof line - u, "  %*s", w[ti], cell);
+        }
+        pl_say(&r->events, "%s", line);
+    }
 }
 
 /* The pseudo-label scores and the transfer table, as lines. */
@@ -37,7 +90,7 @@ static void say_tables(run_state *r, const run_report_data *d, const char *md)
 {
     const must_experiment *e = r->e;
     const pl_out *o = &r->events;
-    int nr = e->nreps, nt = e->ntransfers, base = e->baseline;
+    int nt = e->ntransfers;
     if (d->nq) {
         pl_say(o, "%s", "");
         pl_say(o, "Pseudo labels vs the hidden truth:");
@@ -51,33 +104,8 @@ static void say_tables(run_state *r, const run_report_data *d, const char *md)
             pl_say(o, "  %-14s %-14s %s %.2f", x->set, x->teacher, x->metric_names[0],
                    x->values[0]);
     }
-    if (nt) {
-        char line[4096];
-        size_t u;
-        pl_say(o, "%s", "");
-        pl_say(o, "Transfer (test split; baseline %s):", e->reps[base].label);
-        u = (size_t)snprintf(line, sizeof line, "%-22s", "");
-        for (int ti = 0; ti < nt && u < sizeof line; ti++)
-            u += (size_t)snprintf(line + u, sizeof line - u, " %16s", e->transfers[ti].name);
-        pl_say(o, "%s", line);
-        u = (size_t)snprintf(line, sizeof line, "%-22s", "");
-        for (int ti = 0; ti < nt && u < sizeof line; ti++)
-            u += (size_t)snprintf(line + u, sizeof line - u, " %16s", d->res[ti].metric);
-        pl_say(o, "%s", line);
-        for (int ri = 0; ri < nr; ri++) {
-            u = (size_t)snprintf(line, sizeof line, "%-22s", e->reps[ri].label);
-            for (int ti = 0; ti < nt && u < sizeof line; ti++) {
-                const run_result *x = &d->res[ri * nt + ti], *y = &d->res[base * nt + ti];
-                char cell[64];
-                if (ri == base)
-                    snprintf(cell, sizeof cell, "%.2f", x->test);
-                else
-                    snprintf(cell, sizeof cell, "%.2f (%+.2f)", x->test, x->test - y->test);
-                u += (size_t)snprintf(line + u, sizeof line - u, " %16s", cell);
-            }
-            pl_say(o, "%s", line);
-        }
-    }
+    if (nt)
+        say_transfer(r, d);
     pl_say(o, "%s", "");
     pl_say(o, "report: %s", md);
 }
@@ -90,16 +118,20 @@ int run_report(run_state *r, must_err *err)
     d.nq = e->label.ndata * e->label.nteachers;
     d.res = calloc((size_t)(nr * nt) + 1, sizeof *d.res);
     d.qual = calloc((size_t)d.nq + 1, sizeof *d.qual);
+    d.teacher = calloc((size_t)e->nteachers + 1, sizeof *d.teacher);
+    d.ntest = calloc((size_t)nt + 1, sizeof *d.ntest);
     char *md = run_path(r, "report.md", NULL, NULL);
     char *js = run_path(r, "results.json", NULL, NULL);
     char *csv = run_path(r, "results.csv", NULL, NULL);
     char *fig = run_path(r, "fig5-transfer-gains.png", NULL, NULL);
     char *fig2 = run_path(r, "fig2-pseudo-labels.png", NULL, NULL);
     char *fig4 = run_path(r, "fig4-student-predictions.png", NULL, NULL);
-    if (!d.res || !d.qual || !md || !js || !csv || !fig || !fig2 || !fig4)
+    if (!d.res || !d.qual || !d.teacher || !d.ntest || !md || !js || !csv || !fig || !fig2 ||
+        !fig4)
         rc = must_err_set(err, MUST_ENOMEM, "out of memory");
     if (!rc && !(rc = collect(r, &d, err)) && !(rc = run_fig2(r, fig2, &d.made2, err)) &&
         !(rc = run_fig4(r, fig4, &d.made4, err)) &&
+        !(rc = run_draw_curves(r, d.res, &d.curves, err)) &&
         !(rc = run_report_write_md(r, &d, md, err)) &&
         !(rc = run_report_write_json(r, &d, js, err)) &&
         !(rc = run_report_write_csv(r, &d, csv, err)) &&
@@ -113,5 +145,7 @@ int run_report(run_state *r, must_err *err)
     free(fig4);
     free(d.qual);
     free(d.res);
+    free(d.teacher);
+    free(d.ntest);
     return rc;
 }

@@ -97,6 +97,18 @@ static void weights_md(FILE *fp, const run_state *r, const must_exp_student *s,
 
 static void quality_md(FILE *fp, const run_quality *q, int n, const must_experiment *e)
 {
+    int scored = 0, made = 0;
+    for (int i = 0; i < n; i++) {
+        scored |= q[i].status != RUN_Q_NO_TRUTH && q[i].status != RUN_Q_UNUSED;
+        made |= q[i].status != RUN_Q_UNUSED;
+    }
+    if (!made)
+        return; /* no pseudo labels made: nothing to say */
+    if (!scored) {
+        fprintf(fp, "## Pseudo labels\n\nNo labelled set has a hidden truth to score its pseudo "
+                    "labels against (only the world's sets do); they were not scored.\n\n");
+        return;
+    }
     fprintf(fp, "## Pseudo-label quality — something the paper could not measure\n\n");
     fprintf(fp, "The world renders each unlabelled set with its exact labels beside it "
                 "(`data/SET/set/truth/`), so every teacher's pseudo labels can be scored "
@@ -188,12 +200,135 @@ static void quality_csv(FILE *fp, const run_quality *q, int n)
     }
 }
 
+/* The transfer table: each cell the test headline, the baseline's delta. */
+static void transfer_md(FILE *fp, const run_state *r, const run_report_data *d)
+{
+    const must_experiment *e = r->e;
+    int nr = e->nreps, nt = e->ntransfers, base = e->baseline;
+    fprintf(fp, "## Transfer\n\nEach cell is the test-split headline metric after "
+                "fine-tuning the representation end to end, at the learning rate and step "
+                "count chosen on the val split; in brackets the difference from the baseline "
+                "row (**%s**). ↓ marks metrics where lower is better; under each task, the "
+                "number of test images the cells are computed on.\n\n",
+            e->reps[base].label);
+    fprintf(fp, "| representation |");
+    for (int ti = 0; ti < nt; ti++)
+        fprintf(fp, " %s (%s%s, %ld test) |", e->transfers[ti].name, d->res[ti].metric,
+                d->res[ti].lower_better ? " ↓" : "", d->ntest[ti]);
+    fprintf(fp, "\n|---|");
+    for (int ti = 0; ti < nt; ti++)
+        fprintf(fp, "---:|");
+    fprintf(fp, "\n");
+    for (int ri = 0; ri < nr; ri++) {
+        fprintf(fp, "| %s%s |", e->reps[ri].label, ri == base ? " (baseline)" : "");
+        for (int ti = 0; ti < nt; ti++) {
+            const run_result *x = &d->res[ri * nt + ti], *y = &d->res[base * nt + ti];
+            if (ri == base)
+                fprintf(fp, " %.2f |", x->test);
+            else
+                fprintf(fp, " %.2f (%+.2f) |", x->test, x->test - y->test);
+        }
+        fprintf(fp, "\n");
+    }
+    fprintf(fp, "\n![relative transfer gains](fig5-transfer-gains.png)\n\n");
+}
+
+/* Each trained teacher's score on its own set's val split. */
+static void teachers_md(FILE *fp, const run_state *r, const run_report_data *d)
+{
+    const must_experiment *e = r->e;
+    int any = 0;
+    for (int t = 0; t < e->nteachers; t++)
+        any |= d->teacher[t].done;
+    if (!any)
+        return;
+    fprintf(fp, "## The teachers\n\nEach teacher on the val split of the set it trained on: "
+                "how good its pseudo labels can be at best.\n\n| teacher | task | set | val "
+                "images | headline | every metric |\n|---|---|---|---:|---:|---|\n");
+    for (int t = 0; t < e->nteachers; t++) {
+        const run_tscore *s = &d->teacher[t];
+        if (!s->done)
+            continue;
+        const must_exp_teacher *tc = &e->teachers[t];
+        fprintf(fp, "| %s | %s | %s | %ld | %s%s %.2f | ", tc->name, e->tasks[tc->task].name,
+                e->data[tc->data].name, s->images, s->names[0], s->lower[0] ? " ↓" : "",
+                s->values[0]);
+        for (int k = 0; k < s->nmetrics; k++)
+            fprintf(fp, "%s%s %.4g", k ? ", " : "", s->names[k], s->values[k]);
+        fprintf(fp, " |\n");
+    }
+    fprintf(fp, "\n");
+}
+
+static void figures_md(FILE *fp, const run_report_data *d)
+{
+    if (d->made2)
+        fprintf(fp, "![pseudo labels on unlabelled images](fig2-pseudo-labels.png)\n\n"
+                    "*Figure 2*: a few images of the first labelled set; for each teacher, its "
+                    "pseudo labels, then the hidden truth, drawn by the task plugins' "
+                    "visualizers.\n\n");
+    if (d->made4)
+        fprintf(fp, "## The student\n\n![student predictions](fig4-student-predictions.png)"
+                    "\n\n*Figure 4*: the MuST student's predictions for every task on a few "
+                    "test-split images it never trained on, each beside the hidden truth (in the "
+                    "student's classes).\n\n");
+}
+
+static void chosen_md(FILE *fp, const run_state *r, const run_report_data *d)
+{
+    const must_experiment *e = r->e;
+    int nr = e->nreps, nt = e->ntransfers;
+    fprintf(fp, "## Chosen settings (val split)\n\n| representation | task | lr | steps "
+                "| val |\n|---|---|---:|---:|---:|\n");
+    for (int ri = 0; ri < nr; ri++)
+        for (int ti = 0; ti < nt; ti++) {
+            const run_result *x = &d->res[ri * nt + ti];
+            fprintf(fp, "| %s | %s | %g | %ld | %.2f |\n", e->reps[ri].label,
+                    e->transfers[ti].name, x->lr, x->steps, x->val);
+        }
+    fprintf(fp, "\n");
+}
+
+/* The loss weights of every student section the run trained. */
+static void weights_section(FILE *fp, run_state *r)
+{
+    const must_experiment *e = r->e;
+    int head = 0;
+    for (int i = -1; i <= e->nvariants; i++) {
+        const must_exp_student *st = i < 0 ? &e->student
+                                     : i < e->nvariants ? &e->variants[i] : &e->multitask;
+        char unit[MUST_EXP_NAME_MAX + 16];
+        run_multi_dirname(e, st, unit, sizeof unit);
+        char *model = run_path(r, unit, "model.safetensors", NULL);
+        int trained = model && must_file_exists(model) && st->nteachers > 0;
+        free(model);
+        if (!trained || !run_needs_multi(r, st))
+            continue;
+        if (!head++)
+            fprintf(fp, "## Student loss weights\n\n");
+        if (i >= 0 && i < e->nvariants)
+            fprintf(fp, "[student.%s] (`must:%s`):\n\n", st->name, st->name);
+        else if (i == e->nvariants)
+            fprintf(fp, "The supervised multi-task baseline's:\n\n");
+        weights_md(fp, r, st, unit);
+        fprintf(fp, "\n");
+    }
+}
+
+static void curves_md(FILE *fp, const run_report_data *d)
+{
+    if (d->curves.n == 0)
+        return;
+    fprintf(fp, "## Training curves\n\nFrom each unit's `loss.csv` (and the sweeps' "
+                "`eval-STEPS.txt`), drawn into `curves/`:\n\n");
+    for (int i = 0; i < d->curves.n; i++)
+        fprintf(fp, "![%s](curves/%s)\n\n", d->curves.title[i], d->curves.file[i]);
+}
+
 int run_report_write_md(run_state *r, const run_report_data *d, const char *path,
                         must_err *err)
 {
     const must_experiment *e = r->e;
-    int nr = e->nreps, nt = e->ntransfers;
-    const int base = e->baseline;
     must_afile a = {0};
     int rc = must_afile_open(&a, path, err);
     if (rc)
@@ -201,71 +336,17 @@ int run_report_write_md(run_state *r, const run_report_data *d, const char *path
     FILE *fp = a.fp;
     fprintf(fp, "# Results: %s\n\nMade by `must run %s --out %s`.\n\n", e->name, e->file,
             r->out);
-    if (nt == 0)
+    if (e->ntransfers == 0)
         fprintf(fp, "No `[transfer.X]` sections: no transfer table.\n\n");
-    else {
-        fprintf(fp, "## Transfer\n\nEach cell is the test-split headline metric after "
-                      "fine-tuning the representation end to end, at the learning rate and "
-                      "step count chosen on the val split; in brackets the difference from the "
-                      "baseline row (**%s**). ↓ marks metrics where lower is better.\n\n",
-                e->reps[base].label);
-        fprintf(fp, "| representation |");
-        for (int ti = 0; ti < nt; ti++)
-            fprintf(fp, " %s (%s%s) |", e->transfers[ti].name, d->res[ti].metric,
-                    d->res[ti].lower_better ? " ↓" : "");
-        fprintf(fp, "\n|---|");
-        for (int ti = 0; ti < nt; ti++)
-            fprintf(fp, "---:|");
-        fprintf(fp, "\n");
-        for (int ri = 0; ri < nr; ri++) {
-            fprintf(fp, "| %s%s |", e->reps[ri].label, ri == base ? " (baseline)" : "");
-            for (int ti = 0; ti < nt; ti++) {
-                const run_result *x = &d->res[ri * nt + ti], *y = &d->res[base * nt + ti];
-                if (ri == base)
-                    fprintf(fp, " %.2f |", x->test);
-                else
-                    fprintf(fp, " %.2f (%+.2f) |", x->test, x->test - y->test);
-            }
-            fprintf(fp, "\n");
-        }
-        fprintf(fp, "\n![relative transfer gains](fig5-transfer-gains.png)\n\n");
-    }
+    else
+        transfer_md(fp, r, d);
+    teachers_md(fp, r, d);
     quality_md(fp, d->qual, d->nq, e);
-    if (d->made2)
-        fprintf(fp, "![pseudo labels on unlabelled images](fig2-pseudo-labels.png)\n\n"
-                      "*Figure 2*: a few images of the first labelled set; for each teacher, "
-                      "its pseudo labels, then the hidden truth, drawn by the task plugins' "
-                      "visualizers.\n\n");
-    if (d->made4)
-        fprintf(fp, "## The student\n\n![student predictions](fig4-student-predictions.png)"
-                      "\n\n*Figure 4*: the MuST student's predictions for every task on a few "
-                      "test-split images it never trained on, each beside the hidden truth "
-                      "(in the student's classes).\n\n");
-    if (nt) {
-        fprintf(fp, "## Chosen settings (val split)\n\n| representation | task | lr | steps "
-                      "| val |\n|---|---|---:|---:|---:|\n");
-        for (int ri = 0; ri < nr; ri++)
-            for (int ti = 0; ti < nt; ti++) {
-                const run_result *x = &d->res[ri * nt + ti];
-                fprintf(fp, "| %s | %s | %g | %ld | %.2f |\n", e->reps[ri].label,
-                        e->transfers[ti].name, x->lr, x->steps, x->val);
-            }
-        fprintf(fp, "\n");
-    }
-    fprintf(fp, "## Student loss weights\n\n");
-    weights_md(fp, r, &e->student, "student");
-    for (int k = 0; k < e->nvariants; k++) {
-        char unit[MUST_EXP_NAME_MAX + 16];
-        snprintf(unit, sizeof unit, "student-%s", e->variants[k].name);
-        fprintf(fp, "\n[student.%s] (`must:%s`):\n\n", e->variants[k].name, e->variants[k].name);
-        weights_md(fp, r, &e->variants[k], unit);
-    }
-    if (e->multitask.enabled) {
-        fprintf(fp, "\nThe supervised multi-task baseline's:\n\n");
-        weights_md(fp, r, &e->multitask, "multitask");
-    }
-    fprintf(fp, "\nLoss curves: `*/loss.csv` in the run directory.\n");
-
+    figures_md(fp, d);
+    if (e->ntransfers)
+        chosen_md(fp, r, d);
+    weights_section(fp, r);
+    curves_md(fp, d);
     return must_afile_commit(&a, err);
 }
 

@@ -7,9 +7,11 @@
  *   needs.c     which units the [compare] rows need
  *   labelled.c  the pseudo-labelled parts, class maps, the hidden truth
  *   quality.c   pseudo labels scored against the hidden truth
+ *   teacher_eval.c  each teacher's score on its own val split
  *   units.c     teachers, pseudo labels, students
  *   transfer.c  a representation fine-tuned on a downstream task
  *   plan.c      what is still to do
+ *   curves.c    loss curves and the sweeps' validation curves, as pictures
  *   figures.c   Figures 2, 4 and 5
  *   report.c    collecting every result; report_files.c writes them
  *   pipeline.c  the public API (must/pipeline.h)
@@ -169,8 +171,15 @@ int run_students(run_state *r, int needed_only, must_err *err);
 
 /* ---- transfer.c --------------------------------------------------------- */
 
-/* The directory name of a representation: its label with : / . as -. */
+/* The directory name of a representation: its label with : / . as -
+ * (file: rows: file-STEM-HASH). */
 void run_rep_dirname(const must_exp_rep *rep, char *buf, size_t len);
+/* A learning rate's folder: lr-0.05 (all digits when two rates of the
+ * sweep would print the same). */
+void run_lr_dirname(const must_exp_transfer *tr, int li, char *buf, size_t len);
+/* dir/eval-STEP.txt: the first nm val and test metrics; MUST_ENOTFOUND or
+ * MUST_EFORMAT when missing or bad. */
+int run_read_eval(const char *dir, long step, int nm, double *val, double *test);
 int run_transfer_one(run_state *r, int rep, int transfer, run_result *res, must_err *err);
 /* Every representation on every downstream task (what is not done yet). */
 int run_transfers(run_state *r, must_err *err);
@@ -193,6 +202,19 @@ int run_plan(run_state *r, int verbose);
 /* The work of the units still to do, in image-steps (pl_clock). */
 double run_plan_work(run_state *r);
 
+/* ---- curves.c ----------------------------------------------------------- */
+
+#define RUN_MAX_CURVES 64
+/* The curves written (RUN/curves/NAME.png): file names and titles. */
+typedef struct run_curves {
+    char file[RUN_MAX_CURVES][96];
+    char title[RUN_MAX_CURVES][160];
+    int n;
+} run_curves;
+/* Draws every trained unit's loss curve and each downstream task's
+ * validation curves (res: the chosen points, nreps x ntransfers). */
+int run_draw_curves(run_state *r, const run_result *res, run_curves *out, must_err *err);
+
 /* ---- figures.c ---------------------------------------------------------- */
 
 /* The figures (PNG, atomically): Figure 2, pseudo labels on a few images
@@ -207,6 +229,24 @@ int run_fig5(const must_experiment *e, const run_result *res, const char *path, 
 /* Relative gain of x over base in percent, positive when better. */
 double run_gain(const run_result *x, const run_result *base);
 
+/* ---- teacher_eval.c ----------------------------------------------------- */
+
+/* A teacher's own score on its set's val split. */
+typedef struct run_tscore {
+    int done;                   /* 1 when scored (the teacher trained, its set has a val split) */
+    long images;
+    int nmetrics;
+    char names[RUN_MAX_METRICS][32];
+    int lower[RUN_MAX_METRICS];
+    double values[RUN_MAX_METRICS];
+} run_tscore;
+/* Teacher t's score, from RUN/teachers/NAME/val.txt or computed and
+ * written there (the teacher unit does it as it finishes). */
+int run_teacher_score(run_state *r, int t, run_tscore *s, must_err *err);
+/* scores[t] for every teacher a whole run needs and has trained (others
+ * done = 0). */
+int run_teacher_scores(run_state *r, run_tscore *scores, must_err *err);
+
 /* ---- report.c, report_files.c ------------------------------------------- */
 
 /* Everything a report shows. */
@@ -215,6 +255,9 @@ typedef struct run_report_data {
     run_quality *qual;          /* label.ndata x label.nteachers */
     int nq;
     int made2, made4;           /* figures 2 and 4 drawn */
+    run_tscore *teacher;        /* per teacher */
+    long *ntest;                /* per transfer: its set's test images */
+    run_curves curves;
 } run_report_data;
 
 /* Runs every transfer unit not done yet (and what they need) and writes

@@ -33,9 +33,7 @@ void run_rep_dirname(const must_exp_rep *rep, char *buf, size_t len)
             *c = '-';
 }
 
-/* A learning rate's folder: lr-0.05 (all digits when two rates of the
- * sweep would print the same). */
-static void lr_dirname(const must_exp_transfer *tr, int li, char *buf, size_t len)
+void run_lr_dirname(const must_exp_transfer *tr, int li, char *buf, size_t len)
 {
     int clash = 0;
     char a[40], b[40];
@@ -146,7 +144,7 @@ static int at_milestone(void *user, long step, pl_model *m, must_err *err)
     return rc;
 }
 
-static int read_eval(const char *dir, long step, int nm, double *val, double *test)
+int run_read_eval(const char *dir, long step, int nm, double *val, double *test)
 {
     char name[64];
     snprintf(name, sizeof name, "eval-%ld.txt", step);
@@ -242,7 +240,7 @@ static int choose(const must_exp_transfer *tr, int li, const char *ldir, const c
 {
     for (int si = 0; si < tr->nsteps; si++) {
         double val[64], test[64];
-        if (read_eval(ldir, tr->steps[si], nm, val, test))
+        if (run_read_eval(ldir, tr->steps[si], nm, val, test))
             return must_err_set(err, MUST_EFORMAT, "%s: eval-%ld.txt missing or bad in %s",
                                 what, tr->steps[si], ldir);
         int better = best->lr < 0 || (lower ? val[0] < best->val : val[0] > best->val);
@@ -266,7 +264,7 @@ static int keep_chosen(const char *dir, const must_exp_transfer *tr, const best_
                        must_err *err)
 {
     char sub[160], lrd[64];
-    lr_dirname(tr, best->lr, lrd, sizeof lrd);
+    run_lr_dirname(tr, best->lr, lrd, sizeof lrd);
     snprintf(sub, sizeof sub, "%s/model-%ld.safetensors", lrd, tr->steps[best->step]);
     char *from = must_path_join(dir, sub), *to = must_path_join(dir, "model.safetensors");
     int rc = from && to ? MUST_OK : must_err_set(err, MUST_ENOMEM, "out of memory");
@@ -275,7 +273,7 @@ static int keep_chosen(const char *dir, const must_exp_transfer *tr, const best_
                           strerror(errno));
     for (int li = 0; li < tr->nlr && !rc; li++)
         for (int si = 0; si < tr->nsteps; si++) {
-            lr_dirname(tr, li, lrd, sizeof lrd);
+            run_lr_dirname(tr, li, lrd, sizeof lrd);
             snprintf(sub, sizeof sub, "%s/model-%ld.safetensors", lrd, tr->steps[si]);
             char *p = must_path_join(dir, sub);
             if (p)
@@ -312,7 +310,7 @@ int run_transfer_one(run_state *r, int ri, int ti, run_result *res, must_err *er
     int lower = 0, nm = 0;
     for (int li = 0; li < tr->nlr && !rc; li++) {
         char sub[64];
-        lr_dirname(tr, li, sub, sizeof sub);
+        run_lr_dirname(tr, li, sub, sizeof sub);
         char *ldir = must_path_join(dir, sub);
         if (!ldir)
             rc = must_err_set(err, MUST_ENOMEM, "out of memory");

@@ -43,6 +43,10 @@ int run_teacher(run_state *r, int t, must_err *err)
     o.out = &r->events;
     rc = pl_train(e, &m, &o, err);
     pl_model_free(&m);
+    /* Its own score on its val split belongs to the unit, for the report. */
+    run_tscore score;
+    if (!rc)
+        rc = run_teacher_score(r, t, &score, err);
     if (!rc)
         rc = run_unit_finish(dir, r->teacher_hash[t], err);
 out:
