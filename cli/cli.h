@@ -20,6 +20,7 @@ int must_cmd_demo(int argc, char **argv);
 int must_cmd_dataset(int argc, char **argv);
 int must_cmd_import(int argc, char **argv);
 int must_cmd_import_coco(int argc, char **argv); /* `must import coco` */
+int must_cmd_import_voc(int argc, char **argv);  /* `must import voc` */
 int must_cmd_export(int argc, char **argv);
 int must_cmd_inspect(int argc, char **argv);
 int must_cmd_world(int argc, char **argv);

@@ -2,7 +2,8 @@
  * classification dataset with a deterministic train/val/test split;
  * `must import images DIR OUT`: every image under DIR to an unlabelled pool;
  * `must import depth|normals`: images and their per-pixel maps, paired by
- * stem, to a depth or normal dataset; `must import coco` is in import_coco.c. */
+ * stem, to a depth or normal dataset; `must import coco` is in import_coco.c,
+ * `must import voc` in import_voc.c. */
 #include "config.h"
 
 #include <stdio.h>
@@ -20,7 +21,8 @@ static void usage(FILE *fp)
             "       must import images DIR OUT [--name NAME] [--val F] [--test F] [--seed S]\n"
             "       must import coco --annotations FILE[:SPLIT] --images DIR OUT [...]\n"
             "       must import depth --images DIR --depth DIR OUT [--scale S] [...]\n"
-            "       must import normals --images DIR --normals DIR OUT [--convention C] [...]\n\n"
+            "       must import normals --images DIR --normals DIR OUT [--convention C] [...]\n"
+            "       must import voc DIR OUT [--tasks LIST] [--skip-missing] [...]\n\n"
             "imagefolder builds the classification dataset OUT (docs/dataset-format.md) from\n"
             "the layout DIR/<class>/<image>: classes are the subdirectories in byte order,\n"
             "image ids <class>_<stem>.  Per class, a seeded shuffle puts a fraction F of the\n"
@@ -33,7 +35,7 @@ static void usage(FILE *fp)
             "id is its path below DIR without the extension, '/' and other characters\n"
             "outside A-Z a-z 0-9 _ - . made '_'.  The split is seeded over the whole set.\n"
             "A DIR without any image is an error.\n\n"
-            "coco, depth and normals: 'must import FORMAT --help' says more.\n");
+            "coco, depth, normals and voc: 'must import FORMAT --help' says more.\n");
 }
 
 static int parse_fraction(const char *opt, const char *v, double *out)
@@ -299,6 +301,7 @@ int must_cmd_import(int argc, char **argv)
                                         {"coco", must_cmd_import_coco},
                                         {"depth", import_depth},
                                         {"normals", import_normals},
+                                        {"voc", must_cmd_import_voc},
                                         {NULL, NULL}};
     return must_cli_dispatch("import", "format", argc, argv, subs, usage);
 }

@@ -163,6 +163,60 @@ MUST_API int must_import_normals(const must_import_maps *m, const char *out,
 MUST_API int must_import_images(const char *dir, const char *out, const must_import_opts *o,
                                 must_import_counts *c, must_err *err);
 
+
+/* ------------------------------------------------------------------------ */
+/* Pascal VOC (a VOCdevkit year folder such as VOCdevkit/VOC2012): boxes from
+ * Annotations/<id>.xml and class maps from SegmentationClass/<id>.png, the
+ * images JPEGImages/<id>.jpg.  The XML is read with libxml2, which a build
+ * may lack (configure --without-libxml2): must_import_voc then fails,
+ * saying so. */
+
+typedef struct must_voc_opts {
+    must_import_opts common; /* name; notes; the seeded split (val, test, seed)
+                              * of images that no ImageSets list names */
+    unsigned tasks;          /* MUST_LABEL_BIT of detection and/or segmentation;
+                              * 0: each kind DIR has (Annotations/, SegmentationClass/) */
+    int skip_missing;        /* images missing from JPEGImages are skipped and
+                              * counted, not an error */
+} must_voc_opts;
+
+/* must_import_defaults, tasks 0 (what DIR has), missing images an error. */
+MUST_API void must_import_voc_defaults(must_voc_opts *o);
+
+typedef struct must_voc_counts {
+    must_import_counts common; /* images, per split, classes (20); skipped:
+                                * missing images skipped */
+    unsigned tasks;            /* the kinds the set has */
+    long boxes;                /* boxes written */
+    long difficult;            /* of them, difficult (AP leaves them out) */
+    long clipped;              /* of them, cut to their image */
+    long no_annotation;        /* images left out: no Annotations/<id>.xml (listed
+                                * in ImageSets/Main, when it has lists) */
+    long no_mask;              /* images left out: no SegmentationClass/<id>.png
+                                * (listed in ImageSets/Segmentation, when it has lists) */
+    long filename_mismatch;    /* annotations whose <filename> is not <id>.jpg (ignored) */
+    long size_mismatch;        /* annotations whose <size> is not their image's (ignored) */
+    long void_pixels;          /* mask pixels 255 (void, ignored in training) */
+} must_voc_counts;
+
+/* The VOC folder DIR into the set OUT (docs/importers.md, "Pascal VOC").
+ * Classes: the 20 of the devkit in its order (aeroplane ... tvmonitor);
+ * segmentation's are background and the 20, 255 void.  An image is
+ * JPEGImages/<id>.jpg for the id of its annotation's file name (the
+ * <filename> element is not used: a mismatch is counted).  Boxes: VOC's
+ * 1-based inclusive xmin..xmax become must's x0 = xmin - 1, x1 = xmax,
+ * clipped to the image; <difficult> 1 makes a difficult box.  Masks: the
+ * palette indices of the PNG.  Images and splits: those of
+ * ImageSets/Main (detection) and ImageSets/Segmentation (segmentation)
+ * when the folder has the lists (train.txt, val.txt, test.txt;
+ * trainval.txt alone: train and val by the seed), else every annotation
+ * (mask) with a seeded split; an image needs a label of every kind the set
+ * has, the others are left out and counted.  Annotations are read and
+ * checked, and images looked for, before anything is written; problems
+ * name the file and the line.  o NULL: the defaults; c may be NULL. */
+MUST_API int must_import_voc(const char *dir, const char *out, const must_voc_opts *o,
+                             must_voc_counts *c, must_err *err);
+
 #ifdef __cplusplus
 }
 #endif
