@@ -123,10 +123,41 @@ static int image_from_batch(const must_batch *b, int i, must_image *out, must_er
 
 /* Draws a label (pred NULL) or example i's prediction over a copy of base
  * into tile (col, row). */
-static int draw_tile(sheet *s, int col, int row, const must_image *base, must_task *t,
-                     const must_labels *label, void *pred, const must_batch *b, int i,
+/* A classification tile's class name as its caption: the visualiser only
+ * paints the class's colour, which a reader cannot decode.  The label's
+ * class (the likeliest of a soft one), or the prediction's. */
+static int class_caption(sheet *s, int col, int row, const pl_model *m, int head,
+                         const must_labels *label, void *pred, const must_batch *b, int i,
+                         must_err *err)
+{
+    must_task *t = m->task[head];
+    if (must_task_get_ops(t)->label_kind != MUST_LABEL_CLASSIFICATION)
+        return MUST_OK;
+    must_labels tmp;
+    must_labels_init(&tmp);
+    int rc = MUST_OK;
+    if (!label && pred) {
+        rc = must_task_pseudo_label(t, pred, b, i, &tmp, err);
+        label = &tmp;
+    }
+    if (label && !(label->has & MUST_LABEL_BIT(MUST_LABEL_CLASSIFICATION)))
+        label = NULL;
+    int c = label ? label->cls : -1;
+    for (int k = 0; label && label->soft && k < label->nsoft; k++)
+        if (c < 0 || label->soft[k] > label->soft[c])
+            c = k;
+    const pl_head_desc *d = &m->desc[head];
+    if (!rc && label)
+        sheet_caption(s, col, row, c >= 0 && c < d->nclasses ? d->classes[c] : "?");
+    must_labels_free(&tmp);
+    return rc;
+}
+
+static int draw_tile(sheet *s, int col, int row, const must_image *base, const pl_model *m,
+                     int head, const must_labels *label, void *pred, const must_batch *b, int i,
                      must_err *err)
 {
+    must_task *t = m->task[head];
     must_image img = {0};
     int rc = must_image_alloc(&img, base->width, base->height, 3, 8, err);
     if (rc)
@@ -138,7 +169,7 @@ static int draw_tile(sheet *s, int col, int row, const must_image *base, must_ta
     } else if (!(rc = must_task_draw(t, &img, label, pred, b, i, err)))
         sheet_blit(s, col, row, &img);
     must_image_free(&img);
-    return rc;
+    return rc ? rc : class_caption(s, col, row, m, head, label, pred, b, i, err);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -241,9 +272,9 @@ int run_fig2(run_state *r, const char *path, int *made, must_err *err)
         sheet_blit(&sh, 0, row, &base);
         sheet_caption(&sh, 0, row, id);
         for (int i = 0; i < nt && !rc; i++) {
-            rc = draw_tile(&sh, 1 + i * per, row, &base, m.task[i], &lab, NULL, NULL, 0, err);
+            rc = draw_tile(&sh, 1 + i * per, row, &base, &m, i, &lab, NULL, NULL, 0, err);
             if (!rc && usable_truth && ti >= 0)
-                rc = draw_tile(&sh, 2 + i * per, row, &base, m.task[i], &tl, NULL, NULL, 0, err);
+                rc = draw_tile(&sh, 2 + i * per, row, &base, &m, i, &tl, NULL, NULL, 0, err);
         }
         must_image_free(&base);
         must_map_free(&im);
@@ -383,9 +414,9 @@ int run_fig4(run_state *r, const char *path, int *made, must_err *err)
                 rc = run_labels_remap(&tl, kind[i], map[i], must_dataset_nclasses(truth, kind[i]),
                                       must_dataset_nclasses(tsets[i], kind[i]), err);
         for (int i = 0; i < ns && !rc; i++) {
-            rc = draw_tile(&sh, 1 + i * per, row, &base, m.task[i], NULL, preds[i], b, row, err);
+            rc = draw_tile(&sh, 1 + i * per, row, &base, &m, i, NULL, preds[i], b, row, err);
             if (!rc && usable_truth)
-                rc = draw_tile(&sh, 2 + i * per, row, &native, m.task[i], &tl, NULL, NULL, 0,
+                rc = draw_tile(&sh, 2 + i * per, row, &native, &m, i, &tl, NULL, NULL, 0,
                                err);
         }
         must_image_free(&base);
@@ -428,10 +459,25 @@ double run_gain(const run_result *x, const run_result *base)
 int run_fig5(const must_experiment *e, const run_result *res, const char *path, must_err *err)
 {
     int nr = e->nreps, nt = e->ntransfers, bw = 10, gap = 14;
+    /* Sized to its names: every task's name under its group, every
+     * representation's in the legend. */
+    int longest_task = 0, longest_rep = 0;
+    for (int ti = 0; ti < nt; ti++) {
+        int w = canvas_text_width(e->transfers[ti].name);
+        longest_task = w > longest_task ? w : longest_task;
+    }
+    for (int ri = 0; ri < nr; ri++) {
+        int w = canvas_text_width(e->reps[ri].label);
+        longest_rep = w > longest_rep ? w : longest_rep;
+    }
     int groupw = (nr - 1) * bw + gap, left = 40, top = 24, ph = 160;
+    if (groupw < longest_task + 8)
+        groupw = longest_task + 8;
     int W = left + nt * groupw + 20, Hh = top + ph + 40 + 12 * nr;
-    if (W < 260)
-        W = 260;
+    if (W < 16 + longest_rep + 8)
+        W = 16 + longest_rep + 8;
+    if (W < canvas_text_width("relative gain vs baseline, percent") + 8)
+        W = canvas_text_width("relative gain vs baseline, percent") + 8;
     canvas c;
     rgb8 white = {255, 255, 255}, black = {0, 0, 0}, grey = {170, 170, 170};
     int rc = canvas_new(&c, W, Hh, white, err);
@@ -468,9 +514,7 @@ int run_fig5(const must_experiment *e, const run_result *res, const char *path, 
                 canvas_fill(&c, x + k * bw, zero + 1, x + k * bw + bw - 2, zero + 1 - hpx, col);
             k++;
         }
-        char t[16];
-        snprintf(t, sizeof t, "%.*s", groupw / 6 > 1 ? groupw / 6 : 1, e->transfers[ti].name);
-        canvas_text(&c, x, top + ph + 6, t, black);
+        canvas_text(&c, x, top + ph + 6, e->transfers[ti].name, black);
     }
     int y = top + ph + 20;
     for (int ri = 0; ri < nr; ri++) {
