@@ -54,6 +54,20 @@ awk -v a="$got" -v b="$want" 'BEGIN { d = a - b; exit !(d < 1e-4 && d > -1e-4) }
     "$a" >"$T/f.log" 2>&1 || { cat "$T/f.log"; fail "features from the card"; }
 "$must" inspect "$T/f.safetensors" | grep -q "C5 .*(1, 64, " || fail "features did not use the card's backbone"
 
+# tensorboard = true: an event file beside each loss.csv and one of the
+# report's pictures; each starts with a record whose length fits the file.
+sed '/^\[experiment\]/a tensorboard = true' "$src/tests/data/tiny.ini" >"$T/tb.ini"
+"$must" run "$T/tb.ini" --out "$T/tb" >"$T/tb.log" 2>&1 || { cat "$T/tb.log"; fail "run with tensorboard"; }
+for f in teachers/seg student transfer/must/dseg/lr-0.05 .; do
+    ev="$T/tb/$f/events.out.tfevents.must"
+    [ -s "$ev" ] || fail "no event file in $f"
+    n=$(od -An -tu4 -N4 "$ev" | tr -d ' ')
+    size=$(wc -c <"$ev")
+    [ "$n" -gt 0 ] && [ $((n + 16)) -le "$size" ] || fail "$ev: a first record of $n bytes in $size"
+done
+grep -q "figures/fig5-transfer-gains" "$T/tb/events.out.tfevents.must" || fail "no figure in the report's events"
+grep -q "loss/segmentation" "$T/tb/student/events.out.tfevents.must" || fail "no task loss among the student's events"
+
 # Errors, each named.
 expect_fail() { # TEXT ARGS...
     text=$1

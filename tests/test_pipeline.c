@@ -374,6 +374,74 @@ START_TEST(api_refuses_bad_arguments)
 }
 END_TEST
 
+/* CRC-32C against RFC 3720's test vectors (B.4) and the standard check
+ * value; TFRecord's mask worked out by hand. */
+START_TEST(crc32c_and_mask)
+{
+    unsigned char b[32];
+    memset(b, 0, sizeof b);
+    ck_assert_uint_eq(pl_crc32c(b, 32), 0x8a9136aau);
+    memset(b, 0xff, sizeof b);
+    ck_assert_uint_eq(pl_crc32c(b, 32), 0x62a8ab43u);
+    for (int i = 0; i < 32; i++)
+        b[i] = (unsigned char)i;
+    ck_assert_uint_eq(pl_crc32c(b, 32), 0x46dd794eu);
+    ck_assert_uint_eq(pl_crc32c("123456789", 9), 0xe3069283u);
+    /* mask(c) = ((c >> 15) | (c << 17)) + 0xa282ead8: for c = 0x8000 the
+     * rotation gives 1. */
+    ck_assert_uint_eq(pl_crc_mask(0), 0xa282ead8u);
+    ck_assert_uint_eq(pl_crc_mask(0x8000u), 0xa282ead9u);
+}
+END_TEST
+
+/* One scalar event, framed: its bytes encoded by hand.  Event { wall_time
+ * = 0 (09 + 8 zero bytes), step = 3 (10 03), summary (2a 0a) { value
+ * (0a 08) { tag "a" (0a 01 61), simple_value 1.0f (15 00 00 80 3f) } } }. */
+START_TEST(event_record_by_hand)
+{
+    static const unsigned char event[23] = {0x09, 0, 0, 0, 0, 0, 0, 0, 0, 0x10, 0x03, 0x2a,
+                                            0x0a, 0x0a, 0x08, 0x0a, 0x01, 0x61, 0x15, 0x00,
+                                            0x00, 0x80, 0x3f};
+    pl_tb tb = {0};
+    ck_assert_int_eq(pl_tb_scalar(&tb, 0.0, 3, "a", 1.0f), MUST_OK);
+    ck_assert_uint_eq(tb.len, 12 + sizeof event + 4);
+    unsigned char len[8] = {23, 0, 0, 0, 0, 0, 0, 0};
+    ck_assert_int_eq(memcmp(tb.buf, len, 8), 0);
+    uint32_t c = pl_crc_mask(pl_crc32c(len, 8)), d = pl_crc_mask(pl_crc32c(event, 23));
+    unsigned char cl[4] = {c & 0xff, c >> 8 & 0xff, c >> 16 & 0xff, c >> 24};
+    unsigned char cd[4] = {d & 0xff, d >> 8 & 0xff, d >> 16 & 0xff, d >> 24};
+    ck_assert_int_eq(memcmp(tb.buf + 8, cl, 4), 0);
+    ck_assert_int_eq(memcmp(tb.buf + 12, event, 23), 0);
+    ck_assert_int_eq(memcmp(tb.buf + 35, cd, 4), 0);
+    pl_tb_free(&tb);
+}
+END_TEST
+
+/* A file of steps 1..4 written and reloaded up to step 2 keeps the version
+ * record and steps 1 and 2, byte for byte (a resume's truncation). */
+START_TEST(event_file_reload_keeps_earlier_steps)
+{
+    pl_tb tb = {0}, back = {0}, want = {0};
+    ck_assert_int_eq(pl_tb_version(&tb, 5.0), MUST_OK);
+    ck_assert_int_eq(pl_tb_version(&want, 5.0), MUST_OK);
+    for (long s = 1; s <= 4; s++) {
+        ck_assert_int_eq(pl_tb_scalar(&tb, 5.0 + s, s, "loss", (float)s), MUST_OK);
+        if (s <= 2)
+            ck_assert_int_eq(pl_tb_scalar(&want, 5.0 + s, s, "loss", (float)s), MUST_OK);
+    }
+    char *path = must_path_join(test_tmpdir(), "events.out.tfevents.test");
+    must_err err = {0};
+    ck_assert_int_eq(pl_tb_write(&tb, path, &err), MUST_OK);
+    ck_assert_int_eq(pl_tb_reload(&back, path, 2), MUST_OK);
+    ck_assert_uint_eq(back.len, want.len);
+    ck_assert_int_eq(memcmp(back.buf, want.buf, want.len), 0);
+    free(path);
+    pl_tb_free(&tb);
+    pl_tb_free(&back);
+    pl_tb_free(&want);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("pipeline");
@@ -390,6 +458,11 @@ static Suite *suite(void)
     tc = tcase_create("api");
     tcase_add_test(tc, events_lines_and_progress);
     tcase_add_test(tc, api_refuses_bad_arguments);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("tensorboard");
+    tcase_add_test(tc, crc32c_and_mask);
+    tcase_add_test(tc, event_record_by_hand);
+    tcase_add_test(tc, event_file_reload_keeps_earlier_steps);
     suite_add_tcase(s, tc);
     return s;
 }

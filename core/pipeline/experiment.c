@@ -84,6 +84,8 @@ static const must_conf_key exp_keys[] = {
      NULL, 16, 1024},
     {"eval_batch", MUST_CONF_INT, E(eval_batch), "32", "images per inference batch", NULL, 1,
      4096},
+    {"tensorboard", MUST_CONF_BOOL, E(tensorboard), "false",
+     "TensorBoard event files beside each loss.csv and of the report's figures", NULL, 0, 0},
     END,
 };
 

@@ -3,7 +3,7 @@
  * the events through which they report progress.
  *
  * Files, lowest first (each calls only those above it in this list):
- * progress.c (events), model.c (backbone + heads), card.c, evaluate.c, trainer.c,
+ * progress.c (events), tboard.c, model.c (backbone + heads), card.c, evaluate.c, trainer.c,
  * pseudolabel.c; then the run's files in run-impl.h. */
 #ifndef MUST_PIPELINE_IMPL_H
 #define MUST_PIPELINE_IMPL_H
@@ -56,6 +56,30 @@ void pl_progress_step(pl_progress *p, long step, const char *detail, double imag
 void pl_progress_end(pl_progress *p);
 /* Seconds from a monotonic clock. */
 double pl_now(void);
+
+/* ---- tboard.c: TensorBoard event files ---------------------------------- */
+
+/* The records of one event file, in memory. */
+typedef struct pl_tb {
+    unsigned char *buf;
+    size_t len, cap;
+} pl_tb;
+/* CRC-32C of n bytes, and TFRecord's mask of a CRC. */
+uint32_t pl_crc32c(const void *p, size_t n);
+uint32_t pl_crc_mask(uint32_t crc);
+/* Appends one record: the file's version event (first), a scalar, a PNG
+ * image (w x h, its bytes).  MUST_ENOMEM when out of memory. */
+int pl_tb_version(pl_tb *t, double wall);
+int pl_tb_scalar(pl_tb *t, double wall, long step, const char *tag, float v);
+int pl_tb_image(pl_tb *t, double wall, long step, const char *tag, int w, int h,
+                const void *png, size_t n);
+/* Keeps the records of an earlier file whose step is at most upto. */
+int pl_tb_reload(pl_tb *t, const char *path, long upto);
+/* The records to path, atomically. */
+int pl_tb_write(const pl_tb *t, const char *path, must_err *err);
+void pl_tb_free(pl_tb *t);
+/* The name TensorBoard looks for. */
+#define PL_TB_FILE "events.out.tfevents.must"
 
 /* ---- model.c: a backbone and its heads ---------------------------------- */
 

@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "must/image.h"
 #include "must/io.h"
 #include "run-impl.h"
 
@@ -110,6 +112,49 @@ static void say_tables(run_state *r, const run_report_data *d, const char *md)
     pl_say(o, "report: %s", md);
 }
 
+/* One PNG of the run into the report's event file, tagged by its name. */
+static int tb_png(run_state *r, pl_tb *tb, double wall, const char *rel, must_err *err)
+{
+    char *path = run_path(r, rel, NULL, NULL), *bytes = NULL;
+    size_t n = 0;
+    int w, h, c, depth;
+    int rc = path ? MUST_OK : must_err_set(err, MUST_ENOMEM, "out of memory");
+    if (!rc && must_file_exists(path) && !(rc = must_png_info(path, &w, &h, &c, &depth, err)) &&
+        !(rc = must_file_read(path, &bytes, &n, err))) {
+        char tag[160];
+        snprintf(tag, sizeof tag, "figures/%.*s", (int)(strlen(rel) - 4), rel);
+        if (pl_tb_image(tb, wall, 0, tag, w, h, bytes, n))
+            rc = must_err_set(err, MUST_ENOMEM, "out of memory");
+    }
+    free(bytes);
+    free(path);
+    return rc;
+}
+
+/* The report's pictures as TensorBoard images (tensorboard = true):
+ * RUN/events.out.tfevents.must. */
+static int report_tensorboard(run_state *r, const run_report_data *d, must_err *err)
+{
+    pl_tb tb = {0};
+    double wall = (double)time(NULL);
+    static const char *const figs[] = {"fig2-pseudo-labels.png", "fig4-student-predictions.png",
+                                       "fig5-transfer-gains.png"};
+    int rc = pl_tb_version(&tb, wall) ? must_err_set(err, MUST_ENOMEM, "out of memory") : 0;
+    for (int k = 0; k < 3 && !rc; k++)
+        rc = tb_png(r, &tb, wall, figs[k], err);
+    for (int k = 0; k < d->curves.n && !rc; k++) {
+        char rel[128];
+        snprintf(rel, sizeof rel, "curves/%s", d->curves.file[k]);
+        rc = tb_png(r, &tb, wall, rel, err);
+    }
+    char *path = rc ? NULL : run_path(r, PL_TB_FILE, NULL, NULL);
+    if (!rc)
+        rc = path ? pl_tb_write(&tb, path, err) : must_err_set(err, MUST_ENOMEM, "out of memory");
+    free(path);
+    pl_tb_free(&tb);
+    return rc;
+}
+
 int run_report(run_state *r, must_err *err)
 {
     const must_experiment *e = r->e;
@@ -135,7 +180,8 @@ int run_report(run_state *r, must_err *err)
         !(rc = run_report_write_md(r, &d, md, err)) &&
         !(rc = run_report_write_json(r, &d, js, err)) &&
         !(rc = run_report_write_csv(r, &d, csv, err)) &&
-        !(rc = nt ? run_fig5(e, d.res, fig, err) : MUST_OK))
+        !(rc = nt ? run_fig5(e, d.res, fig, err) : MUST_OK) &&
+        !(rc = e->tensorboard ? report_tensorboard(r, &d, err) : MUST_OK))
         say_tables(r, &d, md);
     free(md);
     free(js);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "must/checkpoint.h"
 #include "must/io.h"
@@ -96,9 +97,23 @@ static void loss_text(const pl_model *m, const double *lval, char *buf, size_t l
                               must_task_name(m->task[i]), lval[i]);
 }
 
+/* Seconds since the epoch, for the event files' wall_time. */
+static double wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* The unit's event file beside its curve (tensorboard = true). */
+typedef struct tbfile {
+    pl_tb tb;
+    char *path;     /* NULL: no event file */
+} tbfile;
+
 static int save(const must_experiment *e, must_params *const *sets, int nsets,
                 const must_optim *opt, const char *path, long step, const csvbuf *csv,
-                const char *csv_path, const char *card, must_err *err)
+                const char *csv_path, const char *card, const tbfile *tb, must_err *err)
 {
     must_ckpt_save_opts so = {0};
     so.optim = opt;
@@ -110,6 +125,8 @@ static int save(const must_experiment *e, must_params *const *sets, int nsets,
      * (csv_reload); the other order left a checkpoint ahead of its curve,
      * and the resumed CSV lacked the steps in between. */
     int rc = csv ? must_file_write_atomic(csv_path, csv->s, csv->len, err) : MUST_OK;
+    if (!rc && tb && tb->path)
+        rc = pl_tb_write(&tb->tb, tb->path, err);
     if (!rc)
         rc = must_ckpt_save(path, sets, nsets, &so, err);
     return rc;
@@ -134,6 +151,7 @@ typedef struct trainer {
     csvbuf csv;
     long start, last_saved;
     char *card;     /* the model card every checkpoint carries */
+    tbfile tb;
 } trainer;
 
 /* What one step computed. */
@@ -154,6 +172,8 @@ static void trainer_free(trainer *t)
     free(t->final);
     free(t->csv_path);
     free(t->card);
+    pl_tb_free(&t->tb.tb);
+    free(t->tb.path);
 }
 
 /* Paths, the context, the learned weights' parameters, the optimizer. */
@@ -167,6 +187,8 @@ static int trainer_init(trainer *t, must_err *err)
     t->ctx = must_ctx_new(t->e->threads);
     t->card = pl_card_json(m);
     t->last_saved = -1;
+    if (t->e->tensorboard && !(t->tb.path = must_path_join(o->dir, PL_TB_FILE)))
+        return must_err_set(err, MUST_ENOMEM, "out of memory");
     t->nsets = m->nsets;
     memcpy(t->sets, m->sets, (size_t)m->nsets * sizeof *t->sets);
     if (!t->resume || !t->final || !t->csv_path || !t->ctx || !t->card)
@@ -209,7 +231,8 @@ static int trainer_resume(trainer *t, must_err *err)
     must_ckpt_report_free(&rep);
     if (t->start > o->train->steps)
         t->start = o->train->steps;
-    if (csv_reload(&t->csv, t->csv_path, t->start))
+    if (csv_reload(&t->csv, t->csv_path, t->start) ||
+        (t->tb.path && pl_tb_reload(&t->tb.tb, t->tb.path, t->start)))
         return must_err_set(err, MUST_ENOMEM, "out of memory");
     pl_say(o->out, "[%s] resuming at step %ld of %ld", o->stage, t->start, o->train->steps);
     return MUST_OK;
@@ -218,6 +241,8 @@ static int trainer_resume(trainer *t, must_err *err)
 /* step,lr,loss,TASK...[,weight_TASK...] */
 static int trainer_csv_header(trainer *t, must_err *err)
 {
+    if (t->tb.path && t->tb.tb.len == 0 && pl_tb_version(&t->tb.tb, wall_now()))
+        return must_err_set(err, MUST_ENOMEM, "out of memory");
     if (t->csv.len)
         return MUST_OK;
     char head[1024] = "step,lr,loss";
@@ -344,6 +369,26 @@ static int train_step(trainer *t, long step, const must_batch *b, step_out *so, 
     return MUST_OK;
 }
 
+/* The step's scalars for TensorBoard: the total loss, the learning rate,
+ * each task's loss and learned weight, tagged as loss.csv names them. */
+static int tb_step(trainer *t, long step, const step_out *so)
+{
+    double w = wall_now();
+    int rc = pl_tb_scalar(&t->tb.tb, w, step, "loss", (float)so->total);
+    if (!rc)
+        rc = pl_tb_scalar(&t->tb.tb, w, step, "lr", (float)so->lr);
+    for (int i = 0; i < t->m->ntasks && !rc; i++) {
+        char tag[96];
+        snprintf(tag, sizeof tag, "loss/%s", must_task_name(t->m->task[i]));
+        rc = pl_tb_scalar(&t->tb.tb, w, step, tag, (float)so->lval[i]);
+        if (!rc && t->lv) {
+            snprintf(tag, sizeof tag, "weight/%s", must_task_name(t->m->task[i]));
+            rc = pl_tb_scalar(&t->tb.tb, w, step, tag, (float)so->wval[i]);
+        }
+    }
+    return rc;
+}
+
 /* The step's row of the curve, and its progress event. */
 static int record_step(trainer *t, long step, const step_out *so, double ips, pl_progress *pr,
                        must_err *err)
@@ -363,7 +408,7 @@ static int record_step(trainer *t, long step, const step_out *so, double ips, pl
                                i ? " " : " | weights ", must_task_name(m->task[i]), so->wval[i]);
     }
     snprintf(row + u, sizeof row - u, "\n");
-    if (csv_add(&t->csv, row))
+    if (csv_add(&t->csv, row) || (t->tb.path && tb_step(t, step + 1, so)))
         return must_err_set(err, MUST_ENOMEM, "out of memory");
     pl_progress_step(pr, step + 1, detail, ips);
     return MUST_OK;
@@ -387,7 +432,7 @@ static int after_step(trainer *t, long step, const step_out *so, must_err *err)
     if (!ckpt)
         return MUST_OK;
     int rc = save(t->e, t->sets, t->nsets, t->opt, t->resume, step + 1, &t->csv, t->csv_path,
-                  t->card, err);
+                  t->card, &t->tb, err);
     if (!rc)
         t->last_saved = step + 1;
     return rc;
@@ -452,7 +497,7 @@ int pl_train(const must_experiment *e, pl_model *m, const pl_train_opts *o, must
     }
     /* The final weights carry no optimizer state: they are a representation. */
     if (!rc && !(rc = save(e, m->sets, m->nsets, NULL, t.final, o->train->steps, &t.csv,
-                           t.csv_path, t.card, err)))
+                           t.csv_path, t.card, &t.tb, err)))
         remove(t.resume);
     trainer_free(&t);
     return rc;

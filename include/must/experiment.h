@@ -148,6 +148,7 @@ typedef struct must_experiment {
     char name[MUST_EXP_NAME_MAX + 1];
     uint64_t seed;
     int threads, workers, image_size, eval_batch;
+    int tensorboard;     /* event files beside loss.csv and of the report's figures */
     must_backbone_config backbone;
     must_exp_data *data;
     int ndata;
