@@ -241,9 +241,12 @@ int must_cmd_eval(int argc, char **argv)
     must_run *r = NULL;
     must_metric m[64];
     rc = open_run(e, out, &r, &err);
-    /* Evaluation reads a run; it renders a set only into a run it is given. */
+    /* Evaluation reads a run; it renders a set only into a run it is given,
+     * which it then holds as any writer does. */
     if (!rc && !out)
         must_run_set_readonly(r, 1);
+    else if (!rc)
+        rc = must_run_lock(r, &err);
     int n = rc ? rc : must_run_eval(r, model, ti, di, split, m, 64, &err);
     rc = n < 0 ? n : MUST_OK;
     if (!rc) {

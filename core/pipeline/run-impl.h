@@ -3,6 +3,7 @@
  * Files, lowest first (each calls only those above it in this list, and
  * the ones of pipeline-impl.h):
  *   unit.c      the run's state, paths, datasets, a unit's hash/done files
+ *   lock.c      one writer per run directory
  *   hash.c      the canonical text of each unit's settings, hashed
  *   needs.c     which units the [compare] rows need
  *   labelled.c  the pseudo-labelled parts, class maps, the hidden truth
@@ -42,6 +43,7 @@ struct must_run {
     unsigned char need_student, need_multitask;
     int readonly;               /* render nothing (must_run_set_readonly) */
     pl_clock clock;             /* a whole run's work (must_run_stage) */
+    int lock_fd;                /* RUN/.lock held (lock.c); -1: not locked */
 };
 typedef struct must_run run_state;
 
@@ -92,6 +94,13 @@ int run_unit_begin(run_state *r, const char *dir, uint64_t h, const char *what, 
 int run_unit_finish(const char *dir, uint64_t h, must_err *err);
 /* 1 when the unit in RUN/a[/b[/c]] finished with hash h. */
 int run_done_at(const run_state *r, uint64_t h, const char *a, const char *b, const char *c);
+
+/* ---- lock.c ------------------------------------------------------------- */
+
+/* Takes RUN/.lock (creating RUN): one process writes into a run at a time.
+ * A second one is refused naming the holder's PID. */
+int run_lock(run_state *r, must_err *err);
+void run_unlock(run_state *r);
 
 /* ---- hash.c ------------------------------------------------------------- */
 

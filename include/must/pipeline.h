@@ -96,6 +96,12 @@ MUST_API const char *must_run_dir(const must_run *r);
  * instead of a unit to do (`must eval` without --out). */
 MUST_API void must_run_set_readonly(must_run *r, int on);
 
+/* Takes DIR/.lock: one process writes into a run directory at a time; a
+ * second is refused with an error naming the first's PID.  The kernel
+ * releases the lock when the holder exits, however it ends.  Every
+ * function below that writes takes it; must_run_close releases it. */
+MUST_API int must_run_lock(must_run *r, must_err *err);
+
 /* Copies the experiment's text to DIR/experiment.ini: the record of what
  * ran, for the commands that add to a run (not for an evaluation that only
  * reads one). */
