@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,19 @@ static void on_event(void *user, const must_event *ev)
 
 static term the_term;
 
+/* The first SIGINT or SIGTERM asks the run to stop at its next step, with
+ * its work saved; a second one ends the program at once. */
+static void on_signal(int sig)
+{
+    static const char msg[] = "\nmust: stopping at the next step, with its checkpoint (again to "
+                              "stop at once)\n";
+    must_run_interrupt();
+    if (write(STDERR_FILENO, msg, sizeof msg - 1) < 0) {
+        /* nothing to do: the run stops all the same */
+    }
+    signal(sig, SIG_DFL);
+}
+
 /* Opens the run of e in `out` (default run-NAME), its events on stdout. */
 static int open_run(const must_experiment *e, const char *out, must_run **r, must_err *err)
 {
@@ -68,6 +82,8 @@ static int open_run(const must_experiment *e, const char *out, must_run **r, mus
     if (!rc) {
         the_term.tty = isatty(STDOUT_FILENO);
         must_run_set_events(*r, on_event, &the_term);
+        signal(SIGINT, on_signal);
+        signal(SIGTERM, on_signal);
     }
     return rc;
 }
@@ -82,11 +98,13 @@ static int load(const char *cmd, const char *ini, must_experiment **e)
     return 0;
 }
 
+/* Status 1 for a failure; 130 (the shell's for SIGINT) for a stop on
+ * request, so that scripts tell the two apart. */
 static int finish(const char *cmd, int rc, const must_err *err)
 {
     if (rc) {
         fprintf(stderr, "must %s: %s\n", cmd, err->msg);
-        return 1;
+        return rc == MUST_EINTR ? 130 : 1;
     }
     return 0;
 }

@@ -59,6 +59,7 @@ const char *must_status_str(int code)
     case MUST_ENOTFOUND: return "not found";
     case MUST_ENUMERIC: return "non-finite number";
     case MUST_EABI: return "plugin ABI mismatch";
+    case MUST_EINTR: return "stopped on request";
     default: return "unknown error";
     }
 }

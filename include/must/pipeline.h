@@ -79,6 +79,14 @@ typedef struct must_event {
 /* Called on the thread that runs the unit; the strings live for the call. */
 typedef void (*must_event_fn)(void *user, const must_event *ev);
 
+/* Asks every run of this process to stop at its next step (a training
+ * step, a labelled batch) with its work saved: the unit writes its resume
+ * checkpoint and the call returns MUST_EINTR, with a message saying how to
+ * resume.  Async-signal-safe: a SIGINT or SIGTERM handler may call it. */
+MUST_API void must_run_interrupt(void);
+/* Forgets an interrupt (before a new run in the same process). */
+MUST_API void must_run_interrupt_clear(void);
+
 /* ------------------------------------------------------------------------ */
 /* A run.                                                                   */
 
