@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -321,6 +322,35 @@ static int plan_optim(const char *path, const must_st *st, must_optim *o,
     return rc;
 }
 
+/* Refuses a tensor holding a NaN or an infinity before anything is loaded:
+ * a model of such weights predicts nothing, and a resumed run would only
+ * carry the fault on.  Converts each tensor once into scratch to look. */
+static int check_finite(const char *path, must_st *st, const must_st_tensor *const *src, int n,
+                        must_err *err)
+{
+    size_t most = 0;
+    for (int i = 0; i < n; i++)
+        if (src[i] && src[i]->numel > most)
+            most = src[i]->numel;
+    float *buf = most ? malloc(most * sizeof *buf) : NULL;
+    if (most && !buf)
+        return must_err_set(err, MUST_ENOMEM, "%s: out of memory", path);
+    int rc = MUST_OK;
+    for (int i = 0; i < n && !rc; i++) {
+        if (!src[i] || (rc = must_st_to_f32(st, src[i], buf, err)))
+            continue;
+        for (size_t k = 0; k < src[i]->numel; k++)
+            if (!isfinite(buf[k])) {
+                rc = must_err_set(err, MUST_ENUMERIC, "%s: tensor '%s' holds %s at element %zu: "
+                                  "refused (no weights were changed)",
+                                  path, src[i]->name, isnan(buf[k]) ? "NaN" : "an infinity", k);
+                break;
+            }
+    }
+    free(buf);
+    return rc;
+}
+
 int must_ckpt_load(const char *path, must_params *const *sets, int nsets,
                    const must_ckpt_load_opts *opts, must_ckpt_report *rep, must_err *err)
 {
@@ -442,6 +472,10 @@ int must_ckpt_load(const char *path, must_params *const *sets, int nsets,
     if (card && !(r->model = cat2(card, "")))
         goto oom;
 
+    if ((rc = check_finite(path, st, src, nt, err)) ||
+        (opts->optim && (rc = check_finite(path, st, osrc, must_optim_state_count(opts->optim),
+                                           err))))
+        goto out;
     /* Commit: nothing below can fail (dtypes and shapes were checked). */
     for (int i = 0; i < nt; i++)
         if (src[i]) {
