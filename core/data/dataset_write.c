@@ -460,7 +460,7 @@ int must_dataset_writer_add_file(must_dataset_writer *w, const char *id, int spl
     must_image img = {0};
     int width, height;
     if (format == MUST_IMAGE_JPEG)
-        rc = must_image_read_scaled(path, &img, 3, 0.0f, NULL, &width, &height, err);
+        rc = must_image_read_scaled(path, &img, 3, 0.0f, 0, 0, NULL, &width, &height, err);
     else
         rc = must_png_read(path, &img, 3, 8, err);
     if (rc)
