@@ -1,6 +1,7 @@
 /* must.c - the `must` program: one binary, many subcommands. */
 #include "config.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +79,9 @@ int main(int argc, char **argv)
         return cmd_version(0, NULL);
     if (must_cli_is_help(argv[1]))
         return cmd_help(1, argv + 1);
+    /* A file over `ulimit -f` makes write() fail with EFBIG, reported with
+     * the file's name like any full disk, instead of killing us with SIGXFSZ. */
+    signal(SIGXFSZ, SIG_IGN);
     const must_cmd *c = find(argv[1]);
     if (!c) {
         fprintf(stderr, "must: unknown command '%s'\n", argv[1]);
