@@ -6,13 +6,14 @@
 #include <string.h>
 
 #include "cli.h"
+#include "must/version.h"
 
 static int cmd_help(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
 
 static const must_cmd commands[] = {
     {"help", cmd_help, "show the commands, or one command's help"},
-    {"version", cmd_version, "print the version"},
+    {"version", cmd_version, "print the program's and the library's versions"},
     {"bench", must_cmd_bench, "benchmarks: speed measured, one JSON line each"},
     {"dataset", must_cmd_dataset, "check a dataset directory, or draw its labels"},
     {"import", must_cmd_import, "a dataset from another layout: imagefolder, images, coco, depth..."},
@@ -60,11 +61,26 @@ static int cmd_help(int argc, char **argv)
     return c->fn(2, sub);
 }
 
+/* The program's version is that of the headers it was compiled with; the
+ * library's is what must_version() says at run time. */
 static int cmd_version(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    printf("must %s\n", PACKAGE_VERSION);
+    if (argc > 1 && must_cli_is_help(argv[1])) {
+        printf("usage: must version\n\n"
+               "Prints the program's version, the version of the libmust it runs with,\n"
+               "and whether this build reads Pascal VOC (must import voc needs libxml2).\n"
+               "'must --version' and 'must -V' print the same.\n");
+        return 0;
+    }
+    if (argc > 1)
+        return must_cli_usage_error("version", "unexpected argument '%s'", argv[1]);
+    printf("must %s\n", MUST_VERSION_STRING);
+    printf("libmust %s\n", must_version());
+#ifdef HAVE_LIBXML2
+    printf("must import voc (libxml2): yes\n");
+#else
+    printf("must import voc (libxml2): no\n");
+#endif
     return 0;
 }
 
@@ -75,7 +91,7 @@ int main(int argc, char **argv)
         return 2;
     }
     if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0)
-        return cmd_version(0, NULL);
+        return cmd_version(1, argv + 1);
     if (must_cli_is_help(argv[1]))
         return cmd_help(1, argv + 1);
     const must_cmd *c = find(argv[1]);
