@@ -37,7 +37,9 @@ static void overview(FILE *fp)
     fprintf(fp, "usage: must <command> [options]\n\ncommands:\n");
     for (int i = 0; i < NCMD; i++)
         fprintf(fp, "  %-12s %s\n", commands[i].name, commands[i].summary);
-    fprintf(fp, "\n'must <command> --help' describes one command.\n");
+    fprintf(fp, "\n'must help COMMAND' or 'must COMMAND --help' describes one command.\n"
+                "The manual: must(1) (every command), must-experiment(5) (experiment files),\n"
+                "must-dataset(5) (the dataset format).\n");
 }
 
 static const must_cmd *find(const char *name)
@@ -48,17 +50,38 @@ static const must_cmd *find(const char *name)
     return NULL;
 }
 
+static const char help_help[] =
+    "usage: must help [COMMAND [SUBCOMMAND]]\n\n"
+    "Without COMMAND, lists the commands.  With one, prints its help as\n"
+    "'must COMMAND --help' does; with a subcommand too (must help import coco),\n"
+    "as 'must COMMAND SUBCOMMAND --help' does.  Commands made of subcommands\n"
+    "(bench, dataset, export, import, world) also take 'help' in a subcommand's\n"
+    "place: 'must world help' and 'must world help generate'.\n\n"
+    "The manual pages say more: must(1) describes every command and option,\n"
+    "must-experiment(5) the experiment files, must-dataset(5) the dataset format.\n"
+    "The documents: " MUST_DOC_DIR "/README.md and " MUST_DOC_DIR "/docs/.\n";
+
 static int cmd_help(int argc, char **argv)
 {
     if (argc < 2) {
         overview(stdout);
         return 0;
     }
+    if (must_cli_is_help(argv[1]) || strcmp(argv[1], "help") == 0) {
+        fputs(help_help, stdout);
+        return 0;
+    }
     const must_cmd *c = find(argv[1]);
-    if (!c)
-        return must_cli_usage_error("help", "unknown command '%s'", argv[1]);
-    char *sub[] = {argv[1], "--help", NULL};
-    return c->fn(2, sub);
+    if (!c) {
+        fprintf(stderr, "must help: unknown command '%s'\n", argv[1]);
+        overview(stderr);
+        return 2;
+    }
+    if (argc > 3)
+        return must_cli_usage_error("help", "give a command and at most one subcommand");
+    /* must help CMD [SUB]: must CMD [SUB] --help */
+    char *sub[] = {argv[1], argc > 2 ? argv[2] : "--help", "--help", NULL};
+    return c->fn(argc, sub);
 }
 
 /* The program's version is that of the headers it was compiled with; the
