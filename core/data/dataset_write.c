@@ -1,5 +1,6 @@
 /* dataset_write.c - creating a dataset directory: images and maps as they come,
- * text labels, split lists and dataset.ini at commit. */
+ * text labels, split lists and dataset.ini at commit; and one kind added to
+ * a set that exists (must_dataset_add_kind), through the same code. */
 #include "config.h"
 
 #include <dirent.h>
@@ -36,6 +37,7 @@ struct must_dataset_writer {
     size_t nslots;
     int width, height;   /* of the first image */
     int uniform;         /* every image so far has that size */
+    const must_dataset *base; /* must_dataset_add_kind: the set the kinds join */
 };
 
 
@@ -449,9 +451,10 @@ static int take_labels(must_dataset_writer *w, const char *id, int width, int he
     return MUST_OK;
 }
 
-static int add_common(must_dataset_writer *w, const char *id, int split, int width, int height,
-                      const must_image *img, const char *src, int jpg, const must_labels *labels,
-                      must_err *err)
+/* A new entry for image id: the id and split checked, room made, its
+ * labels taken (maps and a registered kind's files written). */
+static int entry_new(must_dataset_writer *w, const char *id, int split, int jpg, int width,
+                     int height, const must_labels *labels, w_image *e, must_err *err)
 {
     if (!must_dataset_id_valid(id))
         return must_err_set(err, MUST_EINVAL,
@@ -470,27 +473,56 @@ static int add_common(must_dataset_writer *w, const char *id, int split, int wid
         w->im = im;
         w->cap = cap;
     }
-    w_image e = {.split = split, .cls = -1, .jpg = jpg};
+    *e = (w_image){.split = split, .cls = -1, .jpg = jpg};
     must_labels none;
     must_labels_init(&none);
-    int rc = take_labels(w, id, width, height, labels ? labels : &none, &e, err);
-    char *path = NULL;
-    if (rc == MUST_OK && !(e.id = ds_strdup(id)))
+    int rc = take_labels(w, id, width, height, labels ? labels : &none, e, err);
+    if (rc == MUST_OK && !(e->id = ds_strdup(id)))
         rc = must_err_set(err, MUST_ENOMEM, "out of memory");
-    if (rc == MUST_OK &&
-        !(path = ds_path(&(must_dataset){.dir = w->dir}, "images", id, jpg ? ".jpg" : ".png")))
+    if (rc)
+        free_image(e);
+    return rc;
+}
+
+/* Makes entry e (of an image of width x height) part of the set. */
+static int entry_push(must_dataset_writer *w, w_image *e, int width, int height, must_err *err)
+{
+    if (w->n == 0) {
+        w->width = width;
+        w->height = height;
+    } else if (width != w->width || height != w->height) {
+        w->uniform = 0;
+    }
+    w->im[w->n] = *e;
+    int rc = insert_id(w, w->n, err);
+    if (rc) {
+        free_image(e);
+        return rc;
+    }
+    w->n++;
+    return MUST_OK;
+}
+
+static int add_common(must_dataset_writer *w, const char *id, int split, int width, int height,
+                      const must_image *img, const char *src, int jpg, const must_labels *labels,
+                      must_err *err)
+{
+    w_image e;
+    int rc = entry_new(w, id, split, jpg, width, height, labels, &e, err);
+    if (rc)
+        return rc;
+    char *path = ds_path(&(must_dataset){.dir = w->dir}, "images", id, jpg ? ".jpg" : ".png");
+    if (!path) {
         rc = must_err_set(err, MUST_ENOMEM, "out of memory");
-    if (rc == MUST_OK) {
-        if (img) {
-            rc = must_png_write(path, img, err);
-        } else {
-            char *buf;
-            size_t len;
-            rc = must_file_read(src, &buf, &len, err);
-            if (rc == MUST_OK) {
-                rc = must_file_write_atomic(path, buf, len, err);
-                free(buf);
-            }
+    } else if (img) {
+        rc = must_png_write(path, img, err);
+    } else {
+        char *buf;
+        size_t len;
+        rc = must_file_read(src, &buf, &len, err);
+        if (rc == MUST_OK) {
+            rc = must_file_write_atomic(path, buf, len, err);
+            free(buf);
         }
     }
     free(path);
@@ -498,19 +530,7 @@ static int add_common(must_dataset_writer *w, const char *id, int split, int wid
         free_image(&e);
         return rc;
     }
-    if (w->n == 0) {
-        w->width = width;
-        w->height = height;
-    } else if (width != w->width || height != w->height) {
-        w->uniform = 0;
-    }
-    w->im[w->n] = e;
-    if ((rc = insert_id(w, w->n, err))) {
-        free_image(&e);
-        return rc;
-    }
-    w->n++;
-    return MUST_OK;
+    return entry_push(w, &e, width, height, err);
 }
 
 int must_dataset_writer_add(must_dataset_writer *w, const char *id, int split,
@@ -675,6 +695,15 @@ static int emit_ini_of(FILE *fp, const char *name, unsigned tasks, int count, in
 static int emit_ini(FILE *fp, const must_dataset_writer *w, int arg)
 {
     (void)arg;
+    if (w->base) { /* the set's own sections, and the new kind's */
+        const must_dataset *b = w->base;
+        ds_task t[MUST_LABEL_MAX_KINDS];
+        memcpy(t, b->t, sizeof t);
+        for (int k = 0; k < MUST_LABEL_MAX_KINDS; k++)
+            if (w->tasks & MUST_LABEL_BIT(k))
+                t[k] = w->t[k];
+        return emit_ini_of(fp, b->name, b->tasks | w->tasks, b->n, b->width, b->height, t);
+    }
     int uniform = w->n && w->uniform;
     return emit_ini_of(fp, w->name, w->tasks, w->n, uniform ? w->width : 0,
                        uniform ? w->height : 0, w->t);
@@ -756,10 +785,21 @@ static int remove_label_strays(must_dataset_writer *w, must_err *err)
     return rc;
 }
 
-/* The registered kinds' text stores, labels/<kind>.txt. */
+/* The text stores: labels/classification.txt, labels/detection.txt and a
+ * registered kind's labels/<kind>.txt. */
 static int write_stores(must_dataset_writer *w, must_err *err)
 {
+    static const char *const builtin[2] = {"labels/classification.txt", "labels/detection.txt"};
+    int (*const emit[2])(FILE *, const must_dataset_writer *, int) = {emit_cls, emit_det};
     int rc = MUST_OK;
+    for (int k = 0; k < 2 && !rc; k++) {
+        if (!(w->tasks & MUST_LABEL_BIT(k)))
+            continue;
+        char *p = must_path_join(w->dir, builtin[k]);
+        rc = p ? write_text(p, emit[k], w, 0, err)
+               : must_err_set(err, MUST_ENOMEM, "out of memory");
+        free(p);
+    }
     for (int k = MUST_LABEL_NKINDS; k < MUST_LABEL_MAX_KINDS && !rc; k++) {
         if (!(w->tasks & MUST_LABEL_BIT(k)) || file_store(k))
             continue;
@@ -807,20 +847,6 @@ int must_dataset_writer_commit(must_dataset_writer *w, must_err *err)
         if (rc)
             goto out;
     }
-    if (w->tasks & MUST_LABEL_BIT(MUST_LABEL_CLASSIFICATION)) {
-        p = must_path_join(w->dir, "labels/classification.txt");
-        if (!p || (rc = write_text(p, emit_cls, w, 0, err)))
-            goto out;
-        free(p);
-        p = NULL;
-    }
-    if (w->tasks & MUST_LABEL_BIT(MUST_LABEL_DETECTION)) {
-        p = must_path_join(w->dir, "labels/detection.txt");
-        if (!p || (rc = write_text(p, emit_det, w, 0, err)))
-            goto out;
-        free(p);
-        p = NULL;
-    }
     if ((rc = write_stores(w, err)))
         goto out;
     p = must_path_join(w->dir, "dataset.ini");
@@ -831,5 +857,76 @@ out:
         rc = must_err_set(err, MUST_ENOMEM, "out of memory");
     free(p);
     must_dataset_writer_abort(w);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* A kind added to a set that exists. */
+
+/* A writer of kind `kind` alone into ds's directory. */
+static int added_writer(const must_dataset *ds, const must_dataset_spec *spec, int kind,
+                        must_dataset_writer **out, must_err *err)
+{
+    must_dataset_writer *w = calloc(1, sizeof *w);
+    if (!w)
+        return must_err_set(err, MUST_ENOMEM, "out of memory");
+    *out = w;
+    w->base = ds;
+    w->tasks = MUST_LABEL_BIT(kind);
+    w->uniform = 1;
+    if (!(w->dir = ds_strdup(ds->dir)) || !(w->name = ds_strdup(ds->name)))
+        return must_err_set(err, MUST_ENOMEM, "out of memory");
+    int rc = take_task(&w->t[kind], spec, ds->dir, kind, err);
+    char sub[96];
+    snprintf(sub, sizeof sub, "labels/%s", must_label_kind_name(kind));
+    return rc ? rc : mkdir_sub(ds->dir, file_store(kind) ? sub : "labels", err);
+}
+
+/* Image i's label from fn, taken as the writer takes an added image's. */
+static int add_label(must_dataset_writer *w, const must_dataset *ds, int i,
+                     must_dataset_label_fn fn, void *user, must_err *err)
+{
+    int width, height;
+    must_labels l;
+    must_labels_init(&l);
+    int rc = ds_image_size(ds, i, &width, &height, err);
+    if (!rc && (rc = fn(user, ds, i, &l, err)) == MUST_OK) {
+        w_image e;
+        rc = entry_new(w, ds->ids[i], -1, ds->jpg[i], width, height, &l, &e, err);
+        if (!rc)
+            rc = entry_push(w, &e, width, height, err);
+    }
+    must_labels_free(&l);
+    return rc;
+}
+
+int must_dataset_add_kind(const char *dir, int kind, const must_dataset_spec *spec,
+                          must_dataset_label_fn fn, void *user, must_err *err)
+{
+    must_dataset *ds = NULL;
+    must_dataset_writer *w = NULL;
+    int rc = must_dataset_open(dir, &ds, err);
+    if (rc)
+        return rc;
+    if (!must_label_kind_name(kind))
+        rc = must_err_set(err, MUST_EINVAL, "%s: label kind %d is not in use", dir, kind);
+    else if (ds->tasks & MUST_LABEL_BIT(kind))
+        rc = must_err_set(err, MUST_EINVAL, "dataset \"%s\" (%s) already carries %s labels",
+                          ds->name, dir, must_label_kind_name(kind));
+    else
+        rc = added_writer(ds, spec, kind, &w, err);
+    for (int i = 0; i < ds->n && !rc; i++)
+        rc = add_label(w, ds, i, fn, user, err);
+    /* The store first, dataset.ini last: until the rename the set is as
+     * it was, and a store left behind by a cut-off run is overwritten (or
+     * its strays removed) by the next. */
+    if (!rc && !(rc = remove_label_strays(w, err)) && !(rc = write_stores(w, err))) {
+        char *p = must_path_join(ds->dir, "dataset.ini");
+        rc = p ? write_text(p, emit_ini, w, 0, err)
+               : must_err_set(err, MUST_ENOMEM, "out of memory");
+        free(p);
+    }
+    must_dataset_writer_abort(w);
+    must_dataset_close(ds);
     return rc;
 }

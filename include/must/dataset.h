@@ -183,6 +183,24 @@ MUST_API int must_dataset_writer_commit(must_dataset_writer *w, must_err *err);
 /* Frees w; DIR stays unfinished (no dataset.ini). */
 MUST_API void must_dataset_writer_abort(must_dataset_writer *w);
 
+/* Adding a kind to a set that exists: fn gives image `index`'s label of the
+ * kind (into out, initialised; it sets the kind's bit and the label, an
+ * image of the set's own size for a map, and may read the set, its other
+ * kinds included, to make it).  Every image gets one. */
+typedef int (*must_dataset_label_fn)(void *user, const must_dataset *ds, int index,
+                                     must_labels *out, must_err *err);
+/* Writes kind `kind` (built in or registered, one the set lacks) into the
+ * set at DIR, its provenance and keys from spec->task[kind] and
+ * spec->kind_conf[kind] (spec->depth_scale for depth; the rest of spec is
+ * not read): the labels go to the kind's store as the writer writes them,
+ * then dataset.ini is written again, whole and atomically, with the kind
+ * in `tasks` and its section (comments of the old file are not kept).
+ * Until that rename the set reads as before; a run cut off before it
+ * leaves files that the next run overwrites.  Images, splits and the other
+ * kinds' labels are not touched. */
+MUST_API int must_dataset_add_kind(const char *dir, int kind, const must_dataset_spec *spec,
+                                   must_dataset_label_fn fn, void *user, must_err *err);
+
 #ifdef __cplusplus
 }
 #endif
