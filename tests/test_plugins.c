@@ -254,8 +254,8 @@ START_TEST(refuses_another_abi_version)
 {
     char *f = broken_file("badabi");
     char mine[64], theirs[64];
-    snprintf(theirs, sizeof theirs, "ABI version %d", MUST_TASK_ABI_VERSION + 98);
-    snprintf(mine, sizeof mine, "speaks ABI version %d", MUST_TASK_ABI_VERSION);
+    snprintf(theirs, sizeof theirs, "built for task ABI version 1");
+    snprintf(mine, sizeof mine, "speaks ABI version %d: rebuild", MUST_TASK_ABI_VERSION);
     expect_refused(f, MUST_EABI, theirs, mine, "'badabi'");
     free(f);
 }
@@ -265,7 +265,7 @@ START_TEST(refuses_a_struct_smaller_than_the_abi)
 {
     char *f = broken_file("smallsize");
     char need[64];
-    snprintf(need, sizeof need, "at least %zu", (size_t)MUST_TASK_OPS_V1_SIZE);
+    snprintf(need, sizeof need, "at least %zu", (size_t)MUST_TASK_OPS_V2_SIZE);
     expect_refused(f, MUST_EABI, "struct_size is 24 bytes", need, NULL);
     free(f);
 }
