@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,19 @@ static void on_event(void *user, const must_event *ev)
 
 static term the_term;
 
+/* The first SIGINT or SIGTERM asks the run to stop at its next step, with
+ * its work saved; a second one ends the program at once. */
+static void on_signal(int sig)
+{
+    static const char msg[] = "\nmust: stopping at the next step, with its checkpoint (again to "
+                              "stop at once)\n";
+    must_run_interrupt();
+    if (write(STDERR_FILENO, msg, sizeof msg - 1) < 0) {
+        /* nothing to do: the run stops all the same */
+    }
+    signal(sig, SIG_DFL);
+}
+
 /* Opens the run of e in `out` (default run-NAME), its events on stdout. */
 static int open_run(const must_experiment *e, const char *out, must_run **r, must_err *err)
 {
@@ -68,6 +82,8 @@ static int open_run(const must_experiment *e, const char *out, must_run **r, mus
     if (!rc) {
         the_term.tty = isatty(STDOUT_FILENO);
         must_run_set_events(*r, on_event, &the_term);
+        signal(SIGINT, on_signal);
+        signal(SIGTERM, on_signal);
     }
     return rc;
 }
@@ -82,11 +98,13 @@ static int load(const char *cmd, const char *ini, must_experiment **e)
     return 0;
 }
 
+/* Status 1 for a failure; 130 (the shell's for SIGINT) for a stop on
+ * request, so that scripts tell the two apart. */
 static int finish(const char *cmd, int rc, const must_err *err)
 {
     if (rc) {
         fprintf(stderr, "must %s: %s\n", cmd, err->msg);
-        return 1;
+        return rc == MUST_EINTR ? 130 : 1;
     }
     return 0;
 }
@@ -103,7 +121,7 @@ int must_cmd_run(int argc, char **argv)
         "run", argc, argv, opts, &ini, 1,
         "usage: must run EXP.ini [--stage teachers|label|student|transfer|report] [--out RUN]\n"
         "                        [--dry-run]\n\n"
-        "Runs the experiment (docs/experiments.md) into RUN (default run-NAME):\n"
+        "Runs the experiment (must-experiment(5)) into RUN (default run-NAME):\n"
         "teachers, pseudo labels, the student (and the multi-task baseline), the\n"
         "transfer sweep and the report.  A finished unit is skipped, one cut off\n"
         "resumes, one whose settings changed is redone.  --stage runs one stage\n"
@@ -241,9 +259,12 @@ int must_cmd_eval(int argc, char **argv)
     must_run *r = NULL;
     must_metric m[64];
     rc = open_run(e, out, &r, &err);
-    /* Evaluation reads a run; it renders a set only into a run it is given. */
+    /* Evaluation reads a run; it renders a set only into a run it is given,
+     * which it then holds as any writer does. */
     if (!rc && !out)
         must_run_set_readonly(r, 1);
+    else if (!rc)
+        rc = must_run_lock(r, &err);
     int n = rc ? rc : must_run_eval(r, model, ti, di, split, m, 64, &err);
     rc = n < 0 ? n : MUST_OK;
     if (!rc) {
@@ -268,10 +289,11 @@ int must_cmd_demo(int argc, char **argv)
     int rc = must_cli_parse(
         "demo", argc, argv, opts, NULL, 0,
         "usage: must demo [--quick] [--out DIR]\n\n"
-        "Renders the built-in world's datasets and runs etc/must/demo.ini (with\n"
-        "--quick, demo-quick.ini: a few minutes less of everything) into DIR\n"
-        "(default must-demo): teachers, pseudo labels, the MuST student, the\n"
-        "transfer sweep; prints the transfer table.  Rerunning resumes.\n");
+        "Renders the built-in world's datasets and runs the shipped experiment\n"
+        "demo.ini (with --quick, demo-quick.ini: a few minutes less of everything;\n"
+        "both in " MUST_SYSCONF_DIR ") into DIR (default must-demo): teachers,\n"
+        "pseudo labels, the MuST student, the transfer sweep; prints the transfer\n"
+        "table.  Rerunning resumes.\n");
     if (rc)
         return rc == 1 ? 0 : rc;
     const char *file = quick ? "demo-quick.ini" : "demo.ini";

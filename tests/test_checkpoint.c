@@ -529,6 +529,31 @@ START_TEST(shape_mismatch_refused)
 }
 END_TEST
 
+/* A weight that is NaN or infinite is refused on load, naming the tensor
+ * and the element, and nothing of the model changes. */
+START_TEST(nonfinite_weights_refused)
+{
+    model a, b;
+    model_init(&a, 1, 3);
+    model_init(&b, 2, 3);
+    char *p = tmp_path("nan.safetensors");
+    must_err e = {0};
+    for (int k = 0; k < 2; k++) {
+        a.bn_w->data[1] = k ? INFINITY : NAN;
+        ck_assert_int_eq(must_ckpt_save(p, &a.bb, 1, NULL, &e), MUST_OK);
+        float before = b.bn_w->data[0];
+        ck_assert_int_eq(must_ckpt_load(p, &b.bb, 1, NULL, NULL, &e), MUST_ENUMERIC);
+        ck_assert_ptr_nonnull(strstr(e.msg, p));
+        ck_assert_msg(strstr(e.msg, a.bn_w->name) && strstr(e.msg, "element 1"), "%s", e.msg);
+        ck_assert_ptr_nonnull(strstr(e.msg, k ? "an infinity" : "NaN"));
+        ck_assert(b.bn_w->data[0] == before);
+    }
+    model_free(&a);
+    model_free(&b);
+    free(p);
+}
+END_TEST
+
 START_TEST(bad_saves_refused)
 {
     model a;

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -321,6 +322,61 @@ static int plan_optim(const char *path, const must_st *st, must_optim *o,
     return rc;
 }
 
+/* Refuses a tensor holding a NaN or an infinity before anything is loaded:
+ * a model of such weights predicts nothing, and a resumed run would only
+ * carry the fault on.  Converts each tensor once into scratch to look. */
+static int check_finite(const char *path, must_st *st, const must_st_tensor *const *src, int n,
+                        must_err *err)
+{
+    size_t most = 0;
+    for (int i = 0; i < n; i++)
+        if (src[i] && src[i]->numel > most)
+            most = src[i]->numel;
+    float *buf = most ? malloc(most * sizeof *buf) : NULL;
+    if (most && !buf)
+        return must_err_set(err, MUST_ENOMEM, "%s: out of memory", path);
+    int rc = MUST_OK;
+    for (int i = 0; i < n && !rc; i++) {
+        if (!src[i] || (rc = must_st_to_f32(st, src[i], buf, err)))
+            continue;
+        for (size_t k = 0; k < src[i]->numel; k++)
+            if (!isfinite(buf[k])) {
+                rc = must_err_set(err, MUST_ENUMERIC, "%s: tensor '%s' holds %s at element %zu: "
+                                  "refused (no weights were changed)",
+                                  path, src[i]->name, isnan(buf[k]) ? "NaN" : "an infinity", k);
+                break;
+            }
+    }
+    free(buf);
+    return rc;
+}
+
+/* A strict load refuses a file whose names do not match the model's both
+ * ways; the message lists the first names of each side. */
+static int refuse_mismatch(const char *path, const must_ckpt_load_opts *opts,
+                           const must_ckpt_report *r, must_err *err)
+{
+    int bad_missing = r->n_missing > 0 && !(opts->flags & MUST_CKPT_ALLOW_MISSING);
+    int bad_unexp = r->n_unexpected > 0 && !(opts->flags & MUST_CKPT_ALLOW_UNEXPECTED);
+    if (!bad_missing && !bad_unexp)
+        return MUST_OK;
+    char msg[MUST_ERR_MSG_MAX] = "";
+    size_t k;
+    if (bad_missing) {
+        snprintf(msg, sizeof msg, "%d tensor%s of the model %s not in the file: ",
+                 r->n_missing, r->n_missing == 1 ? "" : "s", r->n_missing == 1 ? "is" : "are");
+        list_names(msg, sizeof msg - 320, r->missing, r->n_missing);
+    }
+    if (bad_unexp) {
+        k = strlen(msg);
+        snprintf(msg + k, sizeof msg - k, "%s%d unexpected tensor%s in the file: ",
+                 k ? "; " : "", r->n_unexpected, r->n_unexpected == 1 ? "" : "s");
+        list_names(msg, sizeof msg - 64, r->unexpected, r->n_unexpected);
+    }
+    return must_err_set(err, MUST_ENOTFOUND, "%s: %s (strict load; allow partial to accept)",
+                        path, msg);
+}
+
 int must_ckpt_load(const char *path, must_params *const *sets, int nsets,
                    const must_ckpt_load_opts *opts, must_ckpt_report *rep, must_err *err)
 {
@@ -394,26 +450,8 @@ int must_ckpt_load(const char *path, must_params *const *sets, int nsets,
         if ((rc = plan_optim(path, st, opts->optim, osrc, &ostep, r, err)))
             goto out;
     }
-    int bad_missing = r->n_missing > 0 && !(opts->flags & MUST_CKPT_ALLOW_MISSING);
-    int bad_unexp = r->n_unexpected > 0 && !(opts->flags & MUST_CKPT_ALLOW_UNEXPECTED);
-    if (bad_missing || bad_unexp) {
-        char msg[MUST_ERR_MSG_MAX] = "";
-        size_t k;
-        if (bad_missing) {
-            snprintf(msg, sizeof msg, "%d tensor%s of the model %s not in the file: ",
-                     r->n_missing, r->n_missing == 1 ? "" : "s", r->n_missing == 1 ? "is" : "are");
-            list_names(msg, sizeof msg - 320, r->missing, r->n_missing);
-        }
-        if (bad_unexp) {
-            k = strlen(msg);
-            snprintf(msg + k, sizeof msg - k, "%s%d unexpected tensor%s in the file: ",
-                     k ? "; " : "", r->n_unexpected, r->n_unexpected == 1 ? "" : "s");
-            list_names(msg, sizeof msg - 64, r->unexpected, r->n_unexpected);
-        }
-        rc = must_err_set(err, MUST_ENOTFOUND, "%s: %s (strict load; allow partial to accept)",
-                          path, msg);
+    if ((rc = refuse_mismatch(path, opts, r, err)))
         goto out;
-    }
     must_rng rng = {{0, 0, 0, 0}};
     const char *srng = must_st_meta(st, MUST_CKPT_META_RNG);
     r->has_rng = srng != NULL;
@@ -442,6 +480,10 @@ int must_ckpt_load(const char *path, must_params *const *sets, int nsets,
     if (card && !(r->model = cat2(card, "")))
         goto oom;
 
+    if ((rc = check_finite(path, st, src, nt, err)) ||
+        (opts->optim && (rc = check_finite(path, st, osrc, must_optim_state_count(opts->optim),
+                                           err))))
+        goto out;
     /* Commit: nothing below can fail (dtypes and shapes were checked). */
     for (int i = 0; i < nt; i++)
         if (src[i]) {

@@ -56,6 +56,8 @@ void pl_progress_step(pl_progress *p, long step, const char *detail, double imag
 void pl_progress_end(pl_progress *p);
 /* Seconds from a monotonic clock. */
 double pl_now(void);
+/* 1 once must_run_interrupt was called. */
+int pl_interrupted(void);
 
 /* ---- tboard.c: TensorBoard event files ---------------------------------- */
 

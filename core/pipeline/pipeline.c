@@ -46,7 +46,14 @@ int must_run_open(const must_experiment *e, const char *dir, must_run **out, mus
 
 void must_run_close(must_run *r)
 {
+    if (r)
+        run_unlock(r);
     run_state_free(r);
+}
+
+int must_run_lock(must_run *r, must_err *err)
+{
+    return run_lock(r, err);
 }
 
 void must_run_set_events(must_run *r, must_event_fn fn, void *user)
@@ -67,7 +74,9 @@ void must_run_set_readonly(must_run *r, int on)
 
 int must_run_record(must_run *r, must_err *err)
 {
-    int rc = must_mkdir_p(r->out, err);
+    int rc = run_lock(r, err);
+    if (!rc)
+        rc = must_mkdir_p(r->out, err);
     if (rc)
         return rc;
     char *cfg = must_path_join(r->out, "experiment.ini");
@@ -79,7 +88,9 @@ int must_run_record(must_run *r, must_err *err)
 
 int must_run_plan(must_run *r, int verbose, int *todo, must_err *err)
 {
-    (void)err;
+    int rc = run_needs_check(r, err);
+    if (rc)
+        return rc;
     int left = run_plan(r, verbose);
     if (todo)
         *todo = left;
@@ -92,6 +103,8 @@ int must_run_stage(must_run *r, int stage, must_err *err)
     int rc = MUST_OK;
     if (stage < MUST_STAGE_ALL || stage >= MUST_NSTAGES)
         return must_err_set(err, MUST_EINVAL, "must_run_stage: no stage %d", stage);
+    if ((rc = run_lock(r, err)))
+        return rc;
     int all = stage == MUST_STAGE_ALL;
     if (all) {
         run_plan(r, 0);
@@ -100,7 +113,9 @@ int must_run_stage(must_run *r, int stage, must_err *err)
         r->clock.t0 = pl_now();
         r->events.clock = &r->clock;
     }
-    if (all || stage == MUST_STAGE_TRANSFER || stage == MUST_STAGE_REPORT)
+    if (all || stage == MUST_STAGE_STUDENT)
+        rc = run_needs_check(r, err);
+    if (!rc && (all || stage == MUST_STAGE_TRANSFER || stage == MUST_STAGE_REPORT))
         rc = run_check_files(r, err);
     /* A whole run does what its [compare] rows need; a stage asked for by
      * name does all of its units. */
@@ -127,6 +142,9 @@ int must_run_teacher(must_run *r, int t, must_err *err)
     if (t < 0 || t >= r->e->nteachers)
         return must_err_set(err, MUST_EINVAL, "%s has no teacher %d", r->e->file, t);
     const char *name = r->e->teachers[t].name;
+    int rc = run_lock(r, err);
+    if (rc)
+        return rc;
     if (run_done_at(r, r->teacher_hash[t], "teachers", name, NULL)) {
         pl_say(&r->events, "[teacher %s] done already, with these settings: %s/teachers/%s", name,
                r->out, name);
@@ -137,6 +155,9 @@ int must_run_teacher(must_run *r, int t, must_err *err)
 
 int must_run_label(must_run *r, must_err *err)
 {
+    int rc = run_lock(r, err);
+    if (rc)
+        return rc;
     int todo[RUN_NUNIT_KINDS], all[RUN_NUNIT_KINDS];
     run_plan_count(r, todo, all);
     if (r->e->label.ndata && !todo[RUN_U_LABEL] && all[RUN_U_LABEL] == r->e->label.ndata)
@@ -148,6 +169,9 @@ int must_run_label(must_run *r, must_err *err)
 int must_run_students(must_run *r, must_err *err)
 {
     const must_experiment *e = r->e;
+    int rc = run_lock(r, err);
+    if (rc)
+        return rc;
     int left = !run_done_at(r, run_hash_multi(r, &e->student), "student", NULL, NULL);
     for (int i = 0; i < e->nvariants; i++) {
         char nm[MUST_EXP_NAME_MAX + 16];

@@ -10,6 +10,25 @@
 
 #include "pipeline-impl.h"
 
+#include <signal.h>
+
+static volatile sig_atomic_t interrupted;
+
+void must_run_interrupt(void)
+{
+    interrupted = 1;
+}
+
+void must_run_interrupt_clear(void)
+{
+    interrupted = 0;
+}
+
+int pl_interrupted(void)
+{
+    return interrupted != 0;
+}
+
 double pl_now(void)
 {
     struct timespec ts;

@@ -209,6 +209,13 @@ static int label_part(labeller *lb, int p, must_err *err)
         rc = MUST_OK;
         if (at < lo_i)
             continue;
+        if (pl_interrupted()) {
+            rc = must_err_set(err, MUST_EINTR,
+                              "label: stopped on request with %d of %d images of %s labelled; "
+                              "the same command resumes at %s",
+                              lb->done, must_dataset_count(unl), must_dataset_name(unl), part);
+            break;
+        }
         if ((rc = label_batch(lb, b, w, err)))
             break;
         lb->done += b->n;

@@ -3,6 +3,7 @@
  * Files, lowest first (each calls only those above it in this list, and
  * the ones of pipeline-impl.h):
  *   unit.c      the run's state, paths, datasets, a unit's hash/done files
+ *   lock.c      one writer per run directory
  *   hash.c      the canonical text of each unit's settings, hashed
  *   needs.c     which units the [compare] rows need
  *   labelled.c  the pseudo-labelled parts, class maps, the hidden truth
@@ -42,6 +43,7 @@ struct must_run {
     unsigned char need_student, need_multitask;
     int readonly;               /* render nothing (must_run_set_readonly) */
     pl_clock clock;             /* a whole run's work (must_run_stage) */
+    int lock_fd;                /* RUN/.lock held (lock.c); -1: not locked */
 };
 typedef struct must_run run_state;
 
@@ -93,6 +95,13 @@ int run_unit_finish(const char *dir, uint64_t h, must_err *err);
 /* 1 when the unit in RUN/a[/b[/c]] finished with hash h. */
 int run_done_at(const run_state *r, uint64_t h, const char *a, const char *b, const char *c);
 
+/* ---- lock.c ------------------------------------------------------------- */
+
+/* Takes RUN/.lock (creating RUN): one process writes into a run at a time.
+ * A second one is refused naming the holder's PID. */
+int run_lock(run_state *r, must_err *err);
+void run_unlock(run_state *r);
+
 /* ---- hash.c ------------------------------------------------------------- */
 
 /* 64-bit FNV-1a of s folded into h (0: start), with a separator after it. */
@@ -123,6 +132,9 @@ uint64_t run_hash_transfer(const run_state *r, int ti, uint64_t rh);
 /* Fills r->need_*: with [transfer.X] sections, what the [compare] rows
  * need; without, every unit. */
 int run_needs_compute(run_state *r, must_err *err);
+/* A wanted student without tasks or datasets is an error, said before
+ * anything runs (must_run_plan, and a run of the whole or the student stage). */
+int run_needs_check(const run_state *r, must_err *err);
 /* 1 when a whole run needs student section s. */
 int run_needs_multi(const run_state *r, const must_exp_student *s);
 

@@ -438,6 +438,23 @@ static int after_step(trainer *t, long step, const step_out *so, must_err *err)
     return rc;
 }
 
+/* An interrupt: the checkpoint of the step reached (unless it has one),
+ * and an error that says how to go on. */
+static int stop_here(trainer *t, long step, must_err *err)
+{
+    int rc = MUST_OK;
+    if (t->last_saved != step &&
+        !(rc = save(t->e, t->sets, t->nsets, t->opt, t->resume, step, &t->csv, t->csv_path,
+                    t->card, &t->tb, err)))
+        t->last_saved = step;
+    if (rc)
+        return rc;
+    return must_err_set(err, MUST_EINTR,
+                        "%s: stopped on request at step %ld of %ld, saved in %s; the same "
+                        "command resumes from there",
+                        t->o->stage, step, t->o->train->steps, t->resume);
+}
+
 /* The steps from start to the end, milestones on the way. */
 static int trainer_loop(trainer *t, must_err *err)
 {
@@ -467,6 +484,8 @@ static int trainer_loop(trainer *t, must_err *err)
         }
         if ((rc = after_step(t, step, &so, err)))
             return rc;
+        if (pl_interrupted() && step + 1 < o->train->steps)
+            return stop_here(t, step + 1, err);
     }
     pl_progress_end(&pr);
     return MUST_OK;

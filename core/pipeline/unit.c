@@ -100,6 +100,7 @@ int run_state_new(const must_experiment *e, const char *out, run_state **rp, mus
     if (!r)
         return must_err_set(err, MUST_ENOMEM, "out of memory");
     r->e = e;
+    r->lock_fd = -1;
     r->out = strdup(out);
     r->sets = calloc((size_t)e->ndata + 1, sizeof *r->sets);
     r->data_hash = calloc((size_t)e->ndata + 1, sizeof *r->data_hash);

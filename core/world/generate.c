@@ -280,35 +280,6 @@ static int mkdirs(const gen *g, must_err *err)
     return MUST_OK;
 }
 
-/* Removes the temporary files of writes a killed run left half done
- * ("NAME.tmp.PID", see must_afile_open). */
-static void remove_stale(const char *dirpath)
-{
-    DIR *dp = opendir(dirpath);
-    if (!dp)
-        return;
-    struct dirent *e;
-    char p[PATH_LEN];
-    while ((e = readdir(dp)))
-        if (strstr(e->d_name, ".tmp.")) {
-            snprintf(p, sizeof p, "%s/%s", dirpath, e->d_name);
-            remove(p);
-        }
-    closedir(dp);
-}
-
-static void remove_all_stale(const gen *g)
-{
-    char p[PATH_LEN];
-    snprintf(p, sizeof p, "%s/images", g->dir);
-    remove_stale(p);
-    for (int truth = 0; truth < 2; truth++)
-        for (int t = 2; t < 5; t++) {
-            snprintf(p, sizeof p, "%s%s/labels/%s", g->dir, truth ? "/truth" : "", task_dir[t]);
-            remove_stale(p);
-        }
-}
-
 /* Refuses a directory made with other parameters; records ours. */
 static int check_params(const gen *g, must_err *err)
 {
@@ -554,8 +525,11 @@ int must_world_generate(const must_world_domain *d, const char *dir,
     for (int i = 0; i < opts->count; i++)
         if (!finished(&g, i))
             todo[ntodo++] = i;
+    /* A killed run's NAME.tmp.PID files, in the images and the label files
+     * alike (one left after the labels were written would outlive a
+     * rerun that finds every image done). */
+    must_io_remove_temps(g.dir);
     if (ntodo) {
-        remove_all_stale(&g);
         snprintf(p, sizeof p, "%s/dataset.ini", dir);
         remove(p);
         snprintf(p, sizeof p, "%s/truth/dataset.ini", dir);

@@ -79,6 +79,14 @@ typedef struct must_event {
 /* Called on the thread that runs the unit; the strings live for the call. */
 typedef void (*must_event_fn)(void *user, const must_event *ev);
 
+/* Asks every run of this process to stop at its next step (a training
+ * step, a labelled batch) with its work saved: the unit writes its resume
+ * checkpoint and the call returns MUST_EINTR, with a message saying how to
+ * resume.  Async-signal-safe: a SIGINT or SIGTERM handler may call it. */
+MUST_API void must_run_interrupt(void);
+/* Forgets an interrupt (before a new run in the same process). */
+MUST_API void must_run_interrupt_clear(void);
+
 /* ------------------------------------------------------------------------ */
 /* A run.                                                                   */
 
@@ -95,6 +103,12 @@ MUST_API const char *must_run_dir(const must_run *r);
 /* on = 1: the run writes nothing: a world set not rendered yet is an error
  * instead of a unit to do (`must eval` without --out). */
 MUST_API void must_run_set_readonly(must_run *r, int on);
+
+/* Takes DIR/.lock: one process writes into a run directory at a time; a
+ * second is refused with an error naming the first's PID.  The kernel
+ * releases the lock when the holder exits, however it ends.  Every
+ * function below that writes takes it; must_run_close releases it. */
+MUST_API int must_run_lock(must_run *r, must_err *err);
 
 /* Copies the experiment's text to DIR/experiment.ini: the record of what
  * ran, for the commands that add to a run (not for an evaluation that only
