@@ -17,7 +17,8 @@ static void usage(FILE *fp)
             "usage: must plugins [--names | --path] [NAME...]\n"
             "\n"
             "Lists the task plugins found in MUST_PLUGIN_PATH (colon-separated, searched\n"
-            "first) and in %s: name, version, ABI, file, the label kind it reads,\n"
+            "first) and in %s: name, version, ABI, file, the label kind it reads\n"
+            "(built in or its own) and where a set stores it,\n"
             "its metrics and its options with defaults and help.  A file that cannot be\n"
             "loaded is listed with the reason; the exit status is then 1.\n"
             "\n"
@@ -43,8 +44,6 @@ static void print_roles(const must_task_ops *o)
         printf(", evaluation");
     if (o->draw)
         printf(", drawing");
-    if (o->label_read || o->label_write || o->label_transform || o->label_collate)
-        printf(", own label codec");
     if (o->eval_add_labels)
         printf(", label scoring");
     printf("\n");
@@ -83,7 +82,12 @@ static void show(const must_plugin *p)
     printf("  file:     %s\n", must_plugin_file(p));
     if (o->summary)
         printf("  summary:  %s\n", o->summary);
-    printf("  labels:   %s\n", must_label_kind_name(o->label_kind));
+    char store[160] = "?";
+    must_label_kind_store(o->label_kind, store, sizeof store);
+    printf("  labels:   %s (%s), stored in %s\n", must_label_kind_name(o->label_kind),
+           o->codec ? "its own kind" : "built in", store);
+    if (o->codec && o->codec->about)
+        printf("            %s\n", o->codec->about);
     printf("  metrics: ");
     if (!o->metrics || !o->metrics[0])
         printf(" none");

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "must/plugin.h"
 #include "must/version.h"
 
 static int cmd_help(int argc, char **argv);
@@ -127,5 +128,8 @@ int main(int argc, char **argv)
         overview(stderr);
         return 2;
     }
+    /* A set whose dataset.ini names a plugin's label kind loads that
+     * plugin (must/plugin.h). */
+    must_plugin_autoload_kinds(1);
     return c->fn(argc - 1, argv + 1);
 }

@@ -382,7 +382,7 @@ static inline int dt_train(const char *dir, const dt_opts *o, dt_result *res, mu
     }
     for (int k = 0; k < K; k++)
         names[k] = must_dataset_class_name(ds, MUST_LABEL_DETECTION, k);
-    must_task_env env = {&fd, K, names, o->size, o->seed, "detection."};
+    must_task_env env = {&fd, K, names, o->size, o->seed, "detection.", MUST_LABEL_DETECTION};
     void *head = NULL;
     if ((rc = ops->head_new(must_host_table(), &cfg, &env, &head, err)))
         goto out0;

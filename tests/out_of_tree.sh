@@ -40,7 +40,7 @@ fi
 # Loaded and checked by name from MUST_PLUGIN_PATH, beside the built-in ones.
 MUST_PLUGIN_PATH="$T/plugins:$MUST_PLUGIN_PATH" "$MUST_BIN" plugins linprobe >"$T/out" 2>"$T/err" ||
     { fail "must plugins linprobe failed"; cat "$T/out" "$T/err"; }
-has "$T/out" "linprobe 1.0.0  (ABI 1)"
+has "$T/out" "linprobe 1.0.0  (ABI 2)"
 has "$T/out" "file:     $T/plugins/linprobe.so"
 has "$T/out" "labels:   classification"
 has "$T/out" "metrics:  top1"

@@ -37,7 +37,7 @@ hasnt() {
 # The build tree's plugins.
 expect 0 "$MUST_BIN" plugins
 for p in classification segmentation depth normal; do
-    has "$T/out" "$p $(${MUST_BIN} version | cut -d' ' -f2)  (ABI 1)"
+    has "$T/out" "$p $(${MUST_BIN} version | cut -d' ' -f2)  (ABI 2)"
     has "$T/out" "  file:     "
     has "$T/out" "/$p.so"
     has "$T/out" "  labels:   $p"
@@ -82,8 +82,8 @@ cp "$MUST_BROKEN_PLUGINS/badabi.so" "$MUST_BROKEN_PLUGINS/nullcb.so" \
 echo "not an ELF file" >"$T/broken/notso.so"
 MUST_PLUGIN_PATH="$T/broken:$MUST_PLUGIN_PATH" expect 1 "$MUST_BIN" plugins
 has "$T/out" "badabi  REFUSED"
-has "$T/out" "$T/broken/badabi.so (task 'badabi'): built for task ABI version 99"
-has "$T/out" "speaks ABI version 1"
+has "$T/out" "$T/broken/badabi.so (task 'badabi'): built for task ABI version 1; this must ("
+has "$T/out" "speaks ABI version 2: rebuild the plugin"
 has "$T/out" "nullcb  REFUSED"
 has "$T/out" "required callback forward is NULL"
 has "$T/out" "noentry  REFUSED"

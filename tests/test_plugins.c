@@ -254,10 +254,50 @@ START_TEST(refuses_another_abi_version)
 {
     char *f = broken_file("badabi");
     char mine[64], theirs[64];
-    snprintf(theirs, sizeof theirs, "ABI version %d", MUST_TASK_ABI_VERSION + 98);
-    snprintf(mine, sizeof mine, "speaks ABI version %d", MUST_TASK_ABI_VERSION);
+    snprintf(theirs, sizeof theirs, "built for task ABI version 1");
+    snprintf(mine, sizeof mine, "speaks ABI version %d: rebuild", MUST_TASK_ABI_VERSION);
     expect_refused(f, MUST_EABI, theirs, mine, "'badabi'");
     free(f);
+}
+END_TEST
+
+START_TEST(a_plugin_kind_is_defined_by_one_file)
+{
+    /* ownkind.so defines the kind "ownkind": loaded, it is registered and
+     * its table shows the index; the same kind from another file is
+     * refused with both files named; the first stays loaded (pinned). */
+    char *d1 = tmp_dir("kind1"), *d2 = tmp_dir("kind2");
+    char p1[4200], p2[4200];
+    snprintf(p1, sizeof p1, "%s/ownkind.so", d1);
+    snprintf(p2, sizeof p2, "%s/ownkind.so", d2);
+    copy_broken("ownkind", p1);
+    copy_broken("ownkind", p2);
+    must_plugin *a, *again, *b;
+    must_err e = {0};
+    ck_assert_msg(must_plugin_load_file(p1, &a, &e) == MUST_OK, "%s", e.msg);
+    int k = must_plugin_ops(a)->label_kind;
+    ck_assert_int_ge(k, MUST_LABEL_NKINDS);
+    ck_assert_int_lt(k, MUST_LABEL_MAX_KINDS);
+    ck_assert_int_eq(must_label_kind_parse("ownkind"), k);
+    ck_assert_str_eq(must_label_kind_name(k), "ownkind");
+    ck_assert_ptr_nonnull(strstr(must_label_kind_owner(k), "plugins-kind1/ownkind.so"));
+    char store[128];
+    ck_assert_int_eq(must_label_kind_store(k, store, sizeof store), MUST_OK);
+    ck_assert_str_eq(store, "labels/ownkind.txt");
+    ck_assert_msg(must_plugin_load_file(p1, &again, &e) == MUST_OK, "%s", e.msg);
+    ck_assert_ptr_eq(again, a);
+    must_plugin_unload(again);
+    ck_assert_int_eq(must_plugin_load_file(p2, &b, &e), MUST_EINVAL);
+    ck_assert_msg(strstr(e.msg, "plugins-kind1/ownkind.so") &&
+                      strstr(e.msg, "plugins-kind2/ownkind.so") && strstr(e.msg, "'ownkind'"),
+                  "%s", e.msg);
+    must_plugin_unload(a);
+    ck_assert_ptr_nonnull(must_label_kind_codec(k));
+    ck_assert_msg(must_plugin_load_file(p1, &again, &e) == MUST_OK, "%s", e.msg);
+    ck_assert_int_eq(must_plugin_ops(again)->label_kind, k);
+    must_plugin_unload(again);
+    free(d1);
+    free(d2);
 }
 END_TEST
 
@@ -265,7 +305,7 @@ START_TEST(refuses_a_struct_smaller_than_the_abi)
 {
     char *f = broken_file("smallsize");
     char need[64];
-    snprintf(need, sizeof need, "at least %zu", (size_t)MUST_TASK_OPS_V1_SIZE);
+    snprintf(need, sizeof need, "at least %zu", (size_t)MUST_TASK_OPS_V2_SIZE);
     expect_refused(f, MUST_EABI, "struct_size is 24 bytes", need, NULL);
     free(f);
 }
@@ -1145,6 +1185,7 @@ static Suite *suite(void)
     tcase_add_test(tc, refuses_a_file_name_that_is_not_a_plugin_name);
     tcase_add_test(tc, refuses_a_plugin_without_the_entry_symbol);
     tcase_add_test(tc, refuses_another_abi_version);
+    tcase_add_test(tc, a_plugin_kind_is_defined_by_one_file);
     tcase_add_test(tc, refuses_a_struct_smaller_than_the_abi);
     tcase_add_test(tc, refuses_null_required_callbacks);
     tcase_add_test(tc, refuses_what_init_refuses_and_bad_tables);

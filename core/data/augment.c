@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "augment-impl.h"
+#include "must/kinds.h"
 
 static const float img_mean[3] = {MUST_IMAGE_MEAN_R, MUST_IMAGE_MEAN_G, MUST_IMAGE_MEAN_B};
 static const float img_std[3] = {MUST_IMAGE_STD_R, MUST_IMAGE_STD_G, MUST_IMAGE_STD_B};
@@ -274,6 +275,65 @@ static int relabel(must_map *m, const must_aug_tf *tf, float fill, must_err *err
     return MUST_OK;
 }
 
+/* ------------------------------------------------------------------------ */
+/* Labels under a transform, kind by kind: the built-in kinds' entries are
+ * this file's functions, a registered kind's its codec (must/kinds.h). */
+
+/* Built-in kind k of l through tf, flip included. */
+static int builtin_transform(must_labels *l, int k, const must_aug_tf *tf, must_err *err)
+{
+    int rc = MUST_OK;
+    switch (k) {
+    case MUST_LABEL_DETECTION:
+        must_aug_boxes(&l->boxes, tf);
+        if (tf->flip)
+            must_aug_flip_boxes(&l->boxes, tf->out_w);
+        break;
+    case MUST_LABEL_SEGMENTATION:
+        if (!(rc = relabel(&l->seg, tf, (float)MUST_SEG_IGNORE, err)) && tf->flip)
+            must_aug_flip_map(&l->seg);
+        break;
+    case MUST_LABEL_DEPTH:
+        if (!(rc = relabel(&l->depth, tf, 0.0f, err)) && tf->flip)
+            must_aug_flip_map(&l->depth);
+        break;
+    case MUST_LABEL_NORMAL:
+        if (!(rc = relabel(&l->normal, tf, 0.0f, err)) && tf->flip)
+            must_aug_flip_normals(&l->normal);
+        break;
+    }
+    return rc; /* classification: no geometry */
+}
+
+/* A registered kind's codec, or an error naming the kind. */
+static const must_label_codec *codec_of(int k, must_err *err)
+{
+    const must_label_codec *c = must_label_kind_codec(k);
+    if (!c)
+        must_err_set(err, MUST_EINVAL, "augment: label kind %d is not registered", k);
+    return c;
+}
+
+static int transform_labels(must_labels *l, const must_aug_tf *tf, must_err *err)
+{
+    for (int k = 0; k < MUST_LABEL_MAX_KINDS; k++) {
+        if (!(l->has & MUST_LABEL_BIT(k)))
+            continue;
+        int rc;
+        if (k < MUST_LABEL_NKINDS) {
+            rc = builtin_transform(l, k, tf, err);
+        } else {
+            const must_label_codec *c = codec_of(k, err);
+            rc = c ? c->transform(&l->ext[k], tf, err) : MUST_EINVAL;
+            if (rc)
+                must_err_prefix(err, "label kind '%s'", must_label_kind_name(k));
+        }
+        if (rc)
+            return rc;
+    }
+    return MUST_OK;
+}
+
 int must_aug_apply(must_map *img, float scale, int full_w, int full_h, must_labels *l,
                    const must_aug_tf *tf, must_rng *r, const must_aug_opts *o, must_err *err)
 {
@@ -300,30 +360,7 @@ int must_aug_apply(must_map *img, float scale, int full_w, int full_h, must_labe
     if (tf->flip)
         must_aug_flip_map(img);
     must_aug_normalize(img);
-    if (l) {
-        if (l->has & MUST_LABEL_BIT(MUST_LABEL_DETECTION)) {
-            must_aug_boxes(&l->boxes, tf);
-            if (tf->flip)
-                must_aug_flip_boxes(&l->boxes, tf->out_w);
-        }
-        if ((l->has & MUST_LABEL_BIT(MUST_LABEL_SEGMENTATION)) &&
-            (rc = relabel(&l->seg, tf, (float)MUST_SEG_IGNORE, err)))
-            return rc;
-        if ((l->has & MUST_LABEL_BIT(MUST_LABEL_DEPTH)) && (rc = relabel(&l->depth, tf, 0.0f, err)))
-            return rc;
-        if ((l->has & MUST_LABEL_BIT(MUST_LABEL_NORMAL)) &&
-            (rc = relabel(&l->normal, tf, 0.0f, err)))
-            return rc;
-        if (tf->flip) {
-            if (l->has & MUST_LABEL_BIT(MUST_LABEL_SEGMENTATION))
-                must_aug_flip_map(&l->seg);
-            if (l->has & MUST_LABEL_BIT(MUST_LABEL_DEPTH))
-                must_aug_flip_map(&l->depth);
-            if (l->has & MUST_LABEL_BIT(MUST_LABEL_NORMAL))
-                must_aug_flip_normals(&l->normal);
-        }
-    }
-    return MUST_OK;
+    return l ? transform_labels(l, tf, err) : MUST_OK;
 }
 
 int must_aug_example(must_map *img, must_labels *l, int size, must_rng *r,
@@ -356,6 +393,51 @@ static void unfit_tf(const must_aug_tf *tf, int src_w, int src_h, must_aug_tf *i
     inv->flip = 0;
 }
 
+/* Built-in kind k of l back through tf, whose inverse is inv: the flip
+ * undone first, then the inverse scale and offset. */
+static int builtin_unfit(must_labels *l, int k, const must_aug_tf *tf, const must_aug_tf *inv,
+                         must_err *err)
+{
+    switch (k) {
+    case MUST_LABEL_DETECTION:
+        if (tf->flip)
+            must_aug_flip_boxes(&l->boxes, tf->out_w);
+        must_aug_boxes(&l->boxes, inv);
+        return MUST_OK;
+    case MUST_LABEL_SEGMENTATION:
+        if (tf->flip)
+            must_aug_flip_map(&l->seg);
+        return relabel(&l->seg, inv, (float)MUST_SEG_IGNORE, err);
+    case MUST_LABEL_DEPTH:
+        if (tf->flip)
+            must_aug_flip_map(&l->depth);
+        return relabel(&l->depth, inv, 0.0f, err);
+    case MUST_LABEL_NORMAL:
+        if (tf->flip)
+            must_aug_flip_normals(&l->normal);
+        return relabel(&l->normal, inv, 0.0f, err);
+    }
+    return MUST_OK;
+}
+
+/* A registered kind: its codec's way back, or its transform twice (the
+ * flip alone on the window, then the inverse without one). */
+static int registered_unfit(must_labels *l, int k, const must_aug_tf *tf, const must_aug_tf *inv,
+                            must_err *err)
+{
+    const must_label_codec *c = codec_of(k, err);
+    int rc = MUST_EINVAL;
+    if (c && c->untransform) {
+        rc = c->untransform(&l->ext[k], tf, inv->out_w, inv->out_h, err);
+    } else if (c) {
+        must_aug_tf flip = {0.0f, 0.0f, 1.0f, tf->out_w, tf->out_h, 1};
+        rc = tf->flip ? c->transform(&l->ext[k], &flip, err) : MUST_OK;
+        if (rc == MUST_OK)
+            rc = c->transform(&l->ext[k], inv, err);
+    }
+    return rc ? must_err_prefix(err, "label kind '%s'", must_label_kind_name(k)) : MUST_OK;
+}
+
 int must_aug_unfit_labels(must_labels *l, const must_aug_tf *tf, int src_w, int src_h,
                           must_err *err)
 {
@@ -364,25 +446,13 @@ int must_aug_unfit_labels(must_labels *l, const must_aug_tf *tf, int src_w, int 
                             src_h);
     must_aug_tf inv;
     unfit_tf(tf, src_w, src_h, &inv);
-    int rc = MUST_OK;
-    if (tf->flip) {
-        if (l->has & MUST_LABEL_BIT(MUST_LABEL_DETECTION))
-            must_aug_flip_boxes(&l->boxes, tf->out_w);
-        if (l->has & MUST_LABEL_BIT(MUST_LABEL_SEGMENTATION))
-            must_aug_flip_map(&l->seg);
-        if (l->has & MUST_LABEL_BIT(MUST_LABEL_DEPTH))
-            must_aug_flip_map(&l->depth);
-        if (l->has & MUST_LABEL_BIT(MUST_LABEL_NORMAL))
-            must_aug_flip_normals(&l->normal);
+    for (int k = 0; k < MUST_LABEL_MAX_KINDS; k++) {
+        if (!(l->has & MUST_LABEL_BIT(k)))
+            continue;
+        int rc = k < MUST_LABEL_NKINDS ? builtin_unfit(l, k, tf, &inv, err)
+                                       : registered_unfit(l, k, tf, &inv, err);
+        if (rc)
+            return rc;
     }
-    if (l->has & MUST_LABEL_BIT(MUST_LABEL_DETECTION))
-        must_aug_boxes(&l->boxes, &inv);
-    if ((l->has & MUST_LABEL_BIT(MUST_LABEL_SEGMENTATION)) &&
-        (rc = relabel(&l->seg, &inv, (float)MUST_SEG_IGNORE, err)))
-        return rc;
-    if ((l->has & MUST_LABEL_BIT(MUST_LABEL_DEPTH)) && (rc = relabel(&l->depth, &inv, 0.0f, err)))
-        return rc;
-    if ((l->has & MUST_LABEL_BIT(MUST_LABEL_NORMAL)) && (rc = relabel(&l->normal, &inv, 0.0f, err)))
-        return rc;
     return MUST_OK;
 }

@@ -16,6 +16,11 @@ typedef struct ds_task {
     int *ids;
     int nx;            /* x_ keys, kept for tools of one's own */
     char **xkeys, **xvals;
+    /* A registered kind (must/kinds.h): its section's codec keys (keys_size
+     * bytes, defaults where the section is silent), and for a text store
+     * each image's label as parsed at open (NULL for a file store). */
+    void *conf;
+    void **labels;
 } ds_task;
 
 struct must_dataset {
@@ -25,7 +30,7 @@ struct must_dataset {
     unsigned tasks;
     int count_decl, count_line;   /* count = ... and its line in dataset.ini */
     int width, height;            /* declared, or 0 */
-    ds_task t[MUST_LABEL_NKINDS];
+    ds_task t[MUST_LABEL_MAX_KINDS];
 
     int n;             /* images found in images/ */
     int listed;        /* images/ could be listed */

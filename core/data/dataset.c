@@ -12,6 +12,7 @@
 #include "dataset-impl.h"
 #include "image-impl.h"
 #include "must/io.h"
+#include "must/kinds.h"
 
 static const char *const split_names[MUST_NSPLITS] = {"train", "val", "test"};
 
@@ -436,6 +437,67 @@ out:
     return rc;
 }
 
+/* A registered kind's text store (must/kinds.h): every line's fields to
+ * its codec's parse, by image; then the images without a line. */
+static int read_text_store(must_dataset *ds, ds_sink *sink, int k)
+{
+    const must_label_codec *c = must_label_kind_codec(k);
+    ds_task *t = &ds->t[k];
+    char *path = ds_path(ds, "labels", must_label_kind_name(k), ".txt"), *buf = NULL;
+    int rc = MUST_OK;
+    if (!path || !(t->labels = calloc((size_t)(ds->n ? ds->n : 1), sizeof *t->labels))) {
+        free(path);
+        return must_err_set(sink->err, MUST_ENOMEM, "out of memory");
+    }
+    if ((rc = read_text(ds, sink, path, 1, &buf)) || !buf)
+        goto out;
+    must_label_file f = {.path = path, .width = ds->width, .height = ds->height,
+                         .conf = t->conf, .kind = k};
+    int line = 0;
+    char *p = buf, *l;
+    while ((l = next_line(&p)) && !sink->stop) {
+        line++;
+        char *id = ds_trim(l);
+        if (skip_line(id))
+            continue;
+        char *fields = id + strcspn(id, " \t");
+        if (*fields)
+            *fields++ = '\0';
+        int idx = must_dataset_find(ds, id);
+        if (idx < 0) {
+            ds_issue(ds, sink, MUST_ENOTFOUND, path, line,
+                     "labels '%s', but images/%s.png does not exist (nor .jpg)", id, id);
+            continue;
+        }
+        must_err e = {0};
+        f.id = id;
+        if ((rc = c->parse(&f, ds_trim(fields), &t->labels[idx], &e)) == MUST_ENOMEM)
+            goto out;
+        if (rc)
+            ds_issue(ds, sink, rc, path, line, "image '%s': %s", id, e.msg);
+        rc = MUST_OK;
+    }
+    int refused = 0, first = -1;
+    must_err fe = {0};
+    for (int i = 0; i < ds->n && !sink->stop; i++) {
+        if (t->labels[i])
+            continue;
+        must_err e = {0};
+        f.id = ds->ids[i];
+        if (c->parse(&f, NULL, &t->labels[i], &e) && refused++ == 0) {
+            first = i;
+            fe = e;
+        }
+    }
+    if (refused)
+        ds_issue(ds, sink, fe.code ? fe.code : MUST_EFORMAT, path, 0, "%d image%s without a line "
+                 "(first: '%s': %s)", refused, refused == 1 ? "" : "s", ds->ids[first], fe.msg);
+out:
+    free(buf);
+    free(path);
+    return rc;
+}
+
 /* ------------------------------------------------------------------------ */
 
 int ds_read(const char *dir, ds_sink *sink, must_dataset **out)
@@ -478,6 +540,12 @@ int ds_read(const char *dir, ds_sink *sink, must_dataset **out)
     if (ds->tasks & MUST_LABEL_BIT(MUST_LABEL_DETECTION))
         if ((rc = read_detection(ds, sink)) || sink->stop)
             goto fail;
+    for (int k = MUST_LABEL_NKINDS; k < MUST_LABEL_MAX_KINDS; k++) {
+        const must_label_codec *c = must_label_kind_codec(k);
+        if ((ds->tasks & MUST_LABEL_BIT(k)) && c && c->store == MUST_STORE_TEXT)
+            if ((rc = read_text_store(ds, sink, k)) || sink->stop)
+                goto fail;
+    }
     *out = ds;
     return MUST_OK;
 fail_oom:
@@ -502,8 +570,14 @@ void must_dataset_close(must_dataset *ds)
 {
     if (!ds)
         return;
-    for (int k = 0; k < MUST_LABEL_NKINDS; k++) {
+    for (int k = 0; k < MUST_LABEL_MAX_KINDS; k++) {
         ds_task *t = &ds->t[k];
+        const must_label_codec *c = t->labels ? must_label_kind_codec(k) : NULL;
+        for (int i = 0; c && i < ds->n; i++)
+            if (t->labels[i])
+                c->free(t->labels[i]);
+        free(t->labels);
+        free(t->conf);
         for (int i = 0; i < t->nclasses; i++)
             free(t->classes[i]);
         free(t->classes);
@@ -562,29 +636,36 @@ void must_dataset_size(const must_dataset *ds, int *width, int *height)
 
 int must_dataset_nclasses(const must_dataset *ds, int kind)
 {
-    return kind >= 0 && kind < MUST_LABEL_NKINDS ? ds->t[kind].nclasses : 0;
+    return kind >= 0 && kind < MUST_LABEL_MAX_KINDS ? ds->t[kind].nclasses : 0;
 }
 
 const char *must_dataset_class_name(const must_dataset *ds, int kind, int cls)
 {
-    if (kind < 0 || kind >= MUST_LABEL_NKINDS || cls < 0 || cls >= ds->t[kind].nclasses)
+    if (kind < 0 || kind >= MUST_LABEL_MAX_KINDS || cls < 0 || cls >= ds->t[kind].nclasses)
         return NULL;
     return ds->t[kind].classes[cls];
 }
 
 int must_dataset_source(const must_dataset *ds, int kind)
 {
-    return kind >= 0 && kind < MUST_LABEL_NKINDS ? ds->t[kind].source : MUST_SOURCE_SUPERVISED;
+    return kind >= 0 && kind < MUST_LABEL_MAX_KINDS ? ds->t[kind].source : MUST_SOURCE_SUPERVISED;
 }
 
 const char *must_dataset_teacher(const must_dataset *ds, int kind)
 {
-    return kind >= 0 && kind < MUST_LABEL_NKINDS ? ds->t[kind].teacher : NULL;
+    return kind >= 0 && kind < MUST_LABEL_MAX_KINDS ? ds->t[kind].teacher : NULL;
 }
 
 const int *must_dataset_class_ids(const must_dataset *ds, int kind)
 {
-    return kind >= 0 && kind < MUST_LABEL_NKINDS && ds->t[kind].nids ? ds->t[kind].ids : NULL;
+    return kind >= 0 && kind < MUST_LABEL_MAX_KINDS && ds->t[kind].nids ? ds->t[kind].ids : NULL;
+}
+
+const void *must_dataset_kind_conf(const must_dataset *ds, int kind)
+{
+    return kind >= 0 && kind < MUST_LABEL_MAX_KINDS && (ds->tasks & MUST_LABEL_BIT(kind))
+               ? ds->t[kind].conf
+               : NULL;
 }
 
 float must_dataset_depth_scale(const must_dataset *ds)
@@ -611,11 +692,14 @@ char *must_dataset_image_path(const must_dataset *ds, int index)
 
 char *must_dataset_label_path(const must_dataset *ds, int kind, int index)
 {
-    if (index < 0 || index >= ds->n || kind < MUST_LABEL_SEGMENTATION || kind > MUST_LABEL_NORMAL)
+    const must_label_codec *c = must_label_kind_codec(kind);
+    if (index < 0 || index >= ds->n ||
+        !(c ? c->store == MUST_STORE_FILES
+            : kind >= MUST_LABEL_SEGMENTATION && kind <= MUST_LABEL_NORMAL))
         return NULL;
-    char sub[32];
+    char sub[80];
     snprintf(sub, sizeof sub, "labels/%s", must_label_kind_name(kind));
-    return ds_path(ds, sub, ds->ids[index], ".png");
+    return ds_path(ds, sub, ds->ids[index], c ? c->ext : ".png");
 }
 
 int must_dataset_cls(const must_dataset *ds, int index, const float **soft)
@@ -656,6 +740,45 @@ static int load_map(const must_dataset *ds, int kind, int index, int w, int h, m
     }
     if (rc)
         must_err_prefix(err, "dataset \"%s\"", ds->name);
+    free(path);
+    return rc;
+}
+
+/* A registered kind's label of image index into labels->ext[k]: read from
+ * its file, or a copy of what its text store held. */
+static int load_registered(const must_dataset *ds, int k, int index, int w, int h,
+                           must_labels *labels, must_err *err)
+{
+    const must_label_codec *c = must_label_kind_codec(k);
+    const ds_task *t = &ds->t[k];
+    void *obj = NULL;
+    char *path = NULL;
+    int rc;
+    if (!c)
+        return must_err_set(err, MUST_EINVAL, "dataset \"%s\": label kind %d is not registered",
+                            ds->name, k);
+    if (c->store == MUST_STORE_TEXT) {
+        rc = c->copy(&obj, t->labels[index], err);
+    } else if (!(path = must_dataset_label_path(ds, k, index))) {
+        rc = must_err_set(err, MUST_ENOMEM, "out of memory");
+    } else {
+        must_label_file f = {.path = path, .id = ds->ids[index], .width = w, .height = h,
+                             .conf = t->conf, .kind = k};
+        rc = c->read(&f, &obj, err);
+    }
+    if (rc == MUST_OK && !obj)
+        rc = must_err_set(err, MUST_EINVAL, "the codec gave no label");
+    if (rc) {
+        if (obj)
+            c->free(obj);
+        must_err_prefix(err, "dataset \"%s\": %s", ds->name,
+                        path ? path : must_label_kind_name(k));
+    } else {
+        if (labels->ext[k])
+            c->free(labels->ext[k]);
+        labels->ext[k] = obj;
+        labels->has |= MUST_LABEL_BIT(k);
+    }
     free(path);
     return rc;
 }
@@ -744,6 +867,9 @@ int ds_load_scaled(const must_dataset *ds, int index, unsigned want, float min_s
             goto fail;
         labels->has |= MUST_LABEL_BIT(k);
     }
+    for (int k = MUST_LABEL_NKINDS; k < MUST_LABEL_MAX_KINDS; k++)
+        if ((get & MUST_LABEL_BIT(k)) && (rc = load_registered(ds, k, index, w, h, labels, err)))
+            goto fail;
     return MUST_OK;
 fail:
     if (image)

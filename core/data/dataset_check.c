@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "dataset-impl.h"
+#include "must/kinds.h"
 
 /* Unit length within this: the unit16 encoding is good to ~3e-5. */
 #define NORMAL_TOL 1e-3
@@ -27,6 +28,8 @@ typedef struct stats {
     long long normal_valid, normal_total;
     double normal_dev;
     int min_w, min_h, max_w, max_h, decoded;
+    double tally[MUST_LABEL_MAX_KINDS][MUST_LABEL_TALLY]; /* registered kinds' codecs' */
+    int tallied[MUST_LABEL_MAX_KINDS];                     /* labels tallied per kind */
 } stats;
 
 static void summary(ds_sink *s, const char *fmt, ...) MUST_PRINTF(2, 3);
@@ -153,6 +156,35 @@ static void check_normal(const must_dataset *ds, ds_sink *s, stats *st, const ch
     must_image_free(&img);
 }
 
+/* A registered kind's label of image i (w x h): its file read by the codec
+ * (a text store was read, and reported on, at open), then tallied. */
+static void check_registered(const must_dataset *ds, ds_sink *s, stats *st, int k, int i, int w,
+                             int h)
+{
+    const must_label_codec *c = must_label_kind_codec(k);
+    const ds_task *t = &ds->t[k];
+    if (!c)
+        return;
+    void *obj = NULL;
+    const void *label = t->labels ? t->labels[i] : NULL;
+    if (c->store == MUST_STORE_FILES) {
+        char *lp = must_dataset_label_path(ds, k, i);
+        must_label_file f = {.path = lp, .id = ds->ids[i], .width = w, .height = h,
+                             .conf = t->conf, .kind = k};
+        must_err e = {0};
+        if (lp && c->read(&f, &obj, &e))
+            ds_issue(ds, s, e.code, lp, 0, "%s", e.msg);
+        free(lp);
+        label = obj;
+    }
+    if (label && c->tally) {
+        c->tally(label, st->tally[k]);
+        st->tallied[k]++;
+    }
+    if (obj)
+        c->free(obj);
+}
+
 static void check_image(const must_dataset *ds, ds_sink *s, stats *st, int i)
 {
     char *path = must_dataset_image_path(ds, i);
@@ -181,6 +213,9 @@ static void check_image(const must_dataset *ds, ds_sink *s, stats *st, int i)
     free(path);
     if (ds->tasks & MUST_LABEL_BIT(MUST_LABEL_DETECTION))
         check_boxes(ds, s, i, w, h);
+    for (int k = MUST_LABEL_NKINDS; k < MUST_LABEL_MAX_KINDS; k++)
+        if (ds->tasks & MUST_LABEL_BIT(k))
+            check_registered(ds, s, st, k, i, w, h);
     for (int k = MUST_LABEL_SEGMENTATION; k <= MUST_LABEL_NORMAL; k++) {
         if (!(ds->tasks & MUST_LABEL_BIT(k)))
             continue;
@@ -241,6 +276,25 @@ static const char *source_str(const ds_task *t, char *buf, size_t len)
     else
         snprintf(buf, len, "supervised");
     return buf;
+}
+
+/* The registered kinds' summary lines: their codecs' words on the tallies. */
+static void registered_summary(const must_dataset *ds, ds_sink *s, const stats *st)
+{
+    char src[512], text[2048];
+    for (int k = MUST_LABEL_NKINDS; k < MUST_LABEL_MAX_KINDS; k++) {
+        const must_label_codec *c = must_label_kind_codec(k);
+        if (!(ds->tasks & MUST_LABEL_BIT(k)) || !c)
+            continue;
+        if (c->summary)
+            c->summary(st->tally[k], st->tallied[k], text, sizeof text);
+        else
+            snprintf(text, sizeof text, "%d labels read", st->tallied[k]);
+        char store[160];
+        must_label_kind_store(k, store, sizeof store);
+        summary(s, "  %s (%s; %s): %s", must_label_kind_name(k),
+                source_str(&ds->t[k], src, sizeof src), store, text);
+    }
 }
 
 static void print_summary(const must_dataset *ds, ds_sink *s, const stats *st)
@@ -360,6 +414,7 @@ int must_dataset_check(const char *dir, must_dataset_report_fn report, void *use
     for (int i = 0; i < ds->n; i++)
         check_image(ds, &sink, &st, i);
     print_summary(ds, &sink, &st);
+    registered_summary(ds, &sink, &st);
 out:
     free(st.cls_count);
     free(st.det_count);

@@ -16,6 +16,7 @@
 
 #include "base/conf-impl.h"
 #include "dataset-impl.h"
+#include "kinds-impl.h"
 #include "must/io.h"
 
 /* ------------------------------------------------------------------------ */
@@ -78,9 +79,18 @@ static const must_conf_key normal_keys[] = {
     END,
 };
 
+/* A registered kind's section: these, and its codec's keys (must/kinds.h),
+ * which fill ds_task.conf through the extra hook. */
+static const must_conf_key registered_keys[] = {
+    SOURCE_KEYS,
+    END,
+};
+
 /* The table of a task's section. */
 static const must_conf_key *task_keys(int kind)
 {
+    if (kind >= MUST_LABEL_NKINDS)
+        return registered_keys;
     return kind == MUST_LABEL_DEPTH ? depth_keys : kind == MUST_LABEL_NORMAL ? normal_keys
                                                                              : class_keys;
 }
@@ -176,18 +186,20 @@ static int parse_ids(ds_task *t, const char *text, char *why, size_t whylen)
 }
 
 /* Label kinds, comma-separated, into a bit set: the known ones are kept
- * even when one is refused. */
+ * even when one is refused.  A kind that is neither built in nor
+ * registered yet goes to the resolver (kinds-impl.h), which may load the
+ * plugin that defines it. */
 static int parse_kinds(unsigned *tasks, const char *text, char *why, size_t whylen)
 {
     ds_task list = {0}; /* the names, as a task's classes */
     int rc = parse_names(&list, text, why, whylen);
     for (int i = 0; i < list.nclasses; i++) {
-        int k = must_label_kind_parse(list.classes[i]);
+        char reason[MUST_ERR_MSG_MAX];
+        int k = ds_kind_resolve(list.classes[i], reason, sizeof reason);
         if (k >= 0)
             *tasks |= MUST_LABEL_BIT(k);
         else if (rc == MUST_OK)
-            rc = must_conf_refuse(why, whylen, "unknown task '%s' (classification, detection, "
-                                     "segmentation, depth, normal)", list.classes[i]);
+            rc = must_conf_refuse(why, whylen, "%s", reason);
         free(list.classes[i]);
     }
     free(list.classes);
@@ -239,6 +251,26 @@ static int extra_key(void *user, void *base, const char *key, const char *value,
     t->xvals[t->nx] = ds_strdup(value);
     t->nx++;
     return t->xkeys[t->nx - 1] && t->xvals[t->nx - 1] ? 1 : MUST_ENOMEM;
+}
+
+/* A registered kind's section: its codec's keys into t->conf, x_ keys as
+ * for every task. */
+static int codec_key(void *user, void *base, const char *key, const char *value, int line,
+                     char *why, size_t whylen)
+{
+    const must_label_codec *c = user;
+    ds_task *t = base;
+    const must_conf_key *row = c->keys ? must_conf_find(c->keys, key) : NULL;
+    if (!row)
+        return extra_key(NULL, base, key, value, line, why, whylen);
+    char w[256];
+    int rc = must_conf_parse(row, value, t->conf, w, sizeof w);
+    if (rc == MUST_ENOMEM)
+        return rc;
+    if (rc)
+        return must_conf_refuse(why, whylen, "'%s' is %s (%s)", value, w,
+                                row->help ? row->help : must_conf_type_name(row->type));
+    return 1;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -330,8 +362,29 @@ out:
     return rc;
 }
 
-/* What a task's section must say besides its table's types: classes,
- * scale or encoding present; source, and a teacher exactly for pseudo. */
+/* source, and a teacher exactly for pseudo (every kind's section). */
+static int check_source(ini_state *st, int k, int s, int source_line, int teacher_line)
+{
+    const char *sec = must_label_kind_name(k);
+    ds_task *t = &st->ds->t[k];
+    int sl = st->ini.sec[s].line;
+    if (source_line < 0)
+        return MUST_OK;
+    if (!source_line)
+        return issue(st, sl, sec, "source", "missing (supervised or pseudo)");
+    if (t->source == MUST_SOURCE_SUPERVISED && teacher_line) {
+        free(t->teacher);
+        t->teacher = NULL;
+        return issue(st, abs(teacher_line), sec, "teacher", "only for source = pseudo");
+    }
+    if (t->source == MUST_SOURCE_PSEUDO && !t->teacher)
+        return issue(st, teacher_line ? abs(teacher_line) : source_line, sec, "teacher",
+                     "source = pseudo needs the teacher checkpoint");
+    return MUST_OK;
+}
+
+/* What a built-in task's section must say besides its table's types:
+ * classes, scale or encoding present; then the source. */
 static int check_task(ini_state *st, int k, int s, const int *lines)
 {
     const char *sec = must_label_kind_name(k);
@@ -351,27 +404,43 @@ static int check_task(ini_state *st, int k, int s, const int *lines)
         rc = issue(st, sl, sec, "scale", "missing (metres per stored unit)");
     if (!rc && k == MUST_LABEL_NORMAL && !lines[FIRST])
         rc = issue(st, sl, sec, "encoding", "missing (%s)", MUST_NORMAL_ENCODING);
-    if (rc || lines[SOURCE] < 0)
-        return rc;
-    if (!lines[SOURCE])
-        return issue(st, sl, sec, "source", "missing (supervised or pseudo)");
-    if (t->source == MUST_SOURCE_SUPERVISED && lines[TEACHER]) {
-        free(t->teacher);
-        t->teacher = NULL;
-        return issue(st, abs(lines[TEACHER]), sec, "teacher", "only for source = pseudo");
+    return rc ? rc : check_source(st, k, s, lines[SOURCE], lines[TEACHER]);
+}
+
+/* A registered kind's section: its codec's keys at their defaults, then
+ * the section applied over them. */
+static int read_registered(ini_state *st, int k, int s, const must_conf_hooks *common)
+{
+    const must_label_codec *c = must_label_kind_codec(k);
+    ds_task *t = &st->ds->t[k];
+    char names[600] = "x_*";
+    if (c->keys)
+        must_conf_names(c->keys, "x_*", names, sizeof names);
+    must_conf_hooks hooks = *common;
+    hooks.extra = codec_key;
+    hooks.extra_names = names;
+    hooks.user = (void *)c;
+    if (c->keys) {
+        must_err e = {0};
+        if (!(t->conf = calloc(1, c->keys_size)))
+            return MUST_ENOMEM;
+        if (must_conf_defaults(c->keys, t->conf, NULL, &e))
+            return issue(st, st->ini.sec[s].line, must_label_kind_name(k), NULL, "%s", e.msg);
     }
-    if (t->source == MUST_SOURCE_PSEUDO && !t->teacher)
-        return issue(st, lines[TEACHER] ? abs(lines[TEACHER]) : lines[SOURCE], sec, "teacher",
-                     "source = pseudo needs the teacher checkpoint");
-    return MUST_OK;
+    int lines[4] = {0}; /* registered_keys' order: source, teacher, threshold */
+    int rc = must_conf_apply(registered_keys, t, &st->ini, s, &hooks, lines, &st->isink);
+    return rc ? rc : check_source(st, k, s, lines[0], lines[1]);
 }
 
 /* Every task's section: there exactly for the tasks [dataset] names. */
 static int read_tasks(ini_state *st)
 {
     must_conf_hooks hooks = {.parse = parse_value, .extra = extra_key, .extra_names = "x_*"};
-    for (int k = 0; k < MUST_LABEL_NKINDS && !st->sink->stop; k++) {
+    int nk = must_label_kind_count();
+    for (int k = 0; k < nk && !st->sink->stop; k++) {
         const char *sec = must_label_kind_name(k);
+        if (!sec)
+            continue;
         int s = must_ini_find_section(&st->ini, sec), lines[8] = {0}, rc;
         int named = (st->ds->tasks & MUST_LABEL_BIT(k)) != 0;
         if (s >= 0 && !named)
@@ -381,6 +450,8 @@ static int read_tasks(ini_state *st)
             rc = issue(st, 0, sec, NULL, "missing section for a task named in [dataset] tasks");
         else if (s < 0)
             continue;
+        else if (k >= MUST_LABEL_NKINDS)
+            rc = read_registered(st, k, s, &hooks);
         else if (!(rc = must_conf_apply(task_keys(k), &st->ds->t[k], &st->ini, s, &hooks, lines,
                                         &st->isink)))
             rc = check_task(st, k, s, lines);
@@ -409,10 +480,12 @@ int ds_read_ini(must_dataset *ds, ds_sink *sink)
     rc = must_ini_read(&st.ini, buf, MUST_INI_CONTINUATION, &st.isink);
     if (!rc && !sink->stop)
         rc = read_name(&st);
-    if (!rc && !sink->stop)
-        rc = unknown_sections(&st);
+    /* [dataset] tasks first: it may register a plugin's kind, whose
+     * section is then known. */
     if (!rc && !sink->stop)
         rc = read_head(&st);
+    if (!rc && !sink->stop)
+        rc = unknown_sections(&st);
     if (!rc && !sink->stop)
         rc = read_tasks(&st);
     must_ini_free(&st.ini);

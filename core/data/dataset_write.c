@@ -1,5 +1,6 @@
 /* dataset_write.c - creating a dataset directory: images and maps as they come,
- * text labels, split lists and dataset.ini at commit. */
+ * text labels, split lists and dataset.ini at commit; and one kind added to
+ * a set that exists (must_dataset_add_kind), through the same code. */
 #include "config.h"
 
 #include <dirent.h>
@@ -9,10 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/conf-impl.h"
 #include "base/io-impl.h"
 #include "dataset-impl.h"
 #include "image-impl.h"
 #include "must/io.h"
+#include "must/kinds.h"
 
 typedef struct w_image {
     char *id;
@@ -21,22 +24,23 @@ typedef struct w_image {
     int cls;             /* hard class, -1 soft */
     float *soft;         /* (K) owned, or NULL */
     must_boxes boxes;
+    void *ext[MUST_LABEL_MAX_KINDS]; /* registered kinds with a text store: the label */
 } w_image;
 
 struct must_dataset_writer {
     char *dir;
     char *name;
     unsigned tasks;
-    ds_task t[MUST_LABEL_NKINDS];
+    ds_task t[MUST_LABEL_MAX_KINDS];
     w_image *im;
     int n, cap;
     int *slots;          /* hash of ids: index + 1 */
     size_t nslots;
     int width, height;   /* of the first image */
     int uniform;         /* every image so far has that size */
+    const must_dataset *base; /* must_dataset_add_kind: the set the kinds join */
 };
 
-static const int map_kinds[3] = {MUST_LABEL_SEGMENTATION, MUST_LABEL_DEPTH, MUST_LABEL_NORMAL};
 
 /* A value dataset.ini can hold on one line without being cut by a comment. */
 static int ini_safe(const char *s)
@@ -46,25 +50,35 @@ static int ini_safe(const char *s)
 
 static void free_tasks(ds_task *t)
 {
-    for (int k = 0; k < MUST_LABEL_NKINDS; k++) {
+    for (int k = 0; k < MUST_LABEL_MAX_KINDS; k++) {
         for (int i = 0; i < t[k].nclasses; i++)
             free(t[k].classes[i]);
         free(t[k].classes);
         free(t[k].teacher);
         free(t[k].threshold);
         free(t[k].ids);
+        free(t[k].conf);
     }
+}
+
+/* What one image entry owns. */
+static void free_image(w_image *e)
+{
+    free(e->id);
+    free(e->soft);
+    must_boxes_free(&e->boxes);
+    for (int k = MUST_LABEL_NKINDS; k < MUST_LABEL_MAX_KINDS; k++)
+        if (e->ext[k])
+            must_label_kind_codec(k)->free(e->ext[k]);
+    memset(e, 0, sizeof *e);
 }
 
 void must_dataset_writer_abort(must_dataset_writer *w)
 {
     if (!w)
         return;
-    for (int i = 0; i < w->n; i++) {
-        free(w->im[i].id);
-        free(w->im[i].soft);
-        must_boxes_free(&w->im[i].boxes);
-    }
+    for (int i = 0; i < w->n; i++)
+        free_image(&w->im[i]);
     free(w->im);
     free(w->slots);
     free_tasks(w->t);
@@ -99,6 +113,114 @@ static int take_ids(ds_task *t, const int *ids, const char *dir, const char *kn,
     return MUST_OK;
 }
 
+/* The classes of built-in kind k (classification, detection,
+ * segmentation) from its spec. */
+static int take_classes(ds_task *t, const must_task_spec *ts, const char *dir, int k,
+                        must_err *err)
+{
+    const char *kn = must_label_kind_name(k);
+    int maxk = k == MUST_LABEL_SEGMENTATION ? 255 : 1 << 20;
+    if (ts->nclasses < 1 || ts->nclasses > maxk || !ts->classes)
+        return must_err_set(err, MUST_EINVAL, "%s: %s needs 1..%d class names, not %d", dir, kn,
+                            maxk, ts->nclasses);
+    if (!(t->classes = calloc((size_t)ts->nclasses, sizeof *t->classes)))
+        return must_err_set(err, MUST_ENOMEM, "out of memory");
+    t->nclasses = ts->nclasses;
+    for (int i = 0; i < ts->nclasses; i++) {
+        const char *c = ts->classes[i];
+        if (!ini_safe(c) || strchr(c, ','))
+            return must_err_set(err, MUST_EINVAL,
+                                "%s: %s class %d '%s' is empty or holds ',', ';', '#' or a line "
+                                "end", dir, kn, i, c ? c : "");
+        for (int j = 0; j < i; j++)
+            if (strcmp(ts->classes[j], c) == 0)
+                return must_err_set(err, MUST_EINVAL, "%s: %s class '%s' named twice", dir, kn,
+                                    c);
+        if (!(t->classes[i] = ds_strdup(c)))
+            return must_err_set(err, MUST_ENOMEM, "out of memory");
+    }
+    return ts->ids ? take_ids(t, ts->ids, dir, kn, err) : MUST_OK;
+}
+
+/* A registered kind's [<kind>] keys: the spec's, or the defaults. */
+static int take_conf(ds_task *t, const must_label_codec *c, const void *conf, must_err *err)
+{
+    if (!c->keys)
+        return MUST_OK;
+    if (!(t->conf = calloc(1, c->keys_size)))
+        return must_err_set(err, MUST_ENOMEM, "out of memory");
+    if (conf) {
+        memcpy(t->conf, conf, c->keys_size);
+        return MUST_OK;
+    }
+    return must_conf_defaults(c->keys, t->conf, NULL, err);
+}
+
+/* Kind k's entry of the spec into t: classes (built-in kinds with
+ * classes), keys (registered kinds), provenance, the depth scale. */
+static int take_task(ds_task *t, const must_dataset_spec *spec, const char *dir, int k,
+                     must_err *err)
+{
+    const must_task_spec *ts = &spec->task[k];
+    const char *kn = must_label_kind_name(k);
+    const must_label_codec *c = must_label_kind_codec(k);
+    int rc = MUST_OK;
+    if (k <= MUST_LABEL_SEGMENTATION)
+        rc = take_classes(t, ts, dir, k, err);
+    else if (c)
+        rc = take_conf(t, c, spec->kind_conf[k], err);
+    if (rc)
+        return rc;
+    t->source = ts->source;
+    if (ts->source == MUST_SOURCE_PSEUDO) {
+        if (!ini_safe(ts->teacher))
+            return must_err_set(err, MUST_EINVAL,
+                                "%s: pseudo %s labels need a teacher checkpoint path (without "
+                                "';', '#' or line ends)", dir, kn);
+        t->teacher = ds_strdup(ts->teacher);
+    } else if (ts->source != MUST_SOURCE_SUPERVISED) {
+        return must_err_set(err, MUST_EINVAL, "%s: %s source %d is not supervised or pseudo", dir,
+                            kn, ts->source);
+    }
+    if (ts->threshold) {
+        if (!ini_safe(ts->threshold))
+            return must_err_set(err, MUST_EINVAL, "%s: %s threshold '%s' cannot be written", dir,
+                                kn, ts->threshold);
+        t->threshold = ds_strdup(ts->threshold);
+    }
+    if (k == MUST_LABEL_DEPTH) {
+        t->scale = spec->depth_scale > 0.0f ? spec->depth_scale : 0.001f;
+        if (!isfinite(t->scale))
+            return must_err_set(err, MUST_EINVAL, "%s: depth scale is not finite", dir);
+    }
+    return MUST_OK;
+}
+
+/* 1 when kind k keeps one file per image under labels/<kind>/. */
+static int file_store(int k)
+{
+    const must_label_codec *c = must_label_kind_codec(k);
+    return c ? c->store == MUST_STORE_FILES
+             : k >= MUST_LABEL_SEGMENTATION && k <= MUST_LABEL_NORMAL;
+}
+
+/* The directories the spec's kinds write into. */
+static int make_dirs(const char *dir, unsigned tasks, must_err *err)
+{
+    int rc;
+    if ((rc = mkdir_sub(dir, "images", err)) || (rc = mkdir_sub(dir, "splits", err)))
+        return rc;
+    for (int k = 0; k < MUST_LABEL_MAX_KINDS; k++) {
+        if (!(tasks & MUST_LABEL_BIT(k)))
+            continue;
+        char sub[96];
+        snprintf(sub, sizeof sub, "labels/%s", must_label_kind_name(k));
+        if ((rc = mkdir_sub(dir, file_store(k) ? sub : "labels", err)))
+            return rc;
+    }
+    return MUST_OK;
+}
+
 int must_dataset_writer_new(const char *dir, const must_dataset_spec *spec,
                             must_dataset_writer **out, must_err *err)
 {
@@ -107,7 +229,7 @@ int must_dataset_writer_new(const char *dir, const must_dataset_spec *spec,
         return must_err_set(err, MUST_EINVAL,
                             "%s: dataset name '%s' is empty or holds ';', '#' or a line end", dir,
                             spec->name ? spec->name : "");
-    if (spec->tasks & ~MUST_LABEL_ALL)
+    if (spec->tasks & ~must_label_kinds_all())
         return must_err_set(err, MUST_EINVAL, "%s: task mask 0x%x has unknown bits", dir,
                             spec->tasks);
     must_dataset_writer *w = calloc(1, sizeof *w);
@@ -122,76 +244,11 @@ int must_dataset_writer_new(const char *dir, const must_dataset_spec *spec,
         rc = must_err_set(err, MUST_ENOMEM, "out of memory");
         goto fail;
     }
-    for (int k = 0; k < MUST_LABEL_NKINDS; k++) {
-        if (!(spec->tasks & MUST_LABEL_BIT(k)))
-            continue;
-        const must_task_spec *ts = &spec->task[k];
-        const char *kn = must_label_kind_name(k);
-        ds_task *t = &w->t[k];
-        if (k <= MUST_LABEL_SEGMENTATION) {
-            int maxk = k == MUST_LABEL_SEGMENTATION ? 255 : 1 << 20;
-            if (ts->nclasses < 1 || ts->nclasses > maxk || !ts->classes) {
-                rc = must_err_set(err, MUST_EINVAL, "%s: %s needs 1..%d class names, not %d", dir,
-                                  kn, maxk, ts->nclasses);
-                goto fail;
-            }
-            if (!(t->classes = calloc((size_t)ts->nclasses, sizeof *t->classes))) {
-                rc = must_err_set(err, MUST_ENOMEM, "out of memory");
-                goto fail;
-            }
-            t->nclasses = ts->nclasses;
-            for (int i = 0; i < ts->nclasses; i++) {
-                const char *c = ts->classes[i];
-                if (!ini_safe(c) || strchr(c, ',')) {
-                    rc = must_err_set(err, MUST_EINVAL,
-                                      "%s: %s class %d '%s' is empty or holds ',', ';', '#' or a "
-                                      "line end", dir, kn, i, c ? c : "");
-                    goto fail;
-                }
-                for (int j = 0; j < i; j++)
-                    if (strcmp(ts->classes[j], c) == 0) {
-                        rc = must_err_set(err, MUST_EINVAL, "%s: %s class '%s' named twice", dir,
-                                          kn, c);
-                        goto fail;
-                    }
-                if (!(t->classes[i] = ds_strdup(c))) {
-                    rc = must_err_set(err, MUST_ENOMEM, "out of memory");
-                    goto fail;
-                }
-            }
-        }
-        if (k <= MUST_LABEL_SEGMENTATION && ts->ids && (rc = take_ids(t, ts->ids, dir, kn, err)))
-            goto fail;
-        t->source = ts->source;
-        if (ts->source == MUST_SOURCE_PSEUDO) {
-            if (!ini_safe(ts->teacher)) {
-                rc = must_err_set(err, MUST_EINVAL,
-                                  "%s: pseudo %s labels need a teacher checkpoint path (without "
-                                  "';', '#' or line ends)", dir, kn);
-                goto fail;
-            }
-            t->teacher = ds_strdup(ts->teacher);
-        } else if (ts->source != MUST_SOURCE_SUPERVISED) {
-            rc = must_err_set(err, MUST_EINVAL, "%s: %s source %d is not supervised or pseudo",
-                              dir, kn, ts->source);
-            goto fail;
-        }
-        if (ts->threshold) {
-            if (!ini_safe(ts->threshold)) {
-                rc = must_err_set(err, MUST_EINVAL, "%s: %s threshold '%s' cannot be written",
-                                  dir, kn, ts->threshold);
-                goto fail;
-            }
-            t->threshold = ds_strdup(ts->threshold);
-        }
-        if (k == MUST_LABEL_DEPTH) {
-            t->scale = spec->depth_scale > 0.0f ? spec->depth_scale : 0.001f;
-            if (!isfinite(t->scale)) {
-                rc = must_err_set(err, MUST_EINVAL, "%s: depth scale is not finite", dir);
-                goto fail;
-            }
-        }
-    }
+    for (int k = 0; k < MUST_LABEL_MAX_KINDS && !rc; k++)
+        if (spec->tasks & MUST_LABEL_BIT(k))
+            rc = take_task(&w->t[k], spec, dir, k, err);
+    if (rc)
+        goto fail;
     char *ini = must_path_join(dir, "dataset.ini");
     if (!ini) {
         rc = must_err_set(err, MUST_ENOMEM, "out of memory");
@@ -205,18 +262,8 @@ int must_dataset_writer_new(const char *dir, const must_dataset_spec *spec,
                           dir);
         goto fail;
     }
-    if ((rc = mkdir_sub(dir, "images", err)) || (rc = mkdir_sub(dir, "splits", err)))
+    if ((rc = make_dirs(dir, spec->tasks, err)))
         goto fail;
-    for (int j = 0; j < 3; j++) {
-        char sub[32];
-        snprintf(sub, sizeof sub, "labels/%s", must_label_kind_name(map_kinds[j]));
-        if ((spec->tasks & MUST_LABEL_BIT(map_kinds[j])) && (rc = mkdir_sub(dir, sub, err)))
-            goto fail;
-    }
-    if (spec->tasks & (MUST_LABEL_BIT(MUST_LABEL_CLASSIFICATION) |
-                       MUST_LABEL_BIT(MUST_LABEL_DETECTION)))
-        if ((rc = mkdir_sub(dir, "labels", err)))
-            goto fail;
     *out = w;
     return MUST_OK;
 fail:
@@ -269,11 +316,40 @@ static int insert_id(must_dataset_writer *w, int idx, must_err *err)
 
 static char *label_path(const must_dataset_writer *w, int kind, const char *id)
 {
-    size_t n = strlen(w->dir) + strlen(id) + 40;
+    const must_label_codec *c = must_label_kind_codec(kind);
+    size_t n = strlen(w->dir) + strlen(id) + 120;
     char *p = malloc(n);
     if (p)
-        snprintf(p, n, "%s/labels/%s/%s.png", w->dir, must_label_kind_name(kind), id);
+        snprintf(p, n, "%s/labels/%s/%s%s", w->dir, must_label_kind_name(kind), id,
+                 c ? c->ext : ".png");
     return p;
+}
+
+/* A registered kind's label: written to its file now, or kept in e for
+ * its text store at commit (must/kinds.h). */
+static int take_registered(must_dataset_writer *w, int k, const char *id, int width, int height,
+                           const must_labels *l, w_image *e, must_err *err)
+{
+    const must_label_codec *c = must_label_kind_codec(k);
+    if (!l->ext[k])
+        return must_err_set(err, MUST_EINVAL, "%s: image '%s' has a %s label without its object",
+                            w->dir, id, must_label_kind_name(k));
+    if (c->store == MUST_STORE_TEXT) {
+        int rc = c->copy(&e->ext[k], l->ext[k], err);
+        return rc ? must_err_prefix(err, "%s: image '%s': %s", w->dir, id,
+                                    must_label_kind_name(k))
+                  : MUST_OK;
+    }
+    char *path = label_path(w, k, id);
+    if (!path)
+        return must_err_set(err, MUST_ENOMEM, "out of memory");
+    must_label_file f = {.path = path, .id = id, .width = width, .height = height,
+                         .conf = w->t[k].conf, .kind = k};
+    int rc = c->write(&f, l->ext[k], err);
+    if (rc)
+        must_err_prefix(err, "%s", path);
+    free(path);
+    return rc;
 }
 
 /* Checks labels against the spec and the image size; writes the maps; fills e. */
@@ -281,7 +357,7 @@ static int take_labels(must_dataset_writer *w, const char *id, int width, int he
                        const must_labels *l, w_image *e, must_err *err)
 {
     unsigned extra = l->has & ~w->tasks, missing = w->tasks & ~l->has;
-    for (int k = 0; k < MUST_LABEL_NKINDS; k++)
+    for (int k = 0; k < MUST_LABEL_MAX_KINDS; k++)
         if ((extra | missing) & MUST_LABEL_BIT(k))
             return must_err_set(err, MUST_EINVAL, "%s: image '%s' %s a %s label", w->dir, id,
                                 (missing & MUST_LABEL_BIT(k)) ? "lacks" : "has (not in the set)",
@@ -335,8 +411,7 @@ static int take_labels(must_dataset_writer *w, const char *id, int width, int he
                 return MUST_ENOMEM;
         }
     }
-    for (int j = 0; j < 3; j++) {
-        int k = map_kinds[j];
+    for (int k = MUST_LABEL_SEGMENTATION; k <= MUST_LABEL_NORMAL; k++) {
         if (!(w->tasks & MUST_LABEL_BIT(k)))
             continue;
         const must_map *m = k == MUST_LABEL_SEGMENTATION ? &l->seg
@@ -368,12 +443,19 @@ static int take_labels(must_dataset_writer *w, const char *id, int width, int he
         if (rc)
             return rc;
     }
+    for (int k = MUST_LABEL_NKINDS; k < MUST_LABEL_MAX_KINDS; k++) {
+        int rc = (w->tasks & MUST_LABEL_BIT(k)) ? take_registered(w, k, id, width, height, l, e, err)
+                                                 : MUST_OK;
+        if (rc)
+            return rc;
+    }
     return MUST_OK;
 }
 
-static int add_common(must_dataset_writer *w, const char *id, int split, int width, int height,
-                      const must_image *img, const char *src, int jpg, const must_labels *labels,
-                      must_err *err)
+/* A new entry for image id: the id and split checked, room made, its
+ * labels taken (maps and a registered kind's files written). */
+static int entry_new(must_dataset_writer *w, const char *id, int split, int jpg, int width,
+                     int height, const must_labels *labels, w_image *e, must_err *err)
 {
     if (!must_dataset_id_valid(id))
         return must_err_set(err, MUST_EINVAL,
@@ -392,51 +474,64 @@ static int add_common(must_dataset_writer *w, const char *id, int split, int wid
         w->im = im;
         w->cap = cap;
     }
-    w_image e = {.split = split, .cls = -1, .jpg = jpg};
+    *e = (w_image){.split = split, .cls = -1, .jpg = jpg};
     must_labels none;
     must_labels_init(&none);
-    int rc = take_labels(w, id, width, height, labels ? labels : &none, &e, err);
-    char *path = NULL;
-    if (rc == MUST_OK && !(e.id = ds_strdup(id)))
+    int rc = take_labels(w, id, width, height, labels ? labels : &none, e, err);
+    if (rc == MUST_OK && !(e->id = ds_strdup(id)))
         rc = must_err_set(err, MUST_ENOMEM, "out of memory");
-    if (rc == MUST_OK &&
-        !(path = ds_path(&(must_dataset){.dir = w->dir}, "images", id, jpg ? ".jpg" : ".png")))
-        rc = must_err_set(err, MUST_ENOMEM, "out of memory");
-    if (rc == MUST_OK) {
-        if (img) {
-            rc = must_png_write(path, img, err);
-        } else {
-            char *buf;
-            size_t len;
-            rc = must_file_read(src, &buf, &len, err);
-            if (rc == MUST_OK) {
-                rc = must_file_write_atomic(path, buf, len, err);
-                free(buf);
-            }
-        }
-    }
-    free(path);
-    if (rc) {
-        free(e.id);
-        free(e.soft);
-        must_boxes_free(&e.boxes);
-        return rc;
-    }
+    if (rc)
+        free_image(e);
+    return rc;
+}
+
+/* Makes entry e (of an image of width x height) part of the set. */
+static int entry_push(must_dataset_writer *w, w_image *e, int width, int height, must_err *err)
+{
     if (w->n == 0) {
         w->width = width;
         w->height = height;
     } else if (width != w->width || height != w->height) {
         w->uniform = 0;
     }
-    w->im[w->n] = e;
-    if ((rc = insert_id(w, w->n, err))) {
-        free(e.id);
-        free(e.soft);
-        must_boxes_free(&e.boxes);
+    w->im[w->n] = *e;
+    int rc = insert_id(w, w->n, err);
+    if (rc) {
+        free_image(e);
         return rc;
     }
     w->n++;
     return MUST_OK;
+}
+
+static int add_common(must_dataset_writer *w, const char *id, int split, int width, int height,
+                      const must_image *img, const char *src, int jpg, const must_labels *labels,
+                      must_err *err)
+{
+    w_image e;
+    int rc = entry_new(w, id, split, jpg, width, height, labels, &e, err);
+    if (rc)
+        return rc;
+    char *path = ds_path(&(must_dataset){.dir = w->dir}, "images", id, jpg ? ".jpg" : ".png");
+    if (!path) {
+        rc = must_err_set(err, MUST_ENOMEM, "out of memory");
+    } else if (img) {
+        rc = must_png_write(path, img, err);
+    } else {
+        char *buf;
+        size_t len;
+        rc = must_file_read(src, &buf, &len, err);
+        if (rc == MUST_OK) {
+            rc = must_file_write_atomic(path, buf, len, err);
+            free(buf);
+        }
+    }
+    free(path);
+    if (rc) {
+        free_image(&e);
+        return rc;
+    }
+    return entry_push(w, &e, width, height, err);
 }
 
 int must_dataset_writer_add(must_dataset_writer *w, const char *id, int split,
@@ -533,54 +628,109 @@ static void fmt_float(char *buf, size_t len, float v)
     }
 }
 
-static int emit_ini(FILE *fp, const must_dataset_writer *w, int arg)
+/* A registered kind's codec keys, as INI text. */
+static int emit_conf(FILE *fp, int k, const ds_task *t)
 {
-    (void)arg;
+    const must_label_codec *c = must_label_kind_codec(k);
+    int r = 0;
+    for (const must_conf_key *key = c && t->conf ? c->keys : NULL; key && key->name; key++) {
+        char v[MUST_CONF_STRING_MAX + 64];
+        must_conf_format(key, t->conf, v, sizeof v);
+        r |= fprintf(fp, "%s = %s\n", key->name, v);
+    }
+    return r;
+}
+
+/* Kind k's section. */
+static int emit_section(FILE *fp, int k, const ds_task *t)
+{
+    int r = fprintf(fp, "\n[%s]\n", must_label_kind_name(k));
+    if (t->nclasses) {
+        r |= fprintf(fp, "classes =");
+        for (int i = 0; i < t->nclasses; i++)
+            r |= fprintf(fp, "%s%s", i ? ", " : " ", t->classes[i]);
+        r |= fprintf(fp, "\n");
+    }
+    if (k == MUST_LABEL_DEPTH) {
+        char b[32];
+        fmt_float(b, sizeof b, t->scale);
+        r |= fprintf(fp, "scale = %s\n", b);
+    }
+    if (k == MUST_LABEL_NORMAL)
+        r |= fprintf(fp, "encoding = %s\n", MUST_NORMAL_ENCODING);
+    r |= emit_conf(fp, k, t);
+    r |= fprintf(fp, "source = %s\n", t->source == MUST_SOURCE_PSEUDO ? "pseudo" : "supervised");
+    if (t->teacher)
+        r |= fprintf(fp, "teacher = %s\n", t->teacher);
+    if (t->threshold)
+        r |= fprintf(fp, "threshold = %s\n", t->threshold);
+    for (int i = 0; i < t->nids; i++)
+        r |= fprintf(fp, "%s%d%s", i ? ", " : "ids = ", t->ids[i], i + 1 < t->nids ? "" : "\n");
+    for (int i = 0; i < t->nx; i++)
+        r |= fprintf(fp, "%s = %s\n", t->xkeys[i], t->xvals[i]);
+    return r;
+}
+
+/* dataset.ini of a set called name with `tasks`, count images, a declared
+ * size (0: none) and the kinds' sections from t. */
+static int emit_ini_of(FILE *fp, const char *name, unsigned tasks, int count, int width,
+                       int height, const ds_task *t)
+{
     int r = fprintf(fp, "; written by must %s (format: docs/dataset-format.md)\n[dataset]\n"
-                        "name = %s\ntasks =", PACKAGE_VERSION, w->name);
+                        "name = %s\ntasks =", PACKAGE_VERSION, name);
     const char *sep = " ";
-    for (int k = 0; k < MUST_LABEL_NKINDS; k++)
-        if (w->tasks & MUST_LABEL_BIT(k)) {
+    for (int k = 0; k < MUST_LABEL_MAX_KINDS; k++)
+        if (tasks & MUST_LABEL_BIT(k)) {
             r |= fprintf(fp, "%s%s", sep, must_label_kind_name(k));
             sep = ", ";
         }
-    r |= fprintf(fp, "\ncount = %d\n", w->n);
-    if (w->n && w->uniform)
-        r |= fprintf(fp, "width = %d\nheight = %d\n", w->width, w->height);
-    for (int k = 0; k < MUST_LABEL_NKINDS; k++) {
-        if (!(w->tasks & MUST_LABEL_BIT(k)))
-            continue;
-        const ds_task *t = &w->t[k];
-        r |= fprintf(fp, "\n[%s]\n", must_label_kind_name(k));
-        if (t->nclasses) {
-            r |= fprintf(fp, "classes =");
-            for (int i = 0; i < t->nclasses; i++)
-                r |= fprintf(fp, "%s%s", i ? ", " : " ", t->classes[i]);
-            r |= fprintf(fp, "\n");
-        }
-        if (k == MUST_LABEL_DEPTH) {
-            char b[32];
-            fmt_float(b, sizeof b, t->scale);
-            r |= fprintf(fp, "scale = %s\n", b);
-        }
-        if (k == MUST_LABEL_NORMAL)
-            r |= fprintf(fp, "encoding = %s\n", MUST_NORMAL_ENCODING);
-        r |= fprintf(fp, "source = %s\n", t->source == MUST_SOURCE_PSEUDO ? "pseudo" : "supervised");
-        if (t->teacher)
-            r |= fprintf(fp, "teacher = %s\n", t->teacher);
-        if (t->threshold)
-            r |= fprintf(fp, "threshold = %s\n", t->threshold);
-        for (int i = 0; i < t->nids; i++)
-            r |= fprintf(fp, "%s%d%s", i ? ", " : "ids = ", t->ids[i],
-                         i + 1 < t->nids ? "" : "\n");
-    }
+    r |= fprintf(fp, "\ncount = %d\n", count);
+    if (width > 0 && height > 0)
+        r |= fprintf(fp, "width = %d\nheight = %d\n", width, height);
+    for (int k = 0; k < MUST_LABEL_MAX_KINDS; k++)
+        if (tasks & MUST_LABEL_BIT(k))
+            r |= emit_section(fp, k, &t[k]);
     return r < 0 ? MUST_EIO : MUST_OK;
 }
 
-/* Removes images (.png, and .jpg in images/) and maps in DIR/sub that this
- * writer did not write: leftovers of an earlier writer that was cut off
- * would otherwise join the set (or give an id two images). */
-static int remove_strays(must_dataset_writer *w, const char *sub, must_err *err)
+static int emit_ini(FILE *fp, const must_dataset_writer *w, int arg)
+{
+    (void)arg;
+    if (w->base) { /* the set's own sections, and the new kind's */
+        const must_dataset *b = w->base;
+        ds_task t[MUST_LABEL_MAX_KINDS];
+        memcpy(t, b->t, sizeof t);
+        for (int k = 0; k < MUST_LABEL_MAX_KINDS; k++)
+            if (w->tasks & MUST_LABEL_BIT(k))
+                t[k] = w->t[k];
+        return emit_ini_of(fp, b->name, b->tasks | w->tasks, b->n, b->width, b->height, t);
+    }
+    int uniform = w->n && w->uniform;
+    return emit_ini_of(fp, w->name, w->tasks, w->n, uniform ? w->width : 0,
+                       uniform ? w->height : 0, w->t);
+}
+
+/* A registered kind's text store: every image's lines, in id order. */
+static int emit_store(FILE *fp, const must_dataset_writer *w, int k)
+{
+    const must_label_codec *c = must_label_kind_codec(k);
+    char *path = must_path_join(w->dir, "labels");
+    must_label_file f = {.path = path, .conf = w->t[k].conf, .kind = k};
+    int rc = path ? MUST_OK : MUST_ENOMEM;
+    for (int i = 0; i < w->n && rc == MUST_OK; i++) {
+        f.id = w->im[i].id;
+        rc = w->im[i].ext[k] ? c->format(fp, &f, w->im[i].ext[k]) : MUST_OK;
+    }
+    free(path);
+    return rc;
+}
+
+/* Removes images (.png, and .jpg in images/) and label files (ext) in
+ * DIR/sub that this writer did not write: leftovers of an earlier writer
+ * that was cut off would otherwise join the set (or give an id two
+ * images). */
+static int remove_strays(must_dataset_writer *w, const char *sub, const char *ext_of,
+                         must_err *err)
 {
     char *d = must_path_join(w->dir, sub);
     if (!d)
@@ -591,19 +741,20 @@ static int remove_strays(must_dataset_writer *w, const char *sub, must_err *err)
         return MUST_OK;
     }
     int images = strcmp(sub, "images") == 0;
+    size_t el = strlen(ext_of);
     struct dirent *de;
     int rc = MUST_OK;
     while ((de = readdir(dp))) {
         size_t len = strlen(de->d_name);
-        if (len < 5 || len - 4 > MUST_ID_MAX)
+        if (len < el + 1 || len - el > MUST_ID_MAX)
             continue;
-        const char *ext = de->d_name + len - 4;
+        const char *ext = de->d_name + len - el;
         int jpg = images && strcmp(ext, ".jpg") == 0;
-        if (!jpg && strcmp(ext, ".png") != 0)
+        if (!jpg && strcmp(ext, ext_of) != 0)
             continue;
         char id[MUST_ID_MAX + 1];
-        memcpy(id, de->d_name, len - 4);
-        id[len - 4] = '\0';
+        memcpy(id, de->d_name, len - el);
+        id[len - el] = '\0';
         int at = find_id(w, id);
         if (at >= 0 && (!images || w->im[at].jpg == jpg))
             continue;
@@ -617,6 +768,48 @@ static int remove_strays(must_dataset_writer *w, const char *sub, must_err *err)
     }
     closedir(dp);
     free(d);
+    return rc;
+}
+
+/* The label files of every file store that this writer did not write. */
+static int remove_label_strays(must_dataset_writer *w, must_err *err)
+{
+    int rc = MUST_OK;
+    for (int k = 0; k < MUST_LABEL_MAX_KINDS && !rc; k++) {
+        if (!(w->tasks & MUST_LABEL_BIT(k)) || !file_store(k))
+            continue;
+        const must_label_codec *c = must_label_kind_codec(k);
+        char sub[96];
+        snprintf(sub, sizeof sub, "labels/%s", must_label_kind_name(k));
+        rc = remove_strays(w, sub, c ? c->ext : ".png", err);
+    }
+    return rc;
+}
+
+/* The text stores: labels/classification.txt, labels/detection.txt and a
+ * registered kind's labels/<kind>.txt. */
+static int write_stores(must_dataset_writer *w, must_err *err)
+{
+    static const char *const builtin[2] = {"labels/classification.txt", "labels/detection.txt"};
+    int (*const emit[2])(FILE *, const must_dataset_writer *, int) = {emit_cls, emit_det};
+    int rc = MUST_OK;
+    for (int k = 0; k < 2 && !rc; k++) {
+        if (!(w->tasks & MUST_LABEL_BIT(k)))
+            continue;
+        char *p = must_path_join(w->dir, builtin[k]);
+        rc = p ? write_text(p, emit[k], w, 0, err)
+               : must_err_set(err, MUST_ENOMEM, "out of memory");
+        free(p);
+    }
+    for (int k = MUST_LABEL_NKINDS; k < MUST_LABEL_MAX_KINDS && !rc; k++) {
+        if (!(w->tasks & MUST_LABEL_BIT(k)) || file_store(k))
+            continue;
+        char *p = ds_path(&(must_dataset){.dir = w->dir}, "labels", must_label_kind_name(k),
+                          ".txt");
+        rc = p ? write_text(p, emit_store, w, k, err)
+               : must_err_set(err, MUST_ENOMEM, "out of memory");
+        free(p);
+    }
     return rc;
 }
 
@@ -635,18 +828,12 @@ int must_dataset_writer_commit(must_dataset_writer *w, must_err *err)
             j = (j + 1) & (w->nslots - 1);
         w->slots[j] = i + 1;
     }
-    if ((rc = remove_strays(w, "images", err)))
+    if ((rc = remove_strays(w, "images", ".png", err)) || (rc = remove_label_strays(w, err)))
         goto out;
     if (must_io_remove_temps(w->dir) < 0) {
         rc = must_err_set(err, MUST_EIO, "%s: cannot remove the temporary files (NAME.tmp.PID) "
                                          "of a writer that was cut off", w->dir);
         goto out;
-    }
-    for (int j = 0; j < 3; j++) {
-        char sub[32];
-        snprintf(sub, sizeof sub, "labels/%s", must_label_kind_name(map_kinds[j]));
-        if ((w->tasks & MUST_LABEL_BIT(map_kinds[j])) && (rc = remove_strays(w, sub, err)))
-            goto out;
     }
     for (int s = 0; s < MUST_NSPLITS; s++) {
         int any = 0;
@@ -666,20 +853,8 @@ int must_dataset_writer_commit(must_dataset_writer *w, must_err *err)
         if (rc)
             goto out;
     }
-    if (w->tasks & MUST_LABEL_BIT(MUST_LABEL_CLASSIFICATION)) {
-        p = must_path_join(w->dir, "labels/classification.txt");
-        if (!p || (rc = write_text(p, emit_cls, w, 0, err)))
-            goto out;
-        free(p);
-        p = NULL;
-    }
-    if (w->tasks & MUST_LABEL_BIT(MUST_LABEL_DETECTION)) {
-        p = must_path_join(w->dir, "labels/detection.txt");
-        if (!p || (rc = write_text(p, emit_det, w, 0, err)))
-            goto out;
-        free(p);
-        p = NULL;
-    }
+    if ((rc = write_stores(w, err)))
+        goto out;
     p = must_path_join(w->dir, "dataset.ini");
     if (p)
         rc = write_text(p, emit_ini, w, 0, err);
@@ -688,5 +863,76 @@ out:
         rc = must_err_set(err, MUST_ENOMEM, "out of memory");
     free(p);
     must_dataset_writer_abort(w);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* A kind added to a set that exists. */
+
+/* A writer of kind `kind` alone into ds's directory. */
+static int added_writer(const must_dataset *ds, const must_dataset_spec *spec, int kind,
+                        must_dataset_writer **out, must_err *err)
+{
+    must_dataset_writer *w = calloc(1, sizeof *w);
+    if (!w)
+        return must_err_set(err, MUST_ENOMEM, "out of memory");
+    *out = w;
+    w->base = ds;
+    w->tasks = MUST_LABEL_BIT(kind);
+    w->uniform = 1;
+    if (!(w->dir = ds_strdup(ds->dir)) || !(w->name = ds_strdup(ds->name)))
+        return must_err_set(err, MUST_ENOMEM, "out of memory");
+    int rc = take_task(&w->t[kind], spec, ds->dir, kind, err);
+    char sub[96];
+    snprintf(sub, sizeof sub, "labels/%s", must_label_kind_name(kind));
+    return rc ? rc : mkdir_sub(ds->dir, file_store(kind) ? sub : "labels", err);
+}
+
+/* Image i's label from fn, taken as the writer takes an added image's. */
+static int add_label(must_dataset_writer *w, const must_dataset *ds, int i,
+                     must_dataset_label_fn fn, void *user, must_err *err)
+{
+    int width, height;
+    must_labels l;
+    must_labels_init(&l);
+    int rc = ds_image_size(ds, i, &width, &height, err);
+    if (!rc && (rc = fn(user, ds, i, &l, err)) == MUST_OK) {
+        w_image e;
+        rc = entry_new(w, ds->ids[i], -1, ds->jpg[i], width, height, &l, &e, err);
+        if (!rc)
+            rc = entry_push(w, &e, width, height, err);
+    }
+    must_labels_free(&l);
+    return rc;
+}
+
+int must_dataset_add_kind(const char *dir, int kind, const must_dataset_spec *spec,
+                          must_dataset_label_fn fn, void *user, must_err *err)
+{
+    must_dataset *ds = NULL;
+    must_dataset_writer *w = NULL;
+    int rc = must_dataset_open(dir, &ds, err);
+    if (rc)
+        return rc;
+    if (!must_label_kind_name(kind))
+        rc = must_err_set(err, MUST_EINVAL, "%s: label kind %d is not in use", dir, kind);
+    else if (ds->tasks & MUST_LABEL_BIT(kind))
+        rc = must_err_set(err, MUST_EINVAL, "dataset \"%s\" (%s) already carries %s labels",
+                          ds->name, dir, must_label_kind_name(kind));
+    else
+        rc = added_writer(ds, spec, kind, &w, err);
+    for (int i = 0; i < ds->n && !rc; i++)
+        rc = add_label(w, ds, i, fn, user, err);
+    /* The store first, dataset.ini last: until the rename the set is as
+     * it was, and a store left behind by a cut-off run is overwritten (or
+     * its strays removed) by the next. */
+    if (!rc && !(rc = remove_label_strays(w, err)) && !(rc = write_stores(w, err))) {
+        char *p = must_path_join(ds->dir, "dataset.ini");
+        rc = p ? write_text(p, emit_ini, w, 0, err)
+               : must_err_set(err, MUST_ENOMEM, "out of memory");
+        free(p);
+    }
+    must_dataset_writer_abort(w);
+    must_dataset_close(ds);
     return rc;
 }

@@ -7,23 +7,8 @@
 #include <string.h>
 
 #include "must/image.h"
+#include "must/kinds.h"
 #include "must/labels.h"
-
-static const char *const kind_names[MUST_LABEL_NKINDS] = {
-    "classification", "detection", "segmentation", "depth", "normal"};
-
-const char *must_label_kind_name(int kind)
-{
-    return kind >= 0 && kind < MUST_LABEL_NKINDS ? kind_names[kind] : NULL;
-}
-
-int must_label_kind_parse(const char *name)
-{
-    for (int k = 0; k < MUST_LABEL_NKINDS; k++)
-        if (strcmp(name, kind_names[k]) == 0)
-            return k;
-    return -1;
-}
 
 /* ---- maps ---- */
 
@@ -104,7 +89,95 @@ void must_labels_free(must_labels *l)
     must_map_free(&l->seg);
     must_map_free(&l->depth);
     must_map_free(&l->normal);
+    for (int k = MUST_LABEL_NKINDS; k < MUST_LABEL_MAX_KINDS; k++) {
+        const must_label_codec *c = l->ext[k] ? must_label_kind_codec(k) : NULL;
+        if (c)
+            c->free(l->ext[k]);
+    }
     must_labels_init(l);
+}
+
+/* The map of a dense built-in kind. */
+static must_map *map_of(must_labels *l, int kind)
+{
+    return kind == MUST_LABEL_SEGMENTATION ? &l->seg
+           : kind == MUST_LABEL_DEPTH      ? &l->depth
+           : kind == MUST_LABEL_NORMAL     ? &l->normal
+                                           : NULL;
+}
+
+/* Frees kind's label in l (and clears its bit). */
+static void drop_kind(must_labels *l, int kind)
+{
+    must_map *m = map_of(l, kind);
+    if (kind == MUST_LABEL_CLASSIFICATION) {
+        free(l->soft);
+        l->soft = NULL;
+        l->nsoft = 0;
+        l->cls = -1;
+    } else if (kind == MUST_LABEL_DETECTION) {
+        must_boxes_free(&l->boxes);
+    } else if (m) {
+        must_map_free(m);
+    } else if (kind >= MUST_LABEL_NKINDS && kind < MUST_LABEL_MAX_KINDS && l->ext[kind]) {
+        const must_label_codec *c = must_label_kind_codec(kind);
+        if (c)
+            c->free(l->ext[kind]);
+        l->ext[kind] = NULL;
+    }
+    l->has &= ~MUST_LABEL_BIT(kind);
+}
+
+void must_labels_move(must_labels *dst, must_labels *src, int kind)
+{
+    if (kind < 0 || kind >= MUST_LABEL_MAX_KINDS || !(src->has & MUST_LABEL_BIT(kind)))
+        return;
+    drop_kind(dst, kind);
+    must_map *d = map_of(dst, kind), *s = map_of(src, kind);
+    if (kind == MUST_LABEL_CLASSIFICATION) {
+        dst->cls = src->cls;
+        dst->nsoft = src->nsoft;
+        dst->soft = src->soft;
+        src->soft = NULL;
+        src->nsoft = 0;
+    } else if (kind == MUST_LABEL_DETECTION) {
+        dst->boxes = src->boxes;
+        memset(&src->boxes, 0, sizeof src->boxes);
+    } else if (d) {
+        *d = *s;
+        memset(s, 0, sizeof *s);
+    } else {
+        dst->ext[kind] = src->ext[kind];
+        src->ext[kind] = NULL;
+    }
+    dst->has |= MUST_LABEL_BIT(kind);
+    src->has &= ~MUST_LABEL_BIT(kind);
+}
+
+int must_labels_copy_kind(must_labels *dst, const must_labels *src, int kind, must_err *err)
+{
+    if (kind < 0 || kind >= MUST_LABEL_MAX_KINDS || !(src->has & MUST_LABEL_BIT(kind)))
+        return MUST_OK;
+    drop_kind(dst, kind);
+    must_map *d = map_of(dst, kind);
+    int rc = MUST_OK;
+    if (kind == MUST_LABEL_CLASSIFICATION) {
+        if (src->soft)
+            rc = must_labels_set_soft(dst, src->nsoft, src->soft, err);
+        else
+            dst->cls = src->cls;
+    } else if (kind == MUST_LABEL_DETECTION) {
+        rc = must_boxes_copy(&dst->boxes, &src->boxes, err);
+    } else if (d) {
+        rc = must_map_copy(d, map_of((must_labels *)src, kind), err);
+    } else {
+        const must_label_codec *c = must_label_kind_codec(kind);
+        rc = c ? c->copy(&dst->ext[kind], src->ext[kind], err)
+               : must_err_set(err, MUST_EINVAL, "label kind %d is not registered", kind);
+    }
+    if (rc == MUST_OK)
+        dst->has |= MUST_LABEL_BIT(kind);
+    return rc;
 }
 
 int must_labels_set_soft(must_labels *l, int k, const float *p, must_err *err)

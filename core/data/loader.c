@@ -7,6 +7,7 @@
 
 #include "augment-impl.h"
 #include "dataset-impl.h"
+#include "must/kinds.h"
 #include "must/loader.h"
 
 enum { SLOT_FREE, SLOT_BUSY, SLOT_READY };
@@ -59,23 +60,140 @@ void must_loader_defaults(must_loader_opts *o)
     o->drop_last = 1;
 }
 
+/* ------------------------------------------------------------------------ */
+/* Collation, kind by kind: the built-in kinds' entries are this file's
+ * code over their members of must_batch, a registered kind's its codec
+ * over must_batch.ext[kind] (must/kinds.h). */
+
+/* Allocates kind k's storage for B examples of S x S. */
+static int kind_alloc(must_batch *b, int k, int B, int S)
+{
+    size_t px = (size_t)S * S;
+    switch (k) {
+    case MUST_LABEL_CLASSIFICATION:
+        b->cls = malloc((size_t)B * sizeof *b->cls);
+        b->cls_soft = malloc((size_t)B * (size_t)b->ncls * sizeof *b->cls_soft);
+        return b->cls && b->cls_soft ? MUST_OK : MUST_ENOMEM;
+    case MUST_LABEL_DETECTION:
+        return (b->boxes = calloc((size_t)B, sizeof *b->boxes)) ? MUST_OK : MUST_ENOMEM;
+    case MUST_LABEL_SEGMENTATION:
+        return (b->seg = malloc((size_t)B * px * sizeof *b->seg)) ? MUST_OK : MUST_ENOMEM;
+    case MUST_LABEL_DEPTH:
+        return (b->depth = malloc((size_t)B * px * sizeof *b->depth)) ? MUST_OK : MUST_ENOMEM;
+    case MUST_LABEL_NORMAL:
+        b->normal = malloc((size_t)B * 3 * px * sizeof *b->normal);
+        b->normal_valid = malloc((size_t)B * px);
+        return b->normal && b->normal_valid ? MUST_OK : MUST_ENOMEM;
+    }
+    const must_label_codec *c = must_label_kind_codec(k);
+    must_err e = {0};
+    return c && (b->ext[k] = c->batch_new(B, S, &e)) ? MUST_OK : MUST_ENOMEM;
+}
+
+static void kind_free(must_batch *b, int k, int B)
+{
+    const must_label_codec *c = k >= MUST_LABEL_NKINDS ? must_label_kind_codec(k) : NULL;
+    switch (k) {
+    case MUST_LABEL_CLASSIFICATION:
+        free(b->cls);
+        free(b->cls_soft);
+        break;
+    case MUST_LABEL_DETECTION:
+        if (b->boxes)
+            for (int i = 0; i < B; i++)
+                must_boxes_free(&b->boxes[i]);
+        free(b->boxes);
+        break;
+    case MUST_LABEL_SEGMENTATION:
+        free(b->seg);
+        break;
+    case MUST_LABEL_DEPTH:
+        free(b->depth);
+        break;
+    case MUST_LABEL_NORMAL:
+        free(b->normal);
+        free(b->normal_valid);
+        break;
+    default:
+        if (c && b->ext[k])
+            c->batch_free(b->ext[k]);
+    }
+}
+
+/* Example i of kind k as missing: the filling its loss ignores. */
+static int kind_blank(must_batch *b, int k, int i, must_err *err)
+{
+    size_t px = (size_t)b->size * b->size;
+    switch (k) {
+    case MUST_LABEL_CLASSIFICATION:
+        b->cls[i] = -1;
+        memset(b->cls_soft + (size_t)i * b->ncls, 0, (size_t)b->ncls * sizeof *b->cls_soft);
+        return MUST_OK;
+    case MUST_LABEL_DETECTION:
+        b->boxes[i].n = 0;
+        return MUST_OK;
+    case MUST_LABEL_SEGMENTATION:
+        for (size_t p = 0; p < px; p++)
+            b->seg[i * px + p] = MUST_SEG_IGNORE;
+        return MUST_OK;
+    case MUST_LABEL_DEPTH:
+        memset(b->depth + i * px, 0, px * sizeof *b->depth);
+        return MUST_OK;
+    case MUST_LABEL_NORMAL:
+        memset(b->normal + i * 3 * px, 0, 3 * px * sizeof *b->normal);
+        memset(b->normal_valid + i * px, 0, px);
+        return MUST_OK;
+    }
+    int rc = must_label_kind_codec(k)->collate(b->ext[k], i, NULL, err);
+    return rc ? must_err_prefix(err, "label kind '%s'", must_label_kind_name(k)) : MUST_OK;
+}
+
+/* Example i's label of kind k (present in l) into the batch. */
+static int kind_collate(must_batch *b, int k, int i, const must_labels *l, must_err *err)
+{
+    size_t px = (size_t)b->size * b->size;
+    switch (k) {
+    case MUST_LABEL_CLASSIFICATION: {
+        float *row = b->cls_soft + (size_t)i * b->ncls;
+        if (l->soft) {
+            memcpy(row, l->soft, (size_t)b->ncls * sizeof *row);
+        } else if (l->cls >= 0 && l->cls < b->ncls) {
+            b->cls[i] = l->cls;
+            row[l->cls] = 1.0f;
+        }
+        return MUST_OK;
+    }
+    case MUST_LABEL_DETECTION:
+        return must_boxes_copy(&b->boxes[i], &l->boxes, err);
+    case MUST_LABEL_SEGMENTATION:
+        for (size_t p = 0; p < px; p++)
+            b->seg[i * px + p] = (int32_t)l->seg.data[p];
+        return MUST_OK;
+    case MUST_LABEL_DEPTH:
+        memcpy(b->depth + i * px, l->depth.data, px * sizeof(float));
+        return MUST_OK;
+    case MUST_LABEL_NORMAL: {
+        memcpy(b->normal + i * 3 * px, l->normal.data, 3 * px * sizeof(float));
+        const float *nx = l->normal.data, *ny = nx + px, *nz = ny + px;
+        for (size_t p = 0; p < px; p++)
+            b->normal_valid[i * px + p] = nx[p] != 0.0f || ny[p] != 0.0f || nz[p] != 0.0f;
+        return MUST_OK;
+    }
+    }
+    int rc = must_label_kind_codec(k)->collate(b->ext[k], i, l->ext[k], err);
+    return rc ? must_err_prefix(err, "label kind '%s'", must_label_kind_name(k)) : MUST_OK;
+}
+
 static void batch_free(must_batch *b, int B)
 {
-    if (b->boxes)
-        for (int i = 0; i < B; i++)
-            must_boxes_free(&b->boxes[i]);
+    for (int k = 0; k < MUST_LABEL_MAX_KINDS; k++)
+        if (b->tasks & MUST_LABEL_BIT(k))
+            kind_free(b, k, B);
     free(b->images);
     free(b->has);
     free(b->dataset);
     free(b->example);
     free(b->tf);
-    free(b->cls);
-    free(b->cls_soft);
-    free(b->boxes);
-    free(b->seg);
-    free(b->depth);
-    free(b->normal);
-    free(b->normal_valid);
     memset(b, 0, sizeof *b);
 }
 
@@ -92,22 +210,9 @@ static int batch_alloc(must_batch *b, int B, int S, unsigned tasks, int ncls)
     b->example = malloc((size_t)B * sizeof *b->example);
     b->tf = malloc((size_t)B * sizeof *b->tf);
     int ok = b->images && b->has && b->dataset && b->example && b->tf;
-    if (tasks & MUST_LABEL_BIT(MUST_LABEL_CLASSIFICATION)) {
-        b->cls = malloc((size_t)B * sizeof *b->cls);
-        b->cls_soft = malloc((size_t)B * (size_t)ncls * sizeof *b->cls_soft);
-        ok = ok && b->cls && b->cls_soft;
-    }
-    if (tasks & MUST_LABEL_BIT(MUST_LABEL_DETECTION))
-        ok = ok && (b->boxes = calloc((size_t)B, sizeof *b->boxes));
-    if (tasks & MUST_LABEL_BIT(MUST_LABEL_SEGMENTATION))
-        ok = ok && (b->seg = malloc((size_t)B * px * sizeof *b->seg));
-    if (tasks & MUST_LABEL_BIT(MUST_LABEL_DEPTH))
-        ok = ok && (b->depth = malloc((size_t)B * px * sizeof *b->depth));
-    if (tasks & MUST_LABEL_BIT(MUST_LABEL_NORMAL)) {
-        b->normal = malloc((size_t)B * 3 * px * sizeof *b->normal);
-        b->normal_valid = malloc((size_t)B * px);
-        ok = ok && b->normal && b->normal_valid;
-    }
+    for (int k = 0; k < MUST_LABEL_MAX_KINDS && ok; k++)
+        if (tasks & MUST_LABEL_BIT(k))
+            ok = kind_alloc(b, k, B, S) == MUST_OK;
     return ok ? MUST_OK : MUST_ENOMEM;
 }
 
@@ -172,28 +277,9 @@ static int make_example(must_loader *L, must_batch *b, int k, uint64_t epoch, si
     }
     memcpy(b->images + (size_t)k * 3 * px, img.data, 3 * px * sizeof(float));
     b->has[k] = l.has & L->tasks;
-    if (b->cls && (l.has & MUST_LABEL_BIT(MUST_LABEL_CLASSIFICATION))) {
-        float *row = b->cls_soft + (size_t)k * L->ncls;
-        if (l.soft) {
-            memcpy(row, l.soft, (size_t)L->ncls * sizeof *row);
-        } else if (l.cls >= 0 && l.cls < L->ncls) {
-            b->cls[k] = l.cls;
-            row[l.cls] = 1.0f;
-        }
-    }
-    if (b->boxes && (l.has & MUST_LABEL_BIT(MUST_LABEL_DETECTION)))
-        rc = must_boxes_copy(&b->boxes[k], &l.boxes, err);
-    if (b->seg && (l.has & MUST_LABEL_BIT(MUST_LABEL_SEGMENTATION)))
-        for (size_t p = 0; p < px; p++)
-            b->seg[k * px + p] = (int32_t)l.seg.data[p];
-    if (b->depth && (l.has & MUST_LABEL_BIT(MUST_LABEL_DEPTH)))
-        memcpy(b->depth + k * px, l.depth.data, px * sizeof(float));
-    if (b->normal && (l.has & MUST_LABEL_BIT(MUST_LABEL_NORMAL))) {
-        memcpy(b->normal + k * 3 * px, l.normal.data, 3 * px * sizeof(float));
-        const float *nx = l.normal.data, *ny = nx + px, *nz = ny + px;
-        for (size_t p = 0; p < px; p++)
-            b->normal_valid[k * px + p] = nx[p] != 0.0f || ny[p] != 0.0f || nz[p] != 0.0f;
-    }
+    for (int kk = 0; kk < MUST_LABEL_MAX_KINDS && rc == MUST_OK; kk++)
+        if (b->has[k] & MUST_LABEL_BIT(kk))
+            rc = kind_collate(b, kk, k, &l, err);
     must_map_free(&img);
     must_labels_free(&l);
     return rc;
@@ -217,23 +303,12 @@ static int make_batch(must_loader *L, uint64_t job, must_batch *b, must_err *err
         b->dataset[k] = -1;
         b->example[k] = -1;
     }
-    if (b->cls) {
-        for (int k = 0; k < B; k++)
-            b->cls[k] = -1;
-        memset(b->cls_soft, 0, (size_t)B * (size_t)L->ncls * sizeof *b->cls_soft);
-    }
-    if (b->boxes)
-        for (int k = 0; k < B; k++)
-            b->boxes[k].n = 0;
-    if (b->seg)
-        for (size_t p = 0; p < (size_t)B * px; p++)
-            b->seg[p] = MUST_SEG_IGNORE;
-    if (b->depth)
-        memset(b->depth, 0, (size_t)B * px * sizeof *b->depth);
-    if (b->normal) {
-        memset(b->normal, 0, (size_t)B * 3 * px * sizeof *b->normal);
-        memset(b->normal_valid, 0, (size_t)B * px);
-    }
+    for (int kk = 0; kk < MUST_LABEL_MAX_KINDS; kk++)
+        for (int k = 0; k < B && (b->tasks & MUST_LABEL_BIT(kk)); k++) {
+            int rc = kind_blank(b, kk, k, err);
+            if (rc)
+                return rc;
+        }
     b->n = B;
     for (int k = 0; k < n; k++) {
         int rc = make_example(L, b, k, epoch, first + (size_t)k, err);
@@ -300,7 +375,7 @@ int must_loader_new(must_dataset *const *sets, int nsets, const must_loader_opts
     unsigned present = 0;
     for (int d = 0; d < nsets; d++)
         present |= must_dataset_tasks(sets[d]);
-    unsigned tasks = present & (o->tasks ? o->tasks : MUST_LABEL_ALL);
+    unsigned tasks = present & (o->tasks ? o->tasks : must_label_kinds_all());
     /* One head per task in the student: every set must mean the same by
      * class c. */
     for (int k = MUST_LABEL_CLASSIFICATION; k <= MUST_LABEL_SEGMENTATION; k++) {

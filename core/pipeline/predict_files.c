@@ -11,6 +11,7 @@
 #include "import/import-impl.h"
 #include "must/dataset.h"
 #include "must/io.h"
+#include "must/kinds.h"
 #include "must/predict.h"
 
 /* The heads asked for, by index; one per label kind (the dataset format
@@ -66,7 +67,7 @@ static int open_writer(job *j, const char *model, must_err *err)
         spec.task[kind].teacher = model;
     }
     int rc = must_dataset_writer_new(j->dir, &spec, &j->w, err);
-    for (int k = 0; k < MUST_LABEL_NKINDS; k++)
+    for (int k = 0; k < MUST_LABEL_MAX_KINDS; k++)
         free((void *)spec.task[k].classes);
     return rc;
 }
@@ -136,8 +137,14 @@ static json_t *head_json(job *j, int i, const must_labels *l, const char *id)
         }
         return json_pack("{s:o}", "boxes", boxes);
     }
-    char file[MUST_ID_MAX + 64];
-    snprintf(file, sizeof file, "labels/%s/%s.png", must_label_kind_name(kind), id);
+    /* A map, or a registered kind's store: where the set keeps it. */
+    char file[MUST_ID_MAX + 160], store[160];
+    must_label_kind_store(kind, store, sizeof store);
+    char *at = strstr(store, "<id>");
+    if (at)
+        snprintf(file, sizeof file, "%.*s%s%s", (int)(at - store), store, id, at + 4);
+    else
+        snprintf(file, sizeof file, "%s", store);
     return json_pack("{s:s}", "file", file);
 }
 
@@ -166,19 +173,7 @@ static int predict_one(job *j, const char *file, const char *id, must_err *err)
     for (int k = 0; k < j->nhead && !rc; k++) {
         int i = j->head[k], kind = must_predictor_task_kind(j->p, i);
         json_object_set_new(entry, must_predictor_task_name(j->p, i), head_json(j, i, &l[i], id));
-        if (kind == MUST_LABEL_CLASSIFICATION)
-            rc = must_labels_set_soft(&keep, l[i].nsoft, l[i].soft, err);
-        else if (kind == MUST_LABEL_DETECTION)
-            rc = must_boxes_copy(&keep.boxes, &l[i].boxes, err);
-        else
-            rc = must_map_copy(kind == MUST_LABEL_SEGMENTATION ? &keep.seg
-                               : kind == MUST_LABEL_DEPTH      ? &keep.depth
-                                                               : &keep.normal,
-                               kind == MUST_LABEL_SEGMENTATION ? &l[i].seg
-                               : kind == MUST_LABEL_DEPTH      ? &l[i].depth
-                                                               : &l[i].normal,
-                               err);
-        keep.has |= MUST_LABEL_BIT(kind);
+        rc = must_labels_copy_kind(&keep, &l[i], kind, err);
     }
     if (!rc)
         rc = must_dataset_writer_add_file(j->w, id, -1, file, &keep, err);

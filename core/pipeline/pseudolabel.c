@@ -15,42 +15,6 @@
 #include "must/io.h"
 #include "pipeline-impl.h"
 
-/* Moves kind k of src into dst (src loses it). */
-static void take_kind(must_labels *dst, must_labels *src, int k)
-{
-    switch (k) {
-    case MUST_LABEL_CLASSIFICATION:
-        free(dst->soft);
-        dst->cls = src->cls;
-        dst->nsoft = src->nsoft;
-        dst->soft = src->soft;
-        src->soft = NULL;
-        src->nsoft = 0;
-        break;
-    case MUST_LABEL_DETECTION:
-        must_boxes_free(&dst->boxes);
-        dst->boxes = src->boxes;
-        memset(&src->boxes, 0, sizeof src->boxes);
-        break;
-    case MUST_LABEL_SEGMENTATION:
-    case MUST_LABEL_DEPTH:
-    case MUST_LABEL_NORMAL: {
-        must_map *d = k == MUST_LABEL_SEGMENTATION ? &dst->seg
-                      : k == MUST_LABEL_DEPTH      ? &dst->depth
-                                                   : &dst->normal;
-        must_map *s = k == MUST_LABEL_SEGMENTATION ? &src->seg
-                      : k == MUST_LABEL_DEPTH      ? &src->depth
-                                                   : &src->normal;
-        must_map_free(d);
-        *d = *s;
-        memset(s, 0, sizeof *s);
-        break;
-    }
-    }
-    dst->has |= MUST_LABEL_BIT(k);
-    src->has &= ~MUST_LABEL_BIT(k);
-}
-
 /* A young teacher may predict depths the 16-bit format cannot hold: they
  * become the largest storable depth rather than failing the whole set. */
 static void clamp_depth(must_map *m, float scale)
@@ -121,6 +85,9 @@ static int add_teacher(labeller *lb, int i, must_err *err)
     /* A set imported from COCO keeps its category ids through labelling,
      * so that an export of the pseudo labels gives them back. */
     spec->task[k].ids = must_dataset_class_ids(tset, k);
+    /* A kind of a plugin's keeps its teacher set's keys (how its labels
+     * were made), as a depth keeps the scale. */
+    spec->kind_conf[k] = must_dataset_kind_conf(tset, k);
     spec->task[k].source = MUST_SOURCE_PSEUDO;
     spec->task[k].teacher = job->teacher_ckpt[i];
     size_t u = (size_t)snprintf(lb->thr[i], sizeof lb->thr[i], "teacher %s", t->name);
@@ -176,7 +143,7 @@ static int label_example(labeller *lb, const must_batch *b, int i, void **preds,
         if (rc == MUST_OK && lb->kind_of[t] == MUST_LABEL_DEPTH)
             clamp_depth(&pl.depth, lb->spec.depth_scale);
         if (rc == MUST_OK)
-            take_kind(&lab, &pl, lb->kind_of[t]);
+            must_labels_move(&lab, &pl, lb->kind_of[t]);
         must_labels_free(&pl);
     }
     if (rc == MUST_OK)

@@ -171,10 +171,16 @@ static int check_ops(const char *file, const char *fname, const must_task_ops *o
                             file, o->name ? o->name : "(null)", fname);
     if (!o->version)
         return must_err_set(err, MUST_EINVAL, "plugin file %s: version is NULL", file);
-    if (o->label_kind < 0 || o->label_kind >= MUST_LABEL_NKINDS)
+    if (o->codec && o->label_kind != MUST_TASK_OWN_KIND)
         return must_err_set(err, MUST_EINVAL,
-                            "plugin file %s: label_kind %d is not a label kind (0..%d)", file,
-                            o->label_kind, MUST_LABEL_NKINDS - 1);
+                            "plugin file %s: a codec comes with label_kind MUST_TASK_OWN_KIND "
+                            "(the kind it defines is called '%s'), not %d",
+                            file, fname, o->label_kind);
+    if (!o->codec && (o->label_kind < 0 || o->label_kind >= MUST_LABEL_NKINDS))
+        return must_err_set(err, MUST_EINVAL,
+                            "plugin file %s: label_kind %d is not a built-in label kind (0..%d); "
+                            "a kind of the plugin's own is MUST_TASK_OWN_KIND with a codec",
+                            file, o->label_kind, MUST_LABEL_NKINDS - 1);
     for (int i = 0; i < NREQUIRED; i++)
         if (!slot_set(o, required[i].off))
             return must_err_set(err, MUST_EINVAL,
@@ -213,6 +219,22 @@ static int check_ops(const char *file, const char *fname, const must_task_ops *o
 
 /* ------------------------------------------------------------------------ */
 /* Loading. */
+
+/* A plugin's own label kind, registered under its name; the host's copy of
+ * its table gets the index.  A second file defining the kind is refused by
+ * the registry with both files named. */
+static int own_kind(must_plugin *p, const char *real, const char *fname, must_err *err)
+{
+    if (!p->ops.codec)
+        return MUST_OK;
+    char owner[PATH_MAX + 16];
+    snprintf(owner, sizeof owner, "plugin file %s", real);
+    int kind;
+    int rc = must_label_kind_register(fname, p->ops.codec, owner, &kind, err);
+    if (rc == MUST_OK)
+        p->ops.label_kind = kind;
+    return rc;
+}
 
 static int load_new(const char *real, const char *fname, must_plugin **out, must_err *err)
 {
@@ -256,12 +278,12 @@ static int load_new(const char *real, const char *fname, must_plugin **out, must
                           PACKAGE_VERSION, MUST_TASK_ABI_VERSION);
         goto refuse;
     }
-    if (o->struct_size < MUST_TASK_OPS_V1_SIZE) {
+    if (o->struct_size < MUST_TASK_OPS_V2_SIZE) {
         rc = must_err_set(err, MUST_EABI,
                           "plugin file %s: its ops struct_size is %u bytes; ABI version %d "
                           "needs at least %zu (this must's is %zu)",
                           real, (unsigned)o->struct_size, MUST_TASK_ABI_VERSION,
-                          (size_t)MUST_TASK_OPS_V1_SIZE, sizeof(must_task_ops));
+                          (size_t)MUST_TASK_OPS_V2_SIZE, sizeof(must_task_ops));
         goto refuse;
     }
     if (!(p = calloc(1, sizeof *p)) || !(p->file = strdup(real))) {
@@ -271,15 +293,17 @@ static int load_new(const char *real, const char *fname, must_plugin **out, must
     /* Members beyond what this must knows are ignored; members the
      * plugin's older header lacked read as NULL. */
     memcpy(&p->ops, o, o->struct_size < sizeof p->ops ? o->struct_size : sizeof p->ops);
-    if ((rc = check_ops(real, fname, &p->ops, err)))
+    if ((rc = check_ops(real, fname, &p->ops, err)) || (rc = own_kind(p, real, fname, err)))
         goto refuse;
     p->handle = h;
-    p->refs = 1;
+    /* A plugin that defines a kind is pinned: the registry keeps its codec
+     * for the life of the process (must/task.h, must_task_ops.codec). */
+    p->refs = p->ops.codec ? 2 : 1;
     *out = p;
     return MUST_OK;
 refuse:
     /* The table's unload is only trusted once the version matched. */
-    if (o->abi_version == MUST_TASK_ABI_VERSION && o->struct_size >= MUST_TASK_OPS_V1_SIZE &&
+    if (o->abi_version == MUST_TASK_ABI_VERSION && o->struct_size >= MUST_TASK_OPS_V2_SIZE &&
         o->unload)
         o->unload();
     if (p)

@@ -193,6 +193,7 @@ int must_task_build(must_task *t, const must_task_env *env, must_err *err)
     if (!env || !env->features)
         return must_err_set(err, MUST_EINVAL, "%s: no feature description to build on", w);
     must_task_env e = *env;
+    e.label_kind = t->ops->label_kind; /* the registry's index for a kind of its own */
     char prefix[MUST_PLUGIN_NAME_MAX + 2];
     if (!e.prefix) {
         snprintf(prefix, sizeof prefix, "%s.", t->name);

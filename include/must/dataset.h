@@ -70,13 +70,19 @@ MUST_API const char *must_dataset_teacher(const must_dataset *ds, int kind);
 MUST_API const int *must_dataset_class_ids(const must_dataset *ds, int kind);
 /* Metres per stored depth unit (0 when the set has no depth). */
 MUST_API float must_dataset_depth_scale(const must_dataset *ds);
+/* A registered kind's [<kind>] keys as the set gives them (must/kinds.h:
+ * the codec's keys_size bytes), NULL when the set lacks the kind or the
+ * codec has no keys. */
+MUST_API const void *must_dataset_kind_conf(const must_dataset *ds, int kind);
 
 /* The images of a split, as indices in file order.  A split without a
  * list file is empty. */
 MUST_API int must_dataset_split(const must_dataset *ds, int split, const int **indices);
 
 /* Path of an image (images/<id>.png or images/<id>.jpg, whichever the set
- * has) or of one of its label maps, malloc'd. */
+ * has) or of its label file of a kind stored per image (the built-in maps;
+ * a registered kind with a file store: labels/<kind>/<id><ext>), malloc'd;
+ * NULL for another kind. */
 MUST_API char *must_dataset_image_path(const must_dataset *ds, int index);
 MUST_API char *must_dataset_label_path(const must_dataset *ds, int kind, int index);
 
@@ -144,9 +150,13 @@ typedef struct must_task_spec {
 
 typedef struct must_dataset_spec {
     const char *name;
-    unsigned tasks;             /* MUST_LABEL_BIT(kind) bits */
-    must_task_spec task[MUST_LABEL_NKINDS];
+    unsigned tasks;             /* MUST_LABEL_BIT(kind) bits: built-in or registered kinds */
+    must_task_spec task[MUST_LABEL_MAX_KINDS];
     float depth_scale;          /* metres per unit; 0 means 0.001 */
+    /* A registered kind's [<kind>] keys (must/kinds.h), a struct of its
+     * codec's keys_size bytes (must_dataset_kind_conf of a set gives one);
+     * NULL: the keys' defaults. */
+    const void *kind_conf[MUST_LABEL_MAX_KINDS];
 } must_dataset_spec;
 
 typedef struct must_dataset_writer must_dataset_writer;
@@ -172,6 +182,24 @@ MUST_API int must_dataset_writer_add_file(must_dataset_writer *w, const char *id
 MUST_API int must_dataset_writer_commit(must_dataset_writer *w, must_err *err);
 /* Frees w; DIR stays unfinished (no dataset.ini). */
 MUST_API void must_dataset_writer_abort(must_dataset_writer *w);
+
+/* Adding a kind to a set that exists: fn gives image `index`'s label of the
+ * kind (into out, initialised; it sets the kind's bit and the label, an
+ * image of the set's own size for a map, and may read the set, its other
+ * kinds included, to make it).  Every image gets one. */
+typedef int (*must_dataset_label_fn)(void *user, const must_dataset *ds, int index,
+                                     must_labels *out, must_err *err);
+/* Writes kind `kind` (built in or registered, one the set lacks) into the
+ * set at DIR, its provenance and keys from spec->task[kind] and
+ * spec->kind_conf[kind] (spec->depth_scale for depth; the rest of spec is
+ * not read): the labels go to the kind's store as the writer writes them,
+ * then dataset.ini is written again, whole and atomically, with the kind
+ * in `tasks` and its section (comments of the old file are not kept).
+ * Until that rename the set reads as before; a run cut off before it
+ * leaves files that the next run overwrites.  Images, splits and the other
+ * kinds' labels are not touched. */
+MUST_API int must_dataset_add_kind(const char *dir, int kind, const must_dataset_spec *spec,
+                                   must_dataset_label_fn fn, void *user, must_err *err);
 
 #ifdef __cplusplus
 }

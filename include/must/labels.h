@@ -1,8 +1,10 @@
-/* must/labels.h - the five label kinds in memory, and their file codecs.
+/* must/labels.h - the five built-in label kinds in memory, and their file codecs.
  *
  * The codecs are the ones docs/dataset-format.md specifies; task plugins
  * reuse them to read supervised labels and to write pseudo labels, so a
- * student reads both through one path (the paper's §3.2).
+ * student reads both through one path (the paper's §3.2).  Kinds beyond
+ * these five are registered at run time (must/kinds.h); their labels ride
+ * in must_labels.ext[kind].
  *
  * Dense labels live in must_map, a float (C, H, W) plane whatever the file
  * stores, so that one resampling routine serves them all:
@@ -24,7 +26,9 @@ extern "C" {
 #endif
 
 /* Label kinds are small indices; a set of kinds is a bitmask of
- * MUST_LABEL_BIT(kind).  Never test `mask & MUST_LABEL_DETECTION`. */
+ * MUST_LABEL_BIT(kind).  Never test `mask & MUST_LABEL_DETECTION`.  These
+ * five are built in; indices MUST_LABEL_NKINDS..MUST_LABEL_MAX_KINDS - 1
+ * are given to kinds registered at run time (must/kinds.h). */
 enum must_label_kind {
     MUST_LABEL_CLASSIFICATION = 0,
     MUST_LABEL_DETECTION = 1,
@@ -33,14 +37,18 @@ enum must_label_kind {
     MUST_LABEL_NORMAL = 4,
     MUST_LABEL_NKINDS = 5
 };
+/* Built-in and registered kinds together: a mask of kinds fits 32 bits. */
+#define MUST_LABEL_MAX_KINDS 16
 #define MUST_LABEL_BIT(kind) (1u << (kind))
+/* The five built-in kinds; every kind in use is must_label_kinds_all(). */
 #define MUST_LABEL_ALL ((1u << MUST_LABEL_NKINDS) - 1u)
 
 #define MUST_SEG_IGNORE 255
 
-/* "classification", ... ; NULL for a bad kind. */
+/* "classification", ..., or a registered kind's name; NULL for an index
+ * not in use. */
 MUST_API const char *must_label_kind_name(int kind);
-/* The kind with that name, or -1. */
+/* The kind with that name (built in or registered), or -1. */
 MUST_API int must_label_kind_parse(const char *name);
 
 /* ------------------------------------------------------------------------ */
@@ -89,12 +97,23 @@ typedef struct must_labels {
     must_map seg;     /* (1, H, W) */
     must_map depth;   /* (1, H, W) */
     must_map normal;  /* (3, H, W) */
+    /* A registered kind's label (must/kinds.h), an object only its codec
+     * knows, owned; NULL for the built-in kinds' indices and absent ones. */
+    void *ext[MUST_LABEL_MAX_KINDS];
 } must_labels;
 
 /* Zeroes l (nothing present, cls = -1). */
 MUST_API void must_labels_init(must_labels *l);
-/* Frees what l owns and re-initialises it. */
+/* Frees what l owns (registered kinds' objects through their codecs) and
+ * re-initialises it. */
 MUST_API void must_labels_free(must_labels *l);
+/* Moves kind `kind`'s label from src into dst (dst's own label of that
+ * kind is freed first); src loses it, and both `has` masks follow.
+ * Nothing happens when src lacks the kind. */
+MUST_API void must_labels_move(must_labels *dst, must_labels *src, int kind);
+/* Copies kind `kind`'s label of src into dst in the same way, src kept. */
+MUST_API int must_labels_copy_kind(must_labels *dst, const must_labels *src, int kind,
+                                   must_err *err);
 /* Sets a soft classification label (copies the K values). */
 MUST_API int must_labels_set_soft(must_labels *l, int k, const float *p, must_err *err);
 

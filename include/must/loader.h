@@ -15,8 +15,9 @@
  *
  * Missing labels: an example from a set without some task gets that task's
  * "ignore" filling (class -1 and a zero soft row, no boxes, segmentation 255,
- * depth 0, normal validity 0) and its bit in has[] off, so that a trainer
- * masks that task's loss for it.
+ * depth 0, normal validity 0; a registered kind's codec collates it with no
+ * label) and its bit in has[] off, so that a trainer masks that task's loss
+ * for it.
  */
 #ifndef MUST_LOADER_H
 #define MUST_LOADER_H
@@ -71,6 +72,10 @@ typedef struct must_batch {
     float *depth;           /* (B, S, S) metres, 0 = no data */
     float *normal;          /* (B, 3, S, S) unit vectors */
     uint8_t *normal_valid;  /* (B, S, S) 1 where the normal is valid */
+    /* A registered kind's batch storage (must/kinds.h: its codec's
+     * batch_new, filled by collate), NULL for the built-in kinds' indices
+     * and kinds not collated. */
+    void *ext[MUST_LABEL_MAX_KINDS];
 } must_batch;
 
 typedef struct must_loader must_loader;

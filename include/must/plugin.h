@@ -78,6 +78,16 @@ typedef int (*must_plugin_scan_fn)(void *user, const char *name, const char *fil
                                    const char *shadowed);
 MUST_API int must_plugin_scan(must_plugin_scan_fn fn, void *user, must_err *err);
 
+/* Label kinds of plugins (must/kinds.h) met in files.  A set's dataset.ini
+ * names its kinds; a kind that no loaded plugin defines is unknown, and
+ * opening the set fails with a message naming the kind and the plugin to
+ * load.  With on != 0, must loads that plugin itself instead: the kind is
+ * looked for as the plugin of the same name on the search path (a plugin's
+ * kind is called after the plugin), which is loaded and stays loaded.
+ * Process-wide; the `must` program turns it on for every command, a
+ * program of one's own calls this once or loads its plugins first. */
+MUST_API void must_plugin_autoload_kinds(int on);
+
 /* ------------------------------------------------------------------------ */
 /* Task instances. */
 

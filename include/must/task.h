@@ -37,6 +37,7 @@
 #include "must/dataset.h"
 #include "must/error.h"
 #include "must/image.h"
+#include "must/kinds.h"
 #include "must/labels.h"
 #include "must/loader.h"
 #include "must/model.h"
@@ -47,7 +48,9 @@
 extern "C" {
 #endif
 
-#define MUST_TASK_ABI_VERSION 1
+/* 2: label kinds of a plugin's own (codec, must_task_env.label_kind); the
+ * four label_* members of ABI 1, which no host ever called, removed. */
+#define MUST_TASK_ABI_VERSION 2
 #define MUST_TASK_ENTRY "must_task_init"
 
 /* ---- options: a declarative table (fio's engine options) --------------- */
@@ -88,6 +91,9 @@ typedef struct must_task_env {
     int image_size;                    /* training resolution S */
     uint64_t seed;                     /* initialise the head's parameters from this */
     const char *prefix;                /* parameter-name prefix: "segmentation." */
+    int label_kind;                    /* ABI 2: the index of the task's label kind in this
+                                        * process (ops.label_kind for a built-in kind; the
+                                        * index the registry gave a plugin's own kind) */
     /* New members go here, at the end: the host fills every member it
      * knows, and a plugin built against an older header reads fewer. */
 } must_task_env;
@@ -108,13 +114,14 @@ typedef struct must_task_ops {
     const char *name;                   /* a plain word: "segmentation" */
     const char *version;                /* the plugin's own version */
     const char *summary;                /* one line for `must plugins` */
-    int label_kind;                     /* enum must_label_kind it reads and writes */
+    int label_kind;                     /* enum must_label_kind it reads and writes, or
+                                         * MUST_TASK_OWN_KIND with `codec` below */
     const char *const *metrics;         /* NULL-terminated; metrics[0] is the headline */
     const unsigned char *lower_better;  /* per metric: 1 when lower is better; NULL: all higher */
     const must_task_option *options;    /* NULL-terminated table, or NULL */
     size_t config_size;                 /* bytes of the struct `options` fill */
 
-    /* ABI 1, required.  The loader refuses a plugin where any is NULL. */
+    /* Required.  The loader refuses a plugin where any is NULL. */
 
     /* Builds a head with its own parameters (named env->prefix + name) from
      * the feature description, initialised from env->seed.  config is the
@@ -144,7 +151,7 @@ typedef struct must_task_ops {
     must_tensor *(*loss)(void *head, must_ctx *ctx, void *pred, const must_batch *b,
                          const float *example_mask);
 
-    /* ABI 1, optional (NULL when the task lacks the role).  eval_begin,
+    /* Optional (NULL when the task lacks the role).  eval_begin,
      * eval_add and eval_end come together or not at all, and with them a
      * non-empty metrics[]. */
 
@@ -153,8 +160,9 @@ typedef struct must_task_ops {
      * b->tf[i]).  out arrives initialised (must_labels_init); the plugin
      * fills its kind, allocating through the host (map_alloc,
      * labels_set_soft) so that the host frees it with must_labels_free, and
-     * sets the kind's bit in out->has.  Thresholds and temperatures come
-     * from the config. */
+     * sets the kind's bit in out->has; a kind of the plugin's own goes in
+     * out->ext[kind], an object its codec frees.  Thresholds and
+     * temperatures come from the config. */
     int (*pseudo_label)(void *head, void *pred, const must_batch *b, int i, must_labels *out,
                         must_err *err);
     /* Evaluation over a whole dataset: begin, add every batch (examples
@@ -164,17 +172,18 @@ typedef struct must_task_ops {
     void *(*eval_begin)(void *head, must_err *err);
     int (*eval_add)(void *state, void *pred, const must_batch *b, must_err *err);
     int (*eval_end)(void *state, double *values, must_err *err);
-    /* Label codec for the kind: read example `index` of a set, write one
-     * for image `id` into the directory of a set being written, transform
-     * with the augmentation geometry, collate example i into the batch.
-     * The five built-in kinds are served by the core's codecs
-     * (must/labels.h, must/augment.h, must/loader.h); a plugin leaves these
-     * NULL unless it changes how its kind is stored. */
-    int (*label_read)(const must_dataset *ds, int index, must_labels *out, must_err *err);
-    int (*label_write)(const char *dataset_dir, const char *id, const must_labels *l,
-                       must_err *err);
-    int (*label_transform)(must_labels *l, const must_aug_tf *tf, must_err *err);
-    int (*label_collate)(const must_labels *l, must_batch *b, int i, must_err *err);
+    /* ABI 2.  A kind of the plugin's own (must/kinds.h): with label_kind
+     * MUST_TASK_OWN_KIND, the loader registers kind <plugin name> with this
+     * codec, so that sets store it (labels/<name>/ or labels/<name>.txt,
+     * dataset.ini's [<name>] section with the codec's keys), the loader
+     * augments and collates it, `must dataset check` checks it; the kind's
+     * index in this process reaches the head as must_task_env.label_kind
+     * and `must_plugin_ops` shows it in label_kind.  A plugin that defines
+     * a kind stays loaded for the life of the process (sets, labels and
+     * batches of the kind call its codec as long as they live): its unload
+     * is not called.  NULL with a built-in label_kind: the core's codecs
+     * serve it. */
+    const must_label_codec *codec;
     /* The visualizer: draws a label (pred == NULL; img has the label's
      * size) or example i's prediction (img is b->size square) over an 8-bit
      * RGB image, in place. */
@@ -184,9 +193,7 @@ typedef struct must_task_ops {
      * every head is freed. */
     void (*unload)(void);
 
-    /* ABI 1, optional, appended after the first ABI 1 header (a plugin
-     * built against the older header reads as NULL here).  Needs the
-     * evaluator above. */
+    /* Optional.  Needs the evaluator above. */
 
     /* Scores labels instead of a prediction, into a state from eval_begin:
      * guess[i] is example i's label of the task's kind at the batch
@@ -196,12 +203,12 @@ typedef struct must_task_ops {
      * Examples whose guess or batch lacks the kind are skipped, as are the
      * pixels a dense guess leaves unlabelled (segmentation 255, depth 0,
      * normal (0, 0, 0)): the metrics judge what the labels say, and the
-     * caller reports how much they cover. */
+     * caller reports how much they cover.  A kind of the plugin's own:
+     * guess[i].ext[kind] against b->ext[kind]. */
     int (*eval_add_labels)(void *state, const must_labels *guess, const must_batch *b,
                            must_err *err);
 
-    /* ABI 1, optional, appended after eval_add_labels in the same way (a
-     * plugin built against an older header reads as NULL here). */
+    /* Optional. */
 
     /* Profiling: the head's own timers, wall seconds spent in named parts
      * of its work (detection: "match", "nms", "proposals") since it was
@@ -213,11 +220,14 @@ typedef struct must_task_ops {
     int (*head_timers)(void *head, must_task_timer *out, int max, int reset);
 } must_task_ops;
 
-/* Bytes of the members ABI 1 defines: a plugin's struct_size may be larger
+/* label_kind of a plugin that defines its own kind (`codec`). */
+#define MUST_TASK_OWN_KIND (-1)
+
+/* Bytes of the members ABI 2 defines: a plugin's struct_size may be larger
  * (a newer header of the same ABI: the loader ignores what it does not
  * know) but never smaller. */
-#define MUST_TASK_OPS_V1_SIZE \
-    (offsetof(must_task_ops, unload) + sizeof(((must_task_ops *)0)->unload))
+#define MUST_TASK_OPS_V2_SIZE \
+    (offsetof(must_task_ops, head_timers) + sizeof(((must_task_ops *)0)->head_timers))
 
 /* ---- the host: the engine functions a plugin may call -------------------- */
 

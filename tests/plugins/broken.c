@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +24,8 @@
 #define NAME "badopt"
 #elif defined(BROKEN_WRONGNAME)
 #define NAME "someone_else"
+#elif defined(BROKEN_OWNKIND)
+#define NAME "ownkind" /* not broken: a kind of its own, for the registry's tests */
 #else
 #define NAME "good"
 #endif
@@ -145,9 +148,71 @@ static void unload(void)
     inits--;
 }
 
+#ifdef BROKEN_OWNKIND
+/* A text store of one number per image; stubs where the tests need none. */
+static void k_free(void *label)
+{
+    free(label);
+}
+static int k_copy(void **out, const void *label, must_err *err)
+{
+    (void)err;
+    float *v = malloc(sizeof *v);
+    if (!v)
+        return MUST_ENOMEM;
+    *v = *(const float *)label;
+    *out = v;
+    return MUST_OK;
+}
+static int k_transform(void **label, const must_aug_tf *tf, must_err *err)
+{
+    (void)label, (void)tf, (void)err;
+    return MUST_OK;
+}
+static void *k_batch_new(int n, int size, must_err *err)
+{
+    (void)size, (void)err;
+    return calloc((size_t)n, sizeof(float));
+}
+static int k_collate(void *batch, int i, const void *label, must_err *err)
+{
+    (void)err;
+    ((float *)batch)[i] = label ? *(const float *)label : -1.0f;
+    return MUST_OK;
+}
+static int k_parse(const must_label_file *f, char *fields, void **label, must_err *err)
+{
+    (void)f;
+    float *v = *label ? *label : malloc(sizeof *v);
+    if (!v)
+        return MUST_ENOMEM;
+    *v = fields ? (float)atof(fields) : 0.0f;
+    *label = v;
+    (void)err;
+    return MUST_OK;
+}
+static int k_format(FILE *fp, const must_label_file *f, const void *label)
+{
+    return fprintf(fp, "%s %g\n", f->id, *(const float *)label) < 0 ? MUST_EIO : MUST_OK;
+}
+static const must_label_codec codec = {
+    .struct_size = sizeof(must_label_codec),
+    .store = MUST_STORE_TEXT,
+    .about = "one number per image",
+    .free = k_free,
+    .copy = k_copy,
+    .transform = k_transform,
+    .batch_new = k_batch_new,
+    .batch_free = free,
+    .collate = k_collate,
+    .parse = k_parse,
+    .format = k_format,
+};
+#endif
+
 static const must_task_ops ops = {
 #ifdef BROKEN_ABI
-    .abi_version = MUST_TASK_ABI_VERSION + 98,
+    .abi_version = 1, /* a plugin built for ABI 1, before kinds of its own */
 #else
     .abi_version = MUST_TASK_ABI_VERSION,
 #endif
@@ -159,7 +224,12 @@ static const must_task_ops ops = {
     .name = NAME,
     .version = "0.0.1",
     .summary = "a test plugin",
+#ifdef BROKEN_OWNKIND
+    .label_kind = MUST_TASK_OWN_KIND,
+    .codec = &codec,
+#else
     .label_kind = MUST_LABEL_CLASSIFICATION,
+#endif
     .metrics = metrics,
     .options = options,
     .config_size = sizeof(good_config),
