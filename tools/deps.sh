@@ -7,6 +7,9 @@ set -e
 # tests/man_pages.sh renders the manual pages with man and fails without it.
 pkgs="build-essential autoconf automake libtool pkg-config libopenblas-dev libpng-dev \
 libjpeg62-turbo-dev libinih-dev libjansson-dev check libxml2-dev man-db groff-base"
+# clang and libFuzzer: the fuzzing build (./configure CC=clang --enable-fuzzing,
+# tools/fuzz.sh, docs/fuzzing.md); a normal build needs neither.
+pkgs="$pkgs clang libfuzzer-14-dev"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

@@ -3,6 +3,7 @@
 #   ./configure CC=clang --enable-fuzzing && make -j2
 #   tools/fuzz.sh TARGET SECONDS      one target (png, jpeg, ... or fuzz_png)
 #   tools/fuzz.sh --all SECONDS       every target, two at a time
+#                                     (MUST_FUZZ_JOBS=1: one at a time)
 # Run it in the build directory (or set MUST_FUZZ_BUILD).  Each target starts
 # from its seeds (fuzz/corpus/TARGET and fuzz/regress/TARGET of the sources)
 # and keeps what it finds new in BUILD/fuzz-work/TARGET/corpus, so that a
@@ -77,7 +78,7 @@ if [ "$1" = --all ]; then
         out1=$(mktemp) out2=$(mktemp)
         run_one "$1" >"$out1" & p1=$!
         p2=""
-        if [ $# -gt 1 ]; then
+        if [ $# -gt 1 ] && [ "${MUST_FUZZ_JOBS:-2}" -gt 1 ]; then
             run_one "$2" >"$out2" & p2=$!
         fi
         wait $p1 || status=1
@@ -85,7 +86,7 @@ if [ "$1" = --all ]; then
         cat "$out1" "$out2"
         rm -f "$out1" "$out2"
         shift
-        [ $# -gt 0 ] && shift
+        [ -n "$p2" ] && shift
     done
     exit $status
 fi
