@@ -5,6 +5,7 @@
 #include <png.h>
 #include <stdint.h>
 
+#include "data/png-impl.h"
 #include "must/image.h"
 #include "must/io.h"
 #include "testutil.h"
@@ -142,6 +143,38 @@ START_TEST(truncated_and_corrupt_files_are_refused)
 }
 END_TEST
 
+/* A chunk claiming more bytes than the file holds is refused by every
+ * reader, naming the file and the chunk, before libpng allocates the claim
+ * (fuzz/regress/png/text-chunk-claims-1.7GB.png, png_chunks.c). */
+START_TEST(chunk_longer_than_file_is_refused)
+{
+    must_image a, b;
+    must_err e = {0};
+    must_image_alloc(&a, 4, 4, 1, 8, NULL);
+    const char *p = tmp("claim.png");
+    ck_assert_int_eq(must_png_write(p, &a, NULL), MUST_OK);
+    must_image_free(&a);
+    char *buf;
+    size_t len;
+    ck_assert_int_eq(must_file_read(p, &buf, &len, NULL), MUST_OK);
+    /* After the signature (8) and IHDR (25): a tEXt claiming 1.7 GB. */
+    char *out = malloc(len + 16);
+    memcpy(out, buf, 33);
+    memcpy(out + 33, "\x6b\x00\x00\x16tEXtComment", 15);
+    memcpy(out + 48, buf + 33, len - 33);
+    ck_assert_int_eq(must_file_write_atomic(p, out, len + 15, NULL), MUST_OK);
+    ck_assert_int_eq(must_png_read(p, &b, 1, 8, &e), MUST_EFORMAT);
+    ck_assert_ptr_nonnull(strstr(e.msg, p));
+    ck_assert_ptr_nonnull(strstr(e.msg, "chunk 'tEXt' at byte 33 claims 1795162134 bytes"));
+    ck_assert_ptr_null(b.pixels);
+    ck_assert_int_eq(must_png_info(p, NULL, NULL, NULL, NULL, &e), MUST_EFORMAT);
+    ck_assert_int_eq(must_png_read_index(p, &b, NULL, &e), MUST_EFORMAT);
+    ck_assert_ptr_nonnull(strstr(e.msg, "claims"));
+    free(out);
+    free(buf);
+}
+END_TEST
+
 START_TEST(missing_file_and_wrong_depth)
 {
     must_image b;
@@ -181,6 +214,7 @@ int main(void)
     tcase_add_test(tc, roundtrip_rgb16);
     tcase_add_test(tc, reads_rgba_and_palette_as_rgb);
     tcase_add_test(tc, truncated_and_corrupt_files_are_refused);
+    tcase_add_test(tc, chunk_longer_than_file_is_refused);
     tcase_add_test(tc, missing_file_and_wrong_depth);
     tcase_add_test(tc, write_is_atomic_on_bad_path);
     suite_add_tcase(s, tc);

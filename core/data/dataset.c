@@ -157,7 +157,8 @@ static int list_images(must_dataset *ds, ds_sink *sink, const char *dirpath, DIR
 static int take_images(must_dataset *ds, ds_sink *sink, const char *dirpath, ds_file *files,
                        int nf)
 {
-    qsort(files, (size_t)nf, sizeof *files, cmp_file);
+    if (nf > 1) /* files is NULL when images/ is empty: qsort's is nonnull */
+        qsort(files, (size_t)nf, sizeof *files, cmp_file);
     ds->ids = malloc((size_t)(nf ? nf : 1) * sizeof *ds->ids);
     ds->jpg = malloc((size_t)(nf ? nf : 1));
     if (!ds->ids || !ds->jpg) {

@@ -12,6 +12,8 @@
 #ifndef MUST_PNG_IMPL_H
 #define MUST_PNG_IMPL_H
 
+#include <stdio.h>
+
 #include "must/image.h"
 
 /* Reads a palette PNG (1, 2, 4 or 8 bits) as its palette indices, or a gray
@@ -21,5 +23,12 @@
  * files are an error naming the file and what it holds; so are corrupt or
  * truncated ones (libpng's message). */
 int must_png_read_index(const char *path, must_image *img, int *paletted, must_err *err);
+
+/* Walks the chunks of the PNG open as fp (png_chunks.c) and refuses, naming
+ * the file, the chunk and its place, one that claims more bytes than the
+ * file has left: libpng would allocate the claim before finding the data
+ * missing.  A file cut short at a chunk boundary is left to libpng.  fp is
+ * back at the start after. */
+int must_png_check_chunks(const char *path, FILE *fp, must_err *err);
 
 #endif

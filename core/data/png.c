@@ -9,6 +9,7 @@
 
 #include "base/io-impl.h"
 #include "image-impl.h"
+#include "png-impl.h"
 #include "must/image.h"
 #include "must/io.h"
 
@@ -62,9 +63,12 @@ static int read_header(const char *path, png_image *pi, must_err *err)
                             "%s: cannot open: %s", path, strerror(errno));
     unsigned char sig[8];
     size_t got = fread(sig, 1, sizeof sig, fp);
+    int rc = got != sizeof sig || png_sig_cmp(sig, 0, sizeof sig) != 0
+                 ? must_err_set(err, MUST_EFORMAT, "%s: not a PNG file", path)
+                 : must_png_check_chunks(path, fp, err);
     fclose(fp);
-    if (got != sizeof sig || png_sig_cmp(sig, 0, sizeof sig) != 0)
-        return must_err_set(err, MUST_EFORMAT, "%s: not a PNG file", path);
+    if (rc)
+        return rc;
     if (!png_image_begin_read_from_file(pi, path)) {
         int rc = must_err_set(err, MUST_EFORMAT, "%s: corrupt PNG: %s", path, pi->message);
         png_image_free(pi);

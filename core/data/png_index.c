@@ -75,6 +75,11 @@ int must_png_read_index(const char *path, must_image *img, int *paletted, must_e
         fclose(fp);
         return must_err_set(err, MUST_EFORMAT, "%s: not a PNG file", path);
     }
+    int checked = must_png_check_chunks(path, fp, err);
+    if (checked || fseek(fp, (long)sizeof sig, SEEK_SET) != 0) {
+        fclose(fp);
+        return checked ? checked : must_err_set(err, MUST_EIO, "%s: cannot seek", path);
+    }
     char msg[MSG_MAX] = "";
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, msg, on_error, on_warning);
     png_infop info = png ? png_create_info_struct(png) : NULL;

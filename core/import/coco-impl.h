@@ -91,7 +91,8 @@ typedef struct coco_db {
 
 /* Reads and checks the files: categories (merged, ascending id), images,
  * and annotations (a bbox checked when need_box).  Errors name the file and
- * the JSON path, or jansson's line and column. */
+ * the JSON path, or jansson's line and column.  On an error db holds
+ * nothing (coco_db_free on it is harmless); else coco_db_free it. */
 int coco_db_read(coco_db *db, const must_coco_source *src, int nsrc, int need_box,
                  must_err *err);
 void coco_db_free(coco_db *db);

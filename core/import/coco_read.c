@@ -465,9 +465,7 @@ int coco_db_read(coco_db *db, const must_coco_source *src, int nsrc, int need_bo
     db->roots = calloc((size_t)nsrc, sizeof *db->roots);
     db->paths = calloc((size_t)nsrc, sizeof *db->paths);
     db->nsrc = nsrc;
-    if (!db->roots || !db->paths)
-        return must_err_set(err, MUST_ENOMEM, "out of memory");
-    int rc = MUST_OK;
+    int rc = !db->roots || !db->paths ? must_err_set(err, MUST_ENOMEM, "out of memory") : MUST_OK;
     for (int s = 0; s < nsrc && !rc; s++)
         rc = load_file(db, s, src[s].annotations, err);
     if (!rc)
@@ -476,6 +474,8 @@ int coco_db_read(coco_db *db, const must_coco_source *src, int nsrc, int need_bo
         rc = read_images(db, err);
     if (!rc)
         rc = read_anns(db, need_box, err);
+    if (rc)
+        coco_db_free(db); /* a refusal holds nothing (fuzz_coco found the leak) */
     return rc;
 }
 
