@@ -23,6 +23,9 @@
 #   classes  the first operation of every class
 #   full     every operation
 #   K        every Kth operation (1, K+1, ...)
+# Every other fault chosen is a disk that stays full (MUST_FAULT=N+: the
+# Nth operation and all after it fail, the cleanup's included), the others
+# fail once; MUST_FAULT_STICKY=0 or 1 makes them all the one or the other.
 # MUST_FAULT_ERRNO=eio fails with EIO instead of ENOSPC; MUST_SWEEP_STAGES
 # sweeps only the stages it lists.  The counts go to
 # $T/counts (docs/crash-safety.md's figures).
@@ -65,13 +68,14 @@ choose() {
     }'
 }
 
-# One faulted run of STAGE at operation N, its checks, and the rerun.
-fault_one() { # STAGE N
+# One faulted run of STAGE at operation N (STICKY: +, or nothing), its
+# checks, and the rerun.
+fault_one() { # STAGE N STICKY
     s=$1 n=$2
     work_from $s
-    (cd "$T/w" && MUST_FAULT=$n$errsuffix stage_cmd $s) >"$T/fault.log" 2>&1
+    (cd "$T/w" && MUST_FAULT=$n$3$errsuffix stage_cmd $s) >"$T/fault.log" 2>&1
     rc=$?
-    what="$s, operation $n"
+    what="$s, operation $n$3"
     hit=$(grep "^must: MUST_FAULT: operation $n " "$T/fault.log" |
         sed "s/^must: MUST_FAULT: operation [0-9]* ([a-z]* [0-9]*) on //; s/ fails: .*//")
     grep -v "^must: MUST_FAULT" "$T/fault.log" >"$T/msg.log"
@@ -103,7 +107,10 @@ for s in ${MUST_SWEEP_STAGES:-$STAGES}; do
     k=0
     f0=$fails
     for n in $list; do
-        fault_one $s $n
+        case ${MUST_FAULT_STICKY:-$((k % 2))} in
+        1) fault_one $s $n + ;;
+        *) fault_one $s $n "" ;;
+        esac
         k=$((k + 1))
     done
     echo "$s: $total operations, $k faults injected, $((fails - f0)) failures"
