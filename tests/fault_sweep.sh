@@ -47,6 +47,13 @@ unset MUST_FAULT
 make_refs || { echo "FAIL: the clean runs"; exit 1; }
 : >"$T/counts"
 
+# A value the hook does not understand is said, and nothing fails.
+work_from world
+(cd "$T/w" && MUST_FAULT=3x stage_cmd world) >"$T/fault.log" 2>&1 &&
+    grep -q "^must: MUST_FAULT=3x not understood" "$T/fault.log" &&
+    same_as_ref world "MUST_FAULT=3x" ||
+    { fail "MUST_FAULT=3x: not refused with a word, or the run failed:"; cat "$T/fault.log"; }
+
 # The operations to fail, from a trace on stdin ("... operation N (KIND K)
 # on PATH").
 choose() {
@@ -103,6 +110,8 @@ for s in ${MUST_SWEEP_STAGES:-$STAGES}; do
         { cat "$T/trace.log"; fail "$s: the traced run failed"; continue; }
     same_as_ref $s "$s: the traced run"
     total=$(grep -c "^must: MUST_FAULT: operation " "$T/trace.log")
+    counted=$(sed -n 's/^must: MUST_FAULT: \([0-9]*\) operations: .*/\1/p' "$T/trace.log")
+    [ "$counted" = "$total" ] || fail "$s: $total operations traced, the total at exit says '$counted'"
     list=$(choose <"$T/trace.log")
     k=0
     f0=$fails
