@@ -101,7 +101,7 @@ EOF
 make_refs() {
     rm -rf "$T/ref"
     mkdir -p "$T/ref/none" "$T/ref/source/pics/p" "$T/ref/source/pics/q"
-    cp "$src/tests/data/faults.ini" "$T/faults.ini"
+    rm -f "$T/faults.ini" && cp "$src/tests/data/faults.ini" "$T/faults.ini"
     "$must" world generate --domain unlabelled --count 4 --size 16 --threads 1 --quiet \
         --out "$T/ref/source/gen" >"$T/ref.log" 2>&1 || { cat "$T/ref.log"; return 1; }
     cp "$T/ref/source/gen/images/000000.png" "$T/ref/source/gen/images/000001.png" \
