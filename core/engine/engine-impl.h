@@ -24,6 +24,10 @@ struct must_ctx {
     int training;
     int threads;
     must_err err;
+    /* The gradient blocks of the current backward, for reuse (ctx.c: a
+     * gradient lives from its first writer to its producer). */
+    struct must_gblock *gblock;
+    int n_gblock, cap_gblock;
 };
 
 /* Pins OpenBLAS to one thread: our OpenMP loops own the cores, since two
