@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fault-impl.h"
 #include "io-impl.h"
 #include "must/io.h"
 
@@ -26,7 +27,7 @@ int must_afile_open(must_afile *af, const char *path, must_err *err)
     memcpy(af->path, path, n + 1);
     /* The pid keeps two writers of the same file from sharing a temporary. */
     snprintf(af->tmp, n + 32, "%s.tmp.%ld", path, (long)getpid());
-    af->fp = fopen(af->tmp, "wb");
+    af->fp = must_fault_fopen(af->tmp);
     if (!af->fp) {
         int e = errno;
         free(af->path);
@@ -42,14 +43,15 @@ static int commit(must_afile *af, int sync, must_err *err)
     int rc = MUST_OK;
     if (!af->fp)
         return must_err_set(err, MUST_EINVAL, "atomic file not open");
-    if (fflush(af->fp) != 0 || ferror(af->fp) || (sync && fsync(fileno(af->fp)) != 0)) {
+    if (fflush(af->fp) != 0 || ferror(af->fp) ||
+        (sync && must_fault_fsync(af->fp, af->tmp) != 0)) {
         rc = must_err_set(err, MUST_EIO, "%s: write failed: %s", af->path, strerror(errno));
         fclose(af->fp);
         remove(af->tmp);
     } else if (fclose(af->fp) != 0) {
         rc = must_err_set(err, MUST_EIO, "%s: close failed: %s", af->path, strerror(errno));
         remove(af->tmp);
-    } else if (rename(af->tmp, af->path) != 0) {
+    } else if (must_fault_rename(af->tmp, af->path) != 0) {
         rc = must_err_set(err, MUST_EIO, "%s: rename failed: %s", af->path, strerror(errno));
         remove(af->tmp);
     }
@@ -75,13 +77,13 @@ int must_io_sync_fs(const char *dir, must_err *err)
     int fd = open(dir, O_RDONLY | O_DIRECTORY);
     if (fd < 0)
         return must_err_set(err, MUST_EIO, "%s: cannot open: %s", dir, strerror(errno));
-    int r = syncfs(fd), e = errno;
+    int r = must_fault_inject(MUST_FAULT_FSYNC, dir) ? -1 : syncfs(fd), e = errno;
     close(fd);
     if (r != 0)
         return must_err_set(err, MUST_EIO, "%s: sync failed: %s", dir, strerror(e));
 #else
-    (void)dir;
-    (void)err;
+    if (must_fault_inject(MUST_FAULT_FSYNC, dir))
+        return must_err_set(err, MUST_EIO, "%s: sync failed: %s", dir, strerror(errno));
     sync();
 #endif
     return MUST_OK;

@@ -156,7 +156,12 @@ static int png_write(const char *path, const must_image *img, int sync, must_err
     pi.height = (png_uint_32)img->height;
     pi.format = format_for(img->channels, img->depth);
     if (!png_image_write_to_stdio(&pi, af.fp, 0, img->pixels, 0, NULL)) {
-        rc = must_err_set(err, MUST_EIO, "%s: cannot write PNG: %s", path, pi.message);
+        /* libpng says only "Write Error" when the file could not be
+         * written; the stream's error (a full disk) is in errno, which
+         * nothing since the failed fwrite has changed. */
+        int e = errno, bad = ferror(af.fp);
+        rc = must_err_set(err, MUST_EIO, "%s: cannot write PNG: %s%s%s", path, pi.message,
+                          bad ? ": " : "", bad ? strerror(e) : "");
         png_image_free(&pi);
         must_afile_abort(&af);
         return rc;

@@ -79,7 +79,8 @@ int imp_list_dir(const char *dir, int want_dir, char ***names, int *n, must_err 
         *n = 0;
         return rc;
     }
-    qsort(*names, (size_t)*n, sizeof **names, cmp_name);
+    if (*n > 1) /* an empty folder has no list: qsort's array may not be NULL */
+        qsort(*names, (size_t)*n, sizeof **names, cmp_name);
     return MUST_OK;
 }
 

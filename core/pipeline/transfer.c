@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/fault-impl.h"
 #include "must/checkpoint.h"
 #include "must/io.h"
 #include "run-impl.h"
@@ -268,9 +269,10 @@ static int keep_chosen(const char *dir, const must_exp_transfer *tr, const best_
     snprintf(sub, sizeof sub, "%s/model-%ld.safetensors", lrd, tr->steps[best->step]);
     char *from = must_path_join(dir, sub), *to = must_path_join(dir, "model.safetensors");
     int rc = from && to ? MUST_OK : must_err_set(err, MUST_ENOMEM, "out of memory");
-    if (!rc && !must_file_exists(to) && rename(from, to) != 0)
-        rc = must_err_set(err, MUST_EIO, "%s: cannot keep the chosen model %s: %s", dir, from,
-                          strerror(errno));
+    /* Counted by the MUST_FAULT hook like an atomic file's rename. */
+    if (!rc && !must_file_exists(to) && must_fault_rename(from, to) != 0)
+        rc = must_err_set(err, MUST_EIO, "%s: cannot keep the chosen model (rename from %s): %s",
+                          to, from, strerror(errno));
     for (int li = 0; li < tr->nlr && !rc; li++)
         for (int si = 0; si < tr->nsteps; si++) {
             run_lr_dirname(tr, li, lrd, sizeof lrd);

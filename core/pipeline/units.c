@@ -83,10 +83,15 @@ int run_label(run_state *r, int li, must_err *err)
         pl_label_job job = {unl, e->label.teachers, nt, ckpt, tsets, dir, &r->events};
         rc = pl_label(e, &job, err);
     }
+    /* The scores (quality.txt, in the unit's folder) before `done`: a
+     * unit marked done is not entered again, so a score that failed to
+     * be written after it would stay missing. */
+    run_quality q[PL_MAX_TASKS];
+    if (!rc)
+        rc = run_quality_set(r, li, q, err);
     if (!rc)
         rc = run_unit_finish(dir, h, err);
-    run_quality q[PL_MAX_TASKS];
-    if (!rc && !(rc = run_quality_set(r, li, q, err)))
+    if (!rc)
         run_quality_say(r, q, nt);
     for (int i = 0; i < nt; i++)
         free(ckpt[i]);
