@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "must/dist.h"
 
 static int cmd_help(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
@@ -65,6 +66,11 @@ static int cmd_version(int argc, char **argv)
     (void)argc;
     (void)argv;
     printf("must %s\n", PACKAGE_VERSION);
+    if (must_dist_available())
+        printf("mpi: %s, %d rank%s\n", must_dist_library(), must_dist_size(),
+               must_dist_size() > 1 ? "s" : "");
+    else
+        printf("mpi: no (built without Open MPI: one rank)\n");
     return 0;
 }
 
@@ -84,5 +90,13 @@ int main(int argc, char **argv)
         overview(stderr);
         return 2;
     }
-    return c->fn(argc - 1, argv + 1);
+    /* Under mpirun every rank runs the command (must/dist.h). */
+    must_err derr = {0};
+    if (must_dist_init(&argc, &argv, &derr)) {
+        fprintf(stderr, "must: %s\n", derr.msg);
+        return 1;
+    }
+    int rc = c->fn(argc - 1, argv + 1);
+    must_dist_finalize();
+    return rc;
 }

@@ -3,9 +3,10 @@
 # Run as root (or with sudo).  Does nothing when everything is there.
 set -e
 # libxml2-dev is optional for must (configure leaves `must import voc` out
-# without it), but CI builds and tests everything.
+# without it), and so is Open MPI (configure --with-mpi: `mpirun -np N must
+# ...`, docs/scale-out.md), but CI builds and tests everything.
 pkgs="build-essential autoconf automake libtool pkg-config libopenblas-dev libpng-dev \
-libjpeg62-turbo-dev libinih-dev libjansson-dev check libxml2-dev"
+libjpeg62-turbo-dev libinih-dev libjansson-dev check libxml2-dev libopenmpi-dev openmpi-bin"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
