@@ -43,10 +43,13 @@ int run_teacher(run_state *r, int t, must_err *err)
     o.out = &r->events;
     rc = pl_train(e, &m, &o, err);
     pl_model_free(&m);
-    /* Its own score on its val split belongs to the unit, for the report. */
+    /* Its own score on its val split belongs to the unit, for the report
+     * (rank 0's to compute and write). */
     run_tscore score;
-    if (!rc)
-        rc = run_teacher_score(r, t, &score, err);
+    if (!rc) {
+        int mine = run_rank0_begin();
+        rc = run_rank0_end(mine, mine ? run_teacher_score(r, t, &score, err) : MUST_OK, err);
+    }
     if (!rc)
         rc = run_unit_finish(dir, r->teacher_hash[t], err);
 out:
@@ -86,8 +89,12 @@ int run_label(run_state *r, int li, must_err *err)
     if (!rc)
         rc = run_unit_finish(dir, h, err);
     run_quality q[PL_MAX_TASKS];
-    if (!rc && !(rc = run_quality_set(r, li, q, err)))
-        run_quality_say(r, q, nt);
+    if (!rc) {
+        int mine = run_rank0_begin();
+        if (mine && !(rc = run_quality_set(r, li, q, err)))
+            run_quality_say(r, q, nt);
+        rc = run_rank0_end(mine, rc, err);
+    }
     for (int i = 0; i < nt; i++)
         free(ckpt[i]);
     free(dir);
