@@ -89,7 +89,15 @@ int must_cli_dispatch(const char *cmd, const char *what, int argc, char **argv,
         usage(stderr);
         return 2;
     }
-    if (must_cli_is_help(argv[1])) {
+    if (must_cli_is_help(argv[1]) || strcmp(argv[1], "help") == 0) {
+        /* `must world help generate` is `must world generate --help` */
+        if (strcmp(argv[1], "help") == 0 && argc > 2) {
+            char *sub[] = {argv[2], "--help", NULL};
+            for (const must_cli_sub *s = subs; s->name; s++)
+                if (strcmp(s->name, argv[2]) == 0)
+                    return s->fn(2, sub);
+            return must_cli_usage_error(cmd, "unknown %s '%s'", what, argv[2]);
+        }
         usage(stdout);
         return 0;
     }

@@ -68,7 +68,8 @@ typedef struct must_cli_sub {
     must_cmd_fn fn;
 } must_cli_sub;
 /* Runs the subcommand argv[1] names with argv + 1; prints usage for none
- * (status 2) and for -h or --help (status 0). */
+ * (status 2) and for -h, --help or help (status 0); `help SUB` runs SUB
+ * with --help. */
 int must_cli_dispatch(const char *cmd, const char *what, int argc, char **argv,
                       const must_cli_sub *subs, void (*usage)(FILE *fp));
 

@@ -8,18 +8,31 @@
 #include "cli.h"
 #include "must/dataset.h"
 
+static const char check_help[] =
+    "usage: must dataset check DIR...\n\n"
+    "Validates every file of each set (dataset.ini, images, splits, labels;\n"
+    "must-dataset(5)), every image and label map decoded in full, prints every\n"
+    "problem on stderr naming the file and line, then a summary per task on\n"
+    "stdout.  Exit status 1 when any problem.\n";
+
+static const char show_help[] =
+    "usage: must dataset show DIR --out FILE.png [--count N] [--start I]\n"
+    "                         [--split train|val|test] [--tile PX]\n\n"
+    "Draws a contact sheet: one row per image (N, default 8, from image I of the\n"
+    "split or of the whole set), the image with its boxes and class, then its\n"
+    "segmentation over the image, depth and normal maps; tiles PX (default 128).\n";
+
 static void usage(FILE *fp)
 {
     fprintf(fp,
             "usage: must dataset check DIR...\n"
             "       must dataset show DIR --out FILE.png [--count N] [--start I]\n"
-            "                        [--split train|val|test] [--tile PX]\n\n"
-            "check: validates every file of each set (dataset.ini, images, splits, labels;\n"
-            "  docs/dataset-format.md), prints every problem on stderr naming the file and\n"
-            "  line, then a summary per task on stdout.  Exit status 1 when any problem.\n"
-            "show:  draws a contact sheet: one row per image (N, default 8, from image I of\n"
-            "  the split or of the whole set), the image with its boxes and class, then its\n"
-            "  segmentation over the image, depth and normal maps; tiles PX (default 128).\n");
+            "                         [--split train|val|test] [--tile PX]\n\n"
+            "check  validates every file of each set (must-dataset(5)) and reports every\n"
+            "       problem; exit status 1 when any\n"
+            "show   draws a contact sheet of the images and their labels\n\n"
+            "'must dataset SUBCOMMAND --help' (or 'must dataset help SUBCOMMAND')\n"
+            "describes one.\n");
 }
 
 static void print_report(void *user, int is_problem, const char *line)
@@ -36,7 +49,7 @@ static int cmd_check(int argc, char **argv)
     int ndirs = 0, bad = 0;
     for (int i = 1; i < argc; i++) {
         if (must_cli_is_help(argv[i])) {
-            usage(stdout);
+            fputs(check_help, stdout);
             return 0;
         }
         if (argv[i][0] == '-' && argv[i][1])
@@ -76,9 +89,7 @@ static int cmd_show(int argc, char **argv)
                                  {"--tile", MUST_CLI_INT, &so.tile, 32, 1024},
                                  {"--split", MUST_CLI_STR, &split_name, 0, 0},
                                  {NULL, 0, NULL, 0, 0}};
-    int prc = must_cli_parse("dataset show", argc, argv, opts, &dir, 1, NULL);
-    if (prc == 1)
-        usage(stdout);
+    int prc = must_cli_parse("dataset show", argc, argv, opts, &dir, 1, show_help);
     if (prc)
         return prc == 1 ? 0 : prc;
     if (split_name && (so.split = must_split_parse(split_name)) < 0)

@@ -13,6 +13,27 @@
 #include "cli.h"
 #include "must/import.h"
 
+static const char imagefolder_help[] =
+    "usage: must import imagefolder DIR OUT [--name NAME] [--val F] [--test F]\n"
+    "                                       [--seed S]\n\n"
+    "Builds the classification dataset OUT (must-dataset(5)) from the layout\n"
+    "DIR/<class>/<image>: classes are the subdirectories in byte order, image ids\n"
+    "<class>_<stem>.  Per class, a seeded shuffle puts a fraction F of the images\n"
+    "in test (--test, default 0.1), then F in val (--val, default 0.1), the rest in\n"
+    "train: the same DIR and seed (--seed, default 0) always give the same split.\n"
+    "Images are the .png, .jpg and .jpeg files (any case), copied as they are;\n"
+    "other files are skipped and counted.  NAME (--name) defaults to OUT's last\n"
+    "component.\n";
+
+static const char images_help[] =
+    "usage: must import images DIR OUT [--name NAME] [--val F] [--test F] [--seed S]\n\n"
+    "Builds a set without labels (an unlabelled pool for the teachers) from every\n"
+    "image at any depth under DIR, in byte order of their paths; an image's id is\n"
+    "its path below DIR without the extension, '/' and other characters outside\n"
+    "A-Z a-z 0-9 _ - . made '_'.  The split is seeded over the whole set; --name,\n"
+    "--val, --test and --seed as in 'must import imagefolder'.  A DIR without any\n"
+    "image is an error.\n";
+
 static void usage(FILE *fp)
 {
     fprintf(fp,
@@ -23,19 +44,15 @@ static void usage(FILE *fp)
             "       must import depth --images DIR --depth DIR OUT [--scale S] [...]\n"
             "       must import normals --images DIR --normals DIR OUT [--convention C] [...]\n"
             "       must import voc DIR OUT [--tasks LIST] [--skip-missing] [...]\n\n"
-            "imagefolder builds the classification dataset OUT (docs/dataset-format.md) from\n"
-            "the layout DIR/<class>/<image>: classes are the subdirectories in byte order,\n"
-            "image ids <class>_<stem>.  Per class, a seeded shuffle puts a fraction F of the\n"
-            "images in test (default 0.1), then F in val (default 0.1), the rest in train:\n"
-            "the same DIR and seed (default 0) always give the same split.  Images are the\n"
-            ".png, .jpg and .jpeg files (any case), copied as they are; other files are\n"
-            "skipped and counted.  NAME defaults to OUT's last component.\n\n"
-            "images builds a set without labels (an unlabelled pool for the teachers) from\n"
-            "every image at any depth under DIR, in byte order of their paths; an image's\n"
-            "id is its path below DIR without the extension, '/' and other characters\n"
-            "outside A-Z a-z 0-9 _ - . made '_'.  The split is seeded over the whole set.\n"
-            "A DIR without any image is an error.\n\n"
-            "coco, depth, normals and voc: 'must import FORMAT --help' says more.\n");
+            "Builds a dataset in must's format (must-dataset(5)) from another layout:\n"
+            "  imagefolder  classification from DIR/<class>/<image> (ImageNet's layout)\n"
+            "  images       an unlabelled pool from every image under DIR\n"
+            "  coco         detection and segmentation from COCO object instances\n"
+            "  depth        images and depth maps (16-bit PNG, .npy), paired by stem\n"
+            "  normals      images and normal maps (RGB PNG, .npy), paired by stem\n"
+            "  voc          detection and segmentation from a Pascal VOC year folder\n\n"
+            "'must import FORMAT --help' (or 'must import help FORMAT') describes one;\n"
+            "every importer in full: " MUST_DOC_DIR "/docs/importers.md.\n");
 }
 
 static int parse_fraction(const char *opt, const char *v, double *out)
@@ -64,7 +81,7 @@ static int import_imagefolder(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (must_cli_is_help(a)) {
-            usage(stdout);
+            fputs(imagefolder_help, stdout);
             return 0;
         } else if (strcmp(a, "--name") == 0) {
             if (!v)
@@ -138,9 +155,7 @@ static int import_images(int argc, char **argv)
                                  {"--test", MUST_CLI_STR, &test, 0, 0},
                                  {"--seed", MUST_CLI_STR, &seed, 0, 0},
                                  {NULL, 0, NULL, 0, 0}};
-    int r = must_cli_parse(cmd, argc, argv, opts, pos, 2, NULL);
-    if (r == 1)
-        usage(stdout);
+    int r = must_cli_parse(cmd, argc, argv, opts, pos, 2, images_help);
     if (r)
         return r == 1 ? 0 : r;
     must_import_opts o;
@@ -183,7 +198,7 @@ static int import_images(int argc, char **argv)
 static const char depth_help[] =
     "usage: must import depth --images DIR --depth DIR OUT [--scale S] [--skip-unpaired]\n"
     "                         [--name NAME] [--val F] [--test F] [--seed S]\n\n"
-    "Builds the depth dataset OUT (docs/dataset-format.md) from images (.png, .jpg,\n"
+    "Builds the depth dataset OUT (must-dataset(5)) from images (.png, .jpg,\n"
     ".jpeg; copied as they are) and their depth maps, paired by file stem\n"
     "(images/0001.png with depth/0001.npy).  A depth map is a 16-bit gray PNG\n"
     "(metres = value x S, 0 = no data) or a float32/float64 .npy array (H, W) or\n"
@@ -198,7 +213,7 @@ static const char normals_help[] =
     "usage: must import normals --images DIR --normals DIR OUT [--convention C]\n"
     "                           [--skip-unpaired] [--name NAME] [--val F] [--test F]\n"
     "                           [--seed S]\n\n"
-    "Builds the normal dataset OUT (docs/dataset-format.md) from images (.png, .jpg,\n"
+    "Builds the normal dataset OUT (must-dataset(5)) from images (.png, .jpg,\n"
     ".jpeg; copied as they are) and their normal maps, paired by file stem.  A\n"
     "normal map is a float32/float64 .npy array (H, W, 3), or an RGB PNG of 8 or\n"
     "16 bits where v encodes n = v / 255 (or v / 65535) x 2 - 1, 0 0 0 = invalid.\n"

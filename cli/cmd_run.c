@@ -118,7 +118,7 @@ int must_cmd_run(int argc, char **argv)
         "run", argc, argv, opts, &ini, 1,
         "usage: must run EXP.ini [--stage teachers|label|student|transfer|report] [--out RUN]\n"
         "                        [--dry-run]\n\n"
-        "Runs the experiment (docs/experiments.md) into RUN (default run-NAME):\n"
+        "Runs the experiment (must-experiment(5)) into RUN (default run-NAME):\n"
         "teachers, pseudo labels, the student (and the multi-task baseline), the\n"
         "transfer sweep and the report.  A finished unit is skipped, one cut off\n"
         "resumes, one whose settings changed is redone.  --stage runs one stage\n"
@@ -286,10 +286,11 @@ int must_cmd_demo(int argc, char **argv)
     int rc = must_cli_parse(
         "demo", argc, argv, opts, NULL, 0,
         "usage: must demo [--quick] [--out DIR]\n\n"
-        "Renders the built-in world's datasets and runs etc/must/demo.ini (with\n"
-        "--quick, demo-quick.ini: a few minutes less of everything) into DIR\n"
-        "(default must-demo): teachers, pseudo labels, the MuST student, the\n"
-        "transfer sweep; prints the transfer table.  Rerunning resumes.\n");
+        "Renders the built-in world's datasets and runs the shipped experiment\n"
+        "demo.ini (with --quick, demo-quick.ini: a few minutes less of everything;\n"
+        "both in " MUST_SYSCONF_DIR ") into DIR (default must-demo): teachers,\n"
+        "pseudo labels, the MuST student, the transfer sweep; prints the transfer\n"
+        "table.  Rerunning resumes.\n");
     if (rc)
         return rc == 1 ? 0 : rc;
     const char *file = quick ? "demo-quick.ini" : "demo.ini";

@@ -1,4 +1,5 @@
-/* cmd_world.c - `must world list|generate`: the built-in world's domains. */
+/* cmd_world.c - `must world list|generate`: the built-in world's domains
+ * (`must world preview` is in world_preview.c). */
 #include "config.h"
 
 #include <dirent.h>
@@ -9,6 +10,28 @@
 #include "cli.h"
 #include "must/world.h"
 
+static const char list_help[] =
+    "usage: must world list\n\n"
+    "Lists the world's domains, what each mirrors in the paper, its role, the\n"
+    "labels it writes, its classes and its default image count: the shipped ones\n"
+    "(read from " MUST_SYSCONF_DIR "/world when there, else built in)\n"
+    "and the .ini files of $MUST_WORLD_PATH.\n";
+
+static const char generate_help[] =
+    "usage: must world generate --domain NAME --count N --out DIR [--size S] [--seed K]\n"
+    "                           [--threads N] [--truth] [--quiet]\n\n"
+    "Renders images 0..N-1 of a domain into DIR in the dataset format\n"
+    "(must-dataset(5)).  Rerunning skips finished images.\n"
+    "  --domain NAME  a domain name ('must world list'), or a path to a domain .ini\n"
+    "  --count N      number of images (default: the domain's count)\n"
+    "  --out DIR      the dataset directory\n"
+    "  --size S       image width = height in pixels, 8..1024 (default 64)\n"
+    "  --seed K       a different seed gives different images (default 0)\n"
+    "  --threads N    worker threads (default: one per core)\n"
+    "  --truth        also write every task's exact labels under DIR/truth/\n"
+    "                 (always done for an unlabelled domain)\n"
+    "  --quiet        no progress on stderr\n";
+
 static void usage(FILE *fp)
 {
     fprintf(fp,
@@ -17,21 +40,12 @@ static void usage(FILE *fp)
             "                           [--threads N] [--truth] [--quiet]\n"
             "       must world preview --domain NAME --out FILE.png [--count N] [--size S] ...\n"
             "\n"
-            "list      the domains (presets in etc/must/world, $MUST_WORLD_PATH and built in):\n"
-            "          what each mirrors in the paper, its role and the labels it writes\n"
+            "list      the domains: what each mirrors in the paper, its role and the\n"
+            "          labels it writes\n"
             "generate  renders images 0..N-1 of a domain into DIR in the dataset format\n"
-            "          (docs/dataset-format.md).  Rerunning skips finished images.\n"
-            "  --domain NAME  a domain name, or a path to a domain .ini file\n"
-            "  --count N      number of images (default: the domain's count)\n"
-            "  --out DIR      the dataset directory\n"
-            "  --size S       image width = height in pixels, 8..1024 (default 64)\n"
-            "  --seed K       a different seed gives different images (default 0)\n"
-            "  --threads N    worker threads (default: one per core)\n"
-            "  --truth        also write every task's exact labels under DIR/truth/\n"
-            "                 (always done for an unlabelled domain)\n"
-            "  --quiet        no progress on stderr\n"
-            "preview   a contact sheet of a domain: image + boxes, mask, depth, normals\n"
-            "          ('must world preview --help')\n");
+            "          (must-dataset(5))\n"
+            "preview   a contact sheet of a domain: image + boxes, mask, depth, normals\n\n"
+            "'must world SUBCOMMAND --help' (or 'must world help SUBCOMMAND') describes one.\n");
 }
 
 static void tasks_str(unsigned t, char *buf, size_t len)
@@ -79,7 +93,7 @@ static int cmd_list(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
         if (must_cli_is_help(argv[i])) {
-            usage(stdout);
+            fputs(list_help, stdout);
             return 0;
         }
         return must_cli_usage_error("world list", "unknown option '%s'", argv[i]);
@@ -113,8 +127,8 @@ static int cmd_list(int argc, char **argv)
     }
     free(copy);
     printf("\nOBJ: object classes (classification, detection); SEG: segmentation classes "
-           "(background, stuff, objects).\nIMAGES: the default --count.  docs/world.md "
-           "describes the world and its domains.\n");
+           "(background, stuff, objects).\nIMAGES: the default --count.  The world and its "
+           "domains: " MUST_DOC_DIR "/docs/world.md.\n");
     return status;
 }
 
@@ -142,9 +156,7 @@ static int cmd_generate(int argc, char **argv)
                                  {"--truth", MUST_CLI_FLAG, &o.truth, 0, 0},
                                  {"--quiet", MUST_CLI_FLAG, &o.quiet, 0, 0},
                                  {NULL, 0, NULL, 0, 0}};
-    int rc = must_cli_parse(cmd, argc, argv, opts, NULL, 0, NULL);
-    if (rc == 1)
-        usage(stdout);
+    int rc = must_cli_parse(cmd, argc, argv, opts, NULL, 0, generate_help);
     if (rc)
         return rc == 1 ? 0 : rc;
     unsigned long long sv = 0;

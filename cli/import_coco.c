@@ -16,7 +16,7 @@ static const char help[] =
     "usage: must import coco --annotations FILE[:SPLIT] [--annotations ...] --images DIR\n"
     "                        [--images DIR ...] OUT [--tasks LIST] [--skip-missing]\n"
     "                        [--name NAME] [--val F] [--test F] [--seed S]\n\n"
-    "Builds the dataset OUT (docs/dataset-format.md) from COCO object-instance files\n"
+    "Builds the dataset OUT (must-dataset(5)) from COCO object-instance files\n"
     "(instances_val2017.json): each image with its boxes (bbox, clipped to the image)\n"
     "and a segmentation class map (0 background, then the categories in ascending id;\n"
     "255 for crowd regions, whose boxes are difficult).  Several --annotations go\n"

@@ -15,7 +15,7 @@
 static const char help[] =
     "usage: must import voc DIR OUT [--tasks LIST] [--skip-missing] [--name NAME]\n"
     "                               [--val F] [--test F] [--seed S]\n\n"
-    "Builds the dataset OUT (docs/dataset-format.md) from the Pascal VOC year folder\n"
+    "Builds the dataset OUT (must-dataset(5)) from the Pascal VOC year folder\n"
     "DIR (VOCdevkit/VOC2007, VOCdevkit/VOC2012): the images JPEGImages/<id>.jpg,\n"
     "copied as they are; boxes from Annotations/<id>.xml (VOC's 1-based inclusive\n"
     "xmin..xmax become x0 = xmin - 1, x1 = xmax; clipped to the image; <difficult>\n"

@@ -20,9 +20,9 @@ ini=$src/tests/data/stages.ini
 R=$tmp/run
 
 # Every file of the run but experiment.ini (each call records the file it
-# ran) and the report's outputs: path, inode, mtime.
+# ran), the lock (each call writes its pid) and the report's outputs: path, inode, mtime.
 snap() {
-    (cd "$R" && find . -type f ! -name experiment.ini ! -name report.md ! -name 'results.*' \
+    (cd "$R" && find . -type f ! -name experiment.ini ! -name .lock ! -name report.md ! -name 'results.*' \
         ! -name 'fig*.png' ! -path './curves/*' | LC_ALL=C sort | xargs stat -c '%n %i %y')
 }
 listing() { (cd "$1" && LC_ALL=C ls | tr '\n' ' '); }

@@ -31,8 +31,17 @@ for cmd in "run" "train --teacher seg" "label" "eval --model $T/none --task segm
 done
 kill -9 "$pid"
 wait "$pid" 2>/dev/null
+# A write the kill cut off leaves NAME.tmp.PID behind (made here, as the
+# kill's timing cannot be chosen); the next holder of the lock removes them.
+mkdir -p "$T/run/teachers/seg" "$T/run/data/seg/labels"
+echo cut >"$T/run/teachers/seg/model.safetensors.tmp.$pid"
+echo cut >"$T/run/data/seg/labels/segmentation.txt.tmp.77"
+echo keep >"$T/run/notes.tmp.txt"
 # The lock died with its holder: a rerun (shorter now) resumes the run.
 sed 's/^steps = 4000$/steps = 4/' "$T/long.ini" >"$T/short.ini"
 "$must" run "$T/short.ini" --out "$T/run" >"$T/third.log" 2>&1 || { cat "$T/third.log"; fail "the rerun after a kill"; }
 grep -q "in use" "$T/third.log" && fail "a killed run's lock blocked the rerun"
+left=$(find "$T/run" -name '*.tmp.[0-9]*')
+[ -z "$left" ] || fail "temporaries left after the rerun: $left"
+[ -f "$T/run/notes.tmp.txt" ] || fail "a file that is not a temporary was removed"
 echo "ok"

@@ -517,7 +517,7 @@ START_TEST(scaled_sizes)
         float sc;
         int fw, fh;
         must_err e = {0};
-        ck_assert_msg(must_image_read_scaled(p, &img, 3, cases[i].min, &sc, &fw, &fh, &e) ==
+        ck_assert_msg(must_image_read_scaled(p, &img, 3, cases[i].min, 0, 0, &sc, &fw, &fh, &e) ==
                           MUST_OK, "%s", e.msg);
         ck_assert_msg(sc == cases[i].scale && img.width == cases[i].w && img.height == cases[i].h,
                       "min %g: scale %g, %dx%d", cases[i].min, sc, img.width, img.height);
@@ -543,7 +543,7 @@ START_TEST(scaled_sizes)
     float sc;
     must_err e = {0};
     ck_assert_int_eq(must_png_write(q, &png, &e), MUST_OK);
-    ck_assert_int_eq(must_image_read_scaled(q, &img, 3, 0.1f, &sc, NULL, NULL, &e), MUST_OK);
+    ck_assert_int_eq(must_image_read_scaled(q, &img, 3, 0.1f, 0, 0, &sc, NULL, NULL, &e), MUST_OK);
     ck_assert(sc == 1.0f && img.width == w && img.height == h);
     must_image_free(&img);
     free(px);
@@ -627,7 +627,7 @@ START_TEST(real_photo)
     ck_assert_msg(off < 512 * 600 / 100, "%ld gray pixels off their luma", off);
     /* At half scale: half the size, the same colours on average. */
     float sc;
-    ck_assert_int_eq(must_image_read_scaled(p, &half, 3, 0.5f, &sc, NULL, NULL, &e), MUST_OK);
+    ck_assert_int_eq(must_image_read_scaled(p, &half, 3, 0.5f, 0, 0, &sc, NULL, NULL, &e), MUST_OK);
     ck_assert(sc == 0.5f && half.width == 256 && half.height == 300);
     double mh[3];
     means(&half, mh);

@@ -87,6 +87,40 @@ START_TEST(plan_counts_every_unit)
 }
 END_TEST
 
+/* Plans `text` and returns must_run_plan's status, with its message. */
+static int plan_text(const char *text, must_err *err)
+{
+    must_experiment *e = NULL;
+    ck_assert_msg(must_exp_parse(text, "nothing.ini", &e, err) == MUST_OK, "%s", err->msg);
+    char *dir = fresh_dir("pipeline-nothing");
+    must_run *r;
+    ck_assert_int_eq(must_run_open(e, dir, &r, err), MUST_OK);
+    int left = -1, rc = must_run_plan(r, 0, &left, err);
+    must_run_close(r);
+    must_exp_free(e);
+    free(dir);
+    return rc;
+}
+
+/* An empty file, or a student with nothing to learn from, is refused by
+ * the plan (`--dry-run`), not found out when the student starts. */
+START_TEST(a_student_without_tasks_or_data_is_refused)
+{
+    must_err err = {0};
+    ck_assert_int_eq(plan_text("", &err), MUST_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.msg, "nothing.ini"));
+    ck_assert_ptr_nonnull(strstr(err.msg, "no tasks"));
+    const char *no_label = "[data.seg]\nworld = teach-seg\ncount = 8\n"
+                           "[task.segmentation]\n"
+                           "[teacher.seg]\ntask = segmentation\ndata = seg\n";
+    ck_assert_int_eq(plan_text(no_label, &err), MUST_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.msg, "[student] has no datasets"));
+    char text[4096];
+    snprintf(text, sizeof text, "%s[student]\nextra = seg\n", no_label);
+    ck_assert_msg(plan_text(text, &err) == MUST_OK, "%s", err.msg);
+}
+END_TEST
+
 START_TEST(an_edit_invalidates_what_reads_it)
 {
     must_experiment *e = parse_exp("0.1");
@@ -450,6 +484,7 @@ static Suite *suite(void)
     tcase_add_test(tc, plan_counts_every_unit);
     tcase_add_test(tc, an_edit_invalidates_what_reads_it);
     tcase_add_test(tc, a_run_plans_only_what_its_rows_need);
+    tcase_add_test(tc, a_student_without_tasks_or_data_is_refused);
     suite_add_tcase(s, tc);
     tc = tcase_create("report");
     tcase_add_test(tc, gain_by_hand);

@@ -1110,10 +1110,33 @@ START_TEST(visualizers_draw_labels_but_not_ignored_pixels)
 }
 END_TEST
 
+/* The loader's tests point MUST_PLUGIN_PATH at scratch folders: each gets
+ * the environment the suite started with back, so that the next test does
+ * not search them (with CK_FORK=no every test runs in this one process). */
+static char *plugin_path_at_start;
+
+static void env_save(void)
+{
+    const char *v = getenv("MUST_PLUGIN_PATH");
+    free(plugin_path_at_start);
+    plugin_path_at_start = v ? strdup(v) : NULL;
+}
+
+static void env_restore(void)
+{
+    if (plugin_path_at_start)
+        setenv("MUST_PLUGIN_PATH", plugin_path_at_start, 1);
+    else
+        unsetenv("MUST_PLUGIN_PATH");
+    free(plugin_path_at_start);
+    plugin_path_at_start = NULL;
+}
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("plugins");
     TCase *tc = tcase_create("loader");
+    tcase_add_checked_fixture(tc, env_save, env_restore);
     tcase_add_test(tc, names_are_plain_words);
     tcase_add_test(tc, a_path_is_never_a_name);
     tcase_add_test(tc, missing_plugin_lists_where_it_looked);

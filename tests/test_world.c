@@ -596,6 +596,14 @@ START_TEST(domain_found_on_world_path)
     ck_assert_int_eq(must_world_domain_load("tiny", &d, &err), MUST_ENOTFOUND);
     ck_assert_ptr_nonnull(strstr(err.msg, "tiny"));
     ck_assert_int_eq(must_world_domain_load("../etc/passwd", &d, &err) != MUST_OK, 1);
+    /* a path that does not end in .ini is refused, even when it holds a
+     * valid domain: "world = ../../etc/passwd" is a traversal, not a name */
+    char bare[1200];
+    snprintf(bare, sizeof bare, "%s/tiny", dir);
+    ck_assert_int_eq(must_file_write_atomic(bare, text, strlen(text), NULL), MUST_OK);
+    ck_assert_int_eq(must_world_domain_load(bare, &d, &err), MUST_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err.msg, ".ini"));
+    ck_assert_ptr_null(d);
 }
 END_TEST
 

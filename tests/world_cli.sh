@@ -59,6 +59,20 @@ diff -r "$tmp/seg" "$tmp/cut" >/dev/null || fail "the re-rendered files differ f
 expect 1 "$must" world generate --domain down-seg --count 5 --size 48 --out "$tmp/seg" --quiet
 grep -q "other parameters" "$tmp/err" || fail "a changed size was not refused"
 
+# A temporary a killed run left, even beside finished labels, is gone after
+# a rerun that has nothing to render.
+echo half >"$tmp/seg/labels/detection.txt.tmp.99999"
+echo half >"$tmp/seg/images/000002.png.tmp.123"
+expect 0 "$must" world generate --domain down-seg --count 5 --size 32 --out "$tmp/seg" --quiet
+[ -z "$(find "$tmp/seg" -name '*.tmp.*')" ] || fail "temporaries left: $(find "$tmp/seg" -name '*.tmp.*')"
+# A file over `ulimit -f` is an error naming it, not a death by SIGXFSZ.
+( ulimit -f 8; "$must" world generate --domain teach-det --count 100 --size 32 \
+      --out "$tmp/big" --quiet >"$tmp/out" 2>"$tmp/err" ); rc=$?
+[ $rc -eq 1 ] || { cat "$tmp/err"; fail "ulimit -f: exit $rc, not 1"; }
+grep -q "$tmp/big/.*File too large" "$tmp/err" || { cat "$tmp/err"; fail "ulimit -f: no message naming the file"; }
+expect 0 "$must" world generate --domain teach-det --count 100 --size 32 --out "$tmp/big" --quiet
+expect 0 "$must" dataset check "$tmp/big"
+
 # every domain's set, and its truth, pass the data layer's checker
 for d in teach-cls teach-det teach-seg teach-depth unlabelled down-cls down-det down-seg \
          down-depth down-seg-many down-normal; do

@@ -60,6 +60,7 @@ const char *must_status_str(int code)
     case MUST_ENUMERIC: return "non-finite number";
     case MUST_EABI: return "plugin ABI mismatch";
     case MUST_EINTR: return "stopped on request";
+    case MUST_ELIMIT: return "beyond a limit";
     default: return "unknown error";
     }
 }

@@ -19,4 +19,12 @@ int must_png_complete(const char *path);
 /* Writes every dirty file of dir's filesystem to disk. */
 int must_io_sync_fs(const char *dir, must_err *err);
 
+/* Removes, under dir and its subdirectories, the temporaries of atomic
+ * writes ("NAME.tmp.PID", must_afile_open) that a killed process left;
+ * called only by a writer that owns dir (a run holding RUN/.lock, a set's
+ * writer committing), for whom every such file is stale.  Symbolic links
+ * are not followed.  Returns how many it removed, or -1 when one could not
+ * be. */
+long must_io_remove_temps(const char *dir);
+
 #endif

@@ -1,7 +1,9 @@
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -197,4 +199,56 @@ char *must_path_join(const char *a, const char *b)
         s[k++] = '/';
     memcpy(s + k, b, nb + 1);
     return s;
+}
+
+/* "NAME.tmp.PID": a non-empty name, ".tmp.", then digits only. */
+static int is_temp(const char *name)
+{
+    const char *t = NULL;
+    for (const char *p = strstr(name, ".tmp."); p; p = strstr(p + 1, ".tmp."))
+        t = p;
+    if (!t || t == name || !t[5])
+        return 0;
+    for (const char *d = t + 5; *d; d++)
+        if (*d < '0' || *d > '9')
+            return 0;
+    return 1;
+}
+
+static long remove_temps_in(const char *dir, int depth)
+{
+    DIR *dp = opendir(dir);
+    if (!dp)
+        return 0;
+    long n = 0;
+    size_t dl = strlen(dir);
+    struct dirent *de;
+    while ((de = readdir(dp)) && n >= 0) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        size_t len = dl + strlen(de->d_name) + 2;
+        char *p = malloc(len);
+        if (!p) {
+            n = -1;
+            break;
+        }
+        snprintf(p, len, "%s/%s", dir, de->d_name);
+        struct stat st;
+        if (lstat(p, &st) != 0) {
+            /* gone since readdir: nothing to remove */
+        } else if (S_ISDIR(st.st_mode) && depth < 32) {
+            long k = remove_temps_in(p, depth + 1);
+            n = k < 0 ? -1 : n + k;
+        } else if (S_ISREG(st.st_mode) && is_temp(de->d_name)) {
+            n = remove(p) == 0 || errno == ENOENT ? n + 1 : -1;
+        }
+        free(p);
+    }
+    closedir(dp);
+    return n;
+}
+
+long must_io_remove_temps(const char *dir)
+{
+    return remove_temps_in(dir, 0);
 }

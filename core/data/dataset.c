@@ -689,7 +689,8 @@ int ds_load_scaled(const must_dataset *ds, int index, unsigned want, float min_s
         return must_err_set(err, MUST_ENOMEM, "out of memory");
     must_image img = {0};
     int w, h;
-    int rc = must_image_read_scaled(path, &img, 3, min_scale, scale, &w, &h, err);
+    int rc = must_image_read_scaled(path, &img, 3, min_scale, ds->width, ds->height, scale,
+                                    &w, &h, err);
     free(path);
     if (rc)
         return must_err_prefix(err, "dataset \"%s\"", ds->name);

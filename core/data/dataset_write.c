@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/io-impl.h"
 #include "dataset-impl.h"
 #include "image-impl.h"
 #include "must/io.h"
@@ -460,7 +461,7 @@ int must_dataset_writer_add_file(must_dataset_writer *w, const char *id, int spl
     must_image img = {0};
     int width, height;
     if (format == MUST_IMAGE_JPEG)
-        rc = must_image_read_scaled(path, &img, 3, 0.0f, NULL, &width, &height, err);
+        rc = must_image_read_scaled(path, &img, 3, 0.0f, 0, 0, NULL, &width, &height, err);
     else
         rc = must_png_read(path, &img, 3, 8, err);
     if (rc)
@@ -636,6 +637,11 @@ int must_dataset_writer_commit(must_dataset_writer *w, must_err *err)
     }
     if ((rc = remove_strays(w, "images", err)))
         goto out;
+    if (must_io_remove_temps(w->dir) < 0) {
+        rc = must_err_set(err, MUST_EIO, "%s: cannot remove the temporary files (NAME.tmp.PID) "
+                                         "of a writer that was cut off", w->dir);
+        goto out;
+    }
     for (int j = 0; j < 3; j++) {
         char sub[32];
         snprintf(sub, sizeof sub, "labels/%s", must_label_kind_name(map_kinds[j]));

@@ -54,15 +54,17 @@ int must_image_info(const char *path, int *format, int *width, int *height, int 
 }
 
 int must_image_read_scaled(const char *path, must_image *img, int channels, float min_scale,
-                           float *scale, int *full_w, int *full_h, must_err *err)
+                           int want_w, int want_h, float *scale, int *full_w, int *full_h,
+                           must_err *err)
 {
     int format, rc;
     memset(img, 0, sizeof *img);
     if ((rc = sniff(path, &format, err)))
         return rc;
     if (format == MUST_IMAGE_JPEG)
-        return must_jpeg_read_scaled(path, img, channels, min_scale, scale, full_w, full_h, err);
-    if ((rc = must_png_read(path, img, channels, 8, err)))
+        return must_jpeg_read_scaled(path, img, channels, min_scale, want_w, want_h, scale,
+                                     full_w, full_h, err);
+    if ((rc = must_png_read_want(path, img, channels, 8, want_w, want_h, err)))
         return rc;
     if (scale)
         *scale = 1.0f;

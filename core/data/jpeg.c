@@ -189,7 +189,8 @@ static int jd_decode(jdec *d, int channels, unsigned n, must_err *err)
 }
 
 int must_jpeg_read_scaled(const char *path, must_image *img, int channels, float min_scale,
-                          float *scale, int *full_w, int *full_h, must_err *err)
+                          int want_w, int want_h, float *scale, int *full_w, int *full_h,
+                          must_err *err)
 {
     memset(img, 0, sizeof *img);
     if (channels != 1 && channels != 3)
@@ -203,11 +204,18 @@ int must_jpeg_read_scaled(const char *path, must_image *img, int channels, float
     int rc = jd_open(&d, path, err);
     if (rc)
         return rc;
+    if ((rc = must_image_check_size(path, d.c.image_width, d.c.image_height, want_w, want_h,
+                                    err))) {
+        jd_close(&d);
+        return rc;
+    }
     if (full_w)
         *full_w = (int)d.c.image_width;
     if (full_h)
         *full_h = (int)d.c.image_height;
     rc = jd_decode(&d, channels, n, err);
+    if (rc == MUST_ENOMEM)
+        must_err_prefix(err, "%s", path);
     if (rc == MUST_EFORMAT && d.err.msg[0])
         return jd_fail(&d, path, err);
     if (rc) {
@@ -234,7 +242,7 @@ int must_jpeg_read(const char *path, must_image *img, int channels, int depth, m
     if (depth != 8)
         return must_err_set(err, MUST_EFORMAT, "%s: has 8-bit samples, %d-bit expected", path,
                             depth);
-    return must_jpeg_read_scaled(path, img, channels, 1.0f, NULL, NULL, NULL, err);
+    return must_jpeg_read_scaled(path, img, channels, 1.0f, 0, 0, NULL, NULL, NULL, err);
 }
 
 int must_jpeg_info(const char *path, int *width, int *height, int *channels, int *depth,

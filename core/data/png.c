@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/io-impl.h"
+#include "image-impl.h"
 #include "must/image.h"
 #include "must/io.h"
 
@@ -93,6 +94,12 @@ int must_png_info(const char *path, int *width, int *height, int *channels, int 
 
 int must_png_read(const char *path, must_image *img, int channels, int depth, must_err *err)
 {
+    return must_png_read_want(path, img, channels, depth, 0, 0, err);
+}
+
+int must_png_read_want(const char *path, must_image *img, int channels, int depth, int want_w,
+                       int want_h, must_err *err)
+{
     memset(img, 0, sizeof *img);
     if ((channels != 1 && channels != 3) || (depth != 8 && depth != 16))
         return must_err_set(err, MUST_EINVAL, "%s: cannot read as %d channels of %d bits", path,
@@ -109,12 +116,9 @@ int must_png_read(const char *path, must_image *img, int channels, int depth, mu
         return must_err_set(err, MUST_EFORMAT, "%s: has %d-bit samples, %d-bit expected", path,
                             stored, depth);
     }
-    if (pi.width > (1u << 16) || pi.height > (1u << 16)) {
-        png_image_free(&pi);
-        return must_err_set(err, MUST_EFORMAT, "%s: image too large (%ux%u)", path, pi.width,
-                            pi.height);
-    }
-    rc = must_image_alloc(img, (int)pi.width, (int)pi.height, channels, depth, err);
+    rc = must_image_check_size(path, pi.width, pi.height, want_w, want_h, err);
+    if (!rc && (rc = must_image_alloc(img, (int)pi.width, (int)pi.height, channels, depth, err)))
+        must_err_prefix(err, "%s", path);
     if (rc) {
         png_image_free(&pi);
         return rc;

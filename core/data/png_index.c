@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "image-impl.h"
 #include "png-impl.h"
 
 #define MSG_MAX 200
@@ -98,9 +99,14 @@ int must_png_read_index(const char *path, must_image *img, int *paletted, must_e
         png_set_packing(png); /* one byte per index or value, not scaled */
     png_set_interlace_handling(png);
     png_read_update_info(png, info);
-    int w = (int)png_get_image_width(png, info), h = (int)png_get_image_height(png, info);
-    if ((rc = must_image_alloc(img, w, h, 1, 8, err)))
+    png_uint_32 pw = png_get_image_width(png, info), ph = png_get_image_height(png, info);
+    if ((rc = must_image_check_size(path, pw, ph, 0, 0, err)))
         goto done;
+    int w = (int)pw, h = (int)ph;
+    if ((rc = must_image_alloc(img, w, h, 1, 8, err))) {
+        must_err_prefix(err, "%s", path);
+        goto done;
+    }
     if (!(rows = malloc((size_t)h * sizeof *rows))) {
         rc = must_err_set(err, MUST_ENOMEM, "%s: out of memory", path);
         goto done;

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "coco-impl.h"
+#include "must/image.h"
 #include "import-impl.h"
 
 /* "FILE: PATH: message" as MUST_EFORMAT. */
@@ -246,6 +247,12 @@ static int read_image(coco_db *db, int s, long i, const json_t *o, coco_image *i
         rc = member_int(o, "height", 1, 65536, path, "images", i, &h, err);
     if (rc)
         return rc;
+    /* Masks are drawn at the image's size: the header's claim is held to
+     * the image readers' limit before any mask is allocated. */
+    if ((unsigned long long)w * (unsigned long long)h > must_image_max_pixels())
+        return must_err_set(err, MUST_ELIMIT, "%s: images[%ld]: %lldx%lld is more than the %zu "
+                            "pixels an image may have (MUST_MAX_PIXELS raises the limit)",
+                            path, i, w, h, must_image_max_pixels());
     const json_t *f = json_object_get(o, "file_name");
     if (!json_is_string(f))
         return bad(err, path, "images[%ld].file_name: %s", i,

@@ -351,6 +351,32 @@ static int check_finite(const char *path, must_st *st, const must_st_tensor *con
     return rc;
 }
 
+/* A strict load refuses a file whose names do not match the model's both
+ * ways; the message lists the first names of each side. */
+static int refuse_mismatch(const char *path, const must_ckpt_load_opts *opts,
+                           const must_ckpt_report *r, must_err *err)
+{
+    int bad_missing = r->n_missing > 0 && !(opts->flags & MUST_CKPT_ALLOW_MISSING);
+    int bad_unexp = r->n_unexpected > 0 && !(opts->flags & MUST_CKPT_ALLOW_UNEXPECTED);
+    if (!bad_missing && !bad_unexp)
+        return MUST_OK;
+    char msg[MUST_ERR_MSG_MAX] = "";
+    size_t k;
+    if (bad_missing) {
+        snprintf(msg, sizeof msg, "%d tensor%s of the model %s not in the file: ",
+                 r->n_missing, r->n_missing == 1 ? "" : "s", r->n_missing == 1 ? "is" : "are");
+        list_names(msg, sizeof msg - 320, r->missing, r->n_missing);
+    }
+    if (bad_unexp) {
+        k = strlen(msg);
+        snprintf(msg + k, sizeof msg - k, "%s%d unexpected tensor%s in the file: ",
+                 k ? "; " : "", r->n_unexpected, r->n_unexpected == 1 ? "" : "s");
+        list_names(msg, sizeof msg - 64, r->unexpected, r->n_unexpected);
+    }
+    return must_err_set(err, MUST_ENOTFOUND, "%s: %s (strict load; allow partial to accept)",
+                        path, msg);
+}
+
 int must_ckpt_load(const char *path, must_params *const *sets, int nsets,
                    const must_ckpt_load_opts *opts, must_ckpt_report *rep, must_err *err)
 {
@@ -424,26 +450,8 @@ int must_ckpt_load(const char *path, must_params *const *sets, int nsets,
         if ((rc = plan_optim(path, st, opts->optim, osrc, &ostep, r, err)))
             goto out;
     }
-    int bad_missing = r->n_missing > 0 && !(opts->flags & MUST_CKPT_ALLOW_MISSING);
-    int bad_unexp = r->n_unexpected > 0 && !(opts->flags & MUST_CKPT_ALLOW_UNEXPECTED);
-    if (bad_missing || bad_unexp) {
-        char msg[MUST_ERR_MSG_MAX] = "";
-        size_t k;
-        if (bad_missing) {
-            snprintf(msg, sizeof msg, "%d tensor%s of the model %s not in the file: ",
-                     r->n_missing, r->n_missing == 1 ? "" : "s", r->n_missing == 1 ? "is" : "are");
-            list_names(msg, sizeof msg - 320, r->missing, r->n_missing);
-        }
-        if (bad_unexp) {
-            k = strlen(msg);
-            snprintf(msg + k, sizeof msg - k, "%s%d unexpected tensor%s in the file: ",
-                     k ? "; " : "", r->n_unexpected, r->n_unexpected == 1 ? "" : "s");
-            list_names(msg, sizeof msg - 64, r->unexpected, r->n_unexpected);
-        }
-        rc = must_err_set(err, MUST_ENOTFOUND, "%s: %s (strict load; allow partial to accept)",
-                          path, msg);
+    if ((rc = refuse_mismatch(path, opts, r, err)))
         goto out;
-    }
     must_rng rng = {{0, 0, 0, 0}};
     const char *srng = must_st_meta(st, MUST_CKPT_META_RNG);
     r->has_rng = srng != NULL;

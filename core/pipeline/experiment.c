@@ -472,10 +472,11 @@ static int set_rep(const parser *p, const char *v, must_exp_rep *r, char *why, s
 {
     memset(r, 0, sizeof *r);
     /* The label names the row and its transfer directory: never cut. */
-    if (strlen(v) >= sizeof r->label)
+    size_t len = strlen(v);
+    if (len >= sizeof r->label)
         return must_conf_refuse(why, whylen, "'%.40s...' is longer than %zu characters", v,
                                 sizeof r->label - 1);
-    snprintf(r->label, sizeof r->label, "%s", v);
+    memcpy(r->label, v, len + 1);
     if (strcmp(v, "random") == 0) {
         r->kind = MUST_REP_RANDOM;
     } else if (strcmp(v, "multitask") == 0) {

@@ -15,6 +15,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "base/io-impl.h"
 #include "must/io.h"
 #include "base/dist-impl.h"
 #include "run-impl.h"
@@ -61,6 +62,10 @@ static int lock_here(run_state *r, must_err *err)
     }
     free(path);
     r->lock_fd = fd;
+    /* Holding the lock, every temporary under RUN is a killed writer's. */
+    if (must_io_remove_temps(r->out) < 0)
+        return must_err_set(err, MUST_EIO, "%s: cannot remove the temporary files (NAME.tmp.PID) "
+                                           "a killed run left", r->out);
     return MUST_OK;
 }
 

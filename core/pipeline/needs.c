@@ -82,3 +82,40 @@ int run_needs_multi(const run_state *r, const must_exp_student *s)
         return r->need_student;
     return r->need_variant[s - e->variants];
 }
+
+/* A wanted student with no tasks or nothing to train on is a mistake in
+ * the file: said before anything runs (an empty file would otherwise plan
+ * one student and fail only when it starts). */
+static int check_multi(const run_state *r, const must_exp_student *s, must_err *err)
+{
+    const must_experiment *e = r->e;
+    char name[MUST_EXP_NAME_MAX + 16];
+    run_multi_dirname(e, s, name, sizeof name);
+    if (!run_needs_multi(r, s))
+        return MUST_OK;
+    if (s->nteachers == 0)
+        return must_err_set(err, MUST_EINVAL, "%s: [%s] has no tasks: the experiment has no "
+                                              "[teacher.X] sections", e->file, name);
+    int sets = s->nextra;
+    if (s == &e->multitask)
+        sets += s->nteachers;
+    else
+        for (int li = 0; li < e->label.ndata; li++)
+            sets += run_multi_takes(s, e, li);
+    if (sets == 0)
+        return must_err_set(err, MUST_EINVAL, "%s: [%s] has no datasets to train on: give "
+                                              "[label] data = ... (or extra = ...)", e->file,
+                            name);
+    return MUST_OK;
+}
+
+int run_needs_check(const run_state *r, must_err *err)
+{
+    const must_experiment *e = r->e;
+    int rc = check_multi(r, &e->student, err);
+    for (int i = 0; !rc && i < e->nvariants; i++)
+        rc = check_multi(r, &e->variants[i], err);
+    if (!rc && e->multitask.enabled)
+        rc = check_multi(r, &e->multitask, err);
+    return rc;
+}

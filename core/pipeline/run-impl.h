@@ -138,6 +138,9 @@ uint64_t run_hash_transfer(const run_state *r, int ti, uint64_t rh);
 /* Fills r->need_*: with [transfer.X] sections, what the [compare] rows
  * need; without, every unit. */
 int run_needs_compute(run_state *r, must_err *err);
+/* A wanted student without tasks or datasets is an error, said before
+ * anything runs (must_run_plan, and a run of the whole or the student stage). */
+int run_needs_check(const run_state *r, must_err *err);
 /* 1 when a whole run needs student section s. */
 int run_needs_multi(const run_state *r, const must_exp_student *s);
 

@@ -156,8 +156,15 @@ int must_world_domain_load(const char *name, must_world_domain **out, must_err *
 {
     *out = NULL;
     size_t n = strlen(name);
-    if (strchr(name, '/') || (n > 4 && strcmp(name + n - 4, ".ini") == 0))
+    int ini = n > 4 && strcmp(name + n - 4, ".ini") == 0;
+    /* A path must say it is one by its ending: "world = ../../etc/passwd" is a
+     * traversal, not a domain. */
+    if (ini)
         return load_file(name, out, err);
+    if (strchr(name, '/'))
+        return must_err_set(err, MUST_EINVAL, "world domain '%s': a path to a domain file ends "
+                                              "in .ini; a built-in or MUST_WORLD_PATH domain is "
+                                              "a plain name", name);
     if (!name_ok(name))
         return must_err_set(err, MUST_EINVAL, "world domain '%s': a name is 1-63 letters, "
                                               "digits, '-' or '_' (or give a path to an .ini "

@@ -283,35 +283,6 @@ static int mkdirs(const gen *g, must_err *err)
     return MUST_OK;
 }
 
-/* Removes the temporary files of writes a killed run left half done
- * ("NAME.tmp.PID", see must_afile_open). */
-static void remove_stale(const char *dirpath)
-{
-    DIR *dp = opendir(dirpath);
-    if (!dp)
-        return;
-    struct dirent *e;
-    char p[PATH_LEN];
-    while ((e = readdir(dp)))
-        if (strstr(e->d_name, ".tmp.")) {
-            snprintf(p, sizeof p, "%s/%s", dirpath, e->d_name);
-            remove(p);
-        }
-    closedir(dp);
-}
-
-static void remove_all_stale(const gen *g)
-{
-    char p[PATH_LEN];
-    snprintf(p, sizeof p, "%s/images", g->dir);
-    remove_stale(p);
-    for (int truth = 0; truth < 2; truth++)
-        for (int t = 2; t < 5; t++) {
-            snprintf(p, sizeof p, "%s%s/labels/%s", g->dir, truth ? "/truth" : "", task_dir[t]);
-            remove_stale(p);
-        }
-}
-
 /* Refuses a directory made with other parameters; records ours. */
 static int check_params(const gen *g, must_err *err)
 {
@@ -537,9 +508,10 @@ static int prepare(const gen *g, must_err *err)
 }
 
 /* This rank's images (i mod ranks = rank) not finished yet; *left: how many
- * images every rank has left.  Any at all means the set is not complete: its
- * dataset.ini and a killed run's temporary files go (rank 0) before any
- * rank renders. */
+ * images every rank has left.  Rank 0 removes a killed run's NAME.tmp.PID
+ * files, in the images and the label files alike (one left after the labels
+ * were written would outlive a rerun that finds every image done), and when
+ * any image is left, the set's dataset.ini, before any rank renders. */
 static int find_todo(const gen *g, int **todo, int *ntodo, int *left, must_err *err)
 {
     int n = must_dist_group_size(), me = must_dist_group_rank(), count = g->o->count;
@@ -554,11 +526,12 @@ static int find_todo(const gen *g, int **todo, int *ntodo, int *left, must_err *
     if (!rc)
         rc = must_dist_sum_d(&all, 1, "world generate: counting the images left", err);
     *left = (int)all;
-    if (rc || !*left)
+    if (rc)
         return rc;
-    if (me == 0) {
+    if (me == 0)
+        must_io_remove_temps(g->dir);
+    if (me == 0 && *left) {
         char p[PATH_LEN];
-        remove_all_stale(g);
         snprintf(p, sizeof p, "%s/dataset.ini", g->dir);
         remove(p);
         snprintf(p, sizeof p, "%s/truth/dataset.ini", g->dir);

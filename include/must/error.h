@@ -23,7 +23,8 @@ enum must_status {
     MUST_ENOTFOUND = -6, /* file, key, plugin or tensor missing */
     MUST_ENUMERIC = -7,  /* NaN or Inf where a finite number is needed */
     MUST_EABI = -8,      /* plugin ABI mismatch */
-    MUST_EINTR = -9      /* stopped on request (must_run_interrupt); the work done is kept */
+    MUST_EINTR = -9,     /* stopped on request (must_run_interrupt); the work done is kept */
+    MUST_ELIMIT = -10    /* input beyond a documented limit (image pixels, tensor bytes) */
 };
 
 #define MUST_ERR_MSG_MAX 1024

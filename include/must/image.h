@@ -34,6 +34,17 @@ MUST_API void must_image_free(must_image *img);
 /* Bytes in the pixel buffer. */
 MUST_API size_t must_image_bytes(const must_image *img);
 
+/* Images a reader will decode: at most this many pixels (width x height
+ * as the file's header states them) and 65536 on a side; a larger one is
+ * refused with MUST_ELIMIT naming the file, before any pixel is allocated
+ * (a 44-byte PNG can claim 65536 x 65536).  The default is
+ * MUST_IMAGE_MAX_PIXELS_DEFAULT, or the environment's MUST_MAX_PIXELS
+ * when set (a positive integer); must_image_set_max_pixels overrides both
+ * for the process (0: back to those).  Set it before reading threads start. */
+#define MUST_IMAGE_MAX_PIXELS_DEFAULT ((size_t)1 << 26) /* 8192 x 8192: 64 Mpx */
+MUST_API size_t must_image_max_pixels(void);
+MUST_API void must_image_set_max_pixels(size_t pixels);
+
 /* Reads a PNG converting it to `channels` (1 or 3) samples of `depth` bits.
  * 8-bit gray, RGB, RGBA (alpha dropped over black) and palette files read
  * as 8-bit; 16-bit gray and RGB files read as 16-bit without any change of
