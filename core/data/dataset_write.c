@@ -1,5 +1,6 @@
 /* dataset_write.c - creating a dataset directory: images and maps as they come,
- * text labels, split lists and dataset.ini at commit. */
+ * text labels, split lists and dataset.ini at commit.  A shared writer
+ * (must_dataset_writer_share) splits the image files over MPI ranks. */
 #include "config.h"
 
 #include <dirent.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 
 #include "base/io-impl.h"
+#include "base/dist-impl.h"
 #include "dataset-impl.h"
 #include "image-impl.h"
 #include "must/io.h"
@@ -34,6 +36,7 @@ struct must_dataset_writer {
     size_t nslots;
     int width, height;   /* of the first image */
     int uniform;         /* every image so far has that size */
+    int ranks, rank;     /* shared over MPI ranks: image k is rank k mod ranks's */
 };
 
 static const int map_kinds[3] = {MUST_LABEL_SEGMENTATION, MUST_LABEL_DEPTH, MUST_LABEL_NORMAL};
@@ -278,7 +281,7 @@ static char *label_path(const must_dataset_writer *w, int kind, const char *id)
 
 /* Checks labels against the spec and the image size; writes the maps; fills e. */
 static int take_labels(must_dataset_writer *w, const char *id, int width, int height,
-                       const must_labels *l, w_image *e, must_err *err)
+                       const must_labels *l, w_image *e, int mine, must_err *err)
 {
     unsigned extra = l->has & ~w->tasks, missing = w->tasks & ~l->has;
     for (int k = 0; k < MUST_LABEL_NKINDS; k++)
@@ -358,6 +361,8 @@ static int take_labels(must_dataset_writer *w, const char *id, int width, int he
                                         i % (size_t)width, i / (size_t)width, nc - 1);
             }
         }
+        if (!mine)
+            continue; /* another rank writes this image's maps */
         char *path = label_path(w, k, id);
         if (!path)
             return must_err_set(err, MUST_ENOMEM, "out of memory");
@@ -369,6 +374,18 @@ static int take_labels(must_dataset_writer *w, const char *id, int width, int he
             return rc;
     }
     return MUST_OK;
+}
+
+/* 1 when this rank writes the next image's files (always, unshared). */
+static int writes(const must_dataset_writer *w)
+{
+    return w->ranks <= 1 || w->n % w->ranks == w->rank;
+}
+
+void must_dataset_writer_share(must_dataset_writer *w)
+{
+    w->ranks = must_dist_group_size();
+    w->rank = must_dist_group_rank();
 }
 
 static int add_common(must_dataset_writer *w, const char *id, int split, int width, int height,
@@ -395,14 +412,15 @@ static int add_common(must_dataset_writer *w, const char *id, int split, int wid
     w_image e = {.split = split, .cls = -1, .jpg = jpg};
     must_labels none;
     must_labels_init(&none);
-    int rc = take_labels(w, id, width, height, labels ? labels : &none, &e, err);
+    int mine = writes(w);
+    int rc = take_labels(w, id, width, height, labels ? labels : &none, &e, mine, err);
     char *path = NULL;
     if (rc == MUST_OK && !(e.id = ds_strdup(id)))
         rc = must_err_set(err, MUST_ENOMEM, "out of memory");
     if (rc == MUST_OK &&
         !(path = ds_path(&(must_dataset){.dir = w->dir}, "images", id, jpg ? ".jpg" : ".png")))
         rc = must_err_set(err, MUST_ENOMEM, "out of memory");
-    if (rc == MUST_OK) {
+    if (rc == MUST_OK && mine) {
         if (img) {
             rc = must_png_write(path, img, err);
         } else {
@@ -451,15 +469,17 @@ int must_dataset_writer_add(must_dataset_writer *w, const char *id, int split,
 int must_dataset_writer_add_file(must_dataset_writer *w, const char *id, int split,
                                  const char *path, const must_labels *labels, must_err *err)
 {
-    int format;
-    int rc = must_image_info(path, &format, NULL, NULL, NULL, NULL, err);
+    int format, width, height;
+    int rc = must_image_info(path, &format, &width, &height, NULL, NULL, err);
     if (rc)
         return rc;
+    if (!writes(w)) /* another rank checks and copies it; the header's size */
+        return add_common(w, id, split, width, height, NULL, path, format == MUST_IMAGE_JPEG,
+                          labels, err);
     /* Decoded once to check it.  A JPEG at 1/8 of its size: libjpeg still
      * reads every byte of its entropy data, so a cut or corrupt file fails
      * all the same, in a fraction of the time (its size is the header's). */
     must_image img = {0};
-    int width, height;
     if (format == MUST_IMAGE_JPEG)
         rc = must_image_read_scaled(path, &img, 3, 0.0f, 0, 0, NULL, &width, &height, err);
     else
@@ -620,7 +640,7 @@ static int remove_strays(must_dataset_writer *w, const char *sub, must_err *err)
     return rc;
 }
 
-int must_dataset_writer_commit(must_dataset_writer *w, must_err *err)
+static int commit_here(must_dataset_writer *w, must_err *err)
 {
     int rc = MUST_OK;
     char *p = NULL;
@@ -689,4 +709,18 @@ out:
     free(p);
     must_dataset_writer_abort(w);
     return rc;
+}
+
+int must_dataset_writer_commit(must_dataset_writer *w, must_err *err)
+{
+    if (w->ranks <= 1)
+        return commit_here(w, err);
+    /* Shared: every rank's files are in place before rank 0 lists the
+     * directory and writes the set's text files; every rank gets its
+     * status. */
+    int rc = must_dist_agree(MUST_OK, err);
+    if (!rc && w->rank == 0)
+        return must_dist_agree(commit_here(w, err), err);
+    must_dataset_writer_abort(w);
+    return rc ? rc : must_dist_agree(MUST_OK, err);
 }
