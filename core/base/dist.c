@@ -164,8 +164,14 @@ void must_dist_abort(int status)
 {
     fflush(stdout);
     fflush(stderr);
-    if (D.up && D.size > 1)
+    if (D.up && D.size > 1) {
+        /* mpirun forwards a rank's output on its own time and drops what
+         * it has not read when the job ends: a moment for the message that
+         * says why to get out (without it the time-out's went missing). */
+        struct timespec ts = {1, 0};
+        nanosleep(&ts, NULL);
         MPI_Abort(MPI_COMM_WORLD, status);
+    }
     exit(status);
 }
 
