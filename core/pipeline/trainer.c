@@ -604,6 +604,19 @@ static int trainer_loop(trainer *t, must_err *err)
     return MUST_OK;
 }
 
+/* Over several ranks: how much of the training loop the collectives took
+ * (waiting for the slowest rank included), for docs/scale-out.md's model. */
+static void dp_say_stats(const trainer *t, double t0)
+{
+    must_dist_stats st;
+    must_dist_get_stats(&st);
+    double el = pl_now() - t0;
+    long steps = t->o->train->steps - t->start;
+    pl_say(t->o->out, "[%s] %d ranks: %.1f%% of %.2f s in collectives (%ld calls, %.2f MB per "
+           "rank and step)", t->o->stage, t->dp, el > 0 ? 100.0 * st.seconds / el : 0.0, el,
+           st.calls, steps > 0 ? st.bytes / 1e6 / (double)steps : 0.0);
+}
+
 int pl_train(const must_experiment *e, pl_model *m, const pl_train_opts *o, must_err *err)
 {
     trainer t = {0};
@@ -617,8 +630,12 @@ int pl_train(const must_experiment *e, pl_model *m, const pl_train_opts *o, must
         rc = trainer_csv_header(&t, err);
     if (!rc)
         rc = trainer_loader(&t, err);
+    double t0 = pl_now();
+    must_dist_reset_stats();
     if (!rc)
         rc = trainer_loop(&t, err);
+    if (!rc && t.dp > 1)
+        dp_say_stats(&t, t0);
     if (!rc && t.lv) {
         char line[1024];
         size_t u = (size_t)snprintf(line, sizeof line, "[%s] learned loss weights:", o->stage);
