@@ -45,12 +45,14 @@ static struct {
 #endif
 } D = {.size = 1, .local = 1, .timeout = DEFAULT_TIMEOUT};
 
+#ifdef MUST_HAVE_MPI
 static double now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
+#endif
 
 int must_dist_available(void)
 {
