@@ -185,7 +185,9 @@ static int run(int argc, char **argv, int train)
            nparams, fwd / 1e9, cpu_med * 1e3);
     if (train)
         printf(",\"loss\":%.5f", (double)last_loss);
-    printf("}\n");
+    /* The step's own memory (activations, their gradients, scratch), apart
+     * from the process's libraries and the model's parameters. */
+    printf(",\"arena_mib\":%.1f}\n", must_ctx_arena_bytes(ctx) / 1048576.0);
 out:
     must_optim_free(opt);
     free(times);

@@ -16,8 +16,10 @@ sed 's/^steps = 4$/steps = 300/' "$src/tests/data/tiny.ini" >"$T/exp.ini"
 stop() {
     "$must" run "$T/exp.ini" --out "$T/run" >"$T/$2.log" 2>&1 &
     pid=$!
-    for i in $(seq 1 200); do
+    # Up to 5 minutes: a sanitizer build on a busy machine is slow to get there.
+    for i in $(seq 1 6000); do
         grep -q "^\[$1\] [0-9]*/300" "$T/$2.log" 2>/dev/null && break
+        kill -0 "$pid" 2>/dev/null || break
         sleep 0.05
     done
     grep -q "^\[$1\] [0-9]*/300" "$T/$2.log" || { cat "$T/$2.log"; fail "$1 did not start"; }

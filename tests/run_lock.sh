@@ -16,8 +16,10 @@ pid=
 sed 's/^steps = 4$/steps = 4000/' "$src/tests/data/tiny.ini" >"$T/long.ini"
 "$must" run "$T/long.ini" --out "$T/run" >"$T/first.log" 2>&1 &
 pid=$!
-for i in $(seq 1 100); do
+# Up to 5 minutes: a sanitizer build on a busy machine is slow to get there.
+for i in $(seq 1 3000); do
     grep -q "^\[teacher seg\] [0-9]*/4000" "$T/first.log" 2>/dev/null && break
+    kill -0 "$pid" 2>/dev/null || break
     sleep 0.1
 done
 grep -q "^\[teacher seg\] [0-9]*/4000" "$T/first.log" || { cat "$T/first.log"; fail "the first run did not start training"; }

@@ -10,6 +10,15 @@ set -e
 pkgs="build-essential autoconf automake libtool pkg-config libopenblas-dev libpng-dev \
 libjpeg62-turbo-dev libinih-dev libjansson-dev check libxml2-dev man-db groff-base \
 libopenmpi-dev openmpi-bin"
+# `deps.sh reliability` adds what tools/reliability.sh needs beyond the
+# build: valgrind for its memcheck run, clang and libFuzzer for its fuzz
+# smoke (the demo and the plain suite need none of them).
+for group in "$@"; do
+    case $group in
+    reliability) pkgs="$pkgs valgrind clang libfuzzer-14-dev" ;;
+    *) echo "deps.sh: unknown group '$group' (known: reliability)" >&2; exit 2 ;;
+    esac
+done
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

@@ -54,6 +54,7 @@ void must_ctx_free(must_ctx *ctx)
     }
     free(ctx->tape);
     free(ctx->scratch);
+    free(ctx->gblock);
     free(ctx);
 }
 
@@ -342,6 +343,96 @@ must_node *must_tape_node(const must_ctx *ctx, size_t i)
     return i < ctx->tape_len ? ctx->tape[i] : NULL;
 }
 
+/* Activation gradients live from the first backward that writes them to the
+ * backward of the op that produced the activation, which reads them last:
+ * each is taken just before the first node that needs it and handed back
+ * after its producer ran, so a step holds the gradients of a few layers at a
+ * time rather than of every activation.  Blocks come from the arena (gone at
+ * reset) and are reused best-fit, so the early layers' large gradients fit
+ * into blocks the head's gradients left.  Tensors no op produced (inputs,
+ * parameters) keep theirs. */
+struct must_gblock {
+    float *p;
+    size_t cap;   /* bytes */
+    int in_use;
+};
+
+static float *grad_get(must_ctx *ctx, size_t numel)
+{
+    size_t bytes = numel * sizeof(float);
+    struct must_gblock *best = NULL;
+    for (int i = 0; i < ctx->n_gblock; i++) {
+        struct must_gblock *b = &ctx->gblock[i];
+        if (!b->in_use && b->cap >= bytes && (!best || b->cap < best->cap))
+            best = b;
+    }
+    if (!best) {
+        if (ctx->n_gblock == ctx->cap_gblock) {
+            int cap = ctx->cap_gblock ? 2 * ctx->cap_gblock : 64;
+            struct must_gblock *nb = realloc(ctx->gblock, (size_t)cap * sizeof *nb);
+            if (!nb) {
+                must_ctx_fail(ctx, MUST_ENOMEM, "backward: out of memory");
+                return NULL;
+            }
+            ctx->gblock = nb;
+            ctx->cap_gblock = cap;
+        }
+        float *p = must_ctx_alloc(ctx, bytes);
+        if (!p)
+            return NULL;
+        best = &ctx->gblock[ctx->n_gblock++];
+        *best = (struct must_gblock){p, bytes, 0};
+    }
+    best->in_use = 1;
+    memset(best->p, 0, bytes);
+    return best->p;
+}
+
+static void grad_put(must_ctx *ctx, const float *g)
+{
+    for (int i = ctx->n_gblock; i-- > 0;)
+        if (ctx->gblock[i].p == g) {
+            ctx->gblock[i].in_use = 0;
+            return;
+        }
+}
+
+/* The arena's top, to drop what a node's backward allocated for itself
+ * (im2col columns, partial sums) once it has run: chunks after `cur` are
+ * always empty, since allocation only moves forward until a reset. */
+typedef struct {
+    must_chunk *c;
+    size_t used;
+} arena_mark;
+
+static arena_mark mark_get(const must_ctx *ctx)
+{
+    return (arena_mark){ctx->cur, ctx->cur ? ctx->cur->used : 0};
+}
+
+static void mark_pop(must_ctx *ctx, arena_mark m)
+{
+    if (!m.c)
+        return; /* nothing was allocated before the mark: keep it simple */
+    for (must_chunk *c = m.c->next; c && c->used; c = c->next)
+        c->used = 0;
+    m.c->used = m.used;
+    ctx->cur = m.c;
+}
+
+/* Gradients for node nd's output and every input that wants one. */
+static int grads_for(must_ctx *ctx, must_node *nd)
+{
+    for (int k = 0; k < nd->n_in; k++) {
+        must_tensor *x = nd->in[k];
+        if (x && (x->flags & MUST_T_REQ_GRAD) && !x->grad && !(x->grad = grad_get(ctx, x->numel)))
+            return ctx->err.code;
+    }
+    if (!nd->out->grad && !(nd->out->grad = grad_get(ctx, nd->out->numel)))
+        return ctx->err.code;
+    return MUST_OK;
+}
+
 int must_backward(must_ctx *ctx, must_tensor *loss)
 {
     if (ctx->err.code)
@@ -356,32 +447,23 @@ int must_backward(must_ctx *ctx, must_tensor *loss)
     if (!(loss->flags & MUST_T_REQ_GRAD))
         return must_ctx_fail(ctx, MUST_EINVAL,
                              "backward: the loss does not depend on any trainable tensor");
-    /* Activation gradients are allocated only now, so forward passes that
-     * never reach backward (evaluation with grad on) cost no extra memory. */
-    for (size_t i = 0; i < ctx->tape_len; i++) {
-        must_tensor *o = ctx->tape[i]->out;
-        for (int k = 0; k < ctx->tape[i]->n_in; k++) {
-            must_tensor *x = ctx->tape[i]->in[k];
-            if (x && (x->flags & MUST_T_REQ_GRAD) && !x->grad) {
-                x->grad = must_ctx_alloc(ctx, x->numel * sizeof(float));
-                if (!x->grad)
-                    return ctx->err.code;
-                memset(x->grad, 0, x->numel * sizeof(float));
-            }
-        }
-        if (!o->grad) {
-            o->grad = must_ctx_alloc(ctx, o->numel * sizeof(float));
-            if (!o->grad)
-                return ctx->err.code;
-            memset(o->grad, 0, o->numel * sizeof(float));
-        }
-    }
+    ctx->n_gblock = 0; /* blocks of an earlier step's arena */
+    if (!loss->grad && !(loss->grad = grad_get(ctx, 1)))
+        return ctx->err.code;
     loss->grad[0] += 1.0f;
     for (size_t i = ctx->tape_len; i-- > 0;) {
         must_node *nd = ctx->tape[i];
+        if (grads_for(ctx, nd))
+            return ctx->err.code;
+        arena_mark m = mark_get(ctx);
         nd->backward(ctx, nd);
         if (ctx->err.code)
             return ctx->err.code;
+        mark_pop(ctx, m);
+        if (nd->out != loss) {
+            grad_put(ctx, nd->out->grad);
+            nd->out->grad = NULL;
+        }
     }
     return MUST_OK;
 }

@@ -29,6 +29,10 @@ struct must_ctx {
     int sync_bn;
     double loss_count;
     int loss_ops;
+    /* The gradient blocks of the current backward, for reuse (ctx.c: a
+     * gradient lives from its first writer to its producer). */
+    struct must_gblock *gblock;
+    int n_gblock, cap_gblock;
 };
 
 /* ---- data-parallel hooks (ctx.c) -------------------------------------

@@ -104,6 +104,13 @@ MUST_API must_tensor *must_op_l2(must_ctx *ctx, must_tensor *x, const float *tar
 MUST_API must_tensor *must_op_cosine_loss(must_ctx *ctx, must_tensor *pred, const float *target,
                                           const float *mask);
 
+/* SimCLR's NT-Xent loss: z (2N, D) holds two views of N images (row i and
+ * row i + N are views of one image).  Rows are l2-normalised (a row shorter
+ * than eps is divided by eps), similarities divided by the temperature tau,
+ * and each row's cross entropy over the other 2N - 1 rows, with its other
+ * view as the target, is averaged.  tau and eps must be positive. */
+MUST_API must_tensor *must_op_nt_xent(must_ctx *ctx, must_tensor *z, float tau, float eps);
+
 /* ------------------------------------------------------------------------ */
 /* The GEMM every op uses.                                                  */
 
