@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "must/dist.h"
 
 int must_cli_usage_error(const char *cmd, const char *fmt, ...)
 {
@@ -112,4 +113,24 @@ int must_cli_dispatch(const char *cmd, const char *what, int argc, char **argv,
             n = sizeof names - 1;
     }
     return must_cli_usage_error(cmd, "unknown %s '%s' (%s)", what, argv[1], names);
+}
+
+int must_cli_fail(const char *cmd, int rc, const must_err *err)
+{
+    if (!rc)
+        return 0;
+    int status = rc == MUST_EINTR ? 130 : 1;
+    if (must_dist_size() > 1 && !must_dist_error_agreed()) {
+        /* The other ranks wait for this one in a collective: end them. */
+        fprintf(stderr, "must %s: rank %d: %s\n", cmd, must_dist_rank(), err->msg);
+        must_dist_abort(status);
+    }
+    if (must_dist_rank() == 0)
+        fprintf(stderr, "must %s: %s\n", cmd, err->msg);
+    return status;
+}
+
+int must_cli_prints(void)
+{
+    return must_dist_rank() == 0;
 }

@@ -4,6 +4,8 @@
 
 #include <stdio.h>
 
+#include "must/error.h"
+
 /* A subcommand gets argv after its own name (argv[0] is the command name)
  * and returns the process exit status: 0 ok, 1 failure, 2 usage error. */
 typedef int (*must_cmd_fn)(int argc, char **argv);
@@ -70,5 +72,13 @@ typedef struct must_cli_sub {
  * with --help. */
 int must_cli_dispatch(const char *cmd, const char *what, int argc, char **argv,
                       const must_cli_sub *subs, void (*usage)(FILE *fp));
+
+/* A command's failure, over mpirun's ranks too (must/dist.h): rc 0 gives
+ * 0; an error every rank shares is printed by rank 0 alone, and gives 130
+ * for a stop on request (MUST_EINTR), else 1; an error of this rank alone
+ * is printed naming the rank and ends the whole job. */
+int must_cli_fail(const char *cmd, int rc, const must_err *err);
+/* 1 on the rank that prints a command's results (rank 0). */
+int must_cli_prints(void);
 
 #endif

@@ -70,6 +70,8 @@ static int parse_fraction(const char *opt, const char *v, double *out)
 /* An importer's note on stderr, named by the format (user). */
 static void note(void *user, const char *line)
 {
+    if (!must_cli_prints()) /* under mpirun, rank 0 speaks for all */
+        return;
     fprintf(stderr, "must import %s: %s\n", (const char *)user, line);
 }
 
@@ -124,10 +126,9 @@ static int import_imagefolder(int argc, char **argv)
     o.user = "imagefolder";
     must_import_counts c;
     must_err e = {0};
-    if (must_import_imagefolder(src, out, &o, &c, &e)) {
-        fprintf(stderr, "must import imagefolder: %s\n", e.msg);
-        return 1;
-    }
+    int rc = must_import_imagefolder(src, out, &o, &c, &e);
+    if (rc || !must_cli_prints())
+        return must_cli_fail("import imagefolder", rc, &e);
     printf("%s: %ld images of %d classes from %s; train %ld, val %ld, test %ld", out, c.images,
            c.classes, src, c.split[MUST_SPLIT_TRAIN], c.split[MUST_SPLIT_VAL],
            c.split[MUST_SPLIT_TEST]);
@@ -182,10 +183,9 @@ static int import_images(int argc, char **argv)
     o.user = "images";
     must_import_counts c;
     must_err e = {0};
-    if (must_import_images(pos[0], pos[1], &o, &c, &e)) {
-        fprintf(stderr, "must import images: %s\n", e.msg);
-        return 1;
-    }
+    int rc = must_import_images(pos[0], pos[1], &o, &c, &e);
+    if (rc || !must_cli_prints())
+        return must_cli_fail("import images", rc, &e);
     printf("%s: %ld images without labels from %s; train %ld, val %ld, test %ld", pos[1],
            c.images, pos[0], c.split[MUST_SPLIT_TRAIN], c.split[MUST_SPLIT_VAL],
            c.split[MUST_SPLIT_TEST]);
@@ -286,10 +286,9 @@ static int import_maps(int argc, char **argv, int depth)
     o.user = depth ? "depth" : "normals";
     must_import_counts c;
     must_err e = {0};
-    if ((depth ? must_import_depth : must_import_normals)(&m, out, &o, &c, &e)) {
-        fprintf(stderr, "must %s: %s\n", cmd, e.msg);
-        return 1;
-    }
+    rc = (depth ? must_import_depth : must_import_normals)(&m, out, &o, &c, &e);
+    if (rc || !must_cli_prints())
+        return must_cli_fail(cmd, rc, &e);
     printf("%s: %ld images with %s maps from %s and %s; train %ld, val %ld, test %ld", out,
            c.images, depth ? "depth" : "normal", images, maps, c.split[MUST_SPLIT_TRAIN],
            c.split[MUST_SPLIT_VAL], c.split[MUST_SPLIT_TEST]);

@@ -92,7 +92,8 @@ static int load(const char *cmd, const char *ini, must_experiment **e)
 {
     must_err err = {0};
     if (must_exp_load(ini, e, &err)) {
-        fprintf(stderr, "must %s: %s\n", cmd, err.msg);
+        if (must_cli_prints()) /* every rank reads the same file */
+            fprintf(stderr, "must %s: %s\n", cmd, err.msg);
         return 1;
     }
     return 0;
@@ -102,11 +103,7 @@ static int load(const char *cmd, const char *ini, must_experiment **e)
  * request, so that scripts tell the two apart. */
 static int finish(const char *cmd, int rc, const must_err *err)
 {
-    if (rc) {
-        fprintf(stderr, "must %s: %s\n", cmd, err->msg);
-        return rc == MUST_EINTR ? 130 : 1;
-    }
-    return 0;
+    return must_cli_fail(cmd, rc, err);
 }
 
 int must_cmd_run(int argc, char **argv)
@@ -267,7 +264,7 @@ int must_cmd_eval(int argc, char **argv)
         rc = must_run_lock(r, &err);
     int n = rc ? rc : must_run_eval(r, model, ti, di, split, m, 64, &err);
     rc = n < 0 ? n : MUST_OK;
-    if (!rc) {
+    if (!rc && must_cli_prints()) {
         printf("{\"model\":\"%s\",\"task\":\"%s\",\"data\":\"%s\",\"split\":\"%s\"", model, task,
                data, must_split_name(split));
         for (int k = 0; k < n; k++)
@@ -324,6 +321,7 @@ int must_cmd_demo(int argc, char **argv)
         return 1;
     }
     char *args[] = {"run", path, "--out", (char *)(out ? out : "must-demo"), NULL};
-    printf("must demo: %s into %s\n", path, args[3]);
+    if (must_cli_prints())
+        printf("must demo: %s into %s\n", path, args[3]);
     return must_cmd_run(4, args);
 }

@@ -178,11 +178,10 @@ static int cmd_generate(int argc, char **argv)
     must_world_gen_stats st;
     rc = must_world_generate(d, out, &o, &st, &err);
     if (rc) {
-        fprintf(stderr, "must %s: %s\n", cmd, err.msg);
         must_world_domain_free(d);
-        return 1;
+        return must_cli_fail(cmd, rc, &err);
     }
-    if (!o.quiet)
+    if (!o.quiet && must_cli_prints()) /* under mpirun, rank 0 speaks for all */
         printf("%s: %d images in %s (%d rendered, %d already there) in %.2f s, %.0f img/s\n",
                must_world_domain_name(d), o.count, out, st.rendered, st.skipped, st.seconds,
                st.seconds > 0 ? st.rendered / st.seconds : 0.0);

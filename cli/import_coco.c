@@ -86,11 +86,15 @@ static int parse_tasks(const char *v, unsigned *tasks)
 static void note(void *user, const char *line)
 {
     (void)user;
+    if (!must_cli_prints()) /* under mpirun, rank 0 speaks for all */
+        return;
     fprintf(stderr, "must " CMD ": %s\n", line);
 }
 
 static void summary(const char *out, const must_coco_opts *o, const must_coco_counts *c)
 {
+    if (!must_cli_prints())
+        return;
     printf("%s: %ld images, %d categories; train %ld, val %ld, test %ld; annotations %ld", out,
            c->common.images, c->common.classes, c->common.split[MUST_SPLIT_TRAIN],
            c->common.split[MUST_SPLIT_VAL], c->common.split[MUST_SPLIT_TEST], c->annotations);
@@ -187,9 +191,9 @@ int must_cmd_import_coco(int argc, char **argv)
     o.common.note = note;
     must_coco_counts c;
     must_err e = {0};
-    if (must_import_coco(src, nsrc, out, &o, &c, &e)) {
-        fprintf(stderr, "must " CMD ": %s\n", e.msg);
-        rc = 1;
+    int irc = must_import_coco(src, nsrc, out, &o, &c, &e);
+    if (irc) {
+        rc = must_cli_fail(CMD, irc, &e);
     } else {
         summary(out, &o, &c);
     }

@@ -75,11 +75,15 @@ static int parse_split(const char *val, const char *test, const char *seed, must
 static void note(void *user, const char *line)
 {
     (void)user;
+    if (!must_cli_prints()) /* under mpirun, rank 0 speaks for all */
+        return;
     fprintf(stderr, "must " CMD ": %s\n", line);
 }
 
 static void summary(const char *dir, const char *out, const must_voc_counts *c)
 {
+    if (!must_cli_prints())
+        return;
     unsigned det = c->tasks & MUST_LABEL_BIT(MUST_LABEL_DETECTION);
     unsigned seg = c->tasks & MUST_LABEL_BIT(MUST_LABEL_SEGMENTATION);
     printf("%s: %ld images, %d classes (%s) from %s; train %ld, val %ld, test %ld", out,
@@ -126,10 +130,9 @@ int must_cmd_import_voc(int argc, char **argv)
     o.common.note = note;
     must_voc_counts c;
     must_err e = {0};
-    if (must_import_voc(pos[0], pos[1], &o, &c, &e)) {
-        fprintf(stderr, "must " CMD ": %s\n", e.msg);
-        return 1;
-    }
+    int irc = must_import_voc(pos[0], pos[1], &o, &c, &e);
+    if (irc)
+        return must_cli_fail(CMD, irc, &e);
     summary(pos[0], pos[1], &c);
     return 0;
 }

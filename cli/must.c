@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "must/dist.h"
 #include "must/plugin.h"
 #include "must/version.h"
 
@@ -93,7 +94,8 @@ static int cmd_version(int argc, char **argv)
     if (argc > 1 && must_cli_is_help(argv[1])) {
         printf("usage: must version\n\n"
                "Prints the program's version, the version of the libmust it runs with,\n"
-               "and whether this build reads Pascal VOC (must import voc needs libxml2).\n"
+               "whether this build reads Pascal VOC (must import voc needs libxml2)\n"
+               "and whether it runs over MPI ranks (mpirun -np N must ...).\n"
                "'must --version' and 'must -V' print the same.\n");
         return 0;
     }
@@ -106,6 +108,11 @@ static int cmd_version(int argc, char **argv)
 #else
     printf("must import voc (libxml2): no\n");
 #endif
+    if (must_dist_available())
+        printf("mpi: %s, %d rank%s\n", must_dist_library(), must_dist_size(),
+               must_dist_size() > 1 ? "s" : "");
+    else
+        printf("mpi: no (built without Open MPI: one rank)\n");
     return 0;
 }
 
@@ -131,5 +138,13 @@ int main(int argc, char **argv)
     /* A set whose dataset.ini names a plugin's label kind loads that
      * plugin (must/plugin.h). */
     must_plugin_autoload_kinds(1);
-    return c->fn(argc - 1, argv + 1);
+    /* Under mpirun every rank runs the command (must/dist.h). */
+    must_err derr = {0};
+    if (must_dist_init(&argc, &argv, &derr)) {
+        fprintf(stderr, "must: %s\n", derr.msg);
+        return 1;
+    }
+    int rc = c->fn(argc - 1, argv + 1);
+    must_dist_finalize();
+    return rc;
 }

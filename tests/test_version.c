@@ -34,23 +34,24 @@ START_TEST(library_matches_macros)
 END_TEST
 
 /* The program's `must version` (and --version, -V): the program's version,
- * then the library's, then whether it reads VOC. */
+ * then the library's, then whether it reads VOC, then whether it runs over
+ * MPI ranks. */
 static void check_program(const char *arg)
 {
     const char *bin = getenv("MUST_BIN");
     if (!bin || !*bin)
         ck_abort_msg("MUST_BIN is not set (run through make check)");
-    char cmd[4096], line[3][256] = {{0}};
+    char cmd[4096], line[4][256] = {{0}};
     snprintf(cmd, sizeof cmd, "'%s' %s", bin, arg);
     FILE *p = popen(cmd, "r");
     ck_assert_ptr_nonnull(p);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 4; i++)
         if (!fgets(line[i], sizeof line[i], p))
             line[i][0] = '\0';
     char extra[256];
     int more = fgets(extra, sizeof extra, p) != NULL;
     ck_assert_int_eq(pclose(p), 0);
-    ck_assert_msg(!more, "must %s printed more than three lines", arg);
+    ck_assert_msg(!more, "must %s printed more than four lines", arg);
     char want[128];
     snprintf(want, sizeof want, "must %s\n", MUST_VERSION_STRING);
     ck_assert_str_eq(line[0], want);
@@ -60,6 +61,11 @@ static void check_program(const char *arg)
     ck_assert_str_eq(line[2], "must import voc (libxml2): yes\n");
 #else
     ck_assert_str_eq(line[2], "must import voc (libxml2): no\n");
+#endif
+#ifdef MUST_HAVE_MPI
+    ck_assert_msg(strncmp(line[3], "mpi: Open MPI", 13) == 0, "line 4: %s", line[3]);
+#else
+    ck_assert_str_eq(line[3], "mpi: no (built without Open MPI: one rank)\n");
 #endif
 }
 

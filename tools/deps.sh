@@ -3,10 +3,13 @@
 # Run as root (or with sudo).  Does nothing when everything is there.
 set -e
 # libxml2-dev is optional for must (configure leaves `must import voc` out
-# without it), but CI builds and tests everything.  man-db and groff-base:
-# tests/man_pages.sh renders the manual pages with man and fails without it.
+# without it), and so is Open MPI (configure --with-mpi: `mpirun -np N must
+# ...`, docs/scale-out.md), but CI builds and tests everything.  man-db and
+# groff-base: tests/man_pages.sh renders the manual pages with man and fails
+# without it.
 pkgs="build-essential autoconf automake libtool pkg-config libopenblas-dev libpng-dev \
-libjpeg62-turbo-dev libinih-dev libjansson-dev check libxml2-dev man-db groff-base"
+libjpeg62-turbo-dev libinih-dev libjansson-dev check libxml2-dev man-db groff-base \
+libopenmpi-dev openmpi-bin"
 # `deps.sh reliability` adds what tools/reliability.sh needs beyond the
 # build: valgrind for its memcheck run, clang and libFuzzer for its fuzz
 # smoke (the demo and the plain suite need none of them).

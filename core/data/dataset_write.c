@@ -1,6 +1,7 @@
 /* dataset_write.c - creating a dataset directory: images and maps as they come,
  * text labels, split lists and dataset.ini at commit; and one kind added to
- * a set that exists (must_dataset_add_kind), through the same code. */
+ * a set that exists (must_dataset_add_kind), through the same code.  A shared
+ * writer (must_dataset_writer_share) splits the image files over MPI ranks. */
 #include "config.h"
 
 #include <dirent.h>
@@ -12,6 +13,7 @@
 
 #include "base/conf-impl.h"
 #include "base/io-impl.h"
+#include "base/dist-impl.h"
 #include "dataset-impl.h"
 #include "image-impl.h"
 #include "must/io.h"
@@ -39,6 +41,7 @@ struct must_dataset_writer {
     int width, height;   /* of the first image */
     int uniform;         /* every image so far has that size */
     const must_dataset *base; /* must_dataset_add_kind: the set the kinds join */
+    int ranks, rank;     /* shared over MPI ranks: image k is rank k mod ranks's */
 };
 
 
@@ -328,7 +331,7 @@ static char *label_path(const must_dataset_writer *w, int kind, const char *id)
 /* A registered kind's label: written to its file now, or kept in e for
  * its text store at commit (must/kinds.h). */
 static int take_registered(must_dataset_writer *w, int k, const char *id, int width, int height,
-                           const must_labels *l, w_image *e, must_err *err)
+                           const must_labels *l, w_image *e, int mine, must_err *err)
 {
     const must_label_codec *c = must_label_kind_codec(k);
     if (!l->ext[k])
@@ -340,6 +343,8 @@ static int take_registered(must_dataset_writer *w, int k, const char *id, int wi
                                     must_label_kind_name(k))
                   : MUST_OK;
     }
+    if (!mine)
+        return MUST_OK; /* another rank writes this image's files */
     char *path = label_path(w, k, id);
     if (!path)
         return must_err_set(err, MUST_ENOMEM, "out of memory");
@@ -354,7 +359,7 @@ static int take_registered(must_dataset_writer *w, int k, const char *id, int wi
 
 /* Checks labels against the spec and the image size; writes the maps; fills e. */
 static int take_labels(must_dataset_writer *w, const char *id, int width, int height,
-                       const must_labels *l, w_image *e, must_err *err)
+                       const must_labels *l, w_image *e, int mine, must_err *err)
 {
     unsigned extra = l->has & ~w->tasks, missing = w->tasks & ~l->has;
     for (int k = 0; k < MUST_LABEL_MAX_KINDS; k++)
@@ -433,6 +438,8 @@ static int take_labels(must_dataset_writer *w, const char *id, int width, int he
                                         i % (size_t)width, i / (size_t)width, nc - 1);
             }
         }
+        if (!mine)
+            continue; /* another rank writes this image's maps */
         char *path = label_path(w, k, id);
         if (!path)
             return must_err_set(err, MUST_ENOMEM, "out of memory");
@@ -444,12 +451,25 @@ static int take_labels(must_dataset_writer *w, const char *id, int width, int he
             return rc;
     }
     for (int k = MUST_LABEL_NKINDS; k < MUST_LABEL_MAX_KINDS; k++) {
-        int rc = (w->tasks & MUST_LABEL_BIT(k)) ? take_registered(w, k, id, width, height, l, e, err)
+        int rc = (w->tasks & MUST_LABEL_BIT(k)) ? take_registered(w, k, id, width, height, l, e, mine,
+                                                                   err)
                                                  : MUST_OK;
         if (rc)
             return rc;
     }
     return MUST_OK;
+}
+
+/* 1 when this rank writes the next image's files (always, unshared). */
+static int writes(const must_dataset_writer *w)
+{
+    return w->ranks <= 1 || w->n % w->ranks == w->rank;
+}
+
+void must_dataset_writer_share(must_dataset_writer *w)
+{
+    w->ranks = must_dist_group_size();
+    w->rank = must_dist_group_rank();
 }
 
 /* A new entry for image id: the id and split checked, room made, its
@@ -477,7 +497,7 @@ static int entry_new(must_dataset_writer *w, const char *id, int split, int jpg,
     *e = (w_image){.split = split, .cls = -1, .jpg = jpg};
     must_labels none;
     must_labels_init(&none);
-    int rc = take_labels(w, id, width, height, labels ? labels : &none, e, err);
+    int rc = take_labels(w, id, width, height, labels ? labels : &none, e, writes(w), err);
     if (rc == MUST_OK && !(e->id = ds_strdup(id)))
         rc = must_err_set(err, MUST_ENOMEM, "out of memory");
     if (rc)
@@ -515,6 +535,8 @@ static int add_common(must_dataset_writer *w, const char *id, int split, int wid
     char *path = ds_path(&(must_dataset){.dir = w->dir}, "images", id, jpg ? ".jpg" : ".png");
     if (!path) {
         rc = must_err_set(err, MUST_ENOMEM, "out of memory");
+    } else if (!writes(w)) {
+        rc = MUST_OK; /* another rank writes it */
     } else if (img) {
         rc = must_png_write(path, img, err);
     } else {
@@ -546,15 +568,17 @@ int must_dataset_writer_add(must_dataset_writer *w, const char *id, int split,
 int must_dataset_writer_add_file(must_dataset_writer *w, const char *id, int split,
                                  const char *path, const must_labels *labels, must_err *err)
 {
-    int format;
-    int rc = must_image_info(path, &format, NULL, NULL, NULL, NULL, err);
+    int format, width, height;
+    int rc = must_image_info(path, &format, &width, &height, NULL, NULL, err);
     if (rc)
         return rc;
+    if (!writes(w)) /* another rank checks and copies it; the header's size */
+        return add_common(w, id, split, width, height, NULL, path, format == MUST_IMAGE_JPEG,
+                          labels, err);
     /* Decoded once to check it.  A JPEG at 1/8 of its size: libjpeg still
      * reads every byte of its entropy data, so a cut or corrupt file fails
      * all the same, in a fraction of the time (its size is the header's). */
     must_image img = {0};
-    int width, height;
     if (format == MUST_IMAGE_JPEG)
         rc = must_image_read_scaled(path, &img, 3, 0.0f, 0, 0, NULL, &width, &height, err);
     else
@@ -813,7 +837,7 @@ static int write_stores(must_dataset_writer *w, must_err *err)
     return rc;
 }
 
-int must_dataset_writer_commit(must_dataset_writer *w, must_err *err)
+static int commit_here(must_dataset_writer *w, must_err *err)
 {
     int rc = MUST_OK;
     char *p = NULL;
@@ -864,6 +888,20 @@ out:
     free(p);
     must_dataset_writer_abort(w);
     return rc;
+}
+
+int must_dataset_writer_commit(must_dataset_writer *w, must_err *err)
+{
+    if (w->ranks <= 1)
+        return commit_here(w, err);
+    /* Shared: every rank's files are in place before rank 0 lists the
+     * directory and writes the set's text files; every rank gets its
+     * status. */
+    int rc = must_dist_agree(MUST_OK, err);
+    if (!rc && w->rank == 0)
+        return must_dist_agree(commit_here(w, err), err);
+    must_dataset_writer_abort(w);
+    return rc ? rc : must_dist_agree(MUST_OK, err);
 }
 
 /* ------------------------------------------------------------------------ */

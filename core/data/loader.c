@@ -289,6 +289,7 @@ static int make_batch(must_loader *L, uint64_t job, must_batch *b, must_err *err
 {
     const int B = L->o.batch, S = L->o.size;
     const size_t px = (size_t)S * S;
+    job += L->o.first_batch;
     uint64_t epoch = L->o.first_epoch + job / L->per_epoch, index = job % L->per_epoch;
     size_t first = (size_t)index * (size_t)B;
     int n = (int)(L->len - first < (size_t)B ? L->len - first : (size_t)B);
@@ -434,7 +435,12 @@ int must_loader_new(must_dataset *const *sets, int nsets, const must_loader_opts
         return rc;
     }
     L->len = must_sampler_len(L->sampler);
-    L->per_epoch = o->drop_last ? L->len / (size_t)o->batch
+    /* Sharded (rank r of world), a batch of B is this rank's slice of a
+     * global batch of B x world, and every rank counts the epoch's global
+     * batches: shard lengths differ by one, and ranks that disagreed on
+     * where an epoch ends would train on different epochs. */
+    size_t world = o->sampler.world > 1 ? (size_t)o->sampler.world : 1;
+    L->per_epoch = o->drop_last ? must_sampler_total(L->sampler) / ((size_t)o->batch * world)
                                 : (L->len + (size_t)o->batch - 1) / (size_t)o->batch;
     if (L->per_epoch == 0) {
         must_err_set(err, MUST_EINVAL, "loader: %zu examples per epoch make no whole batch of %d",
@@ -443,6 +449,7 @@ int must_loader_new(must_dataset *const *sets, int nsets, const must_loader_opts
         return MUST_EINVAL;
     }
     L->end = o->epochs ? o->epochs * L->per_epoch : UINT64_MAX;
+    L->end = L->end > o->first_batch ? L->end - o->first_batch : 0;
     L->nslots = o->queue ? o->queue : 2 * o->workers + 1;
     if (L->nslots < 1)
         L->nslots = 1;

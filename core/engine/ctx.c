@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/dist-impl.h"
 #include "engine-impl.h"
 
 #define ARENA_CHUNK (64u << 20)
@@ -31,7 +32,8 @@ must_ctx *must_ctx_new(int threads)
     if (!ctx)
         return NULL;
     if (threads <= 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        /* Ranks of one machine (mpirun -np N) share its cores. */
+        long n = sysconf(_SC_NPROCESSORS_ONLN) / must_dist_local_size();
         threads = n > 0 ? (int)n : 1;
     }
     ctx->threads = threads;
@@ -62,6 +64,8 @@ void must_ctx_reset(must_ctx *ctx)
         c->used = 0;
     ctx->cur = ctx->chunks;
     ctx->tape_len = 0;
+    ctx->loss_count = 0.0;
+    ctx->loss_ops = 0;
     must_err_clear(&ctx->err);
 }
 
@@ -71,6 +75,72 @@ void must_ctx_set_training(must_ctx *ctx, int training) { ctx->training = traini
 int must_ctx_training(const must_ctx *ctx) { return ctx->training; }
 int must_ctx_threads(const must_ctx *ctx) { return ctx->threads; }
 const must_err *must_ctx_error(const must_ctx *ctx) { return &ctx->err; }
+
+void must_ctx_set_sync_bn(must_ctx *ctx, int on) { ctx->sync_bn = on != 0; }
+
+int must_ctx_bn_synced(const must_ctx *ctx)
+{
+    return ctx->sync_bn && ctx->training && must_dist_group_size() > 1;
+}
+
+int must_ctx_bn_sum(must_ctx *ctx, double *v, size_t n)
+{
+    must_err e = {0};
+    if (must_dist_sum_d(v, n, "batch norm statistics", &e))
+        return must_ctx_fail(ctx, e.code, "%s", e.msg);
+    return MUST_OK;
+}
+
+int must_ctx_bn_combine(must_ctx *ctx, int C, double *mean, double *m2, double *count)
+{
+    int n = must_dist_group_size();
+    size_t k = 2 * (size_t)C + 1;
+    double *mine = must_ctx_alloc(ctx, k * sizeof *mine);
+    double *all = mine ? must_ctx_alloc(ctx, (size_t)n * k * sizeof *all) : NULL;
+    if (!all)
+        return ctx->err.code;
+    mine[0] = *count;
+    memcpy(mine + 1, mean, (size_t)C * sizeof *mean);
+    memcpy(mine + 1 + C, m2, (size_t)C * sizeof *m2);
+    must_err e = {0};
+    if (must_dist_gather_d(mine, k, all, "batch norm statistics", &e))
+        return must_ctx_fail(ctx, e.code, "%s", e.msg);
+    for (int c = 0; c < C; c++) {
+        double na = 0, ma = 0, qa = 0;
+        for (int r = 0; r < n; r++) {
+            const double *s = all + (size_t)r * k;
+            double nb = s[0], mb = s[1 + c], qb = s[1 + C + c], nt = na + nb;
+            if (nb <= 0)
+                continue;
+            double d = mb - ma;
+            ma += d * nb / nt;
+            qa += qb + d * d * na * nb / nt;
+            na = nt;
+        }
+        mean[c] = ma;
+        m2[c] = qa;
+    }
+    double total = 0;
+    for (int r = 0; r < n; r++)
+        total += all[(size_t)r * k];
+    *count = total;
+    return MUST_OK;
+}
+
+void must_ctx_loss_counted(must_ctx *ctx, double count)
+{
+    ctx->loss_count += count;
+    ctx->loss_ops++;
+}
+
+int must_ctx_loss_take(must_ctx *ctx, double *count)
+{
+    int n = ctx->loss_ops;
+    *count = ctx->loss_count;
+    ctx->loss_count = 0.0;
+    ctx->loss_ops = 0;
+    return n;
+}
 
 int must_ctx_fail(must_ctx *ctx, int code, const char *fmt, ...)
 {

@@ -24,11 +24,42 @@ struct must_ctx {
     int training;
     int threads;
     must_err err;
+    /* Data parallel (core/pipeline/trainer.c): batch norm's statistics
+     * summed over the ranks in training; what the loss ops counted. */
+    int sync_bn;
+    double loss_count;
+    int loss_ops;
     /* The gradient blocks of the current backward, for reuse (ctx.c: a
      * gradient lives from its first writer to its producer). */
     struct must_gblock *gblock;
     int n_gblock, cap_gblock;
 };
+
+/* ---- data-parallel hooks (ctx.c) -------------------------------------
+ * With sync_bn on, a batch norm in training mode sums its per-channel
+ * statistics over the ranks (forward: the moments; backward: the sums of
+ * dy and dy x_hat), so that N ranks normalise with the statistics of the
+ * whole global batch, as one process does. */
+void must_ctx_set_sync_bn(must_ctx *ctx, int on);
+/* 1 when this batch norm must sum over the ranks (training, sync_bn, more
+ * than one rank). */
+int must_ctx_bn_synced(const must_ctx *ctx);
+/* Sums v over the ranks; on failure sets the context's error and returns
+ * it. */
+int must_ctx_bn_sum(must_ctx *ctx, double *v, size_t n);
+/* The statistics of the whole batch from each rank's, per channel: every
+ * rank's count, means and sums of squared deviations from its means (C
+ * each), combined in rank order by Chan et al.'s pairwise update, which
+ * keeps the precision of each rank's own shifted sums.  On return they are
+ * the whole batch's (the same on every rank). */
+int must_ctx_bn_combine(must_ctx *ctx, int C, double *mean, double *m2, double *count);
+/* Every loss op adds what its mean divides by (positions or mask weight);
+ * a trainer reads it per task to weigh each rank's mean by its share of
+ * the global count (core/pipeline/trainer.c). */
+void must_ctx_loss_counted(must_ctx *ctx, double count);
+/* The count and the number of loss ops since the last call, which resets
+ * them. */
+int must_ctx_loss_take(must_ctx *ctx, double *count);
 
 /* Pins OpenBLAS to one thread: our OpenMP loops own the cores, since two
  * thread pools at once made training several times slower

@@ -2,7 +2,9 @@
  * elementwise regression and binary losses, cosine loss for normals.
  *
  * Every loss is a mean over what it counts (positions not ignored, mask
- * weights) and is 0 with a zero gradient when nothing is counted.  Sums run
+ * weights) and is 0 with a zero gradient when nothing is counted; the count
+ * goes to the context too (must_ctx_loss_counted), for a data-parallel
+ * trainer that weighs each rank's mean by its share of the whole batch.  Sums run
  * over fixed blocks whose partial sums are added in block order, so the
  * value does not depend on the thread count.  Labels, targets and masks are
  * copied into the arena: backward runs after the caller may have freed them.
@@ -152,6 +154,7 @@ must_tensor *must_op_cross_entropy(must_ctx *ctx, must_tensor *logits, const int
     sv->lse = lse;
     sv->ignore = ignore_index;
     sv->inv_count = counted ? 1.0 / (double)counted : 0.0;
+    must_ctx_loss_counted(ctx, (double)counted);
     const must_tensor *x = logits;
     #pragma omp parallel for num_threads(must_ctx_threads(ctx)) schedule(static) \
         if (x->numel >= PAR_MIN)
@@ -276,6 +279,7 @@ must_tensor *must_op_soft_cross_entropy(must_ctx *ctx, must_tensor *logits,
     sv->mask = mask;
     sv->lse = lse;
     sv->inv_wsum = wsum != 0.0 ? 1.0 / wsum : 0.0;
+    must_ctx_loss_counted(ctx, wsum);
     y->data[0] = (float)(sum_ordered(part, n) * sv->inv_wsum);
     must_node *nd = must_tape_record(ctx, op, sce_bw, y, 1, &logits);
     if (nd)
@@ -443,6 +447,7 @@ static must_tensor *ew_op(must_ctx *ctx, int kind, must_tensor *x, const float *
     sv->target = t;
     sv->mask = m;
     sv->inv_wsum = wsum != 0.0 ? 1.0 / wsum : 0.0;
+    must_ctx_loss_counted(ctx, wsum);
     sv->delta = delta;
     sv->kind = kind;
     y->data[0] = (float)(sum_ordered(part, nchunk) * sv->inv_wsum);
@@ -553,6 +558,7 @@ must_tensor *must_op_cosine_loss(must_ctx *ctx, must_tensor *pred, const float *
     sv->target = t;
     sv->mask = m;
     sv->inv_wsum = wsum != 0.0 ? 1.0 / wsum : 0.0;
+    must_ctx_loss_counted(ctx, wsum);
     y->data[0] = (float)(sum_ordered(part, ntask) * sv->inv_wsum);
     must_node *nd = must_tape_record(ctx, op, cos_bw, y, 1, &pred);
     if (nd)

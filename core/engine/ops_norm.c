@@ -6,6 +6,10 @@
  * directions are parallel over channels, each channel summed by one thread in
  * a fixed order: the result does not depend on the thread count.
  *
+ * With sync_bn (a data-parallel trainer, engine-impl.h) training mode sums
+ * the statistics over the ranks, forward and backward: N ranks normalise
+ * as one process does with their N slices of its batch.
+ *
  * Backward recomputes x_hat = (x - mean) * invstd from x instead of saving
  * it: saving would cost a write of the whole activation in forward for a read
  * of the same size in backward, which is what reading x costs anyway.
@@ -23,6 +27,7 @@
 typedef struct bn_saved {
     float *mean, *invstd;
     int training;
+    double count;   /* > 0: synchronised over the ranks, the global count */
 } bn_saved;
 
 /* Sums of (x - shift) and (x - shift)^2 over one plane; eight fixed float
@@ -75,6 +80,54 @@ static void plane_grad_moments(const float *dy, const float *x, size_t n, float 
     *s2 += sq;
 }
 
+/* Backward of a batch norm synchronised over the ranks (sync_bn): the sums
+ * of dy and dy (x - mean) over the whole global batch set dx; gamma's and
+ * beta's gradients take this rank's sums, as every parameter gradient is
+ * summed over the ranks afterwards. */
+static void batchnorm_bw_sync(must_ctx *ctx, must_node *nd)
+{
+    must_tensor *x = nd->in[0], *gamma = nd->in[1], *beta = nd->in[2], *y = nd->out;
+    const bn_saved *sv = nd->saved;
+    const int N = x->shape[0], C = x->shape[1];
+    const size_t HW = x->numel / ((size_t)N * C);
+    float *dx = x->grad, *dg = gamma->grad, *dbeta = beta->grad;
+    double *sum = must_ctx_alloc(ctx, 2 * (size_t)C * sizeof *sum);
+    if (!sum)
+        return;
+    const int nt = x->numel < PAR_MIN ? 1 : must_ctx_threads(ctx);
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int c = 0; c < C; c++) {
+        double sdy = 0, sdyx = 0;
+        for (int n = 0; n < N; n++) {
+            size_t o = ((size_t)n * C + c) * HW;
+            plane_grad_moments(y->grad + o, x->data + o, HW, sv->mean[c], &sdy, &sdyx);
+        }
+        if (dg)
+            dg[c] += (float)(sdyx * sv->invstd[c]);
+        if (dbeta)
+            dbeta[c] += (float)sdy;
+        sum[c] = sdy;
+        sum[C + c] = sdyx;
+    }
+    /* Whether dx is wanted is the same on every rank (the graph is). */
+    if (!dx || must_ctx_bn_sum(ctx, sum, 2 * (size_t)C))
+        return;
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int c = 0; c < C; c++) {
+        const float mean = sv->mean[c], is = sv->invstd[c], k = gamma->data[c] * is;
+        const float k1 = (float)(-(double)k * is * is * sum[C + c] / sv->count);
+        const float k0 = (float)(-(double)k * sum[c] / sv->count - (double)k1 * mean);
+        for (int n = 0; n < N; n++) {
+            size_t o = ((size_t)n * C + c) * HW;
+            const float *restrict g = y->grad + o, *restrict xp = x->data + o;
+            float *restrict d = dx + o;
+#pragma omp simd
+            for (size_t i = 0; i < HW; i++)
+                d[i] += k * g[i] + k1 * xp[i] + k0;
+        }
+    }
+}
+
 static void batchnorm_bw(must_ctx *ctx, must_node *nd)
 {
     must_tensor *x = nd->in[0], *gamma = nd->in[1], *beta = nd->in[2], *y = nd->out;
@@ -114,6 +167,30 @@ static void batchnorm_bw(must_ctx *ctx, must_node *nd)
                 d[i] += k * g[i] + k1 * xp[i] + k0;
         }
     }
+}
+
+/* Synchronised statistics (sync_bn): each rank's per-channel mean and sum
+ * of squared deviations, from sums shifted by one sample as in one process,
+ * combined over the ranks (must_ctx_bn_combine): mean[C], m2[C], *count. */
+static int bn_sync_moments(must_ctx *ctx, const must_tensor *x, double *mean, double *m2,
+                           double *count)
+{
+    const int N = x->shape[0], C = x->shape[1];
+    const size_t HW = x->numel / ((size_t)N * C);
+    const double M = (double)N * (double)HW;
+    const int nt = x->numel < PAR_MIN ? 1 : must_ctx_threads(ctx);
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int c = 0; c < C; c++) {
+        const float shift = x->data[(size_t)c * HW];
+        double s1 = 0, s2 = 0;
+        for (int n = 0; n < N; n++)
+            plane_moments(x->data + ((size_t)n * C + c) * HW, HW, shift, &s1, &s2);
+        double d = s1 / M, q = s2 - s1 * d;
+        mean[c] = shift + d;
+        m2[c] = q > 0 ? q : 0;
+    }
+    *count = M;
+    return must_ctx_bn_combine(ctx, C, mean, m2, count);
 }
 
 static int bn_param_ok(const must_tensor *t, int C)
@@ -156,11 +233,25 @@ must_tensor *must_op_batchnorm(must_ctx *ctx, must_tensor *x, must_tensor *gamma
     sv->mean = stats;
     sv->invstd = stats + C;
     sv->training = training;
+    sv->count = 0;
+    double *gsum = NULL; /* synchronised: the whole batch's means, then m2s */
+    if (training && must_ctx_bn_synced(ctx)) {
+        gsum = must_ctx_alloc(ctx, 2 * (size_t)C * sizeof *gsum);
+        if (!gsum || bn_sync_moments(ctx, x, gsum, gsum + C, &sv->count))
+            return NULL;
+    }
     const int nt = x->numel < PAR_MIN ? 1 : must_ctx_threads(ctx);
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (int c = 0; c < C; c++) {
-        double mean, var;
-        if (training) {
+        double mean, var, n_all = gsum ? sv->count : (double)cnt;
+        if (gsum) {
+            mean = gsum[c];
+            var = gsum[C + c] / n_all;
+            running_mean->data[c] = (1.0f - momentum) * running_mean->data[c] +
+                                    momentum * (float)mean;
+            running_var->data[c] = (1.0f - momentum) * running_var->data[c] +
+                                   momentum * (float)(var * n_all / (n_all - 1));
+        } else if (training) {
             /* Shifted by one sample: the sums stay small, var does not cancel. */
             const float shift = x->data[(size_t)c * HW];
             double s1 = 0, s2 = 0;
@@ -193,7 +284,8 @@ must_tensor *must_op_batchnorm(must_ctx *ctx, must_tensor *x, must_tensor *gamma
         }
     }
     must_tensor *in[3] = {x, gamma, beta};
-    must_node *nd = must_tape_record(ctx, "batchnorm", batchnorm_bw, y, 3, in);
+    must_node *nd = must_tape_record(ctx, "batchnorm", gsum ? batchnorm_bw_sync : batchnorm_bw,
+                                     y, 3, in);
     if (nd)
         nd->saved = sv;
     return y;

@@ -304,6 +304,8 @@ static int write_set(coco_job *j, const char *out, const char *keep, const int *
     int rc = make_spec(j, out, &spec, &seg_names, &seg_ids, err);
     if (!rc)
         rc = must_dataset_writer_new(out, &spec, &w, err);
+    if (!rc) /* under mpirun, each rank writes its share (must/dataset.h) */
+        must_dataset_writer_share(w);
     for (int i = 0; !rc && i < j->db->nimages; i++) {
         if (!keep[i])
             continue;

@@ -105,6 +105,8 @@ static int import_maps(job *j, const must_import_maps *m, const char *out,
                                   .depth_scale = (float)j->scale};
         spec.task[j->kind].source = MUST_SOURCE_SUPERVISED;
         rc = must_dataset_writer_new(out, &spec, &w, err);
+        if (!rc) /* under mpirun, each rank writes its share (must/dataset.h) */
+            must_dataset_writer_share(w);
     }
     /* Test first, then val, in a seeded order of the pairs (as imagefolder
      * does per class). */

@@ -80,6 +80,8 @@ int must_import_imagefolder(const char *dir, const char *out, const must_import_
         spec.task[MUST_LABEL_CLASSIFICATION].classes = (const char *const *)classes;
         spec.task[MUST_LABEL_CLASSIFICATION].source = MUST_SOURCE_SUPERVISED;
         rc = must_dataset_writer_new(out, &spec, &w, err);
+        if (!rc) /* under mpirun, each rank writes its share (must/dataset.h) */
+            must_dataset_writer_share(w);
     }
     for (int k = 0; !rc && k < ncls; k++) {
         char *cdir = must_path_join(dir, classes[k]);

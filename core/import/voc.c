@@ -360,6 +360,8 @@ static int write_set(voc_job *j, const char *out, must_err *err)
         (must_task_spec){VOC_NCLASSES + 1, seg_names, MUST_SOURCE_SUPERVISED, NULL, NULL, NULL};
     must_dataset_writer *w = NULL;
     int rc = must_dataset_writer_new(out, &spec, &w, err);
+    if (!rc) /* under mpirun, each rank writes its share (must/dataset.h) */
+        must_dataset_writer_share(w);
     for (int i = 0; !rc && i < j->n; i++) {
         rc = write_item(j, w, &j->items[i], err);
         if (!rc) {

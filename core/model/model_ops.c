@@ -47,6 +47,7 @@ static int work_chunk(size_t numel, int units)
 typedef struct bnact_saved {
     float *mean, *invstd;   /* (C): what normalised x */
     int training, relu;
+    double count;           /* > 0: synchronised over the ranks, the global count */
 } bnact_saved;
 
 /* The inner loops are branch-free with unconditional loads (a ReLU mask as
@@ -179,6 +180,80 @@ static void grad_plane(const float *restrict g, const float *restrict y,
     }
 }
 
+/* Backward synchronised over the ranks (sync_bn, engine-impl.h): dx from
+ * the sums of g' and g' (x - mean) over the global batch; gamma and beta
+ * take this rank's sums, as every parameter gradient is summed over the
+ * ranks afterwards. */
+static void bnact_bw_sync(must_ctx *ctx, must_node *nd)
+{
+    must_tensor *x = nd->in[0], *gamma = nd->in[1], *beta = nd->in[2], *y = nd->out;
+    must_tensor *res = nd->n_in > 3 ? nd->in[3] : NULL;
+    const bnact_saved *s = nd->saved;
+    const int N = x->shape[0], C = x->shape[1];
+    const size_t HW = x->numel / ((size_t)N * C);
+    float *dx = x->grad, *dg = gamma->grad, *db = beta->grad, *dres = res ? res->grad : NULL;
+    const float *dy = y->grad;
+    double *sum = must_ctx_alloc(ctx, 2 * (size_t)C * sizeof *sum);
+    if (!sum)
+        return;
+    const int chunk = work_chunk(x->numel, C);
+#pragma omp parallel for num_threads(must_ctx_threads(ctx)) schedule(dynamic, chunk) \
+    if (x->numel >= PAR_MIN)
+    for (int c = 0; c < C; c++) {
+        double sg = 0.0, sgx = 0.0;
+        for (int n = 0; n < N; n++) {
+            size_t o = ((size_t)n * C + c) * HW;
+            grad_moments(dy + o, y->data + o, x->data + o, HW, s->mean[c], s->relu, &sg, &sgx);
+        }
+        if (dg)
+            dg[c] += (float)(sgx * s->invstd[c]);
+        if (db)
+            db[c] += (float)sg;
+        sum[c] = sg;
+        sum[C + c] = sgx;
+    }
+    /* dx and dres are wanted or not alike on every rank (the graph is). */
+    if ((dx || dres) && must_ctx_bn_sum(ctx, sum, 2 * (size_t)C))
+        return;
+#pragma omp parallel for num_threads(must_ctx_threads(ctx)) schedule(dynamic, chunk) \
+    if (x->numel >= PAR_MIN)
+    for (int c = 0; c < C; c++) {
+        const float inv = s->invstd[c], k = gamma->data[c] * inv;
+        const float a = (float)(sum[c] / s->count);
+        const float b = (float)(sum[C + c] / s->count) * inv * inv;
+        for (int n = 0; n < N; n++) {
+            size_t o = ((size_t)n * C + c) * HW;
+            grad_plane(dy + o, y->data + o, x->data + o, dx ? dx + o : NULL,
+                       dres ? dres + o : NULL, HW, k, a, b, s->mean[c], s->relu);
+        }
+    }
+}
+
+/* Synchronised statistics (sync_bn): each rank's per-channel mean and sum
+ * of squared deviations, from sums shifted by one sample as in one process,
+ * combined over the ranks (must_ctx_bn_combine): mean[C], m2[C], *count. */
+static int bnact_sync_moments(must_ctx *ctx, const must_tensor *x, double *mean, double *m2,
+                              double *count)
+{
+    const int N = x->shape[0], C = x->shape[1];
+    const size_t HW = x->numel / ((size_t)N * C);
+    const double M = (double)N * (double)HW;
+    const int chunk = work_chunk(x->numel, C);
+#pragma omp parallel for num_threads(must_ctx_threads(ctx)) schedule(dynamic, chunk) \
+    if (x->numel >= PAR_MIN)
+    for (int c = 0; c < C; c++) {
+        const float shift = x->data[(size_t)c * HW];
+        double s1 = 0.0, s2 = 0.0;
+        for (int n = 0; n < N; n++)
+            moments(x->data + ((size_t)n * C + c) * HW, HW, shift, &s1, &s2);
+        double d = s1 / M, q = s2 - s1 * d;
+        mean[c] = shift + d;
+        m2[c] = q > 0 ? q : 0;
+    }
+    *count = M;
+    return must_ctx_bn_combine(ctx, C, mean, m2, count);
+}
+
 static void bnact_bw(must_ctx *ctx, must_node *nd)
 {
     must_tensor *x = nd->in[0], *gamma = nd->in[1], *beta = nd->in[2], *y = nd->out;
@@ -243,24 +318,37 @@ must_tensor *mop_bn_act(must_ctx *ctx, must_tensor *x, const mbn *bn, must_tenso
         return NULL;
     const float *gm = bn->gamma->data, *bt = bn->beta->data;
     float *rm = bn->mean->data, *rv = bn->var->data;
+    double *gsum = NULL; /* synchronised: the whole batch's means, then m2s */
+    s->count = 0.0;
+    if (training && must_ctx_bn_synced(ctx)) {
+        gsum = must_ctx_alloc(ctx, 2 * (size_t)C * sizeof *gsum);
+        if (!gsum || bnact_sync_moments(ctx, x, gsum, gsum + C, &s->count))
+            return NULL;
+    }
     const int chunk = work_chunk(x->numel, C);
 #pragma omp parallel for num_threads(must_ctx_threads(ctx)) schedule(dynamic, chunk) \
     if (x->numel >= PAR_MIN)
     for (int c = 0; c < C; c++) {
         double mu, var;
         if (training) {
-            /* Shifted sums stay accurate when the mean dwarfs the spread. */
-            const float shift = x->data[(size_t)c * HW];
-            double s1 = 0.0, s2 = 0.0;
-            for (int n = 0; n < N; n++)
-                moments(x->data + ((size_t)n * C + c) * HW, HW, shift, &s1, &s2);
-            double d = s1 / M;
-            mu = shift + d;
-            var = s2 / M - d * d;
-            if (var < 0.0)
-                var = 0.0;
+            double m_all = gsum ? s->count : M;
+            if (gsum) {
+                mu = gsum[c];
+                var = gsum[C + c] / m_all;
+            } else {
+                /* Shifted sums stay accurate when the mean dwarfs the spread. */
+                const float shift = x->data[(size_t)c * HW];
+                double s1 = 0.0, s2 = 0.0;
+                for (int n = 0; n < N; n++)
+                    moments(x->data + ((size_t)n * C + c) * HW, HW, shift, &s1, &s2);
+                double d = s1 / M;
+                mu = shift + d;
+                var = s2 / M - d * d;
+                if (var < 0.0)
+                    var = 0.0;
+            }
             /* PyTorch keeps the unbiased variance as the running one. */
-            double unbiased = M > 1.0 ? var * M / (M - 1.0) : var;
+            double unbiased = m_all > 1.0 ? var * m_all / (m_all - 1.0) : var;
             rm[c] = (float)((1.0 - momentum) * rm[c] + momentum * mu);
             rv[c] = (float)((1.0 - momentum) * rv[c] + momentum * unbiased);
         } else {
@@ -281,7 +369,8 @@ must_tensor *mop_bn_act(must_ctx *ctx, must_tensor *x, const mbn *bn, must_tenso
     s->training = training;
     s->relu = relu;
     must_tensor *in[4] = {x, bn->gamma, bn->beta, res};
-    must_node *nd = must_tape_record(ctx, "bn_act", bnact_bw, y, res ? 4 : 3, in);
+    must_node *nd = must_tape_record(ctx, "bn_act", gsum ? bnact_bw_sync : bnact_bw, y,
+                                     res ? 4 : 3, in);
     if (nd)
         nd->saved = s;
     return y;

@@ -69,7 +69,10 @@ COUNT_FOLLOWS(must_exp_transfer, steps, nsteps);
     {"augment", MUST_CONF_BOOL, TR(base, augment), "true",                                   \
      "random scale, crop, flip and colour jitter", NULL, 0, 0},                              \
     {"checkpoint_every", MUST_CONF_LONG, TR(base, checkpoint_every), "0",                    \
-     "steps between checkpoints (0: a quarter of the steps)", NULL, 0, 1e9}
+     "steps between checkpoints (0: a quarter of the steps)", NULL, 0, 1e9},                 \
+    {"sync_bn", MUST_CONF_BOOL, TR(base, sync_bn), "false",                                  \
+     "under mpirun: batch norm over the whole global batch, as one process (docs/scale-out.md)", \
+     NULL, 0, 0}
 
 #define E(m) offsetof(must_experiment, m)
 static const must_conf_key exp_keys[] = {

@@ -34,6 +34,10 @@ static uint64_t hash_train(uint64_t h, const must_exp_train *t)
              t->steps, t->batch, t->optim.kind, t->optim.lr, t->optim.momentum,
              t->optim.weight_decay, t->optim.sched, t->optim.warmup_steps, t->optim.clip_norm,
              t->augment);
+    /* sync_bn changes what N ranks compute; off, the text stays as it was,
+     * so that runs made before the key resume. */
+    if (t->sync_bn)
+        snprintf(s + strlen(s), sizeof s - strlen(s), " sync_bn=1");
     return pl_hash(h, s);
 }
 

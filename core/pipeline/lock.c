@@ -1,7 +1,9 @@
 /* lock.c - one writer per run directory: an exclusive flock on RUN/.lock,
  * which the kernel releases when the holder exits, killed or not, so a
  * lock never outlives its process.  The file holds the holder's PID for
- * the message a second writer gets. */
+ * the message a second writer gets.  Over several MPI ranks rank 0 holds it
+ * for all of them (they write only under its direction, unit.c), and every
+ * rank gets its answer. */
 #define _DEFAULT_SOURCE
 #include "config.h"
 
@@ -15,12 +17,14 @@
 
 #include "base/io-impl.h"
 #include "must/io.h"
+#include "base/dist-impl.h"
 #include "run-impl.h"
 
-int run_lock(run_state *r, must_err *err)
+/* lock_fd of a rank whose rank 0 holds the lock. */
+#define HELD_BY_RANK0 (-2)
+
+static int lock_here(run_state *r, must_err *err)
 {
-    if (r->lock_fd >= 0)
-        return MUST_OK;
     int rc = must_mkdir_p(r->out, err);
     char *path = rc ? NULL : must_path_join(r->out, ".lock");
     if (rc || !path) {
@@ -63,6 +67,16 @@ int run_lock(run_state *r, must_err *err)
         return must_err_set(err, MUST_EIO, "%s: cannot remove the temporary files (NAME.tmp.PID) "
                                            "a killed run left", r->out);
     return MUST_OK;
+}
+
+int run_lock(run_state *r, must_err *err)
+{
+    if (r->lock_fd >= 0 || r->lock_fd == HELD_BY_RANK0)
+        return MUST_OK;
+    int rc = must_dist_writer() ? lock_here(r, err) : MUST_OK;
+    if (!(rc = must_dist_agree(rc, err)) && r->lock_fd < 0)
+        r->lock_fd = HELD_BY_RANK0;
+    return rc;
 }
 
 void run_unlock(run_state *r)

@@ -3,8 +3,8 @@
  * the events through which they report progress.
  *
  * Files, lowest first (each calls only those above it in this list):
- * progress.c (events), tboard.c, model.c (backbone + heads), card.c, evaluate.c, trainer.c,
- * pseudolabel.c; then the run's files in run-impl.h. */
+ * progress.c (events), tboard.c, model.c (backbone + heads), card.c, evaluate.c, dp.c,
+ * trainer.c, pseudolabel.c; then the run's files in run-impl.h. */
 #ifndef MUST_PIPELINE_IMPL_H
 #define MUST_PIPELINE_IMPL_H
 
@@ -14,6 +14,7 @@
 #include "must/experiment.h"
 #include "must/loader.h"
 #include "must/model.h"
+#include "must/optim.h"
 #include "must/pipeline.h"
 #include "must/plugin.h"
 
@@ -155,6 +156,27 @@ void pl_loader_eval(const must_experiment *e, int split, int size, must_loader_o
 /* Head t's metrics over a split (values: must_task_nmetrics entries). */
 int pl_evaluate(const must_experiment *e, pl_model *m, int t, must_dataset *ds, int split,
                 double *values, must_err *err);
+
+/* ---- dp.c: data parallel over MPI ranks ---------------------------------- */
+
+/* The ranks this process trains with, and its rank among them (1 and 0 in
+ * one process, or in a solo scope: must/dist.h). */
+int pl_dp_size(void);
+int pl_dp_rank(void);
+/* Every rank's weights and buffers (all sets), optimizer state and step,
+ * and *step (may be NULL), become rank 0's. */
+int pl_dp_bcast_state(must_params *const *sets, int nsets, must_optim *opt, long *step,
+                      must_err *err);
+/* Each set's gradients (buffers) become their mean over the ranks. */
+int pl_dp_average_grads(must_params *const *sets, int nsets, const char *what, must_err *err);
+int pl_dp_average_buffers(must_params *const *sets, int nsets, const char *what, must_err *err);
+/* A checksum of the sets' weights and buffers and the optimizer's state
+ * and step. */
+uint64_t pl_dp_checksum(must_params *const *sets, int nsets, const must_optim *opt);
+/* Compares the checksums over the ranks; a difference is an error (the
+ * same on every rank) naming the ranks that differ from rank 0. */
+int pl_dp_check(must_params *const *sets, int nsets, const must_optim *opt, const char *stage,
+                long step, must_err *err);
 
 /* ---- trainer.c ---------------------------------------------------------- */
 

@@ -8,6 +8,7 @@
 
 #include "must/checkpoint.h"
 #include "must/io.h"
+#include "base/dist-impl.h"
 #include "run-impl.h"
 
 static const char *const stage_names[MUST_NSTAGES] = {"teachers", "label", "student",
@@ -75,15 +76,15 @@ void must_run_set_readonly(must_run *r, int on)
 int must_run_record(must_run *r, must_err *err)
 {
     int rc = run_lock(r, err);
-    if (!rc)
-        rc = must_mkdir_p(r->out, err);
     if (rc)
         return rc;
-    char *cfg = must_path_join(r->out, "experiment.ini");
-    rc = cfg ? must_file_write_atomic(cfg, r->e->text, strlen(r->e->text), err)
-             : must_err_set(err, MUST_ENOMEM, "out of memory");
+    int mine = run_rank0_begin();
+    char *cfg = mine ? must_path_join(r->out, "experiment.ini") : NULL;
+    if (mine && !(rc = must_mkdir_p(r->out, err)))
+        rc = cfg ? must_file_write_atomic(cfg, r->e->text, strlen(r->e->text), err)
+                 : must_err_set(err, MUST_ENOMEM, "out of memory");
     free(cfg);
-    return rc;
+    return run_rank0_end(mine, rc, err);
 }
 
 int must_run_plan(must_run *r, int verbose, int *todo, must_err *err)
@@ -186,20 +187,14 @@ int must_run_students(must_run *r, must_err *err)
     return run_students(r, 0, err);
 }
 
-int must_run_eval(must_run *r, const char *model, int task, int data, int split,
-                  must_metric *out, int max, must_err *err)
+/* Rank 0's part of must_run_eval: the model on the split. */
+static int eval_here(must_run *r, const char *model, int task, must_dataset *ds, int split,
+                     must_metric *out, int max, must_err *err)
 {
     const must_experiment *e = r->e;
-    if (task < 0 || task >= e->ntasks || data < 0 || data >= e->ndata)
-        return must_err_set(err, MUST_EINVAL, "%s has no task %d or no data set %d", e->file,
-                            task, data);
-    must_dataset *ds;
     pl_model m = {0};
-    int rc = run_dataset(r, data, &ds, err);
-    if (!rc) {
-        pl_head h = {&e->tasks[task], ds};
-        rc = pl_model_new(e, &h, 1, &m, err);
-    }
+    pl_head h = {&e->tasks[task], ds};
+    int rc = pl_model_new(e, &h, 1, &m, err);
     if (!rc) {
         must_ckpt_load_opts lo = {0};
         lo.flags = MUST_CKPT_ALLOW_UNEXPECTED;
@@ -217,4 +212,28 @@ int must_run_eval(must_run *r, const char *model, int task, int data, int split,
     if (m.bb)
         pl_model_free(&m);
     return rc ? rc : n;
+}
+
+int must_run_eval(must_run *r, const char *model, int task, int data, int split,
+                  must_metric *out, int max, must_err *err)
+{
+    const must_experiment *e = r->e;
+    if (task < 0 || task >= e->ntasks || data < 0 || data >= e->ndata)
+        return must_err_set(err, MUST_EINVAL, "%s has no task %d or no data set %d", e->file,
+                            task, data);
+    /* Over several ranks the set is rendered by all of them (when it must
+     * be); one evaluation is rank 0's: a plugin's evaluator cannot merge
+     * the states of several processes (docs/scale-out.md). */
+    must_dataset *ds;
+    int rc = run_dataset(r, data, &ds, err);
+    if (rc)
+        return rc;
+    int mine = run_rank0_begin();
+    int n = mine ? eval_here(r, model, task, ds, split, out, max, err) : 0;
+    if ((rc = run_rank0_end(mine, n < 0 ? n : MUST_OK, err)))
+        return rc;
+    if ((rc = must_dist_bcast(&n, sizeof n, "sharing the metrics", err)) ||
+        (rc = must_dist_bcast(out, (size_t)n * sizeof *out, "sharing the metrics", err)))
+        return rc;
+    return n;
 }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "base/dist-impl.h"
 #include "pipeline-impl.h"
 
 #include <signal.h>
@@ -38,7 +39,8 @@ double pl_now(void)
 
 void pl_say(const pl_out *o, const char *fmt, ...)
 {
-    if (!o || !o->fn)
+    /* Over several ranks, rank 0 speaks for all of them. */
+    if (!o || !o->fn || must_dist_rank() != 0)
         return;
     char line[4096];
     va_list ap;
@@ -82,7 +84,7 @@ static double run_eta(pl_progress *p, long step)
 void pl_progress_step(pl_progress *p, long step, const char *detail, double images_per_s)
 {
     double reta = run_eta(p, step);
-    if (!p->out || !p->out->fn)
+    if (!p->out || !p->out->fn || must_dist_rank() != 0)
         return;
     double el = pl_now() - p->t0;
     long done = step - p->start;
@@ -102,7 +104,7 @@ void pl_progress_step(pl_progress *p, long step, const char *detail, double imag
 
 void pl_progress_end(pl_progress *p)
 {
-    if (!p->out || !p->out->fn)
+    if (!p->out || !p->out->fn || must_dist_rank() != 0)
         return;
     must_event ev = {0};
     ev.kind = MUST_EVENT_PROGRESS_END;

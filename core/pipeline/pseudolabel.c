@@ -2,7 +2,9 @@
  * mode, batched; supervised labels kept where the set has them, pseudo
  * labels for the missing kinds (the paper's §3.1).  The output is cut into
  * shards, each a complete dataset committed on its own (dataset.ini last),
- * so a run that is cut off redoes at most one shard. */
+ * so a run that is cut off redoes at most one shard.  Over N MPI ranks rank
+ * r labels shards r, r + N, ...: a shard's bytes depend only on its images
+ * and the teachers, so the parts are those one process writes. */
 #include "config.h"
 
 #include <stdio.h>
@@ -13,6 +15,7 @@
 #include "must/checkpoint.h"
 #include "must/image.h"
 #include "must/io.h"
+#include "base/dist-impl.h"
 #include "pipeline-impl.h"
 
 /* A young teacher may predict depths the 16-bit format cannot hold: they
@@ -195,20 +198,17 @@ static int label_part(labeller *lb, int p, must_err *err)
     pl_loader_eval(lb->e, -1, lb->S, &lo);
     lo.batch = B;
     lo.first_epoch = 0;
+    lo.first_batch = (uint64_t)(lo_i / B); /* a shard is whole batches */
     if ((rc = must_dataset_writer_new(dir, &lb->spec, &w, err)) ||
         (rc = must_loader_new(&unl, 1, &lo, &L, err)))
         goto out;
-    /* Batches of earlier shards are read and dropped: decoding is cheap
-     * next to the teachers' forward passes. */
     const must_batch *b;
-    for (int at = 0; at < hi_i && rc == MUST_OK; at += B) {
+    for (int at = lo_i; at < hi_i && rc == MUST_OK; at += B) {
         if ((rc = must_loader_next(L, &b, err)) != 1) {
             rc = rc ? rc : must_err_set(err, MUST_EINVAL, "label: the loader ended early");
             break;
         }
         rc = MUST_OK;
-        if (at < lo_i)
-            continue;
         if (pl_interrupted()) {
             rc = must_err_set(err, MUST_EINTR,
                               "label: stopped on request with %d of %d images of %s labelled; "
@@ -219,8 +219,10 @@ static int label_part(labeller *lb, int p, must_err *err)
         if ((rc = label_batch(lb, b, w, err)))
             break;
         lb->done += b->n;
-        pl_progress_step(&lb->pr, lb->done, must_dataset_name(unl),
-                         lb->done / (pl_now() - lb->t0 + 1e-9));
+        /* Rank 0 speaks for every rank, which label alike. */
+        long all = (long)lb->done * must_dist_group_size();
+        all = all < must_dataset_count(unl) ? all : must_dataset_count(unl);
+        pl_progress_step(&lb->pr, all, must_dataset_name(unl), all / (pl_now() - lb->t0 + 1e-9));
     }
     if (!rc) {
         must_loader_free(L);
@@ -285,10 +287,14 @@ int pl_label(const must_experiment *e, const pl_label_job *job, must_err *err)
         int N = must_dataset_count(job->unl), nparts = (N + lb->shard - 1) / lb->shard;
         pl_progress_start(&lb->pr, job->out, "label", N, 0, job->nteachers / 3.0);
         lb->t0 = pl_now();
-        for (int p = 0; p < nparts && rc == MUST_OK; p++)
+        int n = must_dist_group_size(), me = must_dist_group_rank();
+        for (int p = me; p < nparts && rc == MUST_OK; p += n)
             rc = label_part(lb, p, err);
         pl_progress_end(&lb->pr);
     }
+    /* Every part is there before any rank reads the set; a failure of one
+     * rank, named, stops all of them. */
+    rc = must_dist_agree(rc, err);
     for (int i = 0; i < lb->nm; i++)
         pl_model_free(&lb->models[i]);
     free(lb->split_of);

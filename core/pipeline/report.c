@@ -155,7 +155,7 @@ static int report_tensorboard(run_state *r, const run_report_data *d, must_err *
     return rc;
 }
 
-int run_report(run_state *r, must_err *err)
+static int report(run_state *r, must_err *err)
 {
     const must_experiment *e = r->e;
     int nr = e->nreps, nt = e->ntransfers, rc = MUST_OK;
@@ -194,4 +194,18 @@ int run_report(run_state *r, must_err *err)
     free(d.teacher);
     free(d.ntest);
     return rc;
+}
+
+int run_report(run_state *r, must_err *err)
+{
+    /* Over several ranks, what the report reads is made by all of them
+     * (the pseudo labels; the transfer cells, spread over the ranks); rank
+     * 0 alone then reads, draws and writes. */
+    int rc = r->e->label.ndata ? run_labels(r, 1, err) : MUST_OK;
+    if (!rc)
+        rc = run_transfers_spread(r, err);
+    if (rc)
+        return rc;
+    int mine = run_rank0_begin();
+    return run_rank0_end(mine, mine ? report(r, err) : MUST_OK, err);
 }

@@ -92,6 +92,12 @@ int run_unit_done(const char *dir, uint64_t h);
  * is kept (to resume); anything else there is removed. */
 int run_unit_begin(run_state *r, const char *dir, uint64_t h, const char *what, must_err *err);
 int run_unit_finish(const char *dir, uint64_t h, must_err *err);
+/* Over several ranks, work on files rank 0 alone does (a score, a cache,
+ * the report): begin returns 1 on rank 0, which then works as a rank of its
+ * own; end (on every rank, with this rank's begin and status) gives every
+ * rank rank 0's status. */
+int run_rank0_begin(void);
+int run_rank0_end(int mine, int rc, must_err *err);
 /* 1 when the unit in RUN/a[/b[/c]] finished with hash h. */
 int run_done_at(const run_state *r, uint64_t h, const char *a, const char *b, const char *c);
 
@@ -195,6 +201,10 @@ int run_read_eval(const char *dir, long step, int nm, double *val, double *test)
 int run_transfer_one(run_state *r, int rep, int transfer, run_result *res, must_err *err);
 /* Every representation on every downstream task (what is not done yet). */
 int run_transfers(run_state *r, must_err *err);
+/* Over several ranks: the cells not done yet, spread over the ranks (each
+ * rank trains and evaluates its cells alone), then every rank has them
+ * all on disk; nothing in one rank. */
+int run_transfers_spread(run_state *r, must_err *err);
 /* Checks that every file:<path> representation loads as a backbone, so that
  * a wrong path fails before hours of training rather than after. */
 int run_check_files(run_state *r, must_err *err);

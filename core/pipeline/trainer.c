@@ -6,7 +6,14 @@
  * Resume is exact for the same thread count: a batch depends only on
  * (seed, epoch, index), so the trainer restarts the loader at the epoch of
  * the saved step and skips the batches already used; the checkpoint holds
- * the weights, BN statistics and optimizer state. */
+ * the weights, BN statistics and optimizer state.
+ *
+ * Over N MPI ranks (mpirun; dp.c, docs/scale-out.md) each rank takes its
+ * slice of the global batch one process would take; each task's loss is
+ * weighed by the rank's share of what the whole batch counts, the
+ * gradients are averaged, and rank 0 alone writes the checkpoints and
+ * curves, which hold the one model every rank has; so a checkpoint made
+ * with N ranks resumes with any number. */
 #include "config.h"
 
 #include <math.h>
@@ -21,6 +28,8 @@
 #include "must/ops.h"
 #include "must/optim.h"
 #include "must/weighting.h"
+#include "base/dist-impl.h"
+#include "engine/engine-impl.h"
 #include "pipeline-impl.h"
 
 /* ------------------------------------------------------------------------ */
@@ -115,6 +124,8 @@ static int save(const must_experiment *e, must_params *const *sets, int nsets,
                 const must_optim *opt, const char *path, long step, const csvbuf *csv,
                 const char *csv_path, const char *card, const tbfile *tb, must_err *err)
 {
+    if (!must_dist_writer())
+        return MUST_OK; /* over several ranks rank 0 writes the one model they share */
     must_ckpt_save_opts so = {0};
     so.optim = opt;
     so.config = e->text;
@@ -152,6 +163,8 @@ typedef struct trainer {
     long start, last_saved;
     char *card;     /* the model card every checkpoint carries */
     tbfile tb;
+    int dp, rank;   /* ranks training together (1: one process), and this one */
+    char what[160]; /* "teacher seg: step 12", naming the step's collectives */
 } trainer;
 
 /* What one step computed. */
@@ -159,6 +172,7 @@ typedef struct step_out {
     double lval[PL_MAX_TASKS]; /* each task's loss */
     double wval[PL_MAX_TASKS]; /* the weight it had (learned: before the update) */
     double total, lr;
+    int stop;       /* over several ranks: some rank was asked to stop */
 } step_out;
 
 static void trainer_free(trainer *t)
@@ -193,7 +207,16 @@ static int trainer_init(trainer *t, must_err *err)
     memcpy(t->sets, m->sets, (size_t)m->nsets * sizeof *t->sets);
     if (!t->resume || !t->final || !t->csv_path || !t->ctx || !t->card)
         return must_err_set(err, MUST_ENOMEM, "out of memory");
-    int rc = must_mkdir_p(o->dir, err);
+    t->dp = pl_dp_size();
+    t->rank = pl_dp_rank();
+    if (t->dp > 1 && o->train->batch % t->dp) {
+        must_dist_set_agreed();
+        return must_err_set(err, MUST_EINVAL, "%s: a batch of %d does not split over %d ranks: "
+                            "give a batch that %d divides", o->stage, o->train->batch, t->dp,
+                            t->dp);
+    }
+    must_ctx_set_sync_bn(t->ctx, o->train->sync_bn);
+    int rc = must_dist_writer() ? must_mkdir_p(o->dir, err) : MUST_OK;
     if (rc)
         return rc;
     if (o->log_var0) {
@@ -212,23 +235,30 @@ static int trainer_init(trainer *t, must_err *err)
     return MUST_OK;
 }
 
-/* Picks up dir/resume.safetensors and the curve up to its step. */
+/* Picks up dir/resume.safetensors and the curve up to its step.  Over
+ * several ranks rank 0 reads it and every rank starts from rank 0's state,
+ * resumed or fresh (dp.c). */
 static int trainer_resume(trainer *t, must_err *err)
 {
     const pl_train_opts *o = t->o;
-    if (!must_file_exists(t->resume))
-        return MUST_OK;
-    must_ckpt_load_opts lo = {0};
-    lo.optim = t->opt;
-    must_ckpt_report rep = {0};
-    int rc = must_ckpt_load(t->resume, t->sets, t->nsets, &lo, &rep, err);
-    if (rc) {
-        must_err_prefix(err, "%s: resuming", o->stage);
-        return rc;
+    long here[2] = {must_dist_writer() && must_file_exists(t->resume), 0};
+    int rc = MUST_OK;
+    if (here[0]) {
+        must_ckpt_load_opts lo = {0};
+        lo.optim = t->opt;
+        must_ckpt_report rep = {0};
+        if ((rc = must_ckpt_load(t->resume, t->sets, t->nsets, &lo, &rep, err)))
+            must_err_prefix(err, "%s: resuming", o->stage);
+        here[1] = rep.step > 0 ? rep.step : 0;
+        must_ckpt_report_free(&rep);
     }
-    t->start = rep.step > 0 ? rep.step : 0;
+    if (!(rc = must_dist_agree(rc, err)) &&
+        !(rc = must_dist_bcast(here, sizeof here, "sharing the step to resume at", err)))
+        rc = pl_dp_bcast_state(t->sets, t->nsets, t->opt, NULL, err);
+    if (rc || !here[0])
+        return rc;
+    t->start = here[1];
     t->last_saved = t->start;
-    must_ckpt_report_free(&rep);
     if (t->start > o->train->steps)
         t->start = o->train->steps;
     if (csv_reload(&t->csv, t->csv_path, t->start) ||
@@ -264,6 +294,12 @@ static int trainer_loader(trainer *t, must_err *err)
     const pl_train_opts *o = t->o;
     must_loader_opts lo;
     pl_loader_train(t->e, o->train, o->sampling, o->seed, &lo);
+    if (t->dp > 1) {
+        /* This rank's slice of each global batch (must/sampler.h). */
+        lo.batch = o->train->batch / t->dp;
+        lo.sampler.rank = t->rank;
+        lo.sampler.world = t->dp;
+    }
     int rc = must_loader_new(o->sets, o->nsets, &lo, &t->L, err);
     if (rc)
         return rc;
@@ -292,6 +328,47 @@ static const char *last_good(const trainer *t)
     return t->last_saved >= 0 ? t->resume : "(none yet)";
 }
 
+/* Over several ranks: each task's loss l_r is this rank's mean over its
+ * slice, counting c_r (positions, pixels, examples: what the loss op
+ * divides by).  One process takes the mean over the whole batch, in which
+ * rank r's mean weighs c_r / C (C: the sum over the ranks); so l_r is
+ * scaled by N c_r / C before backward, and the mean of the ranks'
+ * gradients is the whole batch's gradient, also where ranks count
+ * differently (ignored pixels, examples without the task's labels).  A
+ * task whose loss is not one engine loss op on every rank (detection's
+ * sum of four; a plugin's own op) cannot be weighed so: its ranks' means
+ * count alike, as in PyTorch's DDP.  The same collective gives every
+ * rank the whole batch's losses and whether some rank was asked to stop. */
+static int dp_losses(trainer *t, long step, const double *cnt, const int *ops, step_out *so,
+                     must_tensor **ls, must_err *err)
+{
+    int T = t->m->ntasks, N = t->dp;
+    double v[4 * PL_MAX_TASKS + 1];
+    for (int i = 0; i < T; i++) {
+        int one = ops[i] == 1;
+        v[i] = one ? cnt[i] : 0.0;
+        v[T + i] = one;
+        v[2 * T + i] = one ? cnt[i] * so->lval[i] : 0.0;
+        v[3 * T + i] = so->lval[i];
+    }
+    v[4 * T] = pl_interrupted();
+    snprintf(t->what, sizeof t->what, "%s: step %ld", t->o->stage, step + 1);
+    int rc = must_dist_sum_d(v, 4 * (size_t)T + 1, t->what, err);
+    for (int i = 0; i < T && !rc; i++) {
+        double alpha = 1.0, C = v[i];
+        if (v[T + i] == N) {
+            alpha = C > 0 ? N * cnt[i] / C : 0.0;
+            so->lval[i] = C > 0 ? v[2 * T + i] / C : 0.0;
+        } else {
+            so->lval[i] = v[3 * T + i] / N;
+        }
+        if (alpha != 1.0 && !(ls[i] = must_op_scale(t->ctx, ls[i], (float)alpha)))
+            rc = must_err_set(err, MUST_EINVAL, "%s: %s", t->what, must_ctx_error(t->ctx)->msg);
+    }
+    so->stop = v[4 * T] > 0;
+    return rc;
+}
+
 /* Forward, every task's loss, their weighted sum. */
 static int step_losses(trainer *t, long step, const must_batch *b, step_out *so,
                        must_tensor **total, must_err *err)
@@ -300,23 +377,35 @@ static int step_losses(trainer *t, long step, const must_batch *b, step_out *so,
     pl_model *m = t->m;
     void *preds[PL_MAX_TASKS];
     must_tensor *ls[PL_MAX_TASKS];
+    double cnt[PL_MAX_TASKS];
+    int ops[PL_MAX_TASKS], rc;
     *total = NULL;
     if (pl_model_forward(m, t->ctx, b, preds))
         return must_err_set(err, MUST_EINVAL, "%s: step %ld: %s", o->stage, step + 1,
                             must_ctx_error(t->ctx)->msg);
     for (int i = 0; i < m->ntasks; i++) {
+        must_ctx_loss_take(t->ctx, &cnt[i]);
         must_tensor *l = must_task_loss(m->task[i], t->ctx, preds[i], b, NULL);
         if (!l)
             return must_err_set(err, MUST_EINVAL, "%s: step %ld: %s", o->stage, step + 1,
                                 must_ctx_error(t->ctx)->msg);
+        ops[i] = must_ctx_loss_take(t->ctx, &cnt[i]);
         so->lval[i] = l->data[0];
-        if (!isfinite(so->lval[i]))
+        ls[i] = l;
+    }
+    if (t->dp > 1 && (rc = dp_losses(t, step, cnt, ops, so, ls, err)))
+        return rc;
+    for (int i = 0; i < m->ntasks; i++) {
+        must_tensor *l = ls[i];
+        if (!isfinite(so->lval[i])) {
+            if (t->dp > 1)
+                must_dist_set_agreed(); /* the whole batch's loss: the same everywhere */
             return must_err_set(err, MUST_ENUMERIC,
                                 "%s: the loss of task '%s' is %g at step %ld; stopped, the "
                                 "last good checkpoint (step %ld) is %s",
                                 o->stage, must_task_name(m->task[i]), so->lval[i], step + 1,
                                 t->last_saved, last_good(t));
-        ls[i] = l;
+        }
         so->wval[i] = t->lv ? must_weighting_weight(t->lv, i) : o->weights[i];
         if (!t->lv) {
             must_tensor *wl = must_op_scale(t->ctx, l, (float)o->weights[i]);
@@ -330,6 +419,17 @@ static int step_losses(trainer *t, long step, const must_batch *b, step_out *so,
                             must_ctx_error(t->ctx)->code ? must_ctx_error(t->ctx)->msg
                                                          : "no tasks");
     return MUST_OK;
+}
+
+/* Over several ranks, after backward: the gradients' mean, and the whole
+ * batch's total loss (the mean of the ranks' weighted totals). */
+static int dp_gradients(trainer *t, step_out *so, must_err *err)
+{
+    int rc = pl_dp_average_grads(t->sets, t->nsets, t->what, err);
+    if (!rc)
+        rc = must_dist_sum_d(&so->total, 1, t->what, err);
+    so->total /= t->dp;
+    return rc;
 }
 
 /* One optimizer step on batch b: the losses, backward, the update. */
@@ -349,8 +449,12 @@ static int train_step(trainer *t, long step, const must_batch *b, step_out *so, 
         return must_err_set(err, rc, "%s: step %ld: backward: %s", o->stage, step + 1,
                             must_ctx_error(t->ctx)->msg);
     so->total = total->data[0];
+    if (t->dp > 1 && (rc = dp_gradients(t, so, err)))
+        return rc;
     must_optim_report orp;
     if ((rc = must_optim_step(t->opt, &orp, err))) {
+        if (t->dp > 1)
+            must_dist_set_agreed(); /* the same gradients on every rank */
         if (rc == MUST_ENUMERIC) {
             /* Finite losses, non-finite gradients: name every task's loss,
              * as the culprit cannot be told apart. */
@@ -366,6 +470,9 @@ static int train_step(trainer *t, long step, const must_batch *b, step_out *so, 
         return rc;
     }
     so->lr = orp.lr;
+    /* Batch norm per rank: the running statistics, averaged, stay equal. */
+    if (t->dp > 1 && !o->train->sync_bn)
+        return pl_dp_average_buffers(t->sets, t->nsets, t->what, err);
     return MUST_OK;
 }
 
@@ -421,6 +528,8 @@ static int after_step(trainer *t, long step, const step_out *so, must_err *err)
     const must_exp_train *tr = t->o->train;
     int ckpt = (step + 1) % tr->checkpoint_every == 0 && step + 1 < tr->steps;
     const char *bad = ckpt || step + 1 == tr->steps ? nonfinite_tensor(t->sets, t->nsets) : NULL;
+    if (bad && t->dp > 1)
+        must_dist_set_agreed(); /* the ranks' weights are the same (pl_dp_check) */
     if (bad) {
         char ltxt[1024];
         loss_text(t->m, so->lval, ltxt, sizeof ltxt);
@@ -431,7 +540,9 @@ static int after_step(trainer *t, long step, const step_out *so, must_err *err)
     }
     if (!ckpt)
         return MUST_OK;
-    int rc = save(t->e, t->sets, t->nsets, t->opt, t->resume, step + 1, &t->csv, t->csv_path,
+    int rc = pl_dp_check(t->sets, t->nsets, t->opt, t->o->stage, step + 1, err);
+    if (!rc)
+        rc = save(t->e, t->sets, t->nsets, t->opt, t->resume, step + 1, &t->csv, t->csv_path,
                   t->card, &t->tb, err);
     if (!rc)
         t->last_saved = step + 1;
@@ -449,6 +560,8 @@ static int stop_here(trainer *t, long step, must_err *err)
         t->last_saved = step;
     if (rc)
         return rc;
+    if (t->dp > 1)
+        must_dist_set_agreed(); /* every rank stops at this step (dp_losses) */
     return must_err_set(err, MUST_EINTR,
                         "%s: stopped on request at step %ld of %ld, saved in %s; the same "
                         "command resumes from there",
@@ -474,7 +587,7 @@ static int trainer_loop(trainer *t, must_err *err)
                                           o->stage);
         if ((rc = train_step(t, step, b, &so, err)))
             return rc;
-        images += b->n;
+        images += (long)b->n * t->dp;
         if ((rc = record_step(t, step, &so, images / (pl_now() - t_last + 1e-9), &pr, err)))
             return rc;
         if (mi < o->nmilestones && o->milestones[mi] == step + 1) {
@@ -484,11 +597,24 @@ static int trainer_loop(trainer *t, must_err *err)
         }
         if ((rc = after_step(t, step, &so, err)))
             return rc;
-        if (pl_interrupted() && step + 1 < o->train->steps)
+        if ((t->dp > 1 ? so.stop : pl_interrupted()) && step + 1 < o->train->steps)
             return stop_here(t, step + 1, err);
     }
     pl_progress_end(&pr);
     return MUST_OK;
+}
+
+/* Over several ranks: how much of the training loop the collectives took
+ * (waiting for the slowest rank included), for docs/scale-out.md's model. */
+static void dp_say_stats(const trainer *t, double t0)
+{
+    must_dist_stats st;
+    must_dist_get_stats(&st);
+    double el = pl_now() - t0;
+    long steps = t->o->train->steps - t->start;
+    pl_say(t->o->out, "[%s] %d ranks: %.1f%% of %.2f s in collectives (%ld calls, %.2f MB per "
+           "rank and step)", t->o->stage, t->dp, el > 0 ? 100.0 * st.seconds / el : 0.0, el,
+           st.calls, steps > 0 ? st.bytes / 1e6 / (double)steps : 0.0);
 }
 
 int pl_train(const must_experiment *e, pl_model *m, const pl_train_opts *o, must_err *err)
@@ -504,8 +630,12 @@ int pl_train(const must_experiment *e, pl_model *m, const pl_train_opts *o, must
         rc = trainer_csv_header(&t, err);
     if (!rc)
         rc = trainer_loader(&t, err);
+    double t0 = pl_now();
+    must_dist_reset_stats();
     if (!rc)
         rc = trainer_loop(&t, err);
+    if (!rc && t.dp > 1)
+        dp_say_stats(&t, t0);
     if (!rc && t.lv) {
         char line[1024];
         size_t u = (size_t)snprintf(line, sizeof line, "[%s] learned loss weights:", o->stage);
@@ -515,8 +645,10 @@ int pl_train(const must_experiment *e, pl_model *m, const pl_train_opts *o, must
         pl_say(o->out, "%s", line);
     }
     /* The final weights carry no optimizer state: they are a representation. */
+    if (!rc)
+        rc = pl_dp_check(t.sets, t.nsets, t.opt, o->stage, o->train->steps, err);
     if (!rc && !(rc = save(e, m->sets, m->nsets, NULL, t.final, o->train->steps, &t.csv,
-                           t.csv_path, t.card, &t.tb, err)))
+                           t.csv_path, t.card, &t.tb, err)) && must_dist_writer())
         remove(t.resume);
     trainer_free(&t);
     return rc;

@@ -1,7 +1,10 @@
 /* transfer.c - one representation fine-tuned end to end on one downstream
  * task, over a sweep of learning rates and step counts; the point is
  * chosen on the val split and reported on test.  A representation is
- * random init, a teacher, a student, the multi-task baseline or a file. */
+ * random init, a teacher, a student, the multi-task baseline or a file.
+ * Over several MPI ranks the cells (representation x downstream task) are
+ * spread over the ranks, each trained and evaluated by one rank alone
+ * (run_transfers_spread). */
 #include "config.h"
 
 #include <errno.h>
@@ -12,6 +15,7 @@
 #include "base/fault-impl.h"
 #include "must/checkpoint.h"
 #include "must/io.h"
+#include "base/dist-impl.h"
 #include "run-impl.h"
 
 void run_rep_dirname(const must_exp_rep *rep, char *buf, size_t len)
@@ -333,10 +337,42 @@ out:
     return rc;
 }
 
+int run_transfers_spread(run_state *r, must_err *err)
+{
+    const must_experiment *e = r->e;
+    int n = must_dist_group_size(), me = must_dist_group_rank(), rc = MUST_OK;
+    if (n <= 1)
+        return MUST_OK;
+    /* What every cell reads, made by all the ranks together first: the
+     * representations (teachers and students train data-parallel) and the
+     * downstream sets (rendered in shares). */
+    for (int ri = 0; ri < e->nreps && !rc; ri++) {
+        char *src = NULL;
+        uint64_t h;
+        rc = rep_source(r, ri, &src, &h, err);
+        free(src);
+    }
+    for (int ti = 0; ti < e->ntransfers && !rc; ti++) {
+        must_dataset *ds;
+        rc = run_dataset(r, e->transfers[ti].data, &ds, err);
+    }
+    if (rc)
+        return rc;
+    /* Cell k on rank k mod n, which trains, evaluates and writes it alone:
+     * no two ranks touch one cell's directory. */
+    must_dist_solo_begin();
+    for (int k = me; k < e->nreps * e->ntransfers && !rc; k += n) {
+        run_result res;
+        rc = run_transfer_one(r, k / e->ntransfers, k % e->ntransfers, &res, err);
+    }
+    must_dist_solo_end();
+    return must_dist_agree(rc, err);
+}
+
 int run_transfers(run_state *r, must_err *err)
 {
     const must_experiment *e = r->e;
-    int rc = MUST_OK;
+    int rc = run_transfers_spread(r, err);
     for (int ri = 0; ri < e->nreps && !rc; ri++)
         for (int ti = 0; ti < e->ntransfers && !rc; ti++) {
             run_result res;

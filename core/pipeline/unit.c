@@ -7,7 +7,12 @@
  * with, DIR/done (written last) says it finished.  A unit whose hash
  * changed is wiped and redone; one that was cut off resumes (the trainer
  * from its last checkpoint, the labeller from its last shard); a finished
- * one is skipped.  docs/experiments.md lists what each hash covers. */
+ * one is skipped.  docs/experiments.md lists what each hash covers.
+ *
+ * Over several MPI ranks every rank walks the same units in the same order
+ * and reads the same files; rank 0 alone changes a unit's files (hash,
+ * done, wiping), between two collectives, so that no rank reads a file
+ * while it changes (docs/scale-out.md). */
 #define _XOPEN_SOURCE 700
 #include "config.h"
 
@@ -19,6 +24,7 @@
 
 #include "must/io.h"
 #include "must/world.h"
+#include "base/dist-impl.h"
 #include "run-impl.h"
 
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *f)
@@ -51,7 +57,23 @@ int run_unit_done(const char *dir, uint64_t h)
     return ok;
 }
 
-int run_unit_begin(run_state *r, const char *dir, uint64_t h, const char *what, must_err *err)
+int run_rank0_begin(void)
+{
+    if (!must_dist_writer())
+        return 0;
+    must_dist_solo_begin();
+    return 1;
+}
+
+int run_rank0_end(int mine, int rc, must_err *err)
+{
+    if (mine)
+        must_dist_solo_end();
+    return must_dist_agree(rc, err);
+}
+
+/* Rank 0's part of run_unit_begin. */
+static int unit_begin(run_state *r, const char *dir, uint64_t h, const char *what, must_err *err)
 {
     char *p = must_path_join(dir, "hash");
     char *text = NULL, want[17];
@@ -75,14 +97,27 @@ int run_unit_begin(run_state *r, const char *dir, uint64_t h, const char *what, 
     return rc;
 }
 
+int run_unit_begin(run_state *r, const char *dir, uint64_t h, const char *what, must_err *err)
+{
+    /* Every rank has read the unit's state before rank 0 changes it, and
+     * sees it changed after. */
+    int rc = must_dist_barrier(what, err);
+    if (rc)
+        return rc;
+    if (must_dist_writer())
+        rc = unit_begin(r, dir, h, what, err);
+    return must_dist_agree(rc, err);
+}
+
 int run_unit_finish(const char *dir, uint64_t h, must_err *err)
 {
     char *p = must_path_join(dir, "done"), want[17];
     hex(h, want);
-    int rc = p ? must_file_write_atomic(p, want, 16, err)
-               : must_err_set(err, MUST_ENOMEM, "out of memory");
+    int rc = !p                ? must_err_set(err, MUST_ENOMEM, "out of memory")
+             : must_dist_writer() ? must_file_write_atomic(p, want, 16, err)
+                                : MUST_OK;
     free(p);
-    return rc;
+    return must_dist_agree(rc, err);
 }
 
 int run_done_at(const run_state *r, uint64_t h, const char *a, const char *b, const char *c)
@@ -195,6 +230,11 @@ int run_dataset(run_state *r, int i, must_dataset **out, must_err *err)
         rc = must_dataset_open(d->path, &r->sets[i], err);
     if (rc)
         must_err_prefix(err, "[data.%s]", d->name);
+    /* Every rank opens its sets alike; a failure stops all of them. */
+    if ((rc = must_dist_agree(rc, err)) && r->sets[i]) {
+        must_dataset_close(r->sets[i]);
+        r->sets[i] = NULL;
+    }
     *out = r->sets[i];
     return rc;
 }

@@ -43,10 +43,13 @@ int run_teacher(run_state *r, int t, must_err *err)
     o.out = &r->events;
     rc = pl_train(e, &m, &o, err);
     pl_model_free(&m);
-    /* Its own score on its val split belongs to the unit, for the report. */
+    /* Its own score on its val split belongs to the unit, for the report
+     * (rank 0's to compute and write). */
     run_tscore score;
-    if (!rc)
-        rc = run_teacher_score(r, t, &score, err);
+    if (!rc) {
+        int mine = run_rank0_begin();
+        rc = run_rank0_end(mine, mine ? run_teacher_score(r, t, &score, err) : MUST_OK, err);
+    }
     if (!rc)
         rc = run_unit_finish(dir, r->teacher_hash[t], err);
 out:
@@ -85,13 +88,19 @@ int run_label(run_state *r, int li, must_err *err)
     }
     /* The scores (quality.txt, in the unit's folder) before `done`: a
      * unit marked done is not entered again, so a score that failed to
-     * be written after it would stay missing. */
+     * be written after it would stay missing.  Rank 0 scores, the ranks
+     * agree on the outcome. */
     run_quality q[PL_MAX_TASKS];
-    if (!rc)
-        rc = run_quality_set(r, li, q, err);
+    int mine = 0;
+    if (!rc) {
+        mine = run_rank0_begin();
+        if (mine)
+            rc = run_quality_set(r, li, q, err);
+        rc = run_rank0_end(mine, rc, err);
+    }
     if (!rc)
         rc = run_unit_finish(dir, h, err);
-    if (!rc)
+    if (!rc && mine)
         run_quality_say(r, q, nt);
     for (int i = 0; i < nt; i++)
         free(ckpt[i]);

@@ -8,7 +8,9 @@
  * not kept per image: at the end a labels-only render, several times
  * cheaper than the first, gives them again, and they, the split lists and
  * finally dataset.ini are written.  A run cut off anywhere leaves no
- * dataset.ini (a rerun removes a stale one before it renders). */
+ * dataset.ini (a rerun removes a stale one before it renders).  Under
+ * mpirun the images are rendered in shares, one per rank (see
+ * must_world_generate). */
 #include "config.h"
 
 #include <errno.h>
@@ -25,6 +27,7 @@
 #endif
 
 #include "must/image.h"
+#include "base/dist-impl.h"
 #include "base/io-impl.h"
 #include "must/io.h"
 #include "world-impl.h"
@@ -486,66 +489,65 @@ static int write_splits(const gen *g, must_err *err)
     return rc;
 }
 
-int must_world_generate(const must_world_domain *d, const char *dir,
-                        const must_world_gen_opts *opts, must_world_gen_stats *stats,
-                        must_err *err)
+/* The directories and the params record (rank 0), and whether the set in
+ * dir would lose images to a smaller count. */
+static int prepare(const gen *g, must_err *err)
 {
-    if (stats)
-        memset(stats, 0, sizeof *stats);
-    if (opts->count < 1 || opts->count > MAX_COUNT)
-        return must_err_set(err, MUST_EINVAL, "world generate: count %d outside 1..%d",
-                            opts->count, MAX_COUNT);
-    if (opts->size < 8 || opts->size > 1024)
-        return must_err_set(err, MUST_EINVAL, "world generate: size %d outside 8..1024",
-                            opts->size);
-    if (strlen(dir) > PATH_LEN - 128)
-        return must_err_set(err, MUST_EINVAL, "world generate: directory name too long");
-    gen g = {d, dir, opts, must_world_domain_tasks(d), 0};
-    if (opts->truth || !g.tasks)
-        g.truth_tasks = MUST_WORLD_ALL_TASKS;
-    double t0 = now_s();
-
-    int rc = mkdirs(&g, err);
+    int rc = mkdirs(g, err);
     if (!rc)
-        rc = check_params(&g, err);
+        rc = check_params(g, err);
     if (rc)
         return rc;
     char p[PATH_LEN], id[16];
-    image_id(id, opts->count);
-    snprintf(p, sizeof p, "%s/images/%s.png", dir, id);
-    if (opts->count < MAX_COUNT && must_file_exists(p))
+    image_id(id, g->o->count);
+    snprintf(p, sizeof p, "%s/images/%s.png", g->dir, id);
+    if (g->o->count < MAX_COUNT && must_file_exists(p))
         return must_err_set(err, MUST_EINVAL, "%s already holds more than %d images; a smaller "
-                            "count would leave the rest out of the set", dir, opts->count);
+                            "count would leave the rest out of the set", g->dir, g->o->count);
+    return MUST_OK;
+}
 
-    /* which images are left; any at all means the set is not complete */
-    int *todo = malloc((size_t)opts->count * sizeof *todo);
-    if (!todo)
-        return must_err_set(err, MUST_ENOMEM, "world generate: out of memory");
-    int ntodo = 0;
-    for (int i = 0; i < opts->count; i++)
-        if (!finished(&g, i))
-            todo[ntodo++] = i;
-    /* A killed run's NAME.tmp.PID files, in the images and the label files
-     * alike (one left after the labels were written would outlive a
-     * rerun that finds every image done). */
-    must_io_remove_temps(g.dir);
-    if (ntodo) {
-        snprintf(p, sizeof p, "%s/dataset.ini", dir);
+/* This rank's images (i mod ranks = rank) not finished yet; *left: how many
+ * images every rank has left.  Rank 0 removes a killed run's NAME.tmp.PID
+ * files, in the images and the label files alike (one left after the labels
+ * were written would outlive a rerun that finds every image done), and when
+ * any image is left, the set's dataset.ini, before any rank renders. */
+static int find_todo(const gen *g, int **todo, int *ntodo, int *left, must_err *err)
+{
+    int n = must_dist_group_size(), me = must_dist_group_rank(), count = g->o->count;
+    *todo = malloc((size_t)count * sizeof **todo);
+    *ntodo = 0;
+    for (int i = me; *todo && i < count; i += n)
+        if (!finished(g, i))
+            (*todo)[(*ntodo)++] = i;
+    int rc = must_dist_agree(*todo ? MUST_OK : must_err_set(err, MUST_ENOMEM, "world generate: "
+                                                             "out of memory"), err);
+    double all = *ntodo;
+    if (!rc)
+        rc = must_dist_sum_d(&all, 1, "world generate: counting the images left", err);
+    *left = (int)all;
+    if (rc)
+        return rc;
+    if (me == 0)
+        must_io_remove_temps(g->dir);
+    if (me == 0 && *left) {
+        char p[PATH_LEN];
+        snprintf(p, sizeof p, "%s/dataset.ini", g->dir);
         remove(p);
-        snprintf(p, sizeof p, "%s/truth/dataset.ini", dir);
+        snprintf(p, sizeof p, "%s/truth/dataset.ini", g->dir);
         remove(p);
     }
+    return must_dist_barrier("world generate: clearing the set", err);
+}
 
-    int threads = opts->threads;
-#ifdef _OPENMP
-    if (threads <= 0)
-        threads = omp_get_num_procs();
-#else
-    threads = 1;
-#endif
-    int failed = 0, done = 0;
+/* Renders todo[0..ntodo) on `threads` threads; *done counts them. */
+static int render_todo(const gen *g, const int *todo, int ntodo, int threads, int *done,
+                       must_err *err)
+{
+    const must_world_gen_opts *opts = g->o;
+    int failed = 0, ranks = must_dist_group_size(), speak = must_dist_rank() == 0;
     must_err first = {0};
-    double last = t0;
+    double last = now_s();
 #pragma omp parallel num_threads(threads)
     {
         work w = {0};
@@ -570,21 +572,24 @@ int must_world_generate(const must_world_domain *d, const char *dir,
             stop = failed;
             if (stop)
                 continue;
-            if (make_image(&g, &w, todo[k], &e)) {
+            if (make_image(g, &w, todo[k], &e)) {
                 record_failure(&failed, &first, &e);
                 continue;
             }
             int n;
 #pragma omp atomic capture
-            n = ++done;
-            if (!opts->quiet) {
+            n = ++*done;
+            if (!opts->quiet && speak) {
 /* unnamed: a named section would be an exported common symbol */
 #pragma omp critical
                 {
                     double now = now_s();
                     if (now - last > 2.0 || n == ntodo) {
                         last = now;
-                        fprintf(stderr, "\r%s: %d/%d images", must_world_domain_name(d), n, ntodo);
+                        /* over several ranks rank 0 speaks for them, each
+                         * rendering a share as large as its own */
+                        fprintf(stderr, "\r%s: %d/%d images%s", must_world_domain_name(g->d),
+                                n * ranks, ntodo * ranks, ranks > 1 ? " (all ranks)" : "");
                         if (n == ntodo)
                             fprintf(stderr, "\n");
                     }
@@ -596,29 +601,78 @@ int must_world_generate(const must_world_domain *d, const char *dir,
         free(w.depth);
         free(w.normal);
     }
-    free(todo);
-    if (failed) {
-        if (err)
-            *err = first;
-        return first.code ? first.code : MUST_EIO;
-    }
+    if (failed && err)
+        *err = first;
+    return failed ? (first.code ? first.code : MUST_EIO) : MUST_OK;
+}
 
-    /* The images went to disk without a sync each (must_png_write_nosync):
-     * one sync for all of them, before the files that say the set is whole. */
-    rc = must_io_sync_fs(dir, err);
+/* The files that make the set whole, dataset.ini last (rank 0). */
+static int finish_set(const gen *g, int threads, must_err *err)
+{
+    int rc = write_text_labels(g, threads, err);
     if (!rc)
-        rc = write_text_labels(&g, threads, err);
+        rc = write_splits(g, err);
+    if (!rc && g->truth_tasks)
+        rc = write_ini(g, 1, err);
     if (!rc)
-        rc = write_splits(&g, err);
-    if (!rc && g.truth_tasks)
-        rc = write_ini(&g, 1, err);
+        rc = write_ini(g, 0, err);
+    return rc;
+}
+
+/* Over several MPI ranks (must/dist.h) rank r renders the images i with
+ * i mod N = r, each from (domain, seed, i) alone, so the files are those
+ * one process writes; rank 0 alone makes the directories and writes the
+ * set's text files, after every rank synced its images. */
+int must_world_generate(const must_world_domain *d, const char *dir,
+                        const must_world_gen_opts *opts, must_world_gen_stats *stats,
+                        must_err *err)
+{
+    if (stats)
+        memset(stats, 0, sizeof *stats);
+    if (opts->count < 1 || opts->count > MAX_COUNT)
+        return must_err_set(err, MUST_EINVAL, "world generate: count %d outside 1..%d",
+                            opts->count, MAX_COUNT);
+    if (opts->size < 8 || opts->size > 1024)
+        return must_err_set(err, MUST_EINVAL, "world generate: size %d outside 8..1024",
+                            opts->size);
+    if (strlen(dir) > PATH_LEN - 128)
+        return must_err_set(err, MUST_EINVAL, "world generate: directory name too long");
+    gen g = {d, dir, opts, must_world_domain_tasks(d), 0};
+    if (opts->truth || !g.tasks)
+        g.truth_tasks = MUST_WORLD_ALL_TASKS;
+    double t0 = now_s();
+    int threads = opts->threads;
+#ifdef _OPENMP
+    if (threads <= 0)
+        threads = omp_get_num_procs() / must_dist_local_size(); /* ranks share a machine */
+    threads = threads > 0 ? threads : 1;
+#else
+    threads = 1;
+#endif
+    int rank0 = must_dist_group_rank() == 0, *todo = NULL, ntodo = 0, left = 0, done = 0;
+    int rc = must_dist_agree(rank0 ? prepare(&g, err) : MUST_OK, err);
     if (!rc)
-        rc = write_ini(&g, 0, err);
+        rc = find_todo(&g, &todo, &ntodo, &left, err);
+    if (!rc) {
+        rc = render_todo(&g, todo, ntodo, threads, &done, err);
+        /* The images went to disk without a sync each (must_png_write_nosync):
+         * one sync for all of them, before the files that say the set is
+         * whole; each rank syncs what it wrote. */
+        if (!rc)
+            rc = must_io_sync_fs(dir, err);
+        rc = must_dist_agree(rc, err);
+    }
+    free(todo);
+    if (!rc)
+        rc = must_dist_agree(rank0 ? finish_set(&g, threads, err) : MUST_OK, err);
+    double rendered = done;
+    if (!rc)
+        rc = must_dist_sum_d(&rendered, 1, "world generate: counting the images rendered", err);
     if (rc)
         return rc;
     if (stats) {
-        stats->rendered = done;
-        stats->skipped = opts->count - ntodo;
+        stats->rendered = (int)rendered;
+        stats->skipped = opts->count - left;
         stats->seconds = now_s() - t0;
     }
     return MUST_OK;

@@ -178,6 +178,13 @@ MUST_API int must_dataset_writer_add(must_dataset_writer *w, const char *id, int
 MUST_API int must_dataset_writer_add_file(must_dataset_writer *w, const char *id, int split,
                                           const char *path, const must_labels *labels,
                                           must_err *err);
+/* Shares w over the MPI ranks of `mpirun -np N` (must/dist.h): every rank
+ * makes the same calls in the same order, with the same ids and labels, and
+ * the k-th image added is checked and written, with its label maps, by rank
+ * k mod N alone; commit waits for every rank and rank 0 writes the text
+ * files, so that the set is the one a single process writes, byte for byte.
+ * Without MPI, or in one rank, nothing changes. */
+MUST_API void must_dataset_writer_share(must_dataset_writer *w);
 /* Writes the label files, split lists and dataset.ini; frees w either way. */
 MUST_API int must_dataset_writer_commit(must_dataset_writer *w, must_err *err);
 /* Frees w; DIR stays unfinished (no dataset.ini). */

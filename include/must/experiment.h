@@ -63,6 +63,7 @@ typedef struct must_exp_train {
     must_optim_config optim; /* optimizer, lr, momentum, weight_decay, schedule, warmup, clip */
     int augment;         /* 1: the loader's random augmentation */
     long checkpoint_every; /* steps between checkpoints (0: steps / 4) */
+    int sync_bn;         /* over MPI ranks: batch norm's statistics of the global batch */
 } must_exp_train;
 
 /* [teacher.NAME]: one task trained on one labelled set. */

@@ -13,6 +13,11 @@
  * (seed, epoch, its position in the epoch), never from a worker's state, so
  * 0, 1 or 8 workers give the same bytes.
  *
+ * Sharding (sampler.rank and sampler.world, must/sampler.h): each rank's
+ * loader delivers its slice of every global batch of batch x world
+ * examples, the batches one loader of batch x world would deliver, and
+ * every rank counts the same batches per epoch.
+ *
  * Missing labels: an example from a set without some task gets that task's
  * "ignore" filling (class -1 and a zero soft row, no boxes, segmentation 255,
  * depth 0, normal validity 0; a registered kind's codec collates it with no
@@ -47,6 +52,7 @@ typedef struct must_loader_opts {
     uint64_t epochs;        /* 0 = endless */
     int drop_last;          /* drop each epoch's last partial batch */
     int full_decode;        /* 1: decode JPEGs at full size, never at a reduced DCT scale */
+    uint64_t first_batch;   /* start at this batch of first_epoch; those before are not read */
 } must_loader_opts;
 
 /* Training defaults: S 64, B 16, 2 workers, train split, union mode with
