@@ -797,6 +797,7 @@ int main(void)
     tcase_add_test(tk, resume_sgd_is_bit_identical);
     tcase_add_test(tk, resume_adamw_is_bit_identical);
     tcase_add_test(tk, pytorch_file_loads);
+    tcase_add_test(tk, nonfinite_weights_refused);
     suite_add_tcase(s, tk);
     return test_run(s);
 }
