@@ -38,16 +38,17 @@ static int lock_here(run_state *r, must_err *err)
         return rc;
     }
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int why = errno; /* before pread may change it */
         char pid[32] = "";
         ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
         pid[n > 0 ? n : 0] = '\0';
         pid[strcspn(pid, "\n")] = '\0';
-        rc = errno == EWOULDBLOCK
+        rc = why == EWOULDBLOCK
                  ? must_err_set(err, MUST_EIO,
                                 "%s is in use by process %s (another must writing into it); "
                                 "wait for it to end, or give another run directory",
                                 r->out, pid[0] ? pid : "?")
-                 : must_err_set(err, MUST_EIO, "%s: cannot lock: %s", path, strerror(errno));
+                 : must_err_set(err, MUST_EIO, "%s: cannot lock: %s", path, strerror(why));
         close(fd);
         free(path);
         return rc;
