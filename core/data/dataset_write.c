@@ -843,7 +843,8 @@ static int commit_here(must_dataset_writer *w, must_err *err)
     char *p = NULL;
     /* Sorted by id: the files do not depend on the order images came in
      * (a pseudo-labeller adding from several threads writes the same set). */
-    qsort(w->im, (size_t)w->n, sizeof *w->im, cmp_image);
+    if (w->n > 1) /* qsort's base may not be NULL, even for none */
+        qsort(w->im, (size_t)w->n, sizeof *w->im, cmp_image);
     if (w->nslots)
         memset(w->slots, 0, w->nslots * sizeof *w->slots);
     for (int i = 0; i < w->n; i++) {

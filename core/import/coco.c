@@ -102,7 +102,8 @@ static int assign_splits(const coco_job *j, const char *keep, int *split, must_e
             pool[n++] = &db->images[i];
     }
     /* The set's ids are distinct: any sort gives the same order. */
-    qsort(pool, (size_t)n, sizeof *pool, cmp_by_sid);
+    if (n > 1) /* qsort's base may not be NULL, even for none */
+        qsort(pool, (size_t)n, sizeof *pool, cmp_by_sid);
     uint64_t key = must_hash64(j->o->common.seed, 0);
     for (int r = 0; r < n; r++)
         split[pool[must_permute(key, (size_t)n, (size_t)r)] - db->images] =
@@ -196,7 +197,8 @@ static int paint(coco_job *j, const coco_image *im, must_map *seg, must_err *err
         j->rank[k] = (struct ranked){sweep(j, im->width, &win, NULL, 0.0f), k};
         j->c->unmasked += !has;
     }
-    qsort(j->rank, (size_t)im->nann, sizeof *j->rank, cmp_area);
+    if (im->nann > 1) /* qsort's base may not be NULL, even for none */
+        qsort(j->rank, (size_t)im->nann, sizeof *j->rank, cmp_area);
     for (int k = 0; k < im->nann; k++) {
         const coco_ann *a = &j->db->anns[j->db->order[im->first + j->rank[k].k]];
         coco_win win;

@@ -92,7 +92,8 @@ static int image_ids(const must_dataset *ds, long long *ids)
         if (!sorted)
             return MUST_ENOMEM;
         memcpy(sorted, ids, (size_t)n * sizeof *sorted);
-        qsort(sorted, (size_t)n, sizeof *sorted, cmp_ll);
+        if (n > 1) /* qsort's base may not be NULL, even for none */
+            qsort(sorted, (size_t)n, sizeof *sorted, cmp_ll);
         for (int i = 1; i < n && numbered; i++)
             numbered = sorted[i] != sorted[i - 1];
         free(sorted);

@@ -66,7 +66,8 @@ int coco_poly_fill(uint8_t *mask, int w, int h, const double *xy, int n, coco_wi
             if ((a[1] < yc) != (b[1] < yc))
                 xs[nx++] = a[0] + (yc - a[1]) * (b[0] - a[0]) / (b[1] - a[1]);
         }
-        qsort(xs, (size_t)nx, sizeof *xs, cmp_double);
+        if (nx > 1) /* qsort's base may not be NULL, even for none */
+            qsort(xs, (size_t)nx, sizeof *xs, cmp_double);
         /* Inside: centres in (xs[2t], xs[2t+1]] (the centre taken an
          * infinitesimal to the left). */
         for (int t = 0; t + 1 < nx; t += 2) {

@@ -171,7 +171,7 @@ static int read_categories(coco_db *db, must_err *err)
     if (!rc && n == 0)
         rc = must_err_set(err, MUST_EFORMAT, "%s: no categories (in any annotation file)",
                           db->paths[0]);
-    if (!rc)
+    if (!rc && n > 1) /* qsort's base may not be NULL, even for none */
         qsort(r, (size_t)n, sizeof *r, cmp_cat);
     if (!rc && (!(db->cat_ids = malloc((size_t)n * sizeof *db->cat_ids)) ||
                 !(db->cat_names = malloc((size_t)n * sizeof *db->cat_names))))
@@ -282,7 +282,8 @@ static int distinct_sids(coco_db *db, must_err *err)
         return must_err_set(err, MUST_ENOMEM, "out of memory");
     for (int i = 0; i < db->nimages; i++)
         v[i] = &db->images[i];
-    qsort(v, (size_t)db->nimages, sizeof *v, cmp_sid);
+    if (db->nimages > 1) /* qsort's base may not be NULL, even for none */
+        qsort(v, (size_t)db->nimages, sizeof *v, cmp_sid);
     int rc = MUST_OK;
     for (int i = 1; i < db->nimages && !rc; i++)
         if (strcmp(v[i]->sid, v[i - 1]->sid) == 0)
@@ -339,7 +340,8 @@ static int index_images(const coco_db *db, int s, id_ref **refs, int *n, must_er
     for (int i = 0; i < db->nimages; i++)
         if (db->images[i].src == s)
             (*refs)[(*n)++] = (id_ref){db->images[i].id, i};
-    qsort(*refs, (size_t)*n, sizeof **refs, cmp_ref); /* equal ids keep no order: */
+    if (*n > 1) /* qsort's base may not be NULL, even for none */
+        qsort(*refs, (size_t)*n, sizeof **refs, cmp_ref); /* equal ids keep no order: */
     for (int k = 1; k < *n; k++)
         if ((*refs)[k].id == (*refs)[k - 1].id) {
             int a = db->images[(*refs)[k - 1].image].index, b = db->images[(*refs)[k].image].index;

@@ -161,7 +161,8 @@ int must_import_images(const char *dir, const char *out, const must_import_opts 
                           dir);
     must_dataset_writer *w = NULL;
     if (!rc) {
-        qsort(wk.rel, (size_t)wk.n, sizeof *wk.rel, cmp_path);
+        if (wk.n > 1) /* qsort's base may not be NULL, even for none */
+            qsort(wk.rel, (size_t)wk.n, sizeof *wk.rel, cmp_path);
         must_dataset_spec spec = {.name = imp_set_name(o, out), .tasks = 0};
         rc = must_dataset_writer_new(out, &spec, &w, err);
         if (!rc) /* under mpirun, each rank writes its share (must/dataset.h) */

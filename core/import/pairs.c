@@ -68,7 +68,8 @@ static int stems_of(const char *dir, char **names, int n, const char *const *ext
             return must_err_set(err, MUST_ENOMEM, "out of memory");
         s[(*nout)++].name = names[i];
     }
-    qsort(s, (size_t)*nout, sizeof *s, cmp_stem);
+    if (*nout > 1) /* qsort's base may not be NULL, even for none */
+        qsort(s, (size_t)*nout, sizeof *s, cmp_stem);
     for (int i = 1; i < *nout; i++)
         if (strcmp(s[i - 1].stem, s[i].stem) == 0)
             return must_err_set(err, MUST_EINVAL, "%s: %s and %s have the same stem '%s': which "

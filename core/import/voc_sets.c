@@ -124,7 +124,8 @@ static int read_list(const char *path, int split, entries *e, int *present, must
 /* Sorted; an id listed twice is an error naming both places. */
 static int sort_unique(const char *dir, const char *lists, entries *e, must_err *err)
 {
-    qsort(e->v, (size_t)e->n, sizeof *e->v, cmp_entry);
+    if (e->n > 1) /* qsort's base may not be NULL, even for none */
+        qsort(e->v, (size_t)e->n, sizeof *e->v, cmp_entry);
     for (int i = 1; i < e->n; i++) {
         const entry *a = &e->v[i - 1], *b = &e->v[i];
         if (strcmp(a->id, b->id) != 0)
@@ -181,7 +182,8 @@ static int read_lists(const char *dir, const char *lists, entries *e, int *any, 
     *any = !rc && (present[0] || present[1] || present[2] || present[3]);
     int train_or_val = !rc && (present[MUST_SPLIT_TRAIN] || present[MUST_SPLIT_VAL]);
     if (!rc && train_or_val && present[VOC_SPLIT_TRAINVAL]) {
-        qsort(tv.v, (size_t)tv.n, sizeof *tv.v, cmp_entry);
+        if (tv.n > 1) /* qsort's base may not be NULL, even for none */
+            qsort(tv.v, (size_t)tv.n, sizeof *tv.v, cmp_entry);
         if (!(rc = sort_unique(dir, lists, e, err)) && !(rc = sort_unique(dir, lists, &tv, err)))
             rc = check_trainval(dir, lists, e, &tv, err);
     } else if (!rc) {
@@ -276,8 +278,9 @@ int voc_ids_read(const char *dir, int kind, voc_ids *s, must_err *err)
     int rc = read_lists(dir, s->lists, &e, &s->listed, err);
     if (!rc && !s->listed) {
         entries_free(&e);
-        if (!(rc = read_folder(dir, s->labels, s->ext, &e, err)))
-            qsort(e.v, (size_t)e.n, sizeof *e.v, cmp_entry); /* "a-b" sorts after "a" */
+        /* "a-b" sorts after "a"; qsort's base may not be NULL, even for none */
+        if (!(rc = read_folder(dir, s->labels, s->ext, &e, err)) && e.n > 1)
+            qsort(e.v, (size_t)e.n, sizeof *e.v, cmp_entry);
     }
     if (!rc)
         rc = fill(dir, &e, s, err);

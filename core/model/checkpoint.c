@@ -412,7 +412,8 @@ int must_ckpt_load(const char *path, must_params *const *sets, int nsets,
             ts[nt++] = must_params_get(sets[s], i);
     }
     memcpy(sorted, ts, (size_t)nt * sizeof *ts);
-    qsort(sorted, (size_t)nt, sizeof *sorted, cmp_tensor_name);
+    if (nt > 1) /* qsort's base may not be NULL, even for none */
+        qsort(sorted, (size_t)nt, sizeof *sorted, cmp_tensor_name);
     for (int i = 1; i < nt; i++)
         if (strcmp(sorted[i]->name, sorted[i - 1]->name) == 0) {
             rc = must_err_set(err, MUST_EINVAL,

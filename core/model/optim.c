@@ -225,7 +225,8 @@ static int plan_set(must_optim *opt, int s, int *cap, must_err *err)
         if ((t->flags & MUST_T_PARAM) && t->numel > 0)
             tr[nt++] = t;
     }
-    qsort(tr, (size_t)nt, sizeof *tr, cmp_tensor_data);
+    if (nt > 1) /* qsort's base may not be NULL, even for none */
+        qsort(tr, (size_t)nt, sizeof *tr, cmp_tensor_data);
     const float *base = must_params_data(p);
     size_t run_off = 0, run_n = 0;
     int run_decay = -1, rc = MUST_OK;

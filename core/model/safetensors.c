@@ -299,7 +299,8 @@ static int cmp_name(const void *a, const void *b)
  * where the previous one ended and the last ends at the buffer's end. */
 static int check_coverage(must_st *st, must_err *err)
 {
-    qsort(st->t, (size_t)st->n, sizeof *st->t, cmp_offset);
+    if (st->n > 1) /* qsort's base may not be NULL, even for none */
+        qsort(st->t, (size_t)st->n, sizeof *st->t, cmp_offset);
     size_t at = 0;
     for (int i = 0; i < st->n; i++) {
         const must_st_tensor *t = &st->t[i];
@@ -363,7 +364,8 @@ static int parse_header(must_st *st, const char *hdr, size_t len, must_err *err)
         goto out;
     for (int i = 0; i < st->n; i++)
         st->by_name[i] = &st->t[i];
-    qsort(st->by_name, (size_t)st->n, sizeof *st->by_name, cmp_name);
+    if (st->n > 1) /* qsort's base may not be NULL, even for none */
+        qsort(st->by_name, (size_t)st->n, sizeof *st->by_name, cmp_name);
 out:
     json_decref(root);
     return rc;

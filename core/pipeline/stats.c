@@ -110,7 +110,8 @@ int must_stats_paired_bootstrap(must_stats_metric_fn fn, void *user, int n_image
                           kept, replicates);
         goto out;
     }
-    qsort(diffs, (size_t)kept, sizeof *diffs, cmp_double);
+    if (kept > 1) /* qsort's base may not be NULL, even for none */
+        qsort(diffs, (size_t)kept, sizeof *diffs, cmp_double);
     out->lo = quantile(diffs, kept, (1.0 - level) / 2.0);
     out->hi = quantile(diffs, kept, (1.0 + level) / 2.0);
     out->excludes_zero = out->lo > 0.0 || out->hi < 0.0;

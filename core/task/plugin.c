@@ -483,7 +483,7 @@ int must_plugin_scan(must_plugin_scan_fn fn, void *user, must_err *err)
         }
         closedir(dir);
     }
-    if (rc == MUST_OK && n)
+    if (rc == MUST_OK && n > 1) /* qsort's base may not be NULL, even for none */
         qsort(v, n, sizeof *v, found_cmp);
     for (size_t i = 0; i < n && rc == MUST_OK;) {
         size_t j = i + 1, len = 1;

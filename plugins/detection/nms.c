@@ -27,7 +27,8 @@ int det_argsort_desc(const float *score, int n, int *idx)
     /* A NaN would make the order inconsistent: it sorts last. */
     for (int i = 0; i < n; i++)
         v[i] = (scored){isnan(score[i]) ? -INFINITY : score[i], i};
-    qsort(v, (size_t)n, sizeof *v, by_score_desc);
+    if (n > 1) /* qsort's base may not be NULL, even for none */
+        qsort(v, (size_t)n, sizeof *v, by_score_desc);
     for (int i = 0; i < n; i++)
         idx[i] = v[i].i;
     free(v);
