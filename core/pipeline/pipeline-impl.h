@@ -3,6 +3,7 @@
  * the events through which they report progress.
  *
  * Files, lowest first (each calls only those above it in this list):
+ * stats.c (the paired bootstrap of must/stats.h: calls no other pipeline file),
  * progress.c (events), tboard.c, model.c (backbone + heads), card.c, evaluate.c, dp.c,
  * trainer.c, pseudolabel.c; then the run's files in run-impl.h. */
 #ifndef MUST_PIPELINE_IMPL_H
