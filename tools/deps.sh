@@ -12,10 +12,12 @@ libjpeg62-turbo-dev libinih-dev libjansson-dev check libxml2-dev man-db groff-ba
 libopenmpi-dev openmpi-bin"
 # `deps.sh reliability` adds what tools/reliability.sh needs beyond the
 # build: valgrind for its memcheck run, clang and libFuzzer for its fuzz
-# smoke (the demo and the plain suite need none of them).
+# smoke (the demo and the plain suite need none of them).  libclang-rt-14-dev
+# holds clang's ASan, UBSan and libFuzzer runtimes: only a Recommends of
+# clang's, which --no-install-recommends leaves out.
 for group in "$@"; do
     case $group in
-    reliability) pkgs="$pkgs valgrind clang libfuzzer-14-dev" ;;
+    reliability) pkgs="$pkgs valgrind clang libfuzzer-14-dev libclang-rt-14-dev" ;;
     *) echo "deps.sh: unknown group '$group' (known: reliability)" >&2; exit 2 ;;
     esac
 done
