@@ -66,6 +66,18 @@ int must_ctx_loss_take(must_ctx *ctx, double *count);
  * (docs/design-notes.md). */
 void must_threads_init(void);
 
+/* gemm_avx512.c: 1 when the CPU (and the OS) run AVX-512, so that
+ * must_gemm_own can be called. */
+int must_gemm_own_available(void);
+/* Row-major single-threaded sgemm, BLAS's meaning of every argument;
+ * -1 (nothing written) when the packing buffers cannot be allocated or the
+ * build has no AVX-512 kernel. */
+int must_gemm_own(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
+                  int lda, const float *b, int ldb, float beta, float *c, int ldc);
+/* 1 when must_sgemm runs must_gemm_own: AVX-512 present and MUST_GEMM is
+ * not "openblas" (gemm.c). */
+int must_gemm_uses_own(void);
+
 /* For ops: 1 when any input is NULL (the sticky error already set). */
 static inline int must_any_null2(const void *a, const void *b) { return !a || !b; }
 

@@ -6,9 +6,39 @@
 #include "config.h"
 
 #include <cblas.h>
+#include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "engine-impl.h"
+
+/* Which sgemm runs: ours (gemm_avx512.c) where the CPU has AVX-512, else
+ * OpenBLAS's.  MUST_GEMM=openblas forces OpenBLAS (to compare the two, or
+ * where a user trusts it more).  Decided once, on first use. */
+static atomic_int gemm_choice = -1;
+
+int must_gemm_uses_own(void)
+{
+    int v = atomic_load(&gemm_choice);
+    if (v < 0) {
+        const char *env = getenv("MUST_GEMM");
+        v = (!env || strcmp(env, "openblas") != 0) && must_gemm_own_available();
+        atomic_store(&gemm_choice, v);
+    }
+    return v;
+}
+
+static void gemm_piece(enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, int m, int n, int k,
+                       float alpha, const float *a, int lda, const float *b, int ldb, float beta,
+                       float *c, int ldc)
+{
+    if (must_gemm_uses_own() &&
+        must_gemm_own(ta == CblasTrans, tb == CblasTrans, m, n, k, alpha, a, lda, b, ldb, beta, c,
+                      ldc) == 0)
+        return;
+    /* No AVX-512, forced, or no memory for the packed blocks. */
+    cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
 
 void must_threads_init(void)
 {
@@ -29,7 +59,7 @@ void must_sgemm(const must_ctx *ctx, int trans_a, int trans_b, int m, int n, int
         return;
     if (!ctx) {
         /* The caller already cut the product into pieces of its own. */
-        cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        gemm_piece(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }
     /* OpenBLAS rounds a product cut into pieces differently from the whole,
@@ -51,12 +81,11 @@ void must_sgemm(const must_ctx *ctx, int trans_a, int trans_b, int m, int n, int
         int lo = i * per, cnt = len - lo < per ? len - lo : per;
         if (split_n) {
             const float *bb = trans_b ? b + (size_t)lo * ldb : b + lo;
-            cblas_sgemm(CblasRowMajor, ta, tb, m, cnt, k, alpha, a, lda, bb, ldb, beta, c + lo,
-                        ldc);
+            gemm_piece(ta, tb, m, cnt, k, alpha, a, lda, bb, ldb, beta, c + lo, ldc);
         } else {
             const float *aa = trans_a ? a + lo : a + (size_t)lo * lda;
-            cblas_sgemm(CblasRowMajor, ta, tb, cnt, n, k, alpha, aa, lda, b, ldb, beta,
-                        c + (size_t)lo * ldc, ldc);
+            gemm_piece(ta, tb, cnt, n, k, alpha, aa, lda, b, ldb, beta, c + (size_t)lo * ldc,
+                       ldc);
         }
     }
 }
