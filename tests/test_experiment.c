@@ -225,6 +225,47 @@ START_TEST(test_errors)
 }
 END_TEST
 
+/* init = ...: every kind parses into the model's must_exp_rep; loops,
+ * unknown names and a missing [multitask] are refused naming the line. */
+static const char *inits =
+    "[data.a]\nworld = teach-cls\n[data.b]\nworld = teach-depth\n[data.u]\nworld = unlabelled\n"
+    "[task.classification]\n[task.depth]\n"
+    "[teacher.a]\ntask = classification\ndata = a\n"
+    "[teacher.b]\ntask = depth\ndata = b\ninit = supervised:a\n"
+    "[label]\ndata = u\n"
+    "[student]\ninit = file:w/start.safetensors\n"
+    "[student.late]\ninit = must\n"
+    "[multitask]\ninit = multitask\n";
+
+START_TEST(test_init)
+{
+    must_experiment *e;
+    must_err err = {0};
+    /* [multitask] from itself is a loop: first the good file without it. */
+    char *text = strdup(inits);
+    *strstr(text, "[multitask]") = 0;
+    ck_assert_msg(must_exp_parse(text, "dir/x.ini", &e, &err) == MUST_OK, "%s", err.msg);
+    ck_assert_int_eq(e->teachers[0].init.kind, MUST_REP_RANDOM);
+    ck_assert_str_eq(e->teachers[0].init.label, "random");
+    ck_assert_int_eq(e->teachers[1].init.kind, MUST_REP_TEACHER);
+    ck_assert_int_eq(e->teachers[1].init.teacher, 0);
+    ck_assert_int_eq(e->student.init.kind, MUST_REP_FILE);
+    ck_assert_str_eq(e->student.init.path, "dir/w/start.safetensors");
+    ck_assert_int_eq(e->variants[0].init.kind, MUST_REP_STUDENT);
+    ck_assert_int_eq(e->variants[0].init.student, -1);
+    ck_assert_int_eq(e->multitask.init.kind, MUST_REP_RANDOM);
+    must_exp_free(e);
+    free(text);
+    bad(inits, "bad.ini:23: [multitask] init", "[multitask] -> [multitask]");
+    bad("[data.a]\nworld=teach-cls\n[task.classification]\n[teacher.a]\ntask=classification\n"
+        "data=a\ninit = must\n",
+        "bad.ini:7: [teacher.a] init", "[teacher.a] -> [student] -> [teacher.a]");
+    bad("[student]\ninit = supervised:nope\n", "bad.ini:2: [student] init", "no [teacher.nope]");
+    bad("[student]\ninit = multitask\n", "[student] init", "needs a [multitask] section");
+    bad("[student]\ninit = imagenet\n", "bad.ini:2: [student] init", "not a representation");
+}
+END_TEST
+
 static void count(void *u, const char *s, const char *k, const char *d, const char *h)
 {
     (void)s, (void)d;
@@ -253,6 +294,7 @@ int main(void)
     tcase_add_test(tc, test_variants);
     tcase_add_test(tc, test_uncertainty);
     tcase_add_test(tc, test_errors);
+    tcase_add_test(tc, test_init);
     tcase_add_test(tc, test_describe_covers_every_key);
     suite_add_tcase(s, tc);
     return test_run(s);

@@ -33,8 +33,13 @@ enum {
     K_DOUBLES,               /* double list within min..max */
     K_LONGS,                 /* long list within min..max, whole and ascending */
     K_REPS,                  /* [compare] representations: the experiment's reps */
-    K_REP                    /* [compare] baseline: resolved once the reps are known */
+    K_REP,                   /* [compare] baseline: resolved once the reps are known */
+    K_INIT                   /* must_exp_rep: a teacher's or student's starting weights */
 };
+
+#define INIT_HELP                                                                          \
+    "backbone weights to start from: random, supervised:<teacher>, multitask, must, "    \
+    "must:<student>, file:<path> (safetensors; torchvision's ResNet names)"
 
 /* A list member is MUST_EXP_MAX_LIST items followed by its int count. */
 #define COUNT_FOLLOWS(type, list, n)                                                     \
@@ -133,6 +138,7 @@ static const must_conf_key teacher_keys[] = {
     {"data", K_DATA, T(data), "", "a [data.X] section with the task's labels (required)", NULL, 0,
      0},
     TRAIN_KEYS(must_exp_teacher, "200", "16", "0.05"),
+    {"init", K_INIT, T(init), "random", INIT_HELP, NULL, 0, 0},
     END,
 };
 
@@ -165,6 +171,7 @@ static const must_conf_key student_keys[] = {
      "(Kendall et al. 2018)",
      "paper|equal|uncertainty", 0, 0},
     TRAIN_KEYS(must_exp_student, "400", "16", "0.05"),
+    {"init", K_INIT, S(init), "random", INIT_HELP, NULL, 0, 0},
     END,
 };
 
@@ -535,6 +542,12 @@ static int parse_value(void *user, const must_conf_key *k, void *base, const cha
     if (k->type == K_REP) {
         p->baseline = text; /* resolved by finish_compare */
         return MUST_OK;
+    }
+    if (k->type == K_INIT) {
+        must_exp_rep *r = (must_exp_rep *)((char *)base + k->offset);
+        free(r->path); /* the default's, or an earlier line's */
+        r->path = NULL;
+        return set_rep(p, text, r, why, whylen);
     }
     if ((k->type == K_DATA || k->type == K_TASK) && !*text) {
         *(int *)((char *)base + k->offset) = -1;
@@ -937,6 +950,116 @@ static int finish_compare(parser *p)
     return MUST_OK;
 }
 
+/* ------------------------------------------------------------------------ */
+/* init = ...: what each model starts from, and no model that needs itself. */
+
+/* Nodes: teachers 0..nt-1, then [student], the variants, [multitask]. */
+static int init_node(const must_experiment *e, const must_exp_rep *r)
+{
+    if (r->kind == MUST_REP_TEACHER)
+        return r->teacher;
+    if (r->kind == MUST_REP_STUDENT)
+        return e->nteachers + 1 + r->student; /* -1: [student] */
+    if (r->kind == MUST_REP_MULTITASK)
+        return e->nteachers + 1 + e->nvariants;
+    return -1;
+}
+
+static const must_exp_rep *node_init(const must_experiment *e, int n, char *sec, size_t len)
+{
+    int nt = e->nteachers;
+    if (n < nt) {
+        snprintf(sec, len, "teacher.%s", e->teachers[n].name);
+        return &e->teachers[n].init;
+    }
+    if (n == nt) {
+        snprintf(sec, len, "student");
+        return &e->student.init;
+    }
+    if (n == nt + 1 + e->nvariants) {
+        snprintf(sec, len, "multitask");
+        return &e->multitask.init;
+    }
+    snprintf(sec, len, "student.%s", e->variants[n - nt - 1].name);
+    return &e->variants[n - nt - 1].init;
+}
+
+/* What node n needs trained before it: its init's model and, for a MuST
+ * student, every labelling teacher.  Returns the count. */
+static int node_deps(const must_experiment *e, int n, int *out)
+{
+    int k = 0, nt = e->nteachers;
+    char sec[MUST_EXP_NAME_MAX + 16];
+    int src = init_node(e, node_init(e, n, sec, sizeof sec));
+    if (src >= 0)
+        out[k++] = src;
+    if (n >= nt && n < nt + 1 + e->nvariants)
+        for (int i = 0; i < e->label.nteachers; i++)
+            out[k++] = e->label.teachers[i];
+    return k;
+}
+
+/* Depth-first from n: 1 with the cycle's nodes in path[0..*len) when n
+ * reaches a node on the current path. */
+static int init_cycle(const must_experiment *e, int n, char *state, int *path, int *len)
+{
+    if (state[n] == 2)
+        return 0;
+    path[(*len)++] = n;
+    if (state[n] == 1)
+        return 1;
+    state[n] = 1;
+    int deps[MUST_EXP_MAX_LIST + 1];
+    int nd = node_deps(e, n, deps);
+    for (int i = 0; i < nd; i++)
+        if (init_cycle(e, deps[i], state, path, len))
+            return 1;
+    state[n] = 2;
+    (*len)--;
+    return 0;
+}
+
+static int finish_inits(parser *p)
+{
+    const must_experiment *e = p->e;
+    int nn = e->nteachers + 2 + e->nvariants, rc = MUST_OK;
+    char *state = calloc((size_t)nn, 1);
+    int *path = calloc((size_t)nn + 1, sizeof *path);
+    if (!state || !path)
+        rc = oom(p);
+    for (int n = 0; n < nn && !rc; n++) {
+        char sec[MUST_EXP_NAME_MAX + 16];
+        const must_exp_rep *r = node_init(e, n, sec, sizeof sec);
+        int line = key_line(p, sec, "init", 0);
+        if (r->kind == MUST_REP_MULTITASK && !e->multitask.enabled) {
+            rc = perr(p, line, sec, "init", "'multitask' needs a [multitask] section");
+            break;
+        }
+        int len = 0;
+        if (!init_cycle(e, n, state, path, &len))
+            continue;
+        /* path ends with the node that closed the loop: print from its
+         * first visit. */
+        int from = 0;
+        while (path[from] != path[len - 1])
+            from++;
+        char chain[1024];
+        size_t u = 0;
+        for (int i = from; i < len && u < sizeof chain; i++) {
+            char s2[MUST_EXP_NAME_MAX + 16];
+            node_init(e, path[i], s2, sizeof s2);
+            u += (size_t)snprintf(chain + u, sizeof chain - u, "%s[%s]", i > from ? " -> " : "",
+                                  s2);
+        }
+        r = node_init(e, path[from], sec, sizeof sec);
+        rc = perr(p, key_line(p, sec, "init", 0), sec, "init",
+                  "'%s' needs this model trained first: %s", r->label, chain);
+    }
+    free(state);
+    free(path);
+    return rc;
+}
+
 static int build(parser *p)
 {
     int rc;
@@ -953,7 +1076,7 @@ static int build(parser *p)
             return rc;
     if ((rc = finish_transfers(p)))
         return rc;
-    if ((rc = finish_compare(p)))
+    if ((rc = finish_compare(p)) || (rc = finish_inits(p)))
         return rc;
     return check_data_sources(p);
 }
@@ -1019,6 +1142,12 @@ void must_exp_free(must_experiment *e)
     }
     for (int i = 0; i < e->nreps; i++)
         free(e->reps[i].path);
+    for (int i = 0; i < e->nteachers; i++)
+        free(e->teachers[i].init.path);
+    for (int i = 0; i < e->nvariants; i++)
+        free(e->variants[i].init.path);
+    free(e->student.init.path);
+    free(e->multitask.init.path);
     free(e->data);
     free(e->tasks);
     free(e->teachers);

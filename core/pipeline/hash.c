@@ -71,6 +71,79 @@ static uint64_t hash_task(uint64_t h, const must_exp_task *t, int pseudo)
     return h;
 }
 
+static int hash_file(const char *path, uint64_t *h, must_err *err);
+
+/* A model's starting weights folded into its hash: nothing for random
+ * init (the hashes of runs from before `init` existed stay valid), else
+ * the source model's hash, or a file's path and bytes (an unreadable file
+ * hashes by its path alone; run_check_files says what is wrong with it
+ * before anything trains). */
+static uint64_t hash_init(const run_state *r, uint64_t h, const must_exp_rep *init)
+{
+    const must_experiment *e = r->e;
+    char s[64];
+    uint64_t src = 0;
+    must_err ignore = {0};
+    switch (init->kind) {
+    case MUST_REP_RANDOM:
+        return h;
+    case MUST_REP_TEACHER:
+        src = r->teacher_hash[init->teacher];
+        break;
+    case MUST_REP_STUDENT:
+    case MUST_REP_MULTITASK:
+        src = run_hash_multi(r, must_exp_rep_student(e, init));
+        break;
+    case MUST_REP_FILE:
+        src = pl_hash(pl_hash(0, "file"), init->path);
+        hash_file(init->path, &src, &ignore);
+        break;
+    }
+    snprintf(s, sizeof s, "init %d %016" PRIx64, init->kind, src);
+    return pl_hash(h, s);
+}
+
+static void hash_teacher(run_state *r, uint64_t c, int i, unsigned char *done);
+
+/* Hashes first every teacher whose hash init's hash reads. */
+static void hash_teachers_under(run_state *r, uint64_t c, const must_exp_rep *init,
+                                unsigned char *done)
+{
+    const must_experiment *e = r->e;
+    if (init->kind == MUST_REP_TEACHER) {
+        hash_teacher(r, c, init->teacher, done);
+    } else if (init->kind == MUST_REP_STUDENT || init->kind == MUST_REP_MULTITASK) {
+        const must_exp_student *st = must_exp_rep_student(e, init);
+        for (int j = 0; j < st->nteachers; j++)
+            hash_teacher(r, c, st->teachers[j], done);
+        for (int j = 0; j < e->label.nteachers; j++)
+            hash_teacher(r, c, e->label.teachers[j], done);
+        hash_teachers_under(r, c, &st->init, done);
+    }
+}
+
+/* Teacher i's hash, after those its init reads (the parser refused
+ * loops; done[] marks each teacher once, without memory to mark it the
+ * order is the file's). */
+static void hash_teacher(run_state *r, uint64_t c, int i, unsigned char *done)
+{
+    const must_experiment *e = r->e;
+    const must_exp_teacher *t = &e->teachers[i];
+    if (done) {
+        if (done[i])
+            return;
+        done[i] = 1;
+        hash_teachers_under(r, c, &t->init, done);
+    }
+    uint64_t h = pl_hash(c, "teacher");
+    h = pl_hash(h, t->name);
+    h = hash_task(h, &e->tasks[t->task], 0);
+    h = hash_train(h, &t->train);
+    char s[32];
+    snprintf(s, sizeof s, "%016" PRIx64, r->data_hash[t->data]);
+    r->teacher_hash[i] = hash_init(r, pl_hash(h, s), &t->init);
+}
+
 void run_hash_inputs(run_state *r)
 {
     const must_experiment *e = r->e;
@@ -85,16 +158,10 @@ void run_hash_inputs(run_state *r)
             snprintf(s, sizeof s, "path %s", d->path);
         r->data_hash[i] = pl_hash(0, s);
     }
-    for (int i = 0; i < e->nteachers; i++) {
-        const must_exp_teacher *t = &e->teachers[i];
-        uint64_t h = pl_hash(c, "teacher");
-        h = pl_hash(h, t->name);
-        h = hash_task(h, &e->tasks[t->task], 0);
-        h = hash_train(h, &t->train);
-        char s[32];
-        snprintf(s, sizeof s, "%016" PRIx64, r->data_hash[t->data]);
-        r->teacher_hash[i] = pl_hash(h, s);
-    }
+    unsigned char *done = calloc((size_t)e->nteachers + 1, 1);
+    for (int i = 0; i < e->nteachers; i++)
+        hash_teacher(r, c, i, done);
+    free(done);
 }
 
 /* A student hashes just its teachers' labels: each teacher labels
@@ -161,7 +228,7 @@ uint64_t run_hash_multi(const run_state *r, const must_exp_student *s)
         h = pl_hash(h, buf);
     }
     if (baseline)
-        return h;
+        return hash_init(r, h, &s->init);
     for (int li = 0; li < e->label.ndata; li++) {
         if (!run_multi_takes(s, e, li))
             continue;
@@ -172,7 +239,7 @@ uint64_t run_hash_multi(const run_state *r, const must_exp_student *s)
         snprintf(buf, sizeof buf, "%016" PRIx64, r->data_hash[s->extra[i]]);
         h = pl_hash(h, buf);
     }
-    return h;
+    return hash_init(r, h, &s->init);
 }
 
 /* Folds a file's bytes into *h (FNV-1a): a representation file that is

@@ -146,6 +146,37 @@ int pl_model_load_backbone(pl_model *m, const char *path, must_err *err)
     return must_ckpt_load(path, m->sets, 1, &lo, NULL, err);
 }
 
+int pl_model_load_init(pl_model *m, const char *path, int *loaded, int *fpn_kept, must_err *err)
+{
+    must_ckpt_load_opts lo = {0};
+    lo.flags = MUST_CKPT_ALLOW_UNEXPECTED | MUST_CKPT_ALLOW_MISSING;
+    must_ckpt_report rep = {0};
+    int rc = must_ckpt_load(path, m->sets, 1, &lo, &rep, err);
+    *loaded = rep.n_loaded;
+    *fpn_kept = 0;
+    /* A classification network (torchvision's ResNet) has no FPN: that
+     * part may be missing and keeps its initialisation.  Any other missing
+     * tensor means the file is not this backbone. */
+    char names[512] = "";
+    size_t u = 0;
+    int bad = 0;
+    for (int i = 0; !rc && i < rep.n_missing; i++) {
+        if (strncmp(rep.missing[i], "fpn.", 4) == 0) {
+            (*fpn_kept)++;
+        } else if (bad++ < 4 && u < sizeof names) {
+            u += (size_t)snprintf(names + u, sizeof names - u, "%s%s", bad > 1 ? ", " : "",
+                                  rep.missing[i]);
+        }
+    }
+    if (!rc && bad)
+        rc = must_err_set(err, MUST_EINVAL, "%s: lacks %d of the backbone's tensors: %s%s", path,
+                          bad, names, bad > 4 ? ", ..." : "");
+    if (!rc && rep.n_loaded == 0)
+        rc = must_err_set(err, MUST_EINVAL, "%s: holds none of the backbone's tensors", path);
+    must_ckpt_report_free(&rep);
+    return rc;
+}
+
 int pl_model_forward(pl_model *m, must_ctx *ctx, const must_batch *b, void **preds)
 {
     int S = b->size;

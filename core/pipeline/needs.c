@@ -38,6 +38,45 @@ static void need_multi(run_state *r, const must_exp_student *s)
         }
 }
 
+/* Marks the model a needed unit starts from (init = ...); 1 when that
+ * was news. */
+static int need_init(run_state *r, const must_exp_rep *init)
+{
+    const must_experiment *e = r->e;
+    if (init->kind == MUST_REP_TEACHER && !r->need_teacher[init->teacher]) {
+        r->need_teacher[init->teacher] = 1;
+        r->need_data[e->teachers[init->teacher].data] = 1;
+        return 1;
+    }
+    if (init->kind == MUST_REP_STUDENT || init->kind == MUST_REP_MULTITASK) {
+        const must_exp_student *st = must_exp_rep_student(e, init);
+        if (!run_needs_multi(r, st)) {
+            need_multi(r, st);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Until nothing changes: a starting point can have one of its own. */
+static void need_inits(run_state *r)
+{
+    const must_experiment *e = r->e;
+    for (int changed = 1; changed;) {
+        changed = 0;
+        for (int t = 0; t < e->nteachers; t++)
+            if (r->need_teacher[t])
+                changed |= need_init(r, &e->teachers[t].init);
+        if (r->need_student)
+            changed |= need_init(r, &e->student.init);
+        for (int v = 0; v < e->nvariants; v++)
+            if (r->need_variant[v])
+                changed |= need_init(r, &e->variants[v].init);
+        if (r->need_multitask && e->multitask.enabled)
+            changed |= need_init(r, &e->multitask.init);
+    }
+}
+
 int run_needs_compute(run_state *r, must_err *err)
 {
     const must_experiment *e = r->e;
@@ -70,6 +109,7 @@ int run_needs_compute(run_state *r, must_err *err)
     for (int t = 0; t < e->nteachers; t++)
         if (r->need_teacher[t])
             r->need_data[e->teachers[t].data] = 1;
+    need_inits(r);
     return MUST_OK;
 }
 

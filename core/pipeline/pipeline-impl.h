@@ -128,6 +128,14 @@ void pl_model_free(pl_model *m);
 /* Loads the backbone's weights only (heads and optimizer entries in the
  * file are ignored). */
 int pl_model_load_backbone(pl_model *m, const char *path, must_err *err);
+/* A model's starting weights (init = ...): the backbone's tensors from
+ * path, by name (ours are torchvision's ResNet names; other tensors are
+ * ignored).  The FPN may be missing (a classification network has none)
+ * and keeps its initialisation; any other missing tensor, a shape that
+ * differs or nothing loaded is an error naming the file.  *loaded and
+ * *fpn_kept count the tensors. */
+int pl_model_load_init(pl_model *m, const char *path, int *loaded, int *fpn_kept,
+                       must_err *err);
 /* Runs the backbone and every head on b's images; preds[i] is head i's. */
 int pl_model_forward(pl_model *m, must_ctx *ctx, const must_batch *b, void **preds);
 

@@ -90,6 +90,8 @@ int must_run_record(must_run *r, must_err *err)
 int must_run_plan(must_run *r, int verbose, int *todo, must_err *err)
 {
     int rc = run_needs_check(r, err);
+    if (!rc)
+        rc = run_check_inits(r, err);
     if (rc)
         return rc;
     int left = run_plan(r, verbose);
@@ -116,6 +118,8 @@ int must_run_stage(must_run *r, int stage, must_err *err)
     }
     if (all || stage == MUST_STAGE_STUDENT)
         rc = run_needs_check(r, err);
+    if (!rc)
+        rc = run_check_inits(r, err);
     if (!rc && (all || stage == MUST_STAGE_TRANSFER || stage == MUST_STAGE_REPORT))
         rc = run_check_files(r, err);
     /* A whole run does what its [compare] rows need; a stage asked for by

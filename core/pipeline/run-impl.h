@@ -178,6 +178,14 @@ void run_quality_say(const run_state *r, const run_quality *q, int n);
 
 /* ---- units.c ------------------------------------------------------------ */
 
+/* A representation's weights file (NULL for random init) and its hash,
+ * training its model first when that is not done. */
+int run_rep_source(run_state *r, const must_exp_rep *rep, char **path, uint64_t *h,
+                   must_err *err);
+/* Every init file of a unit the run needs exists and holds this backbone:
+ * said before anything trains. */
+int run_check_inits(run_state *r, must_err *err);
+
 int run_teacher(run_state *r, int t, must_err *err);
 int run_label(run_state *r, int li, must_err *err);
 /* Every [label] set (needed_only: those a whole run needs). */

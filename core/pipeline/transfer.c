@@ -54,43 +54,6 @@ void run_lr_dirname(const must_exp_transfer *tr, int li, char *buf, size_t len)
 }
 
 
-/* The representation's weights file (NULL for random init), and its hash. */
-static int rep_source(run_state *r, int ri, char **path, uint64_t *h, must_err *err)
-{
-    const must_experiment *e = r->e;
-    const must_exp_rep *rep = &e->reps[ri];
-    *path = NULL;
-    int rc = MUST_OK;
-    switch (rep->kind) {
-    case MUST_REP_RANDOM:
-        *h = pl_hash(run_hash_common(e), "random");
-        return MUST_OK;
-    case MUST_REP_TEACHER:
-        rc = run_teacher(r, rep->teacher, err);
-        *path = run_path(r, "teachers", e->teachers[rep->teacher].name, "model.safetensors");
-        *h = r->teacher_hash[rep->teacher];
-        break;
-    case MUST_REP_MULTITASK:
-    case MUST_REP_STUDENT: {
-        const must_exp_student *st = must_exp_rep_student(e, rep);
-        char nm[MUST_EXP_NAME_MAX + 16];
-        run_multi_dirname(e, st, nm, sizeof nm);
-        rc = run_multi(r, st, err);
-        *path = run_path(r, nm, "model.safetensors", NULL);
-        if (!rc)
-            run_hash_student_rep(r, nm, h);
-        break;
-    }
-    case MUST_REP_FILE:
-        *path = strdup(rep->path);
-        rc = run_hash_file_rep(rep->path, h, err);
-        break;
-    }
-    if (!rc && !*path)
-        rc = must_err_set(err, MUST_ENOMEM, "out of memory");
-    return rc;
-}
-
 typedef struct sweep_ctx {
     const must_experiment *e;
     int ti;
@@ -303,7 +266,7 @@ int run_transfer_one(run_state *r, int ri, int ti, run_result *res, must_err *er
     must_dataset *ds;
     memset(res, 0, sizeof *res);
     int rc = dir ? MUST_OK : must_err_set(err, MUST_ENOMEM, "out of memory");
-    if (rc || (rc = rep_source(r, ri, &src, &rh, err)) ||
+    if (rc || (rc = run_rep_source(r, &r->e->reps[ri], &src, &rh, err)) ||
         (rc = run_dataset(r, tr->data, &ds, err)))
         goto out;
     uint64_t h = run_hash_transfer(r, ti, rh);
@@ -349,7 +312,7 @@ int run_transfers_spread(run_state *r, must_err *err)
     for (int ri = 0; ri < e->nreps && !rc; ri++) {
         char *src = NULL;
         uint64_t h;
-        rc = rep_source(r, ri, &src, &h, err);
+        rc = run_rep_source(r, &r->e->reps[ri], &src, &h, err);
         free(src);
     }
     for (int ti = 0; ti < e->ntransfers && !rc; ti++) {

@@ -12,6 +12,103 @@
 #include "must/io.h"
 #include "run-impl.h"
 
+int run_rep_source(run_state *r, const must_exp_rep *rep, char **path, uint64_t *h,
+                   must_err *err)
+{
+    const must_experiment *e = r->e;
+    *path = NULL;
+    int rc = MUST_OK;
+    switch (rep->kind) {
+    case MUST_REP_RANDOM:
+        *h = pl_hash(run_hash_common(e), "random");
+        return MUST_OK;
+    case MUST_REP_TEACHER:
+        rc = run_teacher(r, rep->teacher, err);
+        *path = run_path(r, "teachers", e->teachers[rep->teacher].name, "model.safetensors");
+        *h = r->teacher_hash[rep->teacher];
+        break;
+    case MUST_REP_MULTITASK:
+    case MUST_REP_STUDENT: {
+        const must_exp_student *st = must_exp_rep_student(e, rep);
+        char nm[MUST_EXP_NAME_MAX + 16];
+        run_multi_dirname(e, st, nm, sizeof nm);
+        rc = run_multi(r, st, err);
+        *path = run_path(r, nm, "model.safetensors", NULL);
+        if (!rc)
+            run_hash_student_rep(r, nm, h);
+        break;
+    }
+    case MUST_REP_FILE:
+        *path = strdup(rep->path);
+        rc = run_hash_file_rep(rep->path, h, err);
+        break;
+    }
+    if (!rc && !*path)
+        rc = must_err_set(err, MUST_ENOMEM, "out of memory");
+    return rc;
+}
+
+/* Trains what init names when it is not done and, with a model, loads its
+ * weights into m's backbone and says so in the log. */
+static int init_model(run_state *r, const must_exp_rep *init, pl_model *m, const char *what,
+                      must_err *err)
+{
+    if (init->kind == MUST_REP_RANDOM)
+        return MUST_OK;
+    char *path = NULL;
+    uint64_t h;
+    int loaded = 0, fpn = 0;
+    int rc = run_rep_source(r, init, &path, &h, err);
+    if (!rc && m && (rc = pl_model_load_init(m, path, &loaded, &fpn, err)))
+        must_err_prefix(err, "[%s] init = %s", what, init->label);
+    if (!rc && m)
+        pl_say(&r->events, "[%s] starts from %s: %d backbone tensors%s", what, init->label,
+               loaded, fpn ? ", the FPN's kept at random init (the file has none)" : "");
+    free(path);
+    return rc;
+}
+
+/* An init file of a unit the run needs: there, and this backbone. */
+static int check_init_file(run_state *r, const must_exp_rep *init, const char *sec,
+                           must_err *err)
+{
+    const must_experiment *e = r->e;
+    if (init->kind != MUST_REP_FILE)
+        return MUST_OK;
+    if (!must_file_exists(init->path))
+        return must_err_set(err, MUST_ENOTFOUND, "%s: [%s] init: no such file %s", e->file, sec,
+                            init->path);
+    pl_model m;
+    int loaded, fpn, rc = pl_model_new(e, NULL, 0, &m, err);
+    if (rc)
+        return rc;
+    if ((rc = pl_model_load_init(&m, init->path, &loaded, &fpn, err)))
+        must_err_prefix(err, "%s: [%s] init", e->file, sec);
+    pl_model_free(&m);
+    return rc;
+}
+
+int run_check_inits(run_state *r, must_err *err)
+{
+    const must_experiment *e = r->e;
+    char sec[MUST_EXP_NAME_MAX + 16];
+    int rc = MUST_OK;
+    for (int t = 0; t < e->nteachers && !rc; t++) {
+        snprintf(sec, sizeof sec, "teacher.%s", e->teachers[t].name);
+        if (r->need_teacher[t])
+            rc = check_init_file(r, &e->teachers[t].init, sec, err);
+    }
+    for (int v = -1; v <= e->nvariants && !rc; v++) {
+        const must_exp_student *s = v < 0                ? &e->student
+                                    : v == e->nvariants ? &e->multitask
+                                                        : &e->variants[v];
+        run_multi_dirname(e, s, sec, sizeof sec);
+        if (run_needs_multi(r, s))
+            rc = check_init_file(r, &s->init, sec, err);
+    }
+    return rc;
+}
+
 int run_teacher(run_state *r, int t, must_err *err)
 {
     const must_experiment *e = r->e;
@@ -23,13 +120,19 @@ int run_teacher(run_state *r, int t, must_err *err)
     int rc = dir ? MUST_OK : must_err_set(err, MUST_ENOMEM, "out of memory");
     if (rc || run_unit_done(dir, r->teacher_hash[t]))
         goto out;
-    if ((rc = run_dataset(r, tc->data, &ds, err)) ||
+    /* What it starts from is trained before this unit begins. */
+    if ((rc = init_model(r, &tc->init, NULL, what, err)) ||
+        (rc = run_dataset(r, tc->data, &ds, err)) ||
         (rc = run_unit_begin(r, dir, r->teacher_hash[t], what, err)))
         goto out;
     pl_model m;
     pl_head h = {&e->tasks[tc->task], ds};
     if ((rc = pl_model_new(e, &h, 1, &m, err)))
         goto out;
+    if ((rc = init_model(r, &tc->init, &m, what, err))) {
+        pl_model_free(&m);
+        goto out;
+    }
     double w = 1.0;
     pl_train_opts o = {0};
     o.stage = what;
@@ -191,7 +294,9 @@ int run_multi(run_state *r, const must_exp_student *s, must_err *err)
         return MUST_OK;
     }
     multi_inputs in = {0};
-    int rc = multi_gather(r, s, &in, err);
+    int rc = init_model(r, &s->init, NULL, name, err);
+    if (!rc)
+        rc = multi_gather(r, s, &in, err);
     if (!rc && in.nsets == 0)
         rc = must_err_set(err, MUST_EINVAL, "[%s]: no datasets to train on (give [label] data)",
                           name);
@@ -201,6 +306,10 @@ int run_multi(run_state *r, const must_exp_student *s, must_err *err)
     pl_model m;
     if ((rc = pl_model_new(e, in.heads, s->nteachers, &m, err)))
         goto out;
+    if ((rc = init_model(r, &s->init, &m, name, err))) {
+        pl_model_free(&m);
+        goto out;
+    }
     pl_train_opts o = {0};
     o.stage = name;
     o.dir = dir;

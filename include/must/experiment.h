@@ -67,12 +67,30 @@ typedef struct must_exp_train {
 } must_exp_train;
 
 /* [teacher.NAME]: one task trained on one labelled set. */
+/* A representation: a row to compare ([compare] representations) or the
+ * weights a model starts from (`init` of a teacher or student section). */
+enum must_rep_kind {
+    MUST_REP_RANDOM = 0,     /* "random" */
+    MUST_REP_TEACHER = 1,    /* "supervised:<teacher>" */
+    MUST_REP_MULTITASK = 2,  /* "multitask" */
+    MUST_REP_STUDENT = 3,    /* "must", "must:<student>" */
+    MUST_REP_FILE = 4        /* "file:<path>" */
+};
+typedef struct must_exp_rep {
+    char label[MUST_EXP_NAME_MAX * 2 + 16]; /* as written: "supervised:cls" */
+    int kind;
+    int teacher;         /* MUST_REP_TEACHER */
+    int student;         /* MUST_REP_STUDENT: index into variants, -1 for [student] */
+    char *path;          /* MUST_REP_FILE (resolved) */
+} must_exp_rep;
+
 typedef struct must_exp_teacher {
     char name[MUST_EXP_NAME_MAX + 1];
     int task;            /* index into tasks */
     int data;            /* index into data */
     must_exp_train train;
     int line;
+    must_exp_rep init;   /* backbone weights to start from (MUST_REP_RANDOM: none) */
 } must_exp_teacher;
 
 /* paper: the rule of the paper's §3.3; equal: 1; uncertainty: learned
@@ -101,6 +119,7 @@ typedef struct must_exp_student {
     int data[MUST_EXP_MAX_LIST];     /* student: the [label] sets whose pseudo-labelled
                                       * copies make the union (empty: all of them) */
     int ndata;
+    must_exp_rep init;   /* backbone weights to start from (MUST_REP_RANDOM: none) */
 } must_exp_student;
 
 /* [label]: which sets get pseudo labels from which teachers. */
@@ -112,22 +131,6 @@ typedef struct must_exp_label {
     int batch;
     int shard;           /* images per committed shard (resume granularity) */
 } must_exp_label;
-
-/* A representation to compare. */
-enum must_rep_kind {
-    MUST_REP_RANDOM = 0,     /* "random" */
-    MUST_REP_TEACHER = 1,    /* "supervised:<teacher>" */
-    MUST_REP_MULTITASK = 2,  /* "multitask" */
-    MUST_REP_STUDENT = 3,    /* "must", "must:<student>" */
-    MUST_REP_FILE = 4        /* "file:<path>" */
-};
-typedef struct must_exp_rep {
-    char label[MUST_EXP_NAME_MAX * 2 + 16]; /* as written: "supervised:cls" */
-    int kind;
-    int teacher;         /* MUST_REP_TEACHER */
-    int student;         /* MUST_REP_STUDENT: index into variants, -1 for [student] */
-    char *path;          /* MUST_REP_FILE (resolved) */
-} must_exp_rep;
 
 /* [transfer.NAME]: a downstream task, fine-tuned end to end per
  * representation over lr x steps, chosen on val, reported on test. */
