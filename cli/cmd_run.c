@@ -108,23 +108,25 @@ static int finish(const char *cmd, int rc, const must_err *err)
 
 int must_cmd_run(int argc, char **argv)
 {
-    const char *ini = NULL, *out = NULL, *stage_name = NULL;
+    const char *ini = NULL, *out = NULL, *stage_name = NULL, *seeds = NULL;
     int dry = 0;
     const must_cli_opt opts[] = {{"--stage", MUST_CLI_STR, &stage_name, 0, 0},
                                  {"--out", MUST_CLI_STR, &out, 0, 0},
+                                 {"--seeds", MUST_CLI_STR, &seeds, 0, 0},
                                  {"--dry-run", MUST_CLI_FLAG, &dry, 0, 0},
                                  {NULL, 0, NULL, 0, 0}};
     int rc = must_cli_parse(
         "run", argc, argv, opts, &ini, 1,
         "usage: must run EXP.ini [--stage teachers|label|student|transfer|report] [--out RUN]\n"
-        "                        [--dry-run]\n\n"
+        "                        [--seeds LIST] [--dry-run]\n\n"
         "Runs the experiment (must-experiment(5)) into RUN (default run-NAME):\n"
         "teachers, pseudo labels, the student (and the multi-task baseline), the\n"
         "transfer sweep and the report.  A finished unit is skipped, one cut off\n"
         "resumes, one whose settings changed is redone.  --stage runs one stage\n"
         "(and whatever it needs that is not done yet).  --dry-run lists the units\n"
         "still to do (after an edit of EXP.ini: what it invalidates) and writes\n"
-        "nothing.\n");
+        "nothing.  --seeds 1,2,3 runs it once per seed (RUN/seed-N, same data)\n"
+        "and reports each cell's mean and standard deviation over them.\n");
     if (rc)
         return rc == 1 ? 0 : rc;
     int stage = stage_name ? must_stage_parse(stage_name) : MUST_STAGE_ALL;
@@ -138,6 +140,11 @@ int must_cmd_run(int argc, char **argv)
         return 1;
     must_run *r = NULL;
     must_err err = {0};
+    rc = seeds ? must_exp_set_seeds(e, seeds, &err) : MUST_OK;
+    if (rc) {
+        must_exp_free(e);
+        return must_cli_usage_error("run", "--seeds: %s", err.msg);
+    }
     rc = open_run(e, out, &r, &err);
     if (!rc && dry)
         rc = must_run_plan(r, 1, NULL, &err);

@@ -266,6 +266,33 @@ START_TEST(test_init)
 }
 END_TEST
 
+START_TEST(test_seeds)
+{
+    must_experiment *e;
+    must_err err = {0};
+    ck_assert_msg(must_exp_parse("[experiment]\nseed = 4\nseeds = 1, 2, 7\n[data.a]\n"
+                                 "world = teach-cls\n",
+                                 "s.ini", &e, &err) == MUST_OK,
+                  "%s", err.msg);
+    ck_assert_int_eq(e->nseeds, 3);
+    ck_assert_int_eq(e->seeds[2], 7);
+    /* World data keeps `seed`'s images whatever the seeds. */
+    ck_assert_int_eq((int)e->data[0].seed, 4);
+    ck_assert_int_eq(must_exp_set_seeds(e, "5,6", &err), MUST_OK);
+    ck_assert_int_eq(e->nseeds, 2);
+    ck_assert_int_eq(e->seeds[0], 5);
+    ck_assert_int_eq(must_exp_set_seeds(e, "6, 5", &err), MUST_EINVAL);
+    ck_assert_msg(strstr(err.msg, "ascending"), "%s", err.msg);
+    ck_assert_int_eq(e->nseeds, 2); /* unchanged */
+    ck_assert_int_eq(must_exp_set_seeds(e, "x", &err), MUST_EINVAL);
+    ck_assert_int_eq(must_exp_set_seeds(e, "", &err), MUST_EINVAL);
+    ck_assert_msg(strstr(err.msg, "no seeds"), "%s", err.msg);
+    must_exp_free(e);
+    bad("[experiment]\nseeds = 3, 2\n", "bad.ini:2: [experiment] seeds", "ascending");
+    bad("[experiment]\nseeds = 1.5\n", "bad.ini:2: [experiment] seeds", "whole");
+}
+END_TEST
+
 static void count(void *u, const char *s, const char *k, const char *d, const char *h)
 {
     (void)s, (void)d;
@@ -295,6 +322,7 @@ int main(void)
     tcase_add_test(tc, test_uncertainty);
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_init);
+    tcase_add_test(tc, test_seeds);
     tcase_add_test(tc, test_describe_covers_every_key);
     suite_add_tcase(s, tc);
     return test_run(s);

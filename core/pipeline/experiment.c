@@ -52,6 +52,7 @@ COUNT_FOLLOWS(must_exp_student, extra, nextra);
 COUNT_FOLLOWS(must_exp_student, data, ndata);
 COUNT_FOLLOWS(must_exp_transfer, lrs, nlr);
 COUNT_FOLLOWS(must_exp_transfer, steps, nsteps);
+COUNT_FOLLOWS(must_experiment, seeds, nseeds);
 
 #define END {NULL, 0, 0, NULL, NULL, NULL, 0, 0}
 #define TR(base, m) offsetof(base, train.m)
@@ -85,6 +86,10 @@ static const must_conf_key exp_keys[] = {
      MUST_EXP_NAME_MAX},
     {"seed", MUST_CONF_U64, E(seed), "0", "seeds initialisation, sampling and world data", NULL,
      0, 0},
+    {"seeds", K_LONGS, E(seeds), "",
+     "repeat the run per seed (ascending; RUN/seed-N; world data keeps the seed key's images) "
+     "and report mean +- sd over them (empty: one run)",
+     NULL, 0, 1e9},
     {"threads", MUST_CONF_INT, E(threads), "0", "compute threads (0: one per core)", NULL, 0,
      1024},
     {"workers", MUST_CONF_INT, E(workers), "1", "loader threads", NULL, 0, 64},
@@ -451,7 +456,7 @@ static int list_item(const parser *p, const must_conf_key *k, const char *item, 
     if (k->type == K_DOUBLES)
         ((double *)at)[i] = d;
     else if (d != floor(d) || (i && d <= ((long *)at)[i - 1]))
-        return must_conf_refuse(why, whylen, "'%s': steps are whole and ascending", item);
+        return must_conf_refuse(why, whylen, "'%s': the values are whole and ascending", item);
     else
         ((long *)at)[i] = (long)d;
     return MUST_OK;
@@ -1123,6 +1128,27 @@ int must_exp_load(const char *path, must_experiment **out, must_err *err)
     rc = must_exp_parse(text, path, out, err);
     free(text);
     return rc;
+}
+
+int must_exp_set_seeds(must_experiment *e, const char *list, must_err *err)
+{
+    must_conf_key k = {"seeds", K_LONGS, 0, "", "", NULL, 0, 1e9};
+    parser p = {.e = e, .err = err};
+    char why[256] = "", *v = strdup(list);
+    long keep[MUST_EXP_MAX_LIST];
+    int nkeep = e->nseeds;
+    memcpy(keep, e->seeds, sizeof keep);
+    int rc = v ? parse_list(&p, &k, e->seeds, v, why, sizeof why) : MUST_ENOMEM;
+    free(v);
+    if (!rc && e->nseeds == 0)
+        rc = must_conf_refuse(why, sizeof why, "no seeds in '%s'", list);
+    if (rc) {
+        memcpy(e->seeds, keep, sizeof keep);
+        e->nseeds = nkeep;
+        return rc == MUST_ENOMEM ? must_err_set(err, rc, "out of memory")
+                                 : must_err_set(err, MUST_EINVAL, "%s", why);
+    }
+    return MUST_OK;
 }
 
 void must_exp_free(must_experiment *e)

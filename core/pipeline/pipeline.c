@@ -41,14 +41,20 @@ int must_run_open(const must_experiment *e, const char *dir, must_run **out, mus
         return rc;
     }
     run_hash_inputs(r);
+    if (e->nseeds && (rc = run_seeds_open(r, err))) {
+        must_run_close(r);
+        return rc;
+    }
     *out = r;
     return MUST_OK;
 }
 
 void must_run_close(must_run *r)
 {
-    if (r)
-        run_unlock(r);
+    if (!r)
+        return;
+    run_seeds_close(r);
+    run_unlock(r);
     run_state_free(r);
 }
 
@@ -61,6 +67,8 @@ void must_run_set_events(must_run *r, must_event_fn fn, void *user)
 {
     r->events.fn = fn;
     r->events.user = user;
+    for (int i = 0; i < r->nseed_runs; i++)
+        must_run_set_events(r->seed_runs[i], fn, user);
 }
 
 const char *must_run_dir(const must_run *r)
@@ -71,6 +79,21 @@ const char *must_run_dir(const must_run *r)
 void must_run_set_readonly(must_run *r, int on)
 {
     r->readonly = on;
+    for (int i = 0; i < r->nseed_runs; i++)
+        r->seed_runs[i]->readonly = on;
+}
+
+/* With seeds = ...: fn on each seed's run in turn, said first. */
+static int each_seed(must_run *r, int (*fn)(must_run *, void *, must_err *), void *arg,
+                     must_err *err)
+{
+    int rc = run_lock(r, err);
+    for (int i = 0; i < r->nseed_runs && !rc; i++) {
+        pl_say(&r->events, "[seed %ld] %d of %d: %s", r->e->seeds[i], i + 1, r->nseed_runs,
+               r->seed_runs[i]->out);
+        rc = fn(r->seed_runs[i], arg, err);
+    }
+    return rc;
 }
 
 int must_run_record(must_run *r, must_err *err)
@@ -87,8 +110,27 @@ int must_run_record(must_run *r, must_err *err)
     return run_rank0_end(mine, rc, err);
 }
 
+typedef struct plan_arg {
+    int verbose, todo;
+} plan_arg;
+
+static int plan_one(must_run *r, void *arg, must_err *err)
+{
+    plan_arg *a = arg;
+    int n = 0, rc = must_run_plan(r, a->verbose, &n, err);
+    a->todo += n;
+    return rc;
+}
+
 int must_run_plan(must_run *r, int verbose, int *todo, must_err *err)
 {
+    if (r->nseed_runs) {
+        plan_arg a = {verbose, 0};
+        int rc = each_seed(r, plan_one, &a, err);
+        if (todo)
+            *todo = a.todo;
+        return rc;
+    }
     int rc = run_needs_check(r, err);
     if (!rc)
         rc = run_check_inits(r, err);
@@ -100,12 +142,23 @@ int must_run_plan(must_run *r, int verbose, int *todo, must_err *err)
     return MUST_OK;
 }
 
+static int stage_one(must_run *r, void *arg, must_err *err)
+{
+    return must_run_stage(r, *(int *)arg, err);
+}
+
 int must_run_stage(must_run *r, int stage, must_err *err)
 {
     const must_experiment *e = r->e;
     int rc = MUST_OK;
     if (stage < MUST_STAGE_ALL || stage >= MUST_NSTAGES)
         return must_err_set(err, MUST_EINVAL, "must_run_stage: no stage %d", stage);
+    if (r->nseed_runs) {
+        rc = each_seed(r, stage_one, &stage, err);
+        if (!rc && (stage == MUST_STAGE_ALL || stage == MUST_STAGE_REPORT))
+            rc = run_seeds_report(r, err);
+        return rc;
+    }
     if ((rc = run_lock(r, err)))
         return rc;
     int all = stage == MUST_STAGE_ALL;
@@ -142,8 +195,15 @@ int must_run_stage(must_run *r, int stage, must_err *err)
 
 /* A unit asked for by name that is done already gets a word, not
  * silence. */
+static int teacher_one(must_run *r, void *arg, must_err *err)
+{
+    return must_run_teacher(r, *(int *)arg, err);
+}
+
 int must_run_teacher(must_run *r, int t, must_err *err)
 {
+    if (r->nseed_runs)
+        return each_seed(r, teacher_one, &t, err);
     if (t < 0 || t >= r->e->nteachers)
         return must_err_set(err, MUST_EINVAL, "%s has no teacher %d", r->e->file, t);
     const char *name = r->e->teachers[t].name;
@@ -158,8 +218,16 @@ int must_run_teacher(must_run *r, int t, must_err *err)
     return run_teacher(r, t, err);
 }
 
+static int label_one(must_run *r, void *arg, must_err *err)
+{
+    (void)arg;
+    return must_run_label(r, err);
+}
+
 int must_run_label(must_run *r, must_err *err)
 {
+    if (r->nseed_runs)
+        return each_seed(r, label_one, NULL, err);
     int rc = run_lock(r, err);
     if (rc)
         return rc;
@@ -171,8 +239,16 @@ int must_run_label(must_run *r, must_err *err)
     return run_labels(r, 0, err);
 }
 
+static int students_one(must_run *r, void *arg, must_err *err)
+{
+    (void)arg;
+    return must_run_students(r, err);
+}
+
 int must_run_students(must_run *r, must_err *err)
 {
+    if (r->nseed_runs)
+        return each_seed(r, students_one, NULL, err);
     const must_experiment *e = r->e;
     int rc = run_lock(r, err);
     if (rc)

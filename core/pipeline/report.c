@@ -155,24 +155,52 @@ static int report_tensorboard(run_state *r, const run_report_data *d, must_err *
     return rc;
 }
 
+static int data_alloc(const must_experiment *e, run_report_data *d)
+{
+    int nr = e->nreps, nt = e->ntransfers;
+    memset(d, 0, sizeof *d);
+    d->nq = e->label.ndata * e->label.nteachers;
+    d->res = calloc((size_t)(nr * nt) + 1, sizeof *d->res);
+    d->qual = calloc((size_t)d->nq + 1, sizeof *d->qual);
+    d->teacher = calloc((size_t)e->nteachers + 1, sizeof *d->teacher);
+    d->ntest = calloc((size_t)nt + 1, sizeof *d->ntest);
+    return d->res && d->qual && d->teacher && d->ntest;
+}
+
+void run_report_data_free(run_report_data *d)
+{
+    free(d->qual);
+    free(d->res);
+    free(d->teacher);
+    free(d->ntest);
+    memset(d, 0, sizeof *d);
+}
+
+int run_report_collect(run_state *r, run_report_data *d, must_err *err)
+{
+    if (!data_alloc(r->e, d)) {
+        run_report_data_free(d);
+        return must_err_set(err, MUST_ENOMEM, "out of memory");
+    }
+    int rc = collect(r, d, err);
+    if (rc)
+        run_report_data_free(d);
+    return rc;
+}
+
 static int report(run_state *r, must_err *err)
 {
     const must_experiment *e = r->e;
-    int nr = e->nreps, nt = e->ntransfers, rc = MUST_OK;
-    run_report_data d = {0};
-    d.nq = e->label.ndata * e->label.nteachers;
-    d.res = calloc((size_t)(nr * nt) + 1, sizeof *d.res);
-    d.qual = calloc((size_t)d.nq + 1, sizeof *d.qual);
-    d.teacher = calloc((size_t)e->nteachers + 1, sizeof *d.teacher);
-    d.ntest = calloc((size_t)nt + 1, sizeof *d.ntest);
+    int nt = e->ntransfers, rc = MUST_OK;
+    run_report_data d;
+    int ok = data_alloc(e, &d);
     char *md = run_path(r, "report.md", NULL, NULL);
     char *js = run_path(r, "results.json", NULL, NULL);
     char *csv = run_path(r, "results.csv", NULL, NULL);
     char *fig = run_path(r, "fig5-transfer-gains.png", NULL, NULL);
     char *fig2 = run_path(r, "fig2-pseudo-labels.png", NULL, NULL);
     char *fig4 = run_path(r, "fig4-student-predictions.png", NULL, NULL);
-    if (!d.res || !d.qual || !d.teacher || !d.ntest || !md || !js || !csv || !fig || !fig2 ||
-        !fig4)
+    if (!ok || !md || !js || !csv || !fig || !fig2 || !fig4)
         rc = must_err_set(err, MUST_ENOMEM, "out of memory");
     if (!rc && !(rc = collect(r, &d, err)) && !(rc = run_fig2(r, fig2, &d.made2, err)) &&
         !(rc = run_fig4(r, fig4, &d.made4, err)) &&
@@ -189,10 +217,7 @@ static int report(run_state *r, must_err *err)
     free(fig);
     free(fig2);
     free(fig4);
-    free(d.qual);
-    free(d.res);
-    free(d.teacher);
-    free(d.ntest);
+    run_report_data_free(&d);
     return rc;
 }
 

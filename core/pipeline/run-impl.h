@@ -15,6 +15,7 @@
  *   curves.c    loss curves and the sweeps' validation curves, as pictures
  *   figures.c   Figures 2, 4 and 5
  *   report.c    collecting every result; report_files.c writes them
+ *   seeds.c     seeds = ...: one run per seed and the report over them
  *   pipeline.c  the public API (must/pipeline.h)
  */
 #ifndef MUST_RUN_IMPL_H
@@ -44,6 +45,13 @@ struct must_run {
     int readonly;               /* render nothing (must_run_set_readonly) */
     pl_clock clock;             /* a whole run's work (must_run_stage) */
     int lock_fd;                /* RUN/.lock held (lock.c); -1: not locked */
+    /* seeds = ... (seeds.c): the top run holds one run per seed, each in
+     * RUN/seed-N with its own copy of the experiment (seed = N) and RUN as
+     * its data_root, so that every seed reads the same RUN/data. */
+    struct must_run **seed_runs;
+    must_experiment **seed_exps;
+    int nseed_runs;
+    char *data_root;            /* where data/ lives; NULL: out */
 };
 typedef struct must_run run_state;
 
@@ -82,7 +90,7 @@ typedef struct run_quality {
  * run_hash_inputs (hash.c). */
 int run_state_new(const must_experiment *e, const char *out, run_state **r, must_err *err);
 void run_state_free(run_state *r);
-/* out/a[/b[/c]], malloc'd. */
+/* out/a[/b[/c]], malloc'd (data/... under data_root when set). */
 char *run_path(const run_state *r, const char *a, const char *b, const char *c);
 /* [data.X] i, rendered from the world first when it is a world set. */
 int run_dataset(run_state *r, int i, must_dataset **out, must_err *err);
@@ -293,6 +301,19 @@ typedef struct run_report_data {
 /* Runs every transfer unit not done yet (and what they need) and writes
  * report.md, results.json, results.csv and the figures. */
 int run_report(run_state *r, must_err *err);
+/* What report.md shows, collected (running what is not done yet); free
+ * with run_report_data_free. */
+int run_report_collect(run_state *r, run_report_data *d, must_err *err);
+void run_report_data_free(run_report_data *d);
+
+/* ---- seeds.c ------------------------------------------------------------ */
+
+/* With seeds = ...: one run state per seed under r (r->seed_runs). */
+int run_seeds_open(run_state *r, must_err *err);
+void run_seeds_close(run_state *r);
+/* RUN/report.md, results.json and results.csv over the seeds' reports:
+ * each cell's per-seed values, mean and standard deviation. */
+int run_seeds_report(run_state *r, must_err *err);
 int run_report_write_md(run_state *r, const run_report_data *d, const char *path,
                         must_err *err);
 int run_report_write_json(run_state *r, const run_report_data *d, const char *path,

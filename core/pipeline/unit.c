@@ -164,13 +164,15 @@ void run_state_free(run_state *r)
     free(r->data_hash);
     free(r->teacher_hash);
     free(r->out);
+    free(r->data_root);
     free(r);
 }
 
 char *run_path(const run_state *r, const char *a, const char *b, const char *c)
 {
     char buf[4096];
-    snprintf(buf, sizeof buf, "%s/%s%s%s%s%s", r->out, a, b ? "/" : "", b ? b : "", c ? "/" : "",
+    const char *root = r->data_root && strcmp(a, "data") == 0 ? r->data_root : r->out;
+    snprintf(buf, sizeof buf, "%s/%s%s%s%s%s", root, a, b ? "/" : "", b ? b : "", c ? "/" : "",
              c ? c : "");
     return strdup(buf);
 }

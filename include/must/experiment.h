@@ -169,6 +169,11 @@ typedef struct must_experiment {
     int baseline;        /* index into reps */
     must_exp_transfer *transfers;
     int ntransfers;
+    /* seeds = 1, 2, 3: the run is repeated per seed (RUN/seed-N, sharing
+     * RUN/data, whose world seeds stay `seed`'s), and the report gives
+     * each cell's mean and standard deviation over them.  0: one run. */
+    long seeds[MUST_EXP_MAX_LIST];
+    int nseeds;
 } must_experiment;
 
 /* Reads and checks an experiment.  Loads each task's plugin to check its
@@ -179,6 +184,9 @@ MUST_API int must_exp_load(const char *path, must_experiment **out, must_err *er
 MUST_API int must_exp_parse(const char *text, const char *file, must_experiment **out,
                             must_err *err);
 MUST_API void must_exp_free(must_experiment *e);
+/* Replaces e's seeds with a comma-separated list ("1, 2, 3": whole,
+ * ascending, at most MUST_EXP_MAX_LIST), as `must run --seeds` does. */
+MUST_API int must_exp_set_seeds(must_experiment *e, const char *list, must_err *err);
 
 /* Lookups by name; -1 when absent. */
 MUST_API int must_exp_find_data(const must_experiment *e, const char *name);
