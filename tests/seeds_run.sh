@@ -2,7 +2,9 @@
 # seeds_run.sh - `seeds = ...` and `must run --seeds`: one run per seed in
 # RUN/seed-N on the same RUN/data; RUN/report.md, results.json and
 # results.csv hold each seed's test value as the seed's own results.json
-# has it, and their mean and standard deviation (recomputed here); a rerun
+# has it, their mean and standard deviation (recomputed here) and the
+# bootstrap interval of the difference from the baseline, whose whole-split
+# difference (per-image evaluation states merged) is the reports'; a rerun
 # trains nothing; another seed list reuses the seeds already run.
 set -u
 must=${MUST_BIN:-./must}
@@ -41,9 +43,21 @@ awk -v a="$v1" -v b="$v2" -v m="$m" -v s="$sd" 'BEGIN {
     mm = (a + b) / 2; ss = sqrt(((a - mm) ^ 2 + (b - mm) ^ 2) / 1)
     exit !((mm - m) ^ 2 < 1e-12 && (ss - s) ^ 2 < 1e-12) }' ||
     fail "mean $m and sd $sd are not those of $v1 and $v2"
-grep -q "| must | [0-9.]* ± [0-9.]* ([-+][0-9.]* ± [0-9.]*) |" "$R/report.md" ||
-    { cat "$R/report.md"; fail "report.md has no 'mean ± sd (diff ± sd)' cell"; }
+grep -q "| must | [0-9.]* ± [0-9.]* ([-+][0-9.]* ± [0-9.]*; \[[-+][0-9.]*, [-+][0-9.]*\]" "$R/report.md" ||
+    { cat "$R/report.md"; fail "report.md has no 'mean ± sd (diff ± sd; [lo, hi])' cell"; }
 grep -q '"test": \[' "$R/results.json" || fail "results.json has no per-seed list"
+# The interval's whole-split difference, recomputed by merging one
+# evaluation state per test image, is the difference the transfers
+# reported (so the per-image states and eval_merge add up to the whole).
+must_row=$(tr -d '\n' <"$R/results.json" | sed 's/},/}\n/g' | grep '"representation": "must"')
+dm=$(printf '%s' "$must_row" | sed 's/.*"vs_baseline_mean": \([-0-9.e+]*\).*/\1/')
+bw=$(printf '%s' "$must_row" | sed 's/.*"bootstrap_whole_diff": \([-0-9.e+]*\).*/\1/')
+lo=$(printf '%s' "$must_row" | sed 's/.*"interval95": \[\([-0-9.e+]*\),.*/\1/')
+hi=$(printf '%s' "$must_row" | sed 's/.*"interval95": \[[-0-9.e+]*, \([-0-9.e+]*\)\].*/\1/')
+awk -v a="$dm" -v b="$bw" 'BEGIN { exit !(a - b < 1e-4 && b - a < 1e-4) }' ||
+    fail "the bootstrap's whole-split difference $bw is not the reports' $dm"
+awk -v l="$lo" -v h="$hi" 'BEGIN { exit !(l <= h) }' || fail "interval [$lo, $hi]"
+grep -q '"ci95_lo\|ci95_lo,' "$R/results.csv" || fail "results.csv has no ci95_lo row"
 # Again: nothing trained.
 "$must" run "$ini" --out "$R" >"$tmp/b.log" 2>&1 || { cat "$tmp/b.log"; fail "the rerun"; }
 grep -q "\] [0-9]*/[0-9]* " "$tmp/b.log" && { cat "$tmp/b.log"; fail "the rerun trained"; }

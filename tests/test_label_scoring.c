@@ -1,7 +1,8 @@
 /* test_label_scoring.c - the plugins' eval_add_labels, with which the
  * pipeline scores pseudo labels against the world's hidden truth: each
  * built-in plugin on labels small enough to work out by hand, the pixels
- * and examples it must skip, and the labels it must refuse. */
+ * and examples it must skip, and the labels it must refuse; and each
+ * plugin's eval_merge against one state over the same examples. */
 #include "config.h"
 
 #include <math.h>
@@ -31,6 +32,46 @@ static int score(must_task *t, const must_labels *g, const must_batch *b, double
         return rc;
     }
     return must_task_eval_end(ev, values, e);
+}
+
+/* eval_merge: one state per example (the batch's `has` masked to that
+ * example alone), merged, scores what one state over the batch scores;
+ * merging leaves each `from` as it was (merging them all again into a
+ * second state gives the same again). */
+static void merged_equals_whole(must_task *t, const must_labels *g, const must_batch *b, int nv)
+{
+    must_err e = {0};
+    double whole[16], merged[16], again[16];
+    ck_assert_int_eq(must_task_can_merge(t), 1);
+    ck_assert_msg(score(t, g, b, whole, &e) == MUST_OK, "%s", e.msg);
+    must_task_eval *one[8], *m1, *m2;
+    unsigned has[8];
+    ck_assert_int_le(b->n, 8);
+    for (int i = 0; i < b->n; i++) {
+        must_batch bi = *b;
+        memset(has, 0, sizeof has);
+        has[i] = b->has[i];
+        bi.has = has;
+        ck_assert(must_task_eval_begin(t, &one[i], &e) == MUST_OK);
+        ck_assert_msg(must_task_eval_add_labels(one[i], g, &bi, &e) == MUST_OK, "%s", e.msg);
+    }
+    ck_assert(must_task_eval_begin(t, &m1, &e) == MUST_OK);
+    ck_assert(must_task_eval_begin(t, &m2, &e) == MUST_OK);
+    for (int i = 0; i < b->n; i++)
+        ck_assert_msg(must_task_eval_merge(m1, one[i], &e) == MUST_OK, "%s", e.msg);
+    for (int i = 0; i < b->n; i++)
+        ck_assert_msg(must_task_eval_merge(m2, one[i], &e) == MUST_OK, "%s", e.msg);
+    ck_assert(must_task_eval_end(m1, merged, &e) == MUST_OK);
+    ck_assert(must_task_eval_end(m2, again, &e) == MUST_OK);
+    for (int i = 0; i < b->n; i++)
+        must_task_eval_end(one[i], NULL, NULL);
+    for (int k = 0; k < nv; k++) {
+        ck_assert_msg(fabs(merged[k] - whole[k]) <= 1e-9 * (1 + fabs(whole[k])),
+                      "%s metric %d: merged %.12g, whole %.12g", must_task_name(t), k, merged[k],
+                      whole[k]);
+        ck_assert_msg(again[k] == merged[k], "%s metric %d: a second merge gave %.12g, not %.12g",
+                      must_task_name(t), k, again[k], merged[k]);
+    }
 }
 
 static void map_set(must_labels *l, int kind, int channels, int s, const float *v)
@@ -73,6 +114,7 @@ START_TEST(segmentation_scores_labelled_pixels_only)
     ck_assert_msg(score(t, g, b, v, &e) == MUST_OK, "%s", e.msg);
     ck_assert_double_eq_tol(v[0], 100.0 * (0.5 + 2.0 / 3.0 + 1.0) / 3.0, 1e-9);
     ck_assert_double_eq_tol(v[1], 100.0 * 5.0 / 6.0, 1e-9);
+    merged_equals_whole(t, g, b, 2);
 
     /* A guess of another size, or a class out of range, is refused. */
     must_labels bad;
@@ -128,6 +170,7 @@ START_TEST(classification_ranks_hard_and_soft_labels)
     ck_assert_msg(score(t, g, b, v, &e) == MUST_OK, "%s", e.msg);
     ck_assert_double_eq_tol(v[0], 50.0, 1e-9);
     ck_assert_double_eq_tol(v[1], 75.0, 1e-9);
+    merged_equals_whole(t, g, b, 2);
 
     /* Without the kind in the guess an example is skipped: top-1 2/3. */
     g[3].has = 0;
@@ -166,6 +209,7 @@ START_TEST(depth_scores_metres_where_both_have_depth)
     ck_assert_double_eq_tol(v[3], 0.8 / 3.0, 1e-5);
     ck_assert_double_eq_tol(v[4], sqrt(4.36 / 3.0), 1e-5);
     ck_assert_double_eq_tol(v[5], (log10(1.3) + log10(2.0)) / 3.0, 1e-5);
+    merged_equals_whole(t, &g, b, 6);
     must_labels_free(&g);
     must_task_free(t);
 
@@ -201,6 +245,7 @@ START_TEST(normal_scores_valid_guesses)
     ck_assert_msg(score(t, &g, b, v, &e) == MUST_OK, "%s", e.msg);
     ck_assert_double_eq_tol(v[0], 45.0, 1e-4);
     ck_assert_double_eq_tol(v[3], 50.0, 1e-9);
+    merged_equals_whole(t, &g, b, 6);
     must_labels_free(&g);
     pu_batch_free(b);
     must_task_free(t);
@@ -237,6 +282,7 @@ START_TEST(detection_scores_boxes_as_detections)
     g[1].has = MUST_LABEL_BIT(MUST_LABEL_DETECTION);
     ck_assert_msg(score(t, g, b, v, &e) == MUST_OK, "%s", e.msg);
     ck_assert_double_eq_tol(v[0], 0.25, 1e-6);
+    merged_equals_whole(t, g, b, 3);
     must_labels_free(&g[0]);
     must_labels_free(&g[1]);
     for (int i = 0; i < 2; i++)

@@ -165,6 +165,13 @@ void pl_loader_eval(const must_experiment *e, int split, int size, must_loader_o
 /* Head t's metrics over a split (values: must_task_nmetrics entries). */
 int pl_evaluate(const must_experiment *e, pl_model *m, int t, must_dataset *ds, int split,
                 double *values, must_err *err);
+/* The same split, one evaluation state per image (by position in the
+ * split; an image without the task's label has an empty one), for
+ * resampling the test set (must_task_eval_merge).  MUST_EINVAL when the
+ * task's plugin cannot merge states.  Free with pl_evaluate_images_free. */
+int pl_evaluate_images(const must_experiment *e, pl_model *m, int t, must_dataset *ds, int split,
+                       must_task_eval ***states, int *n, must_err *err);
+void pl_evaluate_images_free(must_task_eval **states, int n);
 
 /* ---- dp.c: data parallel over MPI ranks ---------------------------------- */
 

@@ -15,6 +15,7 @@
  *   curves.c    loss curves and the sweeps' validation curves, as pictures
  *   figures.c   Figures 2, 4 and 5
  *   report.c    collecting every result; report_files.c writes them
+ *   intervals.c the paired bootstrap intervals of a seeds run
  *   seeds.c     seeds = ...: one run per seed and the report over them
  *   pipeline.c  the public API (must/pipeline.h)
  */
@@ -312,8 +313,26 @@ void run_report_data_free(run_report_data *d);
 int run_seeds_open(run_state *r, must_err *err);
 void run_seeds_close(run_state *r);
 /* RUN/report.md, results.json and results.csv over the seeds' reports:
- * each cell's per-seed values, mean and standard deviation. */
+ * each cell's per-seed values, mean and standard deviation, and the
+ * interval of its difference from the baseline. */
 int run_seeds_report(run_state *r, must_err *err);
+
+/* ---- intervals.c -------------------------------------------------------- */
+
+/* A representation's difference from the baseline on one task, better
+ * positive: the paired bootstrap's 95% interval over test images and seeds. */
+typedef struct run_interval {
+    int ok;                     /* 0: none (why says why; "" for the baseline) */
+    double lo, hi;
+    double diff;                /* the difference on the whole split, mean over seeds: recomputed
+                                 * from the per-image states, it must equal the reports' */
+    int excludes_zero;
+    char why[96];
+} run_interval;
+
+/* out[ri * ntransfers + ti] for every cell of a seeds run (lower[ti]: the
+ * task's headline is lower-better). */
+int run_seeds_intervals(run_state *r, const int *lower, run_interval *out, must_err *err);
 int run_report_write_md(run_state *r, const run_report_data *d, const char *path,
                         must_err *err);
 int run_report_write_json(run_state *r, const run_report_data *d, const char *path,

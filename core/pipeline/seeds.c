@@ -77,6 +77,7 @@ typedef struct seed_cell {
     double v[MUST_EXP_MAX_LIST];     /* per seed, test split */
     double d[MUST_EXP_MAX_LIST];     /* per seed, minus the baseline's (better: > 0) */
     double mean, sd, dmean, dsd;
+    run_interval iv;                 /* of the difference, over images and seeds */
 } seed_cell;
 
 static void json_str(FILE *fp, const char *s)
@@ -122,9 +123,11 @@ static int write_md(const run_state *r, const run_report_data *d, const seed_cel
     }
     fprintf(fp, "## Transfer (test split): mean ± standard deviation over the %d seeds\n\n", ns);
     fprintf(fp, "Beside each cell, in brackets, its difference from `%s` (the baseline), seed by "
-                "seed, as mean ± standard deviation; positive is better whichever way the metric "
-                "goes.\n\n| representation |",
-            e->reps[base].label);
+                "seed, as mean ± standard deviation, and the paired bootstrap 95%% interval of "
+                "the difference over test images and seeds (%d draws); positive is better "
+                "whichever way the metric goes, and `*` marks an interval that excludes 0.\n\n"
+                "| representation |",
+            e->reps[base].label, 1000);
     for (int ti = 0; ti < nt; ti++)
         fprintf(fp, " %s %s%s |", e->transfers[ti].name, d[0].res[ti].metric,
                 d[0].res[ti].lower_better ? " ↓" : "");
@@ -136,7 +139,10 @@ static int write_md(const run_state *r, const run_report_data *d, const seed_cel
         for (int ti = 0; ti < nt; ti++) {
             const seed_cell *x = &c[ri * nt + ti];
             fprintf(fp, " %.2f ± %.2f", x->mean, x->sd);
-            if (ri != base)
+            if (ri != base && x->iv.ok)
+                fprintf(fp, " (%+.2f ± %.2f; [%+.2f, %+.2f]%s)", x->dmean, x->dsd, x->iv.lo,
+                        x->iv.hi, x->iv.excludes_zero ? " *" : "");
+            else if (ri != base)
                 fprintf(fp, " (%+.2f ± %.2f)", x->dmean, x->dsd);
             fprintf(fp, " |");
         }
@@ -191,7 +197,12 @@ static int write_json(const run_state *r, const run_report_data *d, const seed_c
         json_list(fp, x->v, ns);
         fprintf(fp, ", \"mean\": %.9g, \"sd\": %.9g, \"vs_baseline\": ", x->mean, x->sd);
         json_list(fp, x->d, ns);
-        fprintf(fp, ", \"vs_baseline_mean\": %.9g, \"vs_baseline_sd\": %.9g}", x->dmean, x->dsd);
+        fprintf(fp, ", \"vs_baseline_mean\": %.9g, \"vs_baseline_sd\": %.9g", x->dmean, x->dsd);
+        if (x->iv.ok)
+            fprintf(fp, ", \"interval95\": [%.9g, %.9g], \"excludes_zero\": %s, "
+                        "\"bootstrap_whole_diff\": %.9g",
+                    x->iv.lo, x->iv.hi, x->iv.excludes_zero ? "true" : "false", x->iv.diff);
+        fprintf(fp, "}");
     }
     fprintf(fp, "\n]}\n");
     return must_afile_commit(&a, err);
@@ -218,6 +229,9 @@ static int write_csv(const run_state *r, const run_report_data *d, const seed_ce
                 x->dmean);
         fprintf(fp, "\"%s\",%s,%s,sd,%.9g,%.9g\n", rep, task, d[0].res[k].metric, x->sd,
                 x->dsd);
+        if (x->iv.ok)
+            fprintf(fp, "\"%s\",%s,%s,ci95_lo,,%.9g\n\"%s\",%s,%s,ci95_hi,,%.9g\n", rep, task,
+                    d[0].res[k].metric, x->iv.lo, rep, task, d[0].res[k].metric, x->iv.hi);
     }
     return must_afile_commit(&a, err);
 }
@@ -239,6 +253,27 @@ static void cells(const must_experiment *e, const run_report_data *d, seed_cell 
     }
 }
 
+static int intervals(run_state *r, const run_report_data *d, seed_cell *c, must_err *err)
+{
+    const must_experiment *e = r->e;
+    int nr = e->nreps, nt = e->ntransfers;
+    int *lower = calloc((size_t)nt + 1, sizeof *lower);
+    run_interval *iv = calloc((size_t)(nr * nt) + 1, sizeof *iv);
+    int rc = lower && iv ? MUST_OK : must_err_set(err, MUST_ENOMEM, "out of memory");
+    for (int ti = 0; ti < nt && !rc; ti++)
+        lower[ti] = d[0].res[ti].lower_better;
+    if (!rc && nt)
+        pl_say(&r->events, "[report] bootstrap intervals over %ld test images x %d seeds",
+               d[0].ntest[0], r->nseed_runs);
+    if (!rc)
+        rc = run_seeds_intervals(r, lower, iv, err);
+    for (int k = 0; k < nr * nt && !rc; k++)
+        c[k].iv = iv[k];
+    free(lower);
+    free(iv);
+    return rc;
+}
+
 static int seeds_report(run_state *r, must_err *err)
 {
     const must_experiment *e = r->e;
@@ -256,9 +291,10 @@ static int seeds_report(run_state *r, must_err *err)
         got--; /* the failed one freed its own */
     if (!rc) {
         cells(e, d, c);
-        if (!(rc = write_md(r, d, c, md, err)) && !(rc = write_json(r, d, c, js, err)))
-            rc = write_csv(r, d, c, csv, err);
+        rc = intervals(r, d, c, err);
     }
+    if (!rc && !(rc = write_md(r, d, c, md, err)) && !(rc = write_json(r, d, c, js, err)))
+        rc = write_csv(r, d, c, csv, err);
     if (!rc)
         pl_say(&r->events, "[report] %d seeds: mean and sd per cell in %s", ns, md);
     for (int i = 0; i < got; i++)

@@ -352,6 +352,19 @@ int must_task_eval_add_labels(must_task_eval *e, const must_labels *guess, const
     return wrap(e->t, rc, &pe, err, "eval_add_labels failed without a reason");
 }
 
+int must_task_can_merge(const must_task *t) { return t->ops->eval_merge != NULL; }
+
+int must_task_eval_merge(must_task_eval *into, const must_task_eval *from, must_err *err)
+{
+    must_err pe = {0};
+    if (!into->t->ops->eval_merge)
+        return wrap(into->t, MUST_EINVAL, &pe, err, "cannot merge evaluations (no eval_merge)");
+    if (into->t != from->t)
+        return wrap(into->t, MUST_EINVAL, &pe, err, "eval_merge of another task's state");
+    int rc = into->t->ops->eval_merge(into->state, from->state, &pe);
+    return wrap(into->t, rc, &pe, err, "eval_merge failed without a reason");
+}
+
 int must_task_eval_end(must_task_eval *e, double *values, must_err *err)
 {
     if (!e)

@@ -150,6 +150,12 @@ typedef struct must_task_eval must_task_eval;
 MUST_API int must_task_eval_begin(must_task *t, must_task_eval **out, must_err *err);
 MUST_API int must_task_eval_add(must_task_eval *e, void *pred, const must_batch *b, must_err *err);
 MUST_API int must_task_eval_end(must_task_eval *e, double *values, must_err *err);
+/* 1 when the task's plugin can merge evaluation states (eval_merge). */
+MUST_API int must_task_can_merge(const must_task *t);
+/* Adds what `from` has seen into `into` (states of the same task),
+ * leaving `from` as it was; MUST_EINVAL when the plugin cannot merge. */
+MUST_API int must_task_eval_merge(must_task_eval *into, const must_task_eval *from,
+                                  must_err *err);
 /* Scores labels (guess[i] for example i, at the batch resolution) instead
  * of a prediction, into the same evaluation (see must_task_ops.
  * eval_add_labels); MUST_EINVAL when the plugin cannot. */

@@ -218,6 +218,18 @@ typedef struct must_task_ops {
      * may overlap (one part may contain another), so their shares of a step
      * need not add up.  `must bench train --tasks` prints them. */
     int (*head_timers)(void *head, must_task_timer *out, int max, int reset);
+
+    /* Optional, after ABI 2's first members (a plugin whose struct_size
+     * ends before it has none; the loader reads it as NULL).  Needs the
+     * evaluator. */
+
+    /* Adds what state `from` has seen into state `into` (both from
+     * eval_begin of the same head), leaving `from` as it was: into then
+     * holds what one state given both states' batches would.  The host
+     * keeps one state per test image and merges them, with repeats, to
+     * score resampled test sets (a paired bootstrap interval,
+     * docs/experiments.md).  Without it no interval is given. */
+    int (*eval_merge)(void *into, const void *from, must_err *err);
 } must_task_ops;
 
 /* label_kind of a plugin that defines its own kind (`codec`). */

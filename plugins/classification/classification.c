@@ -213,6 +213,17 @@ static void *eval_begin(void *head, must_err *err)
     return e;
 }
 
+static int eval_merge(void *into, const void *from, must_err *err)
+{
+    (void)err;
+    cls_eval *a = into;
+    const cls_eval *b = from;
+    a->n += b->n;
+    a->hit[0] += b->hit[0];
+    a->hit[1] += b->hit[1];
+    return MUST_OK;
+}
+
 /* The rank of class t among the logits, ties broken as argmax breaks them
  * (the lower index first), so that top-1 agrees with the argmax and a
  * constant prediction is not counted right for every class. */
@@ -346,6 +357,7 @@ MUST_TASK_PLUGIN(H,
                  .loss = loss,
                  .pseudo_label = pseudo_label,
                  .eval_begin = eval_begin,
+                 .eval_merge = eval_merge,
                  .eval_add = eval_add,
                  .eval_end = eval_end,
                  .draw = draw,

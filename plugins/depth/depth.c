@@ -247,6 +247,20 @@ static void *eval_begin(void *head, must_err *err)
     return e;
 }
 
+static int eval_merge(void *into, const void *from, must_err *err)
+{
+    (void)err;
+    depth_eval *a = into;
+    const depth_eval *b = from;
+    a->n += b->n;
+    for (int i = 0; i < 3; i++)
+        a->within[i] += b->within[i];
+    a->absrel += b->absrel;
+    a->sq += b->sq;
+    a->log10 += b->log10;
+    return MUST_OK;
+}
+
 /* Adds one image: truth gt, log-depth prediction zi, the pixels to count
  * in w (0/1); t is room for hw floats.  With the ssi loss the prediction is
  * aligned to the truth first, as the loss aligns it. */
@@ -417,6 +431,7 @@ MUST_TASK_PLUGIN(H,
                  .loss = loss,
                  .pseudo_label = pseudo_label,
                  .eval_begin = eval_begin,
+                 .eval_merge = eval_merge,
                  .eval_add = eval_add,
                  .eval_end = eval_end,
                  .draw = draw,

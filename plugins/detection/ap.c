@@ -94,6 +94,17 @@ int det_eval_image(det_eval *e, const must_box *gt, int ngt, const must_box *det
     return MUST_OK;
 }
 
+int det_eval_merge(det_eval *into, const det_eval *from, must_err *err)
+{
+    for (int i = 0; i < from->nimages; i++) {
+        span a = from->at[i], b = from->at[i + 1];
+        int rc = det_eval_image(into, from->gt + a.g, b.g - a.g, from->det + a.d, b.d - a.d, err);
+        if (rc)
+            return rc;
+    }
+    return MUST_OK;
+}
+
 /* ---- the two AP rules ---------------------------------------------------- */
 
 double det_ap_voc(const double *rec, const double *prec, int n, int voc11)

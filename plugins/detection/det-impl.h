@@ -196,6 +196,8 @@ det_eval *det_eval_new(int nclasses, must_err *err);
 int det_eval_image(det_eval *e, const must_box *gt, int ngt, const must_box *det, int ndet,
                    must_err *err);
 int det_eval_images(const det_eval *e);
+/* Appends every image `from` holds to `into` (the same classes). */
+int det_eval_merge(det_eval *into, const det_eval *from, must_err *err);
 /* voc11: the 11-point VOC AP instead of all-point; max_dets per image and
  * class for COCO (100; <= 0: no limit). */
 int det_eval_compute(const det_eval *e, int voc11, int max_dets, det_ap *out, must_err *err);

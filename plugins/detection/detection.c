@@ -439,6 +439,11 @@ static int eval_add_labels(void *state, const must_labels *guess, const must_bat
     return MUST_OK;
 }
 
+static int eval_merge(void *into, const void *from, must_err *err)
+{
+    return det_eval_merge(((eval_state *)into)->e, ((const eval_state *)from)->e, err);
+}
+
 static int eval_end(void *state, double *values, must_err *err)
 {
     eval_state *s = state;
@@ -516,6 +521,7 @@ MUST_TASK_PLUGIN(det_host,
                  .loss = loss,
                  .pseudo_label = pseudo_label,
                  .eval_begin = eval_begin,
+                 .eval_merge = eval_merge,
                  .eval_add = eval_add,
                  .eval_end = eval_end,
                  .draw = draw,

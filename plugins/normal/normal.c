@@ -126,6 +126,21 @@ static void *eval_begin(void *head, must_err *err)
     return e;
 }
 
+static int eval_merge(void *into, const void *from, must_err *err)
+{
+    (void)err;
+    normal_eval *a = into;
+    const normal_eval *b = from;
+    a->n += b->n;
+    a->sum += b->sum;
+    a->sq += b->sq;
+    for (int i = 0; i < 3; i++)
+        a->within[i] += b->within[i];
+    for (int i = 0; i < HIST_BINS; i++)
+        a->hist[i] += b->hist[i];
+    return MUST_OK;
+}
+
 /* The angle between two vectors in degrees; the prediction is unit, the
  * target is normalised here (labels are unit within 16-bit rounding). */
 static double angle_deg(const float *p, const float *t, size_t stride)
@@ -293,6 +308,7 @@ MUST_TASK_PLUGIN(H,
                  .loss = loss,
                  .pseudo_label = pseudo_label,
                  .eval_begin = eval_begin,
+                 .eval_merge = eval_merge,
                  .eval_add = eval_add,
                  .eval_end = eval_end,
                  .draw = draw,

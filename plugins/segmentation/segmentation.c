@@ -163,6 +163,19 @@ static void *eval_begin(void *head, must_err *err)
     return e;
 }
 
+static int eval_merge(void *into, const void *from, must_err *err)
+{
+    (void)err;
+    seg_eval *a = into;
+    const seg_eval *b = from;
+    for (int k = 0; k < a->s->k; k++) {
+        a->inter[k] += b->inter[k];
+        a->npred[k] += b->npred[k];
+        a->ngt[k] += b->ngt[k];
+    }
+    return MUST_OK;
+}
+
 static int eval_add(void *state, void *pred, const must_batch *b, must_err *err)
 {
     seg_eval *e = state;
@@ -302,6 +315,7 @@ MUST_TASK_PLUGIN(H,
                  .loss = loss,
                  .pseudo_label = pseudo_label,
                  .eval_begin = eval_begin,
+                 .eval_merge = eval_merge,
                  .eval_add = eval_add,
                  .eval_end = eval_end,
                  .draw = draw,
