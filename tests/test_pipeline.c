@@ -286,9 +286,10 @@ START_TEST(report_files_by_hand)
     char *t = read_all(csv);
     ck_assert_str_eq(t,
                      "section,representation,task,dataset,metric,lower_better,val,test,delta,"
-                     "relative_gain_pct,lr,steps,images,labelled_pct,in_classes_pct\n"
-                     "transfer,random,dseg,down,miou,0,41,40,0,0,0.1,2,,,\n"
-                     "transfer,must,dseg,down,miou,0,52,50,10,25,0.1,2,,,\n");
+                     "relative_gain_pct,lr,steps,images,labelled_pct,in_classes_pct,delta_ci95_lo,"
+                     "delta_ci95_hi\n"
+                     "transfer,random,dseg,down,miou,0,41,40,0,0,0.1,2,,,,,\n"
+                     "transfer,must,dseg,down,miou,0,52,50,10,25,0.1,2,,,,,\n");
     free(t);
     t = read_all(js);
     ck_assert_ptr_nonnull(strstr(t, "\"baseline\": \"random\""));
@@ -306,6 +307,23 @@ START_TEST(report_files_by_hand)
                                     "| random (baseline) | 40.00 |\n| must | 50.00 (+10.00) |\n"));
     ck_assert_ptr_nonnull(strstr(t, "| must | dseg | 0.1 | 2 | 52.00 |\n"));
     free(t);
+    /* With an interval (better positive, as the bootstrap gives it): the
+     * cell, the CSV's last columns and the JSON's field. */
+    run_interval iv[2] = {{0}, {.ok = 1, .lo = 1.5, .hi = 18.5, .diff = 10, .excludes_zero = 1}};
+    d.iv = iv;
+    ck_assert_int_eq(run_report_write_csv(r, &d, csv, &err), MUST_OK);
+    ck_assert_int_eq(run_report_write_json(r, &d, js, &err), MUST_OK);
+    ck_assert_int_eq(run_report_write_md(r, &d, md, &err), MUST_OK);
+    t = read_all(csv);
+    ck_assert_ptr_nonnull(strstr(t, "transfer,must,dseg,down,miou,0,52,50,10,25,0.1,2,,,,1.5,18.5\n"));
+    free(t);
+    t = read_all(js);
+    ck_assert_ptr_nonnull(strstr(t, "\"delta_interval95\": [1.5, 18.5], \"excludes_zero\": true}"));
+    free(t);
+    t = read_all(md);
+    ck_assert_ptr_nonnull(strstr(t, "| must | 50.00 (+10.00; [+1.50, +18.50] *) |\n"));
+    free(t);
+    d.iv = NULL;
     free(csv);
     free(js);
     free(md);

@@ -1,5 +1,6 @@
 /* intervals.c - the paired bootstrap interval of each representation's
- * difference from the baseline, over test images and seeds (seeds = ...).
+ * difference from the baseline, over test images and seeds (seeds = ...;
+ * a run without seeds: over its test images alone).
  *
  * For a downstream task, every seed's chosen transfer model of the baseline
  * and of the representation is run once over the test split, keeping one
@@ -91,14 +92,19 @@ static double draw_metric(void *user, int which, int seed, const int *images, in
     return b->lower ? -v[0] : v[0];
 }
 
-/* Every seed's model of representation ri on transfer ti into s[0..ns). */
-static int score_seeds(run_state *r, int ri, int ti, scored *s, must_err *err)
+typedef struct runs {
+    run_state *const *v;       /* one per seed (a run without seeds: itself) */
+    int n;
+} runs;
+
+/* Every seed's model of representation ri on transfer ti into s[0..n). */
+static int score_seeds(const runs *rs, int ri, int ti, scored *s, must_err *err)
 {
     int rc = MUST_OK;
-    for (int k = 0; k < r->nseed_runs && !rc; k++) {
-        run_state *sr = r->seed_runs[k];
+    for (int k = 0; k < rs->n && !rc; k++) {
+        run_state *sr = rs->v[k];
         must_dataset *ds;
-        if (!(rc = run_dataset(sr, r->e->transfers[ti].data, &ds, err)))
+        if (!(rc = run_dataset(sr, sr->e->transfers[ti].data, &ds, err)))
             rc = score_model(sr, ri, ti, ds, &s[k], err);
     }
     return rc;
@@ -111,21 +117,21 @@ static void say_missing(run_interval *iv, const char *why)
 }
 
 /* Transfer ti's intervals, out[ri] per representation. */
-static int task_intervals(run_state *r, int ti, int lower, run_interval *out, must_err *err)
+static int task_intervals(const runs *rs, int ti, int lower, run_interval *out, must_err *err)
 {
-    const must_experiment *e = r->e;
-    int ns = r->nseed_runs, nr = e->nreps, base = e->baseline, rc;
+    const must_experiment *e = rs->v[0]->e;
+    int ns = rs->n, nr = e->nreps, base = e->baseline, rc;
     scored *sb = calloc((size_t)ns, sizeof *sb), *sr = calloc((size_t)ns, sizeof *sr);
     if (!sb || !sr) {
         free(sb);
         free(sr);
         return must_err_set(err, MUST_ENOMEM, "out of memory");
     }
-    rc = score_seeds(r, base, ti, sb, err);
+    rc = score_seeds(rs, base, ti, sb, err);
     for (int ri = 0; ri < nr && !rc; ri++) {
         if (ri == base)
             continue;
-        if (!(rc = score_seeds(r, ri, ti, sr, err))) {
+        if (!(rc = score_seeds(rs, ri, ti, sr, err))) {
             boot b = {{sb, sr}, lower, err};
             must_stats_interval iv;
             rc = must_stats_paired_bootstrap(draw_metric, &b, sb[0].n, ns, BOOT_REPLICATES, 0.95,
@@ -148,9 +154,11 @@ static int task_intervals(run_state *r, int ti, int lower, run_interval *out, mu
     return rc;
 }
 
-int run_seeds_intervals(run_state *r, const int *lower, run_interval *out, must_err *err)
+int run_intervals(run_state *const *seed_runs, int nruns, const int *lower, run_interval *out,
+                  must_err *err)
 {
-    const must_experiment *e = r->e;
+    const runs rs = {seed_runs, nruns};
+    const must_experiment *e = seed_runs[0]->e;
     int nr = e->nreps, nt = e->ntransfers, rc = MUST_OK;
     for (int i = 0; i < nr * nt; i++)
         say_missing(&out[i], "");
@@ -163,7 +171,7 @@ int run_seeds_intervals(run_state *r, const int *lower, run_interval *out, must_
         int can = !rc && must_task_can_merge(probe);
         must_task_free(probe);
         if (!rc && can)
-            rc = task_intervals(r, ti, lower[ti], row, err);
+            rc = task_intervals(&rs, ti, lower[ti], row, err);
         for (int ri = 0; ri < nr && !rc; ri++) {
             out[ri * nt + ti] = row[ri];
             if (!can)

@@ -169,6 +169,7 @@ static int data_alloc(const must_experiment *e, run_report_data *d)
 
 void run_report_data_free(run_report_data *d)
 {
+    free(d->iv);
     free(d->qual);
     free(d->res);
     free(d->teacher);
@@ -188,6 +189,28 @@ int run_report_collect(run_state *r, run_report_data *d, must_err *err)
     return rc;
 }
 
+/* The intervals over the test images of each representation against the
+ * baseline (with one representation there is nothing to compare). */
+static int report_intervals(run_state *r, run_report_data *d, must_err *err)
+{
+    const must_experiment *e = r->e;
+    int nr = e->nreps, nt = e->ntransfers;
+    if (nt == 0 || nr < 2)
+        return MUST_OK;
+    int *lower = calloc((size_t)nt, sizeof *lower);
+    d->iv = calloc((size_t)(nr * nt), sizeof *d->iv);
+    if (!lower || !d->iv) {
+        free(lower);
+        return must_err_set(err, MUST_ENOMEM, "out of memory");
+    }
+    for (int ti = 0; ti < nt; ti++)
+        lower[ti] = d->res[ti].lower_better;
+    pl_say(&r->events, "[report] bootstrap intervals over the test images");
+    int rc = run_intervals(&r, 1, lower, d->iv, err);
+    free(lower);
+    return rc;
+}
+
 static int report(run_state *r, must_err *err)
 {
     const must_experiment *e = r->e;
@@ -202,7 +225,8 @@ static int report(run_state *r, must_err *err)
     char *fig4 = run_path(r, "fig4-student-predictions.png", NULL, NULL);
     if (!ok || !md || !js || !csv || !fig || !fig2 || !fig4)
         rc = must_err_set(err, MUST_ENOMEM, "out of memory");
-    if (!rc && !(rc = collect(r, &d, err)) && !(rc = run_fig2(r, fig2, &d.made2, err)) &&
+    if (!rc && !(rc = collect(r, &d, err)) && !(rc = report_intervals(r, &d, err)) &&
+        !(rc = run_fig2(r, fig2, &d.made2, err)) &&
         !(rc = run_fig4(r, fig4, &d.made4, err)) &&
         !(rc = run_draw_curves(r, d.res, &d.curves, err)) &&
         !(rc = run_report_write_md(r, &d, md, err)) &&

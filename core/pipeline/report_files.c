@@ -195,12 +195,24 @@ static void quality_csv(FILE *fp, const run_quality *q, int n)
             fprintf(fp, ",");
             if (x->vocab >= 0)
                 fprintf(fp, "%.9g", x->vocab);
-            fprintf(fp, "\n");
+            fprintf(fp, ",,\n"); /* no intervals */
         }
     }
 }
 
 /* The transfer table: each cell the test headline, the baseline's delta. */
+/* An interval in the orientation of the table's differences (the
+ * representation's metric minus the baseline's; the bootstrap's is better
+ * positive); 0 when there is none. */
+static int raw_interval(const run_interval *iv, int lower, double *lo, double *hi)
+{
+    if (!iv || !iv->ok)
+        return 0;
+    *lo = lower ? -iv->hi : iv->lo;
+    *hi = lower ? -iv->lo : iv->hi;
+    return 1;
+}
+
 static void transfer_md(FILE *fp, const run_state *r, const run_report_data *d)
 {
     const must_experiment *e = r->e;
@@ -208,9 +220,13 @@ static void transfer_md(FILE *fp, const run_state *r, const run_report_data *d)
     fprintf(fp, "## Transfer\n\nEach cell is the test-split headline metric after "
                 "fine-tuning the representation end to end, at the learning rate and step "
                 "count chosen on the val split; in brackets the difference from the baseline "
-                "row (**%s**). ↓ marks metrics where lower is better; under each task, the "
+                "row (**%s**)%s. ↓ marks metrics where lower is better; under each task, the "
                 "number of test images the cells are computed on.\n\n",
-            e->reps[base].label);
+            e->reps[base].label,
+            d->iv ? " and the paired bootstrap 95% interval of that difference over the test "
+                    "images (1000 draws; `*`: it excludes 0; one seed, so the training's own "
+                    "randomness is not in it: `seeds = ...` adds it)"
+                  : "");
     fprintf(fp, "| representation |");
     for (int ti = 0; ti < nt; ti++)
         fprintf(fp, " %s (%s%s, %ld test) |", e->transfers[ti].name, d->res[ti].metric,
@@ -223,8 +239,13 @@ static void transfer_md(FILE *fp, const run_state *r, const run_report_data *d)
         fprintf(fp, "| %s%s |", e->reps[ri].label, ri == base ? " (baseline)" : "");
         for (int ti = 0; ti < nt; ti++) {
             const run_result *x = &d->res[ri * nt + ti], *y = &d->res[base * nt + ti];
+            const run_interval *iv = d->iv ? &d->iv[ri * nt + ti] : NULL;
+            double lo, hi;
             if (ri == base)
                 fprintf(fp, " %.2f |", x->test);
+            else if (raw_interval(iv, x->lower_better, &lo, &hi))
+                fprintf(fp, " %.2f (%+.2f; [%+.2f, %+.2f]%s) |", x->test, x->test - y->test, lo,
+                        hi, iv->excludes_zero ? " *" : "");
             else
                 fprintf(fp, " %.2f (%+.2f) |", x->test, x->test - y->test);
         }
@@ -381,7 +402,13 @@ int run_report_write_json(run_state *r, const run_report_data *d, const char *pa
                 fprintf(fp, "%s\"%s\": ", k ? ", " : "", x->metric_names[k]);
                 json_num(fp, x->test_all[k]);
             }
-            fprintf(fp, "}}%s\n", ri == nr - 1 && ti == nt - 1 ? "" : ",");
+            fprintf(fp, "}");
+            double lo, hi;
+            const run_interval *iv = d->iv ? &d->iv[ri * nt + ti] : NULL;
+            if (raw_interval(iv, x->lower_better, &lo, &hi))
+                fprintf(fp, ", \"delta_interval95\": [%.9g, %.9g], \"excludes_zero\": %s", lo, hi,
+                        iv->excludes_zero ? "true" : "false");
+            fprintf(fp, "}%s\n", ri == nr - 1 && ti == nt - 1 ? "" : ",");
         }
     fprintf(fp, "  ],\n");
     quality_json(fp, d->qual, d->nq);
@@ -409,15 +436,20 @@ int run_report_write_csv(run_state *r, const run_report_data *d, const char *pat
         return rc;
     FILE *fp = a.fp;
     fprintf(fp, "section,representation,task,dataset,metric,lower_better,val,test,delta,"
-                "relative_gain_pct,lr,steps,images,labelled_pct,in_classes_pct\n");
+                "relative_gain_pct,lr,steps,images,labelled_pct,in_classes_pct,delta_ci95_lo,"
+                "delta_ci95_hi\n");
     for (int ri = 0; ri < nr; ri++)
         for (int ti = 0; ti < nt; ti++) {
             const run_result *x = &d->res[ri * nt + ti], *y = &d->res[base * nt + ti];
             const must_exp_transfer *tr = &e->transfers[ti];
-            fprintf(fp, "transfer,%s,%s,%s,%s,%d,%.9g,%.9g,%.9g,%.9g,%.9g,%ld,,,\n",
-                    e->reps[ri].label, tr->name, e->data[tr->data].name, x->metric,
-                    x->lower_better, x->val, x->test, x->test - y->test, run_gain(x, y), x->lr,
-                    x->steps);
+            fprintf(fp, "transfer,%s,%s,%s,%s,%d,%.9g,%.9g,%.9g,%.9g,%.9g,%ld,,,", e->reps[ri].label,
+                    tr->name, e->data[tr->data].name, x->metric, x->lower_better, x->val, x->test,
+                    x->test - y->test, run_gain(x, y), x->lr, x->steps);
+            double lo, hi;
+            if (raw_interval(d->iv ? &d->iv[ri * nt + ti] : NULL, x->lower_better, &lo, &hi))
+                fprintf(fp, ",%.9g,%.9g\n", lo, hi);
+            else
+                fprintf(fp, ",,\n");
         }
     quality_csv(fp, d->qual, d->nq);
     return must_afile_commit(&a, err);

@@ -289,6 +289,17 @@ int run_teacher_scores(run_state *r, run_tscore *scores, must_err *err);
 /* ---- report.c, report_files.c ------------------------------------------- */
 
 /* Everything a report shows. */
+/* A representation's difference from the baseline on one task, better
+ * positive: the paired bootstrap's 95% interval over test images and seeds. */
+typedef struct run_interval {
+    int ok;                     /* 0: none (why says why; "" for the baseline) */
+    double lo, hi;
+    double diff;                /* the difference on the whole split, mean over seeds: recomputed
+                                 * from the per-image states, it must equal the reports' */
+    int excludes_zero;
+    char why[96];
+} run_interval;
+
 typedef struct run_report_data {
     run_result *res;            /* nreps x ntransfers */
     run_quality *qual;          /* label.ndata x label.nteachers */
@@ -296,6 +307,7 @@ typedef struct run_report_data {
     int made2, made4;           /* figures 2 and 4 drawn */
     run_tscore *teacher;        /* per teacher */
     long *ntest;                /* per transfer: its set's test images */
+    run_interval *iv;           /* nreps x ntransfers, or NULL: no intervals */
     run_curves curves;
 } run_report_data;
 
@@ -319,20 +331,12 @@ int run_seeds_report(run_state *r, must_err *err);
 
 /* ---- intervals.c -------------------------------------------------------- */
 
-/* A representation's difference from the baseline on one task, better
- * positive: the paired bootstrap's 95% interval over test images and seeds. */
-typedef struct run_interval {
-    int ok;                     /* 0: none (why says why; "" for the baseline) */
-    double lo, hi;
-    double diff;                /* the difference on the whole split, mean over seeds: recomputed
-                                 * from the per-image states, it must equal the reports' */
-    int excludes_zero;
-    char why[96];
-} run_interval;
 
-/* out[ri * ntransfers + ti] for every cell of a seeds run (lower[ti]: the
+/* out[ri * ntransfers + ti] for every cell, over the nruns runs of one
+ * experiment's seeds (a run without seeds passes itself; lower[ti]: the
  * task's headline is lower-better). */
-int run_seeds_intervals(run_state *r, const int *lower, run_interval *out, must_err *err);
+int run_intervals(run_state *const *seed_runs, int nruns, const int *lower, run_interval *out,
+                  must_err *err);
 int run_report_write_md(run_state *r, const run_report_data *d, const char *path,
                         must_err *err);
 int run_report_write_json(run_state *r, const run_report_data *d, const char *path,

@@ -266,7 +266,7 @@ static int intervals(run_state *r, const run_report_data *d, seed_cell *c, must_
         pl_say(&r->events, "[report] bootstrap intervals over %ld test images x %d seeds",
                d[0].ntest[0], r->nseed_runs);
     if (!rc)
-        rc = run_seeds_intervals(r, lower, iv, err);
+        rc = run_intervals(r->seed_runs, r->nseed_runs, lower, iv, err);
     for (int k = 0; k < nr * nt && !rc; k++)
         c[k].iv = iv[k];
     free(lower);
