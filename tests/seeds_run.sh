@@ -37,6 +37,14 @@ for s in 1 2; do
 done
 v1=$(grep '^"must",dseg,miou,1,' "$R/results.csv" | cut -d, -f5)
 v2=$(grep '^"must",dseg,miou,2,' "$R/results.csv" | cut -d, -f5)
+# The seed changes what is trained (initialisation, sampling): the two
+# differ, in the random row too.
+[ "$v1" != "$v2" ] || fail "seeds 1 and 2 gave the same value $v1"
+r1=$(grep '^"random",dseg,miou,1,' "$R/results.csv" | cut -d, -f5)
+r2=$(grep '^"random",dseg,miou,2,' "$R/results.csv" | cut -d, -f5)
+[ "$r1" != "$r2" ] || fail "the random row is the same for both seeds ($r1)"
+cmp -s "$R/seed-1/student/model.safetensors" "$R/seed-2/student/model.safetensors" &&
+    fail "the students of seeds 1 and 2 are the same file"
 m=$(grep '^"must",dseg,miou,mean,' "$R/results.csv" | cut -d, -f5)
 sd=$(grep '^"must",dseg,miou,sd,' "$R/results.csv" | cut -d, -f5)
 awk -v a="$v1" -v b="$v2" -v m="$m" -v s="$sd" 'BEGIN {

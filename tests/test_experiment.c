@@ -260,6 +260,11 @@ START_TEST(test_init)
     bad("[data.a]\nworld=teach-cls\n[task.classification]\n[teacher.a]\ntask=classification\n"
         "data=a\ninit = must\n",
         "bad.ini:7: [teacher.a] init", "[teacher.a] -> [student] -> [teacher.a]");
+    /* [multitask]'s hash reads its teachers' hashes: a teacher of it that
+     * starts from it is a loop of settings. */
+    bad("[data.a]\nworld=teach-cls\n[task.classification]\n[teacher.a]\ntask=classification\n"
+        "data=a\ninit = multitask\n[multitask]\n",
+        "[teacher.a] init", "[teacher.a] -> [multitask] -> [teacher.a]");
     bad("[student]\ninit = supervised:nope\n", "bad.ini:2: [student] init", "no [teacher.nope]");
     bad("[student]\ninit = multitask\n", "[student] init", "needs a [multitask] section");
     bad("[student]\ninit = imagenet\n", "bad.ini:2: [student] init", "not a representation");

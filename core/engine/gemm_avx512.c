@@ -29,9 +29,9 @@
 #define MR 12
 #define NR 32
 /* KC x NR of B (32 KiB) is a micro-kernel's stream from L2; MR x KC of A
- * (12 KiB) stays in L1 across a row of tiles; KC x NC of B (1 MiB at most
- * in the product's own size) is one L2's worth on the Zen cores this was
- * measured on (docs/performance.md). */
+ * (12 KiB) stays in L1 across a row of tiles; KC x NC of B (1 MiB at most,
+ * less for smaller products) is about one L2 (1 MiB on the Zen 5 cores of
+ * docs/performance.md's "Our own GEMM"). */
 #define KC 256
 #define MC 96
 #define NC 1024
@@ -304,53 +304,6 @@ int must_gemm_own(int trans_a, int trans_b, int m, int n, int k, float alpha, co
 #else
 
 int must_gemm_own_available(void) { return 0; }
-
-/* Each thread keeps its packing buffer from call to call (a convolution
- * makes hundreds of small products per step, and a fresh 1 MiB block each
- * time went to mmap and back: a third of a 1x1 convolution's backward was
- * the kernel's page handling).  Freed when the thread ends. */
-static pthread_key_t buf_key;
-static pthread_once_t buf_once = PTHREAD_ONCE_INIT;
-static int buf_key_ok;
-
-typedef struct pack_buf {
-    float *p;
-    size_t cap;
-} pack_buf;
-
-static void buf_free(void *v)
-{
-    pack_buf *b = v;
-    free(b->p);
-    free(b);
-}
-
-static void buf_key_make(void) { buf_key_ok = pthread_key_create(&buf_key, buf_free) == 0; }
-
-static float *pack_space(size_t floats)
-{
-    pthread_once(&buf_once, buf_key_make);
-    if (!buf_key_ok)
-        return NULL;
-    pack_buf *b = pthread_getspecific(buf_key);
-    if (!b) {
-        if (!(b = calloc(1, sizeof *b)))
-            return NULL;
-        if (pthread_setspecific(buf_key, b) != 0) {
-            free(b);
-            return NULL;
-        }
-    }
-    if (b->cap < floats) {
-        float *p = aligned_alloc(64, (floats * sizeof(float) + 63) & ~(size_t)63);
-        if (!p)
-            return NULL;
-        free(b->p);
-        b->p = p;
-        b->cap = floats;
-    }
-    return b->p;
-}
 
 int must_gemm_own(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a,
                   int lda, const float *b, int ldb, float beta, float *c, int ldc)

@@ -90,6 +90,8 @@ typedef struct per_image {
     const must_dataset *ds;
     const int *idx;              /* the split's images */
     int n;
+    int *pos;                    /* (largest index + 1): image index -> position, or -1 */
+    int npos;
     must_task_eval **states;     /* (n) by position in the split */
 } per_image;
 
@@ -103,9 +105,7 @@ static int add_each(void *user, void *pred, const must_batch *b, must_err *err)
         return must_err_set(err, MUST_ENOMEM, "out of memory");
     int rc = MUST_OK;
     for (int i = 0; i < b->n && !rc; i++) {
-        int pos = -1;
-        for (int j = 0; j < p->n && pos < 0; j++)
-            pos = p->idx[j] == b->example[i] ? j : -1;
+        int ex = b->example[i], pos = ex >= 0 && ex < p->npos ? p->pos[ex] : -1;
         if (pos < 0 || p->states[pos])
             continue;
         must_batch one = *b;
@@ -122,16 +122,26 @@ static int add_each(void *user, void *pred, const must_batch *b, must_err *err)
 int pl_evaluate_images(const must_experiment *e, pl_model *m, int t, must_dataset *ds, int split,
                        must_task_eval ***states, int *n, must_err *err)
 {
-    per_image p = {m->task[t], ds, NULL, 0, NULL};
+    per_image p = {m->task[t], ds, NULL, 0, NULL, 0, NULL};
     *states = NULL;
     *n = 0;
     if (!must_task_can_merge(p.t))
         return must_err_set(err, MUST_EINVAL, "%s: its plugin cannot merge evaluations "
                                               "(eval_merge)", must_task_name(p.t));
     p.n = must_dataset_split(ds, split, &p.idx);
-    if (p.n > 0 && !(p.states = calloc((size_t)p.n, sizeof *p.states)))
+    for (int j = 0; j < p.n; j++)
+        p.npos = p.idx[j] + 1 > p.npos ? p.idx[j] + 1 : p.npos;
+    if (p.n > 0 && (!(p.states = calloc((size_t)p.n, sizeof *p.states)) ||
+                    !(p.pos = malloc((size_t)p.npos * sizeof *p.pos)))) {
+        free(p.states);
         return must_err_set(err, MUST_ENOMEM, "out of memory");
+    }
+    for (int j = 0; j < p.npos; j++)
+        p.pos[j] = -1;
+    for (int j = 0; j < p.n; j++)
+        p.pos[p.idx[j]] = j;
     int rc = eval_batches(e, m, t, ds, split, add_each, &p, err);
+    free(p.pos);
     /* An image the loader did not give (none should be missing) still
      * gets an empty state, so that every position can be merged. */
     for (int j = 0; j < p.n && !rc; j++)

@@ -989,8 +989,9 @@ static const must_exp_rep *node_init(const must_experiment *e, int n, char *sec,
     return &e->variants[n - nt - 1].init;
 }
 
-/* What node n needs trained before it: its init's model and, for a MuST
- * student, every labelling teacher.  Returns the count. */
+/* What node n needs settled before it (trained, or hashed): its init's
+ * model, a student section's teachers and, for a MuST student, every
+ * labelling teacher.  Returns the count. */
 static int node_deps(const must_experiment *e, int n, int *out)
 {
     int k = 0, nt = e->nteachers;
@@ -998,7 +999,16 @@ static int node_deps(const must_experiment *e, int n, int *out)
     int src = init_node(e, node_init(e, n, sec, sizeof sec));
     if (src >= 0)
         out[k++] = src;
-    if (n >= nt && n < nt + 1 + e->nvariants)
+    if (n < nt)
+        return k;
+    /* A student section's hash reads its tasks' teachers' hashes, and a
+     * MuST student's labels need every labelling teacher. */
+    const must_exp_student *st = n == nt                    ? &e->student
+                                 : n == nt + 1 + e->nvariants ? &e->multitask
+                                                              : &e->variants[n - nt - 1];
+    for (int i = 0; i < st->nteachers; i++)
+        out[k++] = st->teachers[i];
+    if (n < nt + 1 + e->nvariants)
         for (int i = 0; i < e->label.nteachers; i++)
             out[k++] = e->label.teachers[i];
     return k;
@@ -1014,7 +1024,7 @@ static int init_cycle(const must_experiment *e, int n, char *state, int *path, i
     if (state[n] == 1)
         return 1;
     state[n] = 1;
-    int deps[MUST_EXP_MAX_LIST + 1];
+    int deps[2 * MUST_EXP_MAX_LIST + 1];
     int nd = node_deps(e, n, deps);
     for (int i = 0; i < nd; i++)
         if (init_cycle(e, deps[i], state, path, len))
@@ -1168,9 +1178,9 @@ void must_exp_free(must_experiment *e)
     }
     for (int i = 0; i < e->nreps; i++)
         free(e->reps[i].path);
-    for (int i = 0; i < e->nteachers; i++)
+    for (int i = 0; e->teachers && i < e->nteachers; i++)
         free(e->teachers[i].init.path);
-    for (int i = 0; i < e->nvariants; i++)
+    for (int i = 0; e->variants && i < e->nvariants; i++)
         free(e->variants[i].init.path);
     free(e->student.init.path);
     free(e->multitask.init.path);

@@ -76,7 +76,7 @@ static int hash_file(const char *path, uint64_t *h, must_err *err);
 /* A model's starting weights folded into its hash: nothing for random
  * init (the hashes of runs from before `init` existed stay valid), else
  * the source model's hash, or a file's path and bytes (an unreadable file
- * hashes by its path alone; run_check_files says what is wrong with it
+ * hashes by its path alone; run_check_inits says what is wrong with it
  * before anything trains). */
 static uint64_t hash_init(const run_state *r, uint64_t h, const must_exp_rep *init)
 {

@@ -79,17 +79,17 @@ static double draw_metric(void *user, int which, int seed, const int *images, in
     boot *b = user;
     const scored *sc = &b->s[which][seed];
     must_task_eval *acc = NULL;
-    double v[64];
-    int rc = must_task_eval_begin(sc->m.task[0], &acc, b->err);
+    int nm = must_task_nmetrics(sc->m.task[0]);
+    double *v = malloc((size_t)(nm > 0 ? nm : 1) * sizeof *v), out = NAN;
+    int rc = v ? must_task_eval_begin(sc->m.task[0], &acc, b->err) : MUST_ENOMEM;
     for (int i = 0; i < n && !rc; i++)
         rc = must_task_eval_merge(acc, sc->st[images[i]], b->err);
-    if (rc) {
+    if (rc)
         must_task_eval_end(acc, NULL, NULL);
-        return NAN;
-    }
-    if (must_task_eval_end(acc, v, b->err))
-        return NAN;
-    return b->lower ? -v[0] : v[0];
+    else if (must_task_eval_end(acc, v, b->err) == MUST_OK)
+        out = b->lower ? -v[0] : v[0];
+    free(v);
+    return out;
 }
 
 typedef struct runs {
@@ -110,10 +110,11 @@ static int score_seeds(const runs *rs, int ri, int ti, scored *s, must_err *err)
     return rc;
 }
 
+
 static void say_missing(run_interval *iv, const char *why)
 {
     iv->ok = 0;
-    snprintf(iv->why, sizeof iv->why, "%s", why);
+    snprintf(iv->why, sizeof iv->why, "%.*s", (int)sizeof iv->why - 1, why);
 }
 
 /* Transfer ti's intervals, out[ri] per representation. */
@@ -127,16 +128,24 @@ static int task_intervals(const runs *rs, int ti, int lower, run_interval *out, 
         free(sr);
         return must_err_set(err, MUST_ENOMEM, "out of memory");
     }
+    /* A cell that cannot have its interval says why and the others go on:
+     * the report is written all the same. */
     rc = score_seeds(rs, base, ti, sb, err);
-    for (int ri = 0; ri < nr && !rc; ri++) {
+    for (int ri = 0; ri < nr; ri++) {
         if (ri == base)
             continue;
-        if (!(rc = score_seeds(rs, ri, ti, sr, err))) {
-            boot b = {{sb, sr}, lower, err};
+        if (rc) {
+            say_missing(&out[ri], err->msg);
+            continue;
+        }
+        must_err e2 = {0};
+        int rc2 = score_seeds(rs, ri, ti, sr, &e2);
+        if (!rc2) {
+            boot b = {{sb, sr}, lower, &e2};
             must_stats_interval iv;
-            rc = must_stats_paired_bootstrap(draw_metric, &b, sb[0].n, ns, BOOT_REPLICATES, 0.95,
-                                             (uint64_t)ti * 1000 + (uint64_t)ri, &iv, err);
-            if (!rc) {
+            rc2 = must_stats_paired_bootstrap(draw_metric, &b, sb[0].n, ns, BOOT_REPLICATES, 0.95,
+                                              (uint64_t)ti * 1000 + (uint64_t)ri, &iv, &e2);
+            if (!rc2) {
                 out[ri].ok = 1;
                 out[ri].lo = iv.lo;
                 out[ri].hi = iv.hi;
@@ -144,8 +153,14 @@ static int task_intervals(const runs *rs, int ti, int lower, run_interval *out, 
                 out[ri].excludes_zero = iv.excludes_zero;
             }
         }
+        if (rc2)
+            say_missing(&out[ri], e2.msg);
         for (int k = 0; k < ns; k++)
             scored_free(&sr[k]);
+    }
+    if (rc && rc != MUST_ENOMEM) {
+        rc = MUST_OK; /* said in each cell */
+        memset(err, 0, sizeof *err);
     }
     for (int k = 0; k < ns; k++)
         scored_free(&sb[k]);

@@ -2,8 +2,9 @@
  * each transfer cell's mean and standard deviation over the seeds.
  *
  * Each seed is an ordinary run (RUN/seed-N, its own locks, resume and
- * report) of a copy of the experiment whose `seed` is N, so that every unit
- * of it hashes, initialises and samples by that seed.  The world data does
+ * report) of a copy of the experiment whose `seed` is N and whose
+ * [backbone] seed is mixed with N, so that every unit of it hashes,
+ * initialises and samples by that seed.  The world data does
  * not change with it: the parser gave every world set without a seed of
  * its own the experiment's `seed`, and the seed runs read RUN/data, so all
  * seeds train and are tested on the same images (a difference between two
@@ -34,6 +35,9 @@ int run_seeds_open(run_state *r, must_err *err)
             return must_err_set(err, MUST_ENOMEM, "out of memory");
         *x = *e;
         x->seed = (uint64_t)e->seeds[i];
+        /* Initialisation too: every model's backbone and heads start from
+         * [backbone] seed, which the parser does not tie to `seed`. */
+        x->backbone.seed = e->backbone.seed ^ ((uint64_t)e->seeds[i] * 0x9e3779b97f4a7c15ull);
         x->nseeds = 0;
         r->seed_exps[i] = x;
         r->nseed_runs = i + 1;
@@ -92,6 +96,14 @@ static void json_str(FILE *fp, const char *s)
             fputc(*s, fp);
     }
     fputc('"', fp);
+}
+
+static void json_num(FILE *fp, double v)
+{
+    if (isfinite(v))
+        fprintf(fp, "%.9g", v);
+    else
+        fprintf(fp, "null");
 }
 
 static void json_list(FILE *fp, const double *v, int n)
@@ -195,13 +207,28 @@ static int write_json(const run_state *r, const run_report_data *d, const seed_c
         json_str(fp, res->metric);
         fprintf(fp, ", \"lower_better\": %d, \"test\": ", res->lower_better);
         json_list(fp, x->v, ns);
-        fprintf(fp, ", \"mean\": %.9g, \"sd\": %.9g, \"vs_baseline\": ", x->mean, x->sd);
+        fprintf(fp, ", \"mean\": ");
+        json_num(fp, x->mean);
+        fprintf(fp, ", \"sd\": ");
+        json_num(fp, x->sd);
+        fprintf(fp, ", \"vs_baseline\": ");
         json_list(fp, x->d, ns);
-        fprintf(fp, ", \"vs_baseline_mean\": %.9g, \"vs_baseline_sd\": %.9g", x->dmean, x->dsd);
-        if (x->iv.ok)
-            fprintf(fp, ", \"interval95\": [%.9g, %.9g], \"excludes_zero\": %s, "
-                        "\"bootstrap_whole_diff\": %.9g",
-                    x->iv.lo, x->iv.hi, x->iv.excludes_zero ? "true" : "false", x->iv.diff);
+        fprintf(fp, ", \"vs_baseline_mean\": ");
+        json_num(fp, x->dmean);
+        fprintf(fp, ", \"vs_baseline_sd\": ");
+        json_num(fp, x->dsd);
+        if (x->iv.ok) {
+            fprintf(fp, ", \"interval95\": [");
+            json_num(fp, x->iv.lo);
+            fprintf(fp, ", ");
+            json_num(fp, x->iv.hi);
+            fprintf(fp, "], \"excludes_zero\": %s, \"bootstrap_whole_diff\": ",
+                    x->iv.excludes_zero ? "true" : "false");
+            json_num(fp, x->iv.diff);
+        } else if (x->iv.why[0]) {
+            fprintf(fp, ", \"interval_missing\": ");
+            json_str(fp, x->iv.why);
+        }
         fprintf(fp, "}");
     }
     fprintf(fp, "\n]}\n");

@@ -66,7 +66,6 @@ typedef struct must_exp_train {
     int sync_bn;         /* over MPI ranks: batch norm's statistics of the global batch */
 } must_exp_train;
 
-/* [teacher.NAME]: one task trained on one labelled set. */
 /* A representation: a row to compare ([compare] representations) or the
  * weights a model starts from (`init` of a teacher or student section). */
 enum must_rep_kind {
@@ -84,6 +83,7 @@ typedef struct must_exp_rep {
     char *path;          /* MUST_REP_FILE (resolved) */
 } must_exp_rep;
 
+/* [teacher.NAME]: one task trained on one labelled set. */
 typedef struct must_exp_teacher {
     char name[MUST_EXP_NAME_MAX + 1];
     int task;            /* index into tasks */
