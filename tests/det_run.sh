@@ -37,7 +37,7 @@ sed -n '/^\[detection\]/,/^\[/p' "$part/dataset.ini" | grep -q "source = pseudo"
 # detection teacher's quality row; the figures.
 grep -q "^| representation | det (AP50, [0-9]* test) |" "$run/report.md" || fail "no det (AP50) column"
 for r in "random \(baseline\)" must must:cd; do
-    grep -qE "^\| $r \| $num( \([-+]$num\))? \|\$" "$run/report.md" ||
+    grep -qE "^\| $r \| $num( \([-+]$num(; \[[-+]$num, [-+]$num\]( \*)?)?\))? \|\$" "$run/report.md" ||
         fail "no finite det cell for $r: $(grep -E "^\| $r" "$run/report.md")"
 done
 grep -qE "^\| unlabelled \| det \| detection \| 80 \| AP50 \| $num \| — \| $num% \| AP50 $num, AP $num, AP75 $num \|\$" \
@@ -52,7 +52,7 @@ for r in random must must:cd; do
         fail "results.csv: no transfer row for $r"
 done
 for m in AP50 AP AP75; do
-    grep -qE "^pseudo_labels,teacher:det,detection,unlabelled,$m,0,,$num,,,,,80,,$num\$" \
+    grep -qE "^pseudo_labels,teacher:det,detection,unlabelled,$m,0,,$num,,,,,80,,$num,,\$" \
         "$run/results.csv" || fail "results.csv: no quality row for $m"
 done
 grep -q '"headline": "AP50"' "$run/results.json" || fail "results.json: no detection quality"
