@@ -129,6 +129,50 @@ START_TEST(same_batches_with_0_1_2_workers)
 }
 END_TEST
 
+/* views = 2 (SimCLR's two views): a batch of 6 is 3 images, rows k and
+ * k + n the same image and set, augmented apart; the epoch counts batches
+ * of 3 images; the views' order of images is the one-view loader's. */
+START_TEST(two_views_pair_rows_k_and_k_plus_n)
+{
+    must_loader_opts o = opts(1), one = opts(1);
+    o.batch = 6;
+    o.views = 2;
+    one.batch = 3;
+    must_loader *L, *L1;
+    must_err e = {0};
+    ck_assert_msg(must_loader_new(sets, 2, &o, &L, &e) == MUST_OK, "%s", e.msg);
+    ck_assert_msg(must_loader_new(sets, 2, &one, &L1, &e) == MUST_OK, "%s", e.msg);
+    ck_assert_uint_eq(must_loader_batches_per_epoch(L), 11); /* 32 images, 3 a batch */
+    const must_batch *b, *b1;
+    int batches = 0, apart = 0, rc;
+    const size_t px3 = 3 * 16 * 16;
+    while ((rc = must_loader_next(L, &b, &e)) == 1) {
+        ck_assert_int_eq(must_loader_next(L1, &b1, &e), 1);
+        int n = b1->n;
+        ck_assert_int_eq(b->n, 2 * n);
+        for (int k = 0; k < n; k++) {
+            ck_assert_int_eq(b->example[k], b1->example[k]);
+            ck_assert_int_eq(b->example[n + k], b->example[k]);
+            ck_assert_int_eq(b->dataset[n + k], b->dataset[k]);
+            /* The first view is the one-view loader's example. */
+            ck_assert(memcmp(b->images + k * px3, b1->images + k * px3, px3 * sizeof(float)) ==
+                      0);
+            apart += memcmp(b->images + k * px3, b->images + (n + k) * px3,
+                            px3 * sizeof(float)) != 0;
+        }
+        batches++;
+    }
+    ck_assert_msg(rc == 0, "%s", e.msg);
+    ck_assert_int_eq(batches, 22);
+    ck_assert_int_gt(apart, 0);
+    must_loader_free(L);
+    must_loader_free(L1);
+    o.batch = 5; /* odd: no whole pairs */
+    ck_assert_int_eq(must_loader_new(sets, 2, &o, &L, &e), MUST_EINVAL);
+    ck_assert_ptr_nonnull(strstr(e.msg, "2 views of batch 5"));
+}
+END_TEST
+
 START_TEST(epoch_covers_every_example_with_masks)
 {
     must_loader_opts o = opts(2);
@@ -293,6 +337,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, same_batches_with_0_1_2_workers);
     tcase_add_test(tc, epoch_covers_every_example_with_masks);
+    tcase_add_test(tc, two_views_pair_rows_k_and_k_plus_n);
     tcase_add_test(tc, errors_name_the_file);
     tcase_add_test(tc, bad_configurations);
     tcase_add_test(tc, free_while_workers_run_ahead);

@@ -29,6 +29,7 @@ struct must_loader {
     unsigned tasks;
     int ncls;
     uint64_t per_epoch;      /* batches */
+    int views;               /* 1 or 2 (must_loader_opts.views) */
     size_t len;              /* this rank's examples per epoch */
     uint64_t end;            /* batches in all, UINT64_MAX when endless */
 
@@ -58,6 +59,7 @@ void must_loader_defaults(must_loader_opts *o)
     o->augment = 1;
     must_aug_defaults(&o->aug);
     o->drop_last = 1;
+    o->views = 1;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -250,7 +252,7 @@ static int load_example(const must_loader *L, const must_dataset *ds, int index,
 }
 
 /* Reads, augments and collates example k of batch b. */
-static int make_example(must_loader *L, must_batch *b, int k, uint64_t epoch, size_t i,
+static int make_example(must_loader *L, must_batch *b, int k, uint64_t epoch, size_t i, int view,
                         must_err *err)
 {
     const int S = L->o.size;
@@ -265,7 +267,7 @@ static int make_example(must_loader *L, must_batch *b, int k, uint64_t epoch, si
      * not on which thread or rank reads it. */
     must_rng rng;
     must_rng_seed(&rng, must_hash64(must_hash64(L->o.sampler.seed ^ 0x6c6f61646572ull, epoch),
-                                    smp.pos));
+                                    smp.pos) ^ ((uint64_t)view * 0x9e3779b97f4a7c15ull));
     must_map img = {0};
     must_labels l;
     must_labels_init(&l);
@@ -287,12 +289,12 @@ static int make_example(must_loader *L, must_batch *b, int k, uint64_t epoch, si
 
 static int make_batch(must_loader *L, uint64_t job, must_batch *b, must_err *err)
 {
-    const int B = L->o.batch, S = L->o.size;
+    const int B = L->o.batch, S = L->o.size, V = L->views, I = B / V;
     const size_t px = (size_t)S * S;
     job += L->o.first_batch;
     uint64_t epoch = L->o.first_epoch + job / L->per_epoch, index = job % L->per_epoch;
-    size_t first = (size_t)index * (size_t)B;
-    int n = (int)(L->len - first < (size_t)B ? L->len - first : (size_t)B);
+    size_t first = (size_t)index * (size_t)I;
+    int n = (int)(L->len - first < (size_t)I ? L->len - first : (size_t)I);
     b->epoch = epoch;
     b->index = index;
     /* Every array is filled in full, also past n, so that a batch's bytes
@@ -311,12 +313,14 @@ static int make_batch(must_loader *L, uint64_t job, must_batch *b, must_err *err
                 return rc;
         }
     b->n = B;
-    for (int k = 0; k < n; k++) {
-        int rc = make_example(L, b, k, epoch, first + (size_t)k, err);
-        if (rc)
-            return rc;
-    }
-    b->n = n;
+    /* With two views, image k is rows k and n + k, augmented apart. */
+    for (int v = 0; v < V; v++)
+        for (int k = 0; k < n; k++) {
+            int rc = make_example(L, b, v * n + k, epoch, first + (size_t)k, v, err);
+            if (rc)
+                return rc;
+        }
+    b->n = n * V;
     return MUST_OK;
 }
 
@@ -373,6 +377,9 @@ int must_loader_new(must_dataset *const *sets, int nsets, const must_loader_opts
                             " or queue %d out of range", o->size, o->batch, o->workers, o->queue);
     if (o->split < -1 || o->split >= MUST_NSPLITS)
         return must_err_set(err, MUST_EINVAL, "loader: unknown split %d", o->split);
+    if (o->views < 0 || o->views > 2 || (o->views == 2 && o->batch % 2))
+        return must_err_set(err, MUST_EINVAL, "loader: %d views of batch %d (1, or 2 with an even "
+                                              "batch)", o->views, o->batch);
     unsigned present = 0;
     for (int d = 0; d < nsets; d++)
         present |= must_dataset_tasks(sets[d]);
@@ -434,14 +441,16 @@ int must_loader_new(must_dataset *const *sets, int nsets, const must_loader_opts
         must_loader_free(L);
         return rc;
     }
+    L->views = o->views == 2 ? 2 : 1;
     L->len = must_sampler_len(L->sampler);
     /* Sharded (rank r of world), a batch of B is this rank's slice of a
      * global batch of B x world, and every rank counts the epoch's global
      * batches: shard lengths differ by one, and ranks that disagreed on
      * where an epoch ends would train on different epochs. */
     size_t world = o->sampler.world > 1 ? (size_t)o->sampler.world : 1;
-    L->per_epoch = o->drop_last ? must_sampler_total(L->sampler) / ((size_t)o->batch * world)
-                                : (L->len + (size_t)o->batch - 1) / (size_t)o->batch;
+    size_t images = (size_t)o->batch / (size_t)L->views; /* distinct images a batch */
+    L->per_epoch = o->drop_last ? must_sampler_total(L->sampler) / (images * world)
+                                : (L->len + images - 1) / images;
     if (L->per_epoch == 0) {
         must_err_set(err, MUST_EINVAL, "loader: %zu examples per epoch make no whole batch of %d",
                      L->len, o->batch);

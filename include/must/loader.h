@@ -53,11 +53,14 @@ typedef struct must_loader_opts {
     int drop_last;          /* drop each epoch's last partial batch */
     int full_decode;        /* 1: decode JPEGs at full size, never at a reduced DCT scale */
     uint64_t first_batch;   /* start at this batch of first_epoch; those before are not read */
+    int views;              /* 1 (0 reads as 1); 2: each batch holds batch/2 images twice, rows
+                             * k and k + n (n: the images) two independent augmentations of one
+                             * image, the layout of must_op_nt_xent; batch must be even */
 } must_loader_opts;
 
 /* Training defaults: S 64, B 16, 2 workers, train split, union mode with
  * shuffling, seed 0, augmentation on (must_aug_defaults), every task,
- * endless, drop_last, JPEGs decoded at a reduced scale. */
+ * endless, drop_last, JPEGs decoded at a reduced scale, one view. */
 MUST_API void must_loader_defaults(must_loader_opts *o);
 
 typedef struct must_batch {
