@@ -29,7 +29,6 @@ struct must_loader {
     unsigned tasks;
     int ncls;
     uint64_t per_epoch;      /* batches */
-    int views;               /* 1 or 2 (must_loader_opts.views) */
     size_t len;              /* this rank's examples per epoch */
     uint64_t end;            /* batches in all, UINT64_MAX when endless */
 
@@ -289,7 +288,7 @@ static int make_example(must_loader *L, must_batch *b, int k, uint64_t epoch, si
 
 static int make_batch(must_loader *L, uint64_t job, must_batch *b, must_err *err)
 {
-    const int B = L->o.batch, S = L->o.size, V = L->views, I = B / V;
+    const int B = L->o.batch, S = L->o.size, V = L->o.views, I = B / V;
     const size_t px = (size_t)S * S;
     job += L->o.first_batch;
     uint64_t epoch = L->o.first_epoch + job / L->per_epoch, index = job % L->per_epoch;
@@ -441,14 +440,14 @@ int must_loader_new(must_dataset *const *sets, int nsets, const must_loader_opts
         must_loader_free(L);
         return rc;
     }
-    L->views = o->views == 2 ? 2 : 1;
+    L->o.views = o->views == 2 ? 2 : 1; /* 0 reads as 1 */
     L->len = must_sampler_len(L->sampler);
     /* Sharded (rank r of world), a batch of B is this rank's slice of a
      * global batch of B x world, and every rank counts the epoch's global
      * batches: shard lengths differ by one, and ranks that disagreed on
      * where an epoch ends would train on different epochs. */
     size_t world = o->sampler.world > 1 ? (size_t)o->sampler.world : 1;
-    size_t images = (size_t)o->batch / (size_t)L->views; /* distinct images a batch */
+    size_t images = (size_t)o->batch / (size_t)L->o.views; /* distinct images a batch */
     L->per_epoch = o->drop_last ? must_sampler_total(L->sampler) / (images * world)
                                 : (L->len + images - 1) / images;
     if (L->per_epoch == 0) {

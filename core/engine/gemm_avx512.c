@@ -1,9 +1,8 @@
 /* gemm_avx512.c - our own single-threaded sgemm for CPUs with AVX-512.
  *
- * Why our own: OpenBLAS picks its kernels by the CPU it detects, and on many
- * AMD hosts (Zen 4 and Zen 5 among them) OPENBLAS_CORETYPE=Haswell is set,
- * or the OpenBLAS of Debian 12 does not know the CPU, so its AVX2 kernels
- * run and half of each FMA unit stays idle.  This file is compiled for any
+ * Why our own: on many AMD hosts (the Zen 5 of docs/performance.md among
+ * them) OPENBLAS_CORETYPE=Haswell is set, so OpenBLAS runs its AVX2 kernels
+ * and half of each 512-bit FMA unit stays idle.  This file is compiled for any
  * x86-64 (no -march flag); only the functions below carry
  * target("avx512f"), and gemm.c calls them after asking the CPU at run time
  * (must_gemm_own_available), so the default build still runs everywhere.

@@ -73,17 +73,49 @@ static uint64_t hash_task(uint64_t h, const must_exp_task *t, int pseudo)
 
 static int hash_file(const char *path, uint64_t *h, must_err *err);
 
+/* An init file's path and bytes, from the table run_hash_inputs filled
+ * (read here only when the table could not be allocated). */
+static uint64_t file_hash(const run_state *r, const char *path)
+{
+    for (int i = 0; i < r->nfh; i++)
+        if (r->fh_path[i] == path)
+            return r->fh_hash[i];
+    uint64_t h = pl_hash(pl_hash(0, "file"), path);
+    must_err ignore = {0};
+    hash_file(path, &h, &ignore);
+    return h;
+}
+
+/* Every init file of the experiment read and hashed once, into r's table. */
+static void hash_init_files(run_state *r)
+{
+    const must_experiment *e = r->e;
+    int n = e->nteachers + e->nvariants + 2;
+    if (!(r->fh_path = calloc((size_t)n, sizeof *r->fh_path)) ||
+        !(r->fh_hash = calloc((size_t)n, sizeof *r->fh_hash)))
+        return;
+    for (int i = -2; i < e->nteachers + e->nvariants; i++) {
+        const must_exp_rep *init = i == -2            ? &e->student.init
+                                   : i == -1          ? &e->multitask.init
+                                   : i < e->nteachers ? &e->teachers[i].init
+                                                      : &e->variants[i - e->nteachers].init;
+        if (init->kind != MUST_REP_FILE)
+            continue;
+        r->fh_hash[r->nfh] = file_hash(r, init->path);
+        r->fh_path[r->nfh++] = init->path;
+    }
+}
+
 /* A model's starting weights folded into its hash: nothing for random
  * init (the hashes of runs from before `init` existed stay valid), else
- * the source model's hash, or a file's path and bytes (an unreadable file
- * hashes by its path alone; run_check_inits says what is wrong with it
- * before anything trains). */
+ * the source model's hash, or a file's path and bytes (file_hash; an
+ * unreadable file hashes by its path alone, and run_check_inits says what
+ * is wrong with it before anything trains). */
 static uint64_t hash_init(const run_state *r, uint64_t h, const must_exp_rep *init)
 {
     const must_experiment *e = r->e;
     char s[64];
     uint64_t src = 0;
-    must_err ignore = {0};
     switch (init->kind) {
     case MUST_REP_RANDOM:
         return h;
@@ -95,8 +127,7 @@ static uint64_t hash_init(const run_state *r, uint64_t h, const must_exp_rep *in
         src = run_hash_multi(r, must_exp_rep_student(e, init));
         break;
     case MUST_REP_FILE:
-        src = pl_hash(pl_hash(0, "file"), init->path);
-        hash_file(init->path, &src, &ignore);
+        src = file_hash(r, init->path);
         break;
     }
     snprintf(s, sizeof s, "init %d %016" PRIx64, init->kind, src);
@@ -158,6 +189,7 @@ void run_hash_inputs(run_state *r)
             snprintf(s, sizeof s, "path %s", d->path);
         r->data_hash[i] = pl_hash(0, s);
     }
+    hash_init_files(r);
     unsigned char *done = calloc((size_t)e->nteachers + 1, 1);
     for (int i = 0; i < e->nteachers; i++)
         hash_teacher(r, c, i, done);

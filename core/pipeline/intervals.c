@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "must/checkpoint.h"
 #include "must/io.h"
 #include "must/stats.h"
 #include "run-impl.h"
@@ -57,11 +56,8 @@ static int score_model(run_state *r, int ri, int ti, must_dataset *ds, scored *o
     pl_head h = {&e->tasks[tr->task], ds};
     int rc = pl_model_new(e, &h, 1, &out->m, err);
     out->built = rc == MUST_OK;
-    if (!rc) {
-        must_ckpt_load_opts lo = {0};
-        lo.flags = MUST_CKPT_ALLOW_UNEXPECTED;
-        rc = must_ckpt_load(model, out->m.sets, out->m.nsets, &lo, NULL, err);
-    }
+    if (!rc)
+        rc = pl_model_load(&out->m, model, err);
     if (!rc)
         rc = pl_evaluate_images(e, &out->m, 0, ds, MUST_SPLIT_TEST, &out->st, &out->n, err);
     free(model);
@@ -169,29 +165,23 @@ static int task_intervals(const runs *rs, int ti, int lower, run_interval *out, 
     return rc;
 }
 
-int run_intervals(run_state *const *seed_runs, int nruns, const int *lower, run_interval *out,
-                  must_err *err)
+int run_intervals(run_state *const *seed_runs, int nruns, const run_result *res,
+                  run_interval *out, must_err *err)
 {
     const runs rs = {seed_runs, nruns};
     const must_experiment *e = seed_runs[0]->e;
     int nr = e->nreps, nt = e->ntransfers, rc = MUST_OK;
     for (int i = 0; i < nr * nt; i++)
         say_missing(&out[i], "");
+    /* A plugin without eval_merge makes every cell of its task say so
+     * (pl_evaluate_images refuses it). */
     for (int ti = 0; ti < nt && !rc; ti++) {
         run_interval *row = calloc((size_t)nr, sizeof *row);
         if (!row)
             return must_err_set(err, MUST_ENOMEM, "out of memory");
-        must_task *probe = NULL;
-        rc = must_task_new(e->tasks[e->transfers[ti].task].plugin, NULL, &probe, err);
-        int can = !rc && must_task_can_merge(probe);
-        must_task_free(probe);
-        if (!rc && can)
-            rc = task_intervals(&rs, ti, lower[ti], row, err);
-        for (int ri = 0; ri < nr && !rc; ri++) {
+        rc = task_intervals(&rs, ti, res[ti].lower_better, row, err);
+        for (int ri = 0; ri < nr && !rc; ri++)
             out[ri * nt + ti] = row[ri];
-            if (!can)
-                say_missing(&out[ri * nt + ti], "its plugin cannot merge evaluations");
-        }
         free(row);
     }
     return rc;

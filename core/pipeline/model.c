@@ -146,6 +146,13 @@ int pl_model_load_backbone(pl_model *m, const char *path, must_err *err)
     return must_ckpt_load(path, m->sets, 1, &lo, NULL, err);
 }
 
+int pl_model_load(pl_model *m, const char *path, must_err *err)
+{
+    must_ckpt_load_opts lo = {0};
+    lo.flags = MUST_CKPT_ALLOW_UNEXPECTED;
+    return must_ckpt_load(path, m->sets, m->nsets, &lo, NULL, err);
+}
+
 int pl_model_load_init(pl_model *m, const char *path, int *loaded, int *fpn_kept, must_err *err)
 {
     must_ckpt_load_opts lo = {0};

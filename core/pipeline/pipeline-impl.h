@@ -128,6 +128,9 @@ void pl_model_free(pl_model *m);
 /* Loads the backbone's weights only (heads and optimizer entries in the
  * file are ignored). */
 int pl_model_load_backbone(pl_model *m, const char *path, must_err *err);
+/* Every set of m (backbone and heads) from a checkpoint, by name; tensors
+ * the file has beyond m's are ignored. */
+int pl_model_load(pl_model *m, const char *path, must_err *err);
 /* A model's starting weights (init = ...): the backbone's tensors from
  * path, by name (ours are torchvision's ResNet names; other tensors are
  * ignored).  The FPN may be missing (a classification network has none)

@@ -275,11 +275,8 @@ static int eval_here(must_run *r, const char *model, int task, must_dataset *ds,
     pl_model m = {0};
     pl_head h = {&e->tasks[task], ds};
     int rc = pl_model_new(e, &h, 1, &m, err);
-    if (!rc) {
-        must_ckpt_load_opts lo = {0};
-        lo.flags = MUST_CKPT_ALLOW_UNEXPECTED;
-        rc = must_ckpt_load(model, m.sets, m.nsets, &lo, NULL, err);
-    }
+    if (!rc)
+        rc = pl_model_load(&m, model, err);
     double v[64];
     if (!rc)
         rc = pl_evaluate(e, &m, 0, ds, split, v, err);

@@ -197,17 +197,10 @@ static int report_intervals(run_state *r, run_report_data *d, must_err *err)
     int nr = e->nreps, nt = e->ntransfers;
     if (nt == 0 || nr < 2)
         return MUST_OK;
-    int *lower = calloc((size_t)nt, sizeof *lower);
-    d->iv = calloc((size_t)(nr * nt), sizeof *d->iv);
-    if (!lower || !d->iv) {
-        free(lower);
+    if (!(d->iv = calloc((size_t)(nr * nt), sizeof *d->iv)))
         return must_err_set(err, MUST_ENOMEM, "out of memory");
-    }
-    for (int ti = 0; ti < nt; ti++)
-        lower[ti] = d->res[ti].lower_better;
     pl_say(&r->events, "[report] bootstrap intervals over the test images");
-    int rc = run_intervals(&r, 1, lower, d->iv, err);
-    free(lower);
+    int rc = run_intervals(&r, 1, d->res, d->iv, err);
     return rc;
 }
 

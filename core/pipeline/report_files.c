@@ -15,7 +15,7 @@
 #include "run-impl.h"
 
 /* A number for JSON: finite, or null. */
-static void json_num(FILE *fp, double v)
+void run_json_num(FILE *fp, double v)
 {
     if (isfinite(v))
         fprintf(fp, "%.9g", v);
@@ -162,9 +162,9 @@ static void quality_json(FILE *fp, const run_quality *q, int n)
                 i ? "," : "", x->set, x->teacher, x->task, x->plugin,
                 x->status == RUN_Q_OK ? "true" : "false", run_quality_status_text(x->status),
                 x->images);
-        json_num(fp, x->coverage >= 0 ? x->coverage : NAN);
+        run_json_num(fp, x->coverage >= 0 ? x->coverage : NAN);
         fprintf(fp, ", \"in_classes_pct\": ");
-        json_num(fp, x->vocab >= 0 ? x->vocab : NAN);
+        run_json_num(fp, x->vocab >= 0 ? x->vocab : NAN);
         fprintf(fp, ", \"headline\": ");
         if (x->nmetrics)
             fprintf(fp, "\"%s\"", x->metric_names[0]);
@@ -173,7 +173,7 @@ static void quality_json(FILE *fp, const run_quality *q, int n)
         fprintf(fp, ", \"metrics\": {");
         for (int k = 0; k < x->nmetrics; k++) {
             fprintf(fp, "%s\"%s\": ", k ? ", " : "", x->metric_names[k]);
-            json_num(fp, x->values[k]);
+            run_json_num(fp, x->values[k]);
         }
         fprintf(fp, "}, \"lower_better\": [");
         for (int k = 0; k < x->nmetrics; k++)
@@ -400,7 +400,7 @@ int run_report_write_json(run_state *r, const run_report_data *d, const char *pa
                     tr->train.batch);
             for (int k = 0; k < x->nmetrics; k++) {
                 fprintf(fp, "%s\"%s\": ", k ? ", " : "", x->metric_names[k]);
-                json_num(fp, x->test_all[k]);
+                run_json_num(fp, x->test_all[k]);
             }
             fprintf(fp, "}");
             double lo, hi;

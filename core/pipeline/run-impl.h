@@ -14,8 +14,8 @@
  *   plan.c      what is still to do
  *   curves.c    loss curves and the sweeps' validation curves, as pictures
  *   figures.c   Figures 2, 4 and 5
+ *   intervals.c the paired bootstrap intervals of each transfer cell
  *   report.c    collecting every result; report_files.c writes them
- *   intervals.c the paired bootstrap intervals of a seeds run
  *   seeds.c     seeds = ...: one run per seed and the report over them
  *   pipeline.c  the public API (must/pipeline.h)
  */
@@ -24,6 +24,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "must/dataset.h"
 #include "must/experiment.h"
@@ -53,6 +54,11 @@ struct must_run {
     must_experiment **seed_exps;
     int nseed_runs;
     char *data_root;            /* where data/ lives; NULL: out */
+    /* The init files' hashes (path and bytes), read once by run_hash_inputs:
+     * fh_path[i] is the experiment's own pointer. */
+    const char **fh_path;
+    uint64_t *fh_hash;
+    int nfh;
 };
 typedef struct must_run run_state;
 
@@ -333,10 +339,12 @@ int run_seeds_report(run_state *r, must_err *err);
 
 
 /* out[ri * ntransfers + ti] for every cell, over the nruns runs of one
- * experiment's seeds (a run without seeds passes itself; lower[ti]: the
- * task's headline is lower-better). */
-int run_intervals(run_state *const *seed_runs, int nruns, const int *lower, run_interval *out,
-                  must_err *err);
+ * experiment's seeds (a run without seeds passes itself); res: a report's
+ * results (res[ti] says whether task ti's headline is lower-better). */
+int run_intervals(run_state *const *seed_runs, int nruns, const run_result *res,
+                  run_interval *out, must_err *err);
+/* A number as JSON: null when it is not finite. */
+void run_json_num(FILE *fp, double v);
 int run_report_write_md(run_state *r, const run_report_data *d, const char *path,
                         must_err *err);
 int run_report_write_json(run_state *r, const run_report_data *d, const char *path,

@@ -11,7 +11,6 @@
  * representations is then paired, image by image and seed by seed). */
 #include "config.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,19 +97,13 @@ static void json_str(FILE *fp, const char *s)
     fputc('"', fp);
 }
 
-static void json_num(FILE *fp, double v)
-{
-    if (isfinite(v))
-        fprintf(fp, "%.9g", v);
-    else
-        fprintf(fp, "null");
-}
-
 static void json_list(FILE *fp, const double *v, int n)
 {
     fputc('[', fp);
-    for (int i = 0; i < n; i++)
-        fprintf(fp, isfinite(v[i]) ? "%s%.9g" : "%snull", i ? ", " : "", v[i]);
+    for (int i = 0; i < n; i++) {
+        fputs(i ? ", " : "", fp);
+        run_json_num(fp, v[i]);
+    }
     fputc(']', fp);
 }
 
@@ -208,23 +201,23 @@ static int write_json(const run_state *r, const run_report_data *d, const seed_c
         fprintf(fp, ", \"lower_better\": %d, \"test\": ", res->lower_better);
         json_list(fp, x->v, ns);
         fprintf(fp, ", \"mean\": ");
-        json_num(fp, x->mean);
+        run_json_num(fp, x->mean);
         fprintf(fp, ", \"sd\": ");
-        json_num(fp, x->sd);
+        run_json_num(fp, x->sd);
         fprintf(fp, ", \"vs_baseline\": ");
         json_list(fp, x->d, ns);
         fprintf(fp, ", \"vs_baseline_mean\": ");
-        json_num(fp, x->dmean);
+        run_json_num(fp, x->dmean);
         fprintf(fp, ", \"vs_baseline_sd\": ");
-        json_num(fp, x->dsd);
+        run_json_num(fp, x->dsd);
         if (x->iv.ok) {
             fprintf(fp, ", \"interval95\": [");
-            json_num(fp, x->iv.lo);
+            run_json_num(fp, x->iv.lo);
             fprintf(fp, ", ");
-            json_num(fp, x->iv.hi);
+            run_json_num(fp, x->iv.hi);
             fprintf(fp, "], \"excludes_zero\": %s, \"bootstrap_whole_diff\": ",
                     x->iv.excludes_zero ? "true" : "false");
-            json_num(fp, x->iv.diff);
+            run_json_num(fp, x->iv.diff);
         } else if (x->iv.why[0]) {
             fprintf(fp, ", \"interval_missing\": ");
             json_str(fp, x->iv.why);
@@ -283,20 +276,16 @@ static void cells(const must_experiment *e, const run_report_data *d, seed_cell 
 static int intervals(run_state *r, const run_report_data *d, seed_cell *c, must_err *err)
 {
     const must_experiment *e = r->e;
-    int nr = e->nreps, nt = e->ntransfers;
-    int *lower = calloc((size_t)nt + 1, sizeof *lower);
-    run_interval *iv = calloc((size_t)(nr * nt) + 1, sizeof *iv);
-    int rc = lower && iv ? MUST_OK : must_err_set(err, MUST_ENOMEM, "out of memory");
-    for (int ti = 0; ti < nt && !rc; ti++)
-        lower[ti] = d[0].res[ti].lower_better;
-    if (!rc && nt)
+    int n = e->nreps * e->ntransfers;
+    run_interval *iv = calloc((size_t)n + 1, sizeof *iv);
+    if (!iv)
+        return must_err_set(err, MUST_ENOMEM, "out of memory");
+    if (e->ntransfers)
         pl_say(&r->events, "[report] bootstrap intervals over %ld test images x %d seeds",
                d[0].ntest[0], r->nseed_runs);
-    if (!rc)
-        rc = run_intervals(r->seed_runs, r->nseed_runs, lower, iv, err);
-    for (int k = 0; k < nr * nt && !rc; k++)
+    int rc = run_intervals(r->seed_runs, r->nseed_runs, d[0].res, iv, err);
+    for (int k = 0; k < n && !rc; k++)
         c[k].iv = iv[k];
-    free(lower);
     free(iv);
     return rc;
 }

@@ -165,6 +165,8 @@ void run_state_free(run_state *r)
     free(r->teacher_hash);
     free(r->out);
     free(r->data_root);
+    free(r->fh_path);
+    free(r->fh_hash);
     free(r);
 }
 
