@@ -541,10 +541,15 @@ static void run_big(int threads, float *out, size_t *nout)
     must_tensor *tot = must_op_add(ctx, must_op_add(ctx, must_op_add(ctx, l1, l2), ce),
                                    must_op_add(ctx, must_op_add(ctx, cl, hl), bl));
     tot = must_op_add(ctx, tot, must_op_add(ctx, sc, l1l));
+    /* The elementwise ops fork on maps this large (ops_elem.c). */
+    must_tensor *ew = must_op_mul(ctx, must_op_relu(ctx, up),
+                                  must_op_sigmoid(ctx, must_op_scale(ctx, upn, 0.5f)));
+    must_tensor *ex = must_op_exp(ctx, must_op_scale(ctx, up, 0.25f));
+    tot = must_op_add(ctx, tot, wsum(ctx, must_op_add(ctx, ew, ex)));
     ck_assert_int_eq(must_backward(ctx, tot), MUST_OK);
     size_t k = 0;
-    const must_tensor *outs[] = {up, upn, dn, ce, nn, cl, hl, bl, sc, l1l};
-    for (int i = 0; i < 10; i++) {
+    const must_tensor *outs[] = {up, upn, dn, ce, nn, cl, hl, bl, sc, l1l, ew, ex};
+    for (int i = 0; i < 12; i++) {
         memcpy(out + k, outs[i]->data, outs[i]->numel * sizeof(float));
         k += outs[i]->numel;
     }

@@ -357,6 +357,18 @@ struct must_gblock {
     int in_use;
 };
 
+/* Zeroes n floats, in 64 KiB pieces shared by the context's threads when
+ * there are many (a fresh gradient of a large map, on the step's critical
+ * path while the other threads would wait). */
+static void zero_floats(must_ctx *ctx, float *p, size_t n)
+{
+    const size_t piece = 16384, pieces = (n + piece - 1) / piece;
+    const int nt = pieces > 2 ? ctx->threads : 1;
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+    for (size_t q = 0; q < pieces; q++)
+        memset(p + q * piece, 0, (q + 1 < pieces ? piece : n - q * piece) * sizeof(float));
+}
+
 static float *grad_get(must_ctx *ctx, size_t numel)
 {
     size_t bytes = numel * sizeof(float);
@@ -384,7 +396,7 @@ static float *grad_get(must_ctx *ctx, size_t numel)
         *best = (struct must_gblock){p, bytes, 0};
     }
     best->in_use = 1;
-    memset(best->p, 0, bytes);
+    zero_floats(ctx, best->p, numel);
     return best->p;
 }
 

@@ -73,6 +73,81 @@ static inline float *delta_at(float *row, const det_anchor_level *lv, int u, int
     return row + 4 * (size_t)lv->offset + (size_t)(4 * (u / hw) + k) * hw + u % hw;
 }
 
+/* One thread's working space for image_proposals. */
+typedef struct prop_scratch {
+    int *order, *keep, *corder;
+    float *lbox, *lscore, *cbox, *cscore;
+} prop_scratch;
+
+static void scratch_free(prop_scratch *s)
+{
+    free(s->order), free(s->keep), free(s->corder);
+    free(s->lbox), free(s->lscore), free(s->cbox), free(s->cscore);
+}
+
+/* most: anchors of the largest level; cap: candidates kept over all levels. */
+static int scratch_alloc(prop_scratch *s, int most, int cap)
+{
+    size_t m = (size_t)most, c = (size_t)(cap ? cap : 1);
+    *s = (prop_scratch){malloc(m * sizeof(int)), malloc(m * sizeof(int)),
+                        malloc(c * sizeof(int)),  malloc(m * 4 * sizeof(float)),
+                        malloc(m * sizeof(float)), malloc(c * 4 * sizeof(float)),
+                        malloc(c * sizeof(float))};
+    return s->order && s->keep && s->corder && s->lbox && s->lscore && s->cbox && s->cscore
+               ? MUST_OK
+               : MUST_ENOMEM;
+}
+
+/* Image i's proposals: per level the top `pre` anchors by objectness,
+ * decoded and clipped, NMS within the level (Detectron2's batched NMS by
+ * level), then the best `post` over all levels into out (4 floats each),
+ * their number into *np.  Reads p, writes only s, out and *np: images run on
+ * any thread. */
+static int image_proposals(const det_head *h, const det_pred *p, int i, int pre, int post,
+                           prop_scratch *s, float *out, int *np, double *tnms)
+{
+    const det_config *c = &h->cfg;
+    const det_anchors *an = &p->anchors;
+    const float *srow = p->obj->data + (size_t)i * an->total;
+    float *drow = p->del->data + (size_t)i * 4 * an->total;
+    int nc = 0;
+    for (int l = 0; l < an->nlev; l++) {
+        const det_anchor_level *lv = &an->lev[l];
+        int nl = an->A * lv->h * lv->w, k = pre < nl ? pre : nl, m = 0;
+        if (det_argsort_desc(srow + lv->offset, nl, s->order))
+            return MUST_ENOMEM;
+        for (int q = 0; q < k; q++) {
+            int u = s->order[q];
+            float d[4], *b = s->lbox + 4 * (size_t)m;
+            for (int e = 0; e < 4; e++)
+                d[e] = *delta_at(drow, lv, u, e);
+            det_box_decode(an->box + 4 * (size_t)(lv->offset + u), d, DET_RPN_WEIGHTS, b);
+            det_box_clip(b, (float)p->in_w, (float)p->in_h);
+            if (b[2] > b[0] && b[3] > b[1])
+                s->lscore[m++] = srow[lv->offset + u];
+        }
+        double tn = det_now();
+        int nk = det_nms(s->lbox, s->lscore, m, c->rpn_nms, 0, s->keep);
+        *tnms += det_now() - tn;
+        if (nk < 0)
+            return MUST_ENOMEM;
+        for (int q = 0; q < nk; q++, nc++) {
+            memcpy(s->cbox + 4 * (size_t)nc, s->lbox + 4 * (size_t)s->keep[q], 4 * sizeof(float));
+            s->cscore[nc] = s->lscore[s->keep[q]];
+        }
+    }
+    if (det_argsort_desc(s->cscore, nc, s->corder))
+        return MUST_ENOMEM;
+    *np = post < nc ? post : nc;
+    for (int q = 0; q < *np; q++)
+        memcpy(out + 4 * (size_t)q, s->cbox + 4 * (size_t)s->corder[q], 4 * sizeof(float));
+    return MUST_OK;
+}
+
+/* Proposals for every image of the batch, the images shared by the
+ * context's threads (each with scratch of its own; the sort and NMS were a
+ * serial stretch of every detection step), then copied into the context's
+ * arena in image order by one thread. */
 int det_rpn_proposals(det_head *h, det_pred *p, int train)
 {
     const must_host *H = det_host;
@@ -86,79 +161,46 @@ int det_rpn_proposals(det_head *h, det_pred *p, int train)
         most = nl > most ? nl : most;
     }
     int cap = an->nlev * (pre < most ? pre : most);
+    int room = post < cap ? post : cap; /* proposals an image can have */
+    room = room > 0 ? room : 1;
     p->nprop = H->ctx_alloc(p->ctx, (size_t)p->n * sizeof *p->nprop);
     p->prop = H->ctx_alloc(p->ctx, (size_t)p->n * sizeof *p->prop);
-    int *order = malloc((size_t)most * sizeof *order), *keep = malloc((size_t)most * sizeof *keep);
-    int *corder = malloc((size_t)(cap ? cap : 1) * sizeof *corder);
-    float *lbox = malloc((size_t)most * 4 * sizeof *lbox), *lscore = malloc((size_t)most * sizeof *lscore);
-    float *cbox = malloc((size_t)(cap ? cap : 1) * 4 * sizeof *cbox);
-    float *cscore = malloc((size_t)(cap ? cap : 1) * sizeof *cscore);
-    int rc = MUST_OK;
-    if (!p->nprop || !p->prop || !order || !keep || !corder || !lbox || !lscore || !cbox ||
-        !cscore) {
-        rc = H->ctx_fail(p->ctx, MUST_ENOMEM, "detection: out of memory for proposals");
-        goto out;
+    float *staged = malloc((size_t)(p->n ? p->n : 1) * room * 4 * sizeof(float));
+    if (!p->nprop || !p->prop || !staged) {
+        free(staged);
+        return H->ctx_fail(p->ctx, MUST_ENOMEM, "detection: out of memory for proposals");
     }
     double t0 = det_now(), tnms = 0.0;
-    for (int i = 0; i < p->n; i++) {
-        const float *srow = p->obj->data + (size_t)i * an->total;
-        float *drow = p->del->data + (size_t)i * 4 * an->total;
-        int nc = 0;
-        for (int l = 0; l < an->nlev; l++) {
-            const det_anchor_level *lv = &an->lev[l];
-            int nl = an->A * lv->h * lv->w, k = pre < nl ? pre : nl, m = 0;
-            if (det_argsort_desc(srow + lv->offset, nl, order)) {
-                rc = H->ctx_fail(p->ctx, MUST_ENOMEM, "detection: out of memory for proposals");
-                goto out;
+    int failed = 0;
+    const int T = p->n > 1 ? H->ctx_threads(p->ctx) : 1;
+#pragma omp parallel num_threads(T) reduction(+ : tnms) if (T > 1)
+    {
+        prop_scratch s;
+        int ok = scratch_alloc(&s, most, cap) == MUST_OK;
+#pragma omp for schedule(dynamic)
+        for (int i = 0; i < p->n; i++)
+            if (!ok || image_proposals(h, p, i, pre, post, &s, staged + (size_t)i * room * 4,
+                                       &p->nprop[i], &tnms) != MUST_OK) {
+#pragma omp atomic write
+                failed = 1;
             }
-            for (int q = 0; q < k; q++) {
-                int u = order[q];
-                float d[4], *b = lbox + 4 * (size_t)m;
-                for (int e = 0; e < 4; e++)
-                    d[e] = *delta_at(drow, lv, u, e);
-                det_box_decode(an->box + 4 * (size_t)(lv->offset + u), d, DET_RPN_WEIGHTS, b);
-                det_box_clip(b, (float)p->in_w, (float)p->in_h);
-                if (b[2] > b[0] && b[3] > b[1])
-                    lscore[m++] = srow[lv->offset + u];
-            }
-            /* NMS within the level (Detectron2's batched NMS by level). */
-            double tn = det_now();
-            int nk = det_nms(lbox, lscore, m, c->rpn_nms, 0, keep);
-            tnms += det_now() - tn;
-            if (nk < 0) {
-                rc = H->ctx_fail(p->ctx, MUST_ENOMEM, "detection: out of memory for proposals");
-                goto out;
-            }
-            for (int q = 0; q < nk; q++, nc++) {
-                memcpy(cbox + 4 * (size_t)nc, lbox + 4 * (size_t)keep[q], 4 * sizeof(float));
-                cscore[nc] = lscore[keep[q]];
-            }
-        }
-        if (det_argsort_desc(cscore, nc, corder)) {
-            rc = H->ctx_fail(p->ctx, MUST_ENOMEM, "detection: out of memory for proposals");
-            goto out;
-        }
-        int np = post < nc ? post : nc;
-        p->nprop[i] = np;
+        scratch_free(&s);
+    }
+    for (int i = 0; !failed && i < p->n; i++) {
+        int np = p->nprop[i];
         p->prop[i] = H->ctx_alloc(p->ctx, (size_t)(np ? np : 1) * 4 * sizeof(float));
         if (!p->prop[i]) {
-            rc = H->ctx_error(p->ctx)->code;
-            goto out;
+            free(staged);
+            return H->ctx_error(p->ctx)->code;
         }
-        for (int q = 0; q < np; q++)
-            memcpy(p->prop[i] + 4 * (size_t)q, cbox + 4 * (size_t)corder[q], 4 * sizeof(float));
+        memcpy(p->prop[i], staged + (size_t)i * room * 4, (size_t)np * 4 * sizeof(float));
     }
+    free(staged);
+    if (failed)
+        return H->ctx_fail(p->ctx, MUST_ENOMEM, "detection: out of memory for proposals");
     h->timers.proposals += det_now() - t0;
     h->timers.nms += tnms;
-out:
-    free(order);
-    free(keep);
-    free(corder);
-    free(lbox);
-    free(lscore);
-    free(cbox);
-    free(cscore);
-    return rc;
+    return MUST_OK;
 }
 
 must_tensor *det_rpn_loss(det_head *h, must_ctx *ctx, det_pred *p, const must_batch *b,
