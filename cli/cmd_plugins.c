@@ -83,9 +83,13 @@ static void show(const must_plugin *p)
     if (o->summary)
         printf("  summary:  %s\n", o->summary);
     char store[160] = "?";
-    must_label_kind_store(o->label_kind, store, sizeof store);
-    printf("  labels:   %s (%s), stored in %s\n", must_label_kind_name(o->label_kind),
-           o->codec ? "its own kind" : "built in", store);
+    if (o->label_kind == MUST_TASK_NO_KIND) {
+        printf("  labels:   none (self-supervised: trains on images alone)\n");
+    } else {
+        must_label_kind_store(o->label_kind, store, sizeof store);
+        printf("  labels:   %s (%s), stored in %s\n", must_label_kind_name(o->label_kind),
+               o->codec ? "its own kind" : "built in", store);
+    }
     if (o->codec && o->codec->about)
         printf("            %s\n", o->codec->about);
     printf("  metrics: ");

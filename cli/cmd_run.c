@@ -167,10 +167,11 @@ int must_cmd_train(int argc, char **argv)
         "train", argc, argv, opts, &ini, 1,
         "usage: must train EXP.ini (--teacher NAME | --student) [--out RUN]\n\n"
         "Trains one model of the experiment into RUN (default run-NAME): a teacher,\n"
-        "or the students (every [student.NAME] too, and the multi-task baseline\n"
-        "when [multitask] is given; pseudo labels are made first when missing).\n"
-        "Resumes a run cut off.  Writes RUN/teachers/NAME/ or RUN/student/ (and\n"
-        "RUN/student-NAME/, RUN/multitask/): model.safetensors, loss.csv.\n");
+        "or the students (every [student.NAME] too, the multi-task baseline\n"
+        "when [multitask] is given and SimCLR when [simclr] is; pseudo labels are\n"
+        "made first when missing).  Resumes a run cut off.  Writes\n"
+        "RUN/teachers/NAME/ or RUN/student/ (and RUN/student-NAME/,\n"
+        "RUN/multitask/, RUN/simclr/): model.safetensors, loss.csv.\n");
     if (rc)
         return rc == 1 ? 0 : rc;
     if (!ini || (!teacher) == (!student))

@@ -326,6 +326,86 @@ END_TEST
 /* Labels made on an evaluation window go back to a 20x10 source: fit to
  * 8 gives s = 0.4, the image fills the window's top 8x4.  Source pixel x
  * samples window pixel floor((x + 0.5) * 0.4), worked out per pixel. */
+/* SimCLR's two extra augmentations: a grey view is its luma in every
+ * channel; a blur keeps a flat image flat, keeps an impulse's mass and
+ * spreads it evenly to both sides. */
+static const float mean3[3] = {MUST_IMAGE_MEAN_R, MUST_IMAGE_MEAN_G, MUST_IMAGE_MEAN_B};
+static const float std3[3] = {MUST_IMAGE_STD_R, MUST_IMAGE_STD_G, MUST_IMAGE_STD_B};
+
+static float raw(const must_map *m, int c, int i)
+{
+    return m->data[(size_t)c * m->width * m->height + i] * std3[c] + mean3[c];
+}
+
+START_TEST(grey_and_blur)
+{
+    must_aug_opts o;
+    must_aug_defaults(&o);
+    o.scale_min = o.scale_max = 1.0f;
+    o.hflip = 0;
+    o.brightness = o.contrast = o.saturation = 0.0f;
+    o.grey = 1.0f;
+    const int w = 16, h = 16, n = w * h;
+    must_map a = map(3, h, w);
+    for (int i = 0; i < n; i++)
+        for (int c = 0; c < 3; c++)
+            a.data[c * n + i] = 0.1f + 0.25f * (float)((i + c * 5) % 4);
+    float luma[256];
+    for (int i = 0; i < n; i++)
+        luma[i] = 0.299f * a.data[i] + 0.587f * a.data[n + i] + 0.114f * a.data[2 * n + i];
+    must_rng r;
+    must_rng_seed(&r, 5);
+    ck_assert_int_eq(must_aug_example(&a, NULL, w, &r, &o, NULL, NULL), MUST_OK);
+    for (int i = 0; i < n; i++)
+        for (int c = 0; c < 3; c++)
+            ck_assert_float_eq_tol(raw(&a, c, i), luma[i], 1e-5f);
+    must_map_free(&a);
+
+    /* Blur: 112 pixels wide, so that sigma is 0.05..1 pixels. */
+    o.grey = 0.0f;
+    o.blur = 1.0f;
+    const int W = 112, N = W * W, mid = 56 * W + 56;
+    must_map flat = map(3, W, W), imp = map(3, W, W);
+    for (int i = 0; i < 3 * N; i++)
+        flat.data[i] = imp.data[i] = 0.5f;
+    for (int c = 0; c < 3; c++)
+        imp.data[c * N + mid] = 1.0f;
+    int spread = 0;
+    for (unsigned seed = 1; seed <= 8; seed++) {
+        must_map f = map(3, W, W), g = map(3, W, W);
+        memcpy(f.data, flat.data, 3 * (size_t)N * sizeof(float));
+        memcpy(g.data, imp.data, 3 * (size_t)N * sizeof(float));
+        must_rng_seed(&r, seed);
+        ck_assert_int_eq(must_aug_example(&f, NULL, W, &r, &o, NULL, NULL), MUST_OK);
+        must_rng_seed(&r, seed);
+        ck_assert_int_eq(must_aug_example(&g, NULL, W, &r, &o, NULL, NULL), MUST_OK);
+        for (int c = 0; c < 3; c++) {
+            double mass = 0.0; /* within 7 pixels: sigma <= 1, radius <= 3 */
+            for (int i = 0; i < N; i++) {
+                ck_assert_float_eq_tol(raw(&f, c, i), 0.5f, 1e-5f);
+                int dx = i % W - 56, dy = i / W - 56;
+                if (dx * dx <= 49 && dy * dy <= 49)
+                    mass += raw(&g, c, i) - 0.5f;
+                else
+                    ck_assert_float_eq_tol(raw(&g, c, i), 0.5f, 1e-5f);
+            }
+            ck_assert_double_eq_tol(mass, 0.5, 1e-4);
+            float l = raw(&g, c, mid - 1), rt = raw(&g, c, mid + 1);
+            float up = raw(&g, c, mid - W), dn = raw(&g, c, mid + W);
+            ck_assert_float_eq_tol(l, rt, 1e-6f);
+            ck_assert_float_eq_tol(up, dn, 1e-6f);
+            ck_assert_float_eq_tol(l, up, 1e-6f);
+            spread += raw(&g, c, mid) < 0.999f && l > 0.5001f;
+        }
+        must_map_free(&f);
+        must_map_free(&g);
+    }
+    ck_assert_int_gt(spread, 0); /* some seeds draw a sigma wide enough to see */
+    must_map_free(&flat);
+    must_map_free(&imp);
+}
+END_TEST
+
 START_TEST(unfit_maps_and_boxes_back)
 {
     must_aug_tf tf;
@@ -404,6 +484,7 @@ int main(void)
     tcase_add_test(tc, sample_stays_in_range);
     tcase_add_test(tc, example_keeps_image_and_labels_aligned);
     tcase_add_test(tc, photometric_touches_the_image_only);
+    tcase_add_test(tc, grey_and_blur);
     tcase_add_test(tc, unfit_maps_and_boxes_back);
     tcase_add_test(tc, fit_then_unfit_is_identity);
     suite_add_tcase(s, tc);

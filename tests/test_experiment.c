@@ -6,6 +6,7 @@
 
 #include "must/experiment.h"
 #include "must/sampler.h"
+#include "must/task.h"
 #include "testutil.h"
 
 static const char *good =
@@ -298,6 +299,68 @@ START_TEST(test_seeds)
 }
 END_TEST
 
+/* [simclr]: its task, sets, [student]'s steps and batch where it gives
+ * none, SimCLR's augmentation, and the representation and init that name
+ * it; its mistakes refused naming the line. */
+static const char *simclr_text =
+    "[data.a]\nworld = teach-cls\n[data.u]\nworld = unlabelled\n[data.v]\nworld = unlabelled\n"
+    "[task.classification]\n[task.simclr]\ntemperature = 0.5\n"
+    "[teacher.a]\ntask = classification\ndata = a\n"
+    "[label]\ndata = u, v\n"
+    "[student]\nsteps = 77\nbatch = 12\ninit = simclr\n"
+    "[simclr]\nbatch = 8\njitter = 0.3\nblur = 0.25\n"
+    "[compare]\nrepresentations = random, simclr, must\n";
+
+START_TEST(test_simclr)
+{
+    must_experiment *e;
+    must_err err = {0};
+    ck_assert_msg(must_exp_parse(simclr_text, "s.ini", &e, &err) == MUST_OK, "%s", err.msg);
+    const must_exp_student *s = &e->simclr;
+    ck_assert_int_eq(s->enabled, 1);
+    ck_assert_int_eq(s->task, must_exp_find_task(e, "simclr"));
+    ck_assert_int_eq(e->tasks[s->task].kind, MUST_TASK_NO_KIND);
+    ck_assert_int_eq(s->ndata, 2); /* the [label] sets */
+    ck_assert_int_eq(s->data[0], must_exp_find_data(e, "u"));
+    ck_assert_int_eq(s->data[1], must_exp_find_data(e, "v"));
+    ck_assert_int_eq(s->nteachers, 0);
+    ck_assert_int_eq((int)s->train.steps, 77); /* [student]'s */
+    ck_assert_int_eq(s->train.batch, 8);       /* its own */
+    ck_assert_float_eq(s->aug.scale_min, 1.0f);
+    ck_assert_float_eq(s->aug.scale_max, 3.0f);
+    ck_assert_float_eq(s->aug.brightness, 0.3f);
+    ck_assert_float_eq(s->aug.contrast, 0.3f);
+    ck_assert_float_eq(s->aug.saturation, 0.3f);
+    ck_assert_float_eq(s->aug.grey, 0.2f);
+    ck_assert_float_eq(s->aug.blur, 0.25f);
+    ck_assert_int_eq(e->reps[1].kind, MUST_REP_SIMCLR);
+    ck_assert_ptr_eq(must_exp_rep_student(e, &e->reps[1]), s);
+    ck_assert_int_eq(e->student.init.kind, MUST_REP_SIMCLR);
+    must_exp_free(e);
+    /* No [simclr]: off, and the student's augmentation untouched. */
+    ck_assert_msg(must_exp_parse("[experiment]\n", "n.ini", &e, &err) == MUST_OK, "%s", err.msg);
+    ck_assert_int_eq(e->simclr.enabled, 0);
+    must_exp_free(e);
+
+    bad("[data.u]\nworld = unlabelled\n[label]\ndata = u\n[simclr]\n", "bad.ini:5: [simclr] task",
+        "no [task.simclr] section");
+    bad("[data.u]\nworld = unlabelled\n[task.depth]\n[label]\ndata = u\n[simclr]\ntask = depth\n",
+        "bad.ini:7: [simclr] task", "reads depth labels");
+    bad("[task.simclr]\n[simclr]\n", "[simclr] data", "no sets to train on");
+    bad("[data.a]\nworld = teach-cls\n[task.simclr]\n[teacher.a]\ntask = simclr\ndata = a\n",
+        "bad.ini:5: [teacher.a] task", "reads no labels");
+    bad("[data.a]\nworld = down-cls\n[task.simclr]\n[transfer.x]\ntask = simclr\ndata = a\n",
+        "bad.ini:5: [transfer.x] task", "reads no labels");
+    bad("[compare]\nrepresentations = random, simclr\n", "[compare] representations",
+        "needs a [simclr] section");
+    bad("[student]\ninit = simclr\n", "bad.ini:2: [student] init", "needs a [simclr] section");
+    bad("[task.simclr]\n[data.u]\nworld = unlabelled\n[simclr]\ndata = u\ninit = simclr\n",
+        "[simclr] init", "[simclr] -> [simclr]");
+    bad("[task.simclr]\n[data.u]\nworld = unlabelled\n[simclr]\ndata = u\ngrey = 2\n",
+        "bad.ini:6: [simclr] grey", "out of range");
+}
+END_TEST
+
 static void count(void *u, const char *s, const char *k, const char *d, const char *h)
 {
     (void)s, (void)d;
@@ -328,6 +391,7 @@ int main(void)
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_init);
     tcase_add_test(tc, test_seeds);
+    tcase_add_test(tc, test_simclr);
     tcase_add_test(tc, test_describe_covers_every_key);
     suite_add_tcase(s, tc);
     return test_run(s);

@@ -631,6 +631,107 @@ START_TEST(heads_name_their_parameters_with_the_prefix)
 }
 END_TEST
 
+/* The simclr plugin (plugins/simclr): reads no labels; a projection MLP
+ * on pooled C5 computed here by hand, and its loss NT-Xent over the
+ * projections at the configured temperature, from the definition in
+ * double; a one-view batch and a masked example refused. */
+static double ntx_by_definition(const float *z, int m, int d, double tau)
+{
+    double total = 0.0;
+    for (int i = 0; i < m; i++) {
+        double se = 0.0, pos = 0.0, ni = 0.0;
+        for (int j = 0; j < d; j++)
+            ni += (double)z[i * d + j] * z[i * d + j];
+        for (int k = 0; k < m; k++) {
+            double dot = 0.0, nk = 0.0;
+            for (int j = 0; j < d; j++) {
+                dot += (double)z[i * d + j] * z[k * d + j];
+                nk += (double)z[k * d + j] * z[k * d + j];
+            }
+            double sim = dot / sqrt(ni * nk) / tau;
+            if (k != i)
+                se += exp(sim);
+            if (k == (i + m / 2) % m)
+                pos = sim;
+        }
+        total += log(se) - pos;
+    }
+    return total / m;
+}
+
+START_TEST(simclr_head_projects_and_pairs_the_views)
+{
+    must_feature_desc f = pu_features(8, 0);
+    static const char *const opts[] = {"hidden=6", "dim=4", "temperature=0.5", NULL};
+    must_task *t = pu_task("simclr", 0, &f, opts);
+    ck_assert_int_eq(must_task_get_ops(t)->label_kind, MUST_TASK_NO_KIND);
+    ck_assert_ptr_null(must_task_get_ops(t)->pseudo_label);
+    must_params *p = must_task_params(t);
+    must_tensor *w0 = must_params_find(p, "simclr.proj.0.weight");
+    must_tensor *b0 = must_params_find(p, "simclr.proj.0.bias");
+    must_tensor *w1 = must_params_find(p, "simclr.proj.2.weight");
+    must_tensor *b1 = must_params_find(p, "simclr.proj.2.bias");
+    ck_assert(w0 && b0 && w1 && b1);
+    ck_assert_int_eq(w0->shape[0], 6);
+    ck_assert_int_eq(w0->shape[1], 8);
+    ck_assert_int_eq(w1->shape[0], 4);
+    ck_assert_int_eq(w1->shape[1], 6);
+    ck_assert_uint_eq(must_task_levels(t), MUST_LEVEL_BIT(MUST_C5));
+
+    must_ctx *ctx = must_ctx_new(1);
+    const int m = 6, C = 8, H = 2;
+    must_tensor *c5 = must_tensor_new4(ctx, m, C, H, H);
+    for (size_t i = 0; i < c5->numel; i++)
+        c5->data[i] = sinf(0.37f * (float)i) + 0.1f;
+    must_tensor *lv[MUST_NLEVELS] = {0};
+    lv[MUST_C5] = c5;
+    must_tensor *z = must_task_forward(t, ctx, lv, 64, 64);
+    ck_assert_msg(z, "%s", must_ctx_error(ctx)->msg);
+    ck_assert_int_eq(z->shape[0], m);
+    ck_assert_int_eq(z->shape[1], 4);
+    for (int r = 0; r < m; r++) {
+        double pooled[8], hid[6];
+        for (int c = 0; c < C; c++) {
+            pooled[c] = 0.0;
+            for (int q = 0; q < H * H; q++)
+                pooled[c] += c5->data[((size_t)r * C + c) * H * H + q] / (H * H);
+        }
+        for (int h = 0; h < 6; h++) {
+            hid[h] = b0->data[h];
+            for (int c = 0; c < C; c++)
+                hid[h] += w0->data[h * C + c] * pooled[c];
+            hid[h] = hid[h] > 0 ? hid[h] : 0;
+        }
+        for (int o = 0; o < 4; o++) {
+            double v = b1->data[o];
+            for (int h = 0; h < 6; h++)
+                v += w1->data[o * 6 + h] * hid[h];
+            ck_assert_double_eq_tol(z->data[r * 4 + o], v, 1e-5);
+        }
+    }
+    must_batch *b = pu_batch_new(m, 8, 0);
+    b->views = 2;
+    must_tensor *l = must_task_loss(t, ctx, z, b, NULL);
+    ck_assert_msg(l, "%s", must_ctx_error(ctx)->msg);
+    ck_assert_double_eq_tol(l->data[0], ntx_by_definition(z->data, m, 4, 0.5), 1e-5);
+    must_ctx_free(ctx);
+
+    ctx = must_ctx_new(1);
+    b->views = 1;
+    ck_assert_ptr_null(must_task_loss(t, ctx, z, b, NULL));
+    ck_assert_ptr_nonnull(strstr(must_ctx_error(ctx)->msg, "NT-Xent needs 2"));
+    must_ctx_free(ctx);
+    ctx = must_ctx_new(1);
+    b->views = 2;
+    float mask[6] = {1, 1, 0, 1, 1, 1};
+    ck_assert_ptr_null(must_task_loss(t, ctx, z, b, mask));
+    ck_assert_ptr_nonnull(strstr(must_ctx_error(ctx)->msg, "example 2 is masked out"));
+    must_ctx_free(ctx);
+    pu_batch_free(b);
+    must_task_free(t);
+}
+END_TEST
+
 START_TEST(heads_refuse_what_they_cannot_build_on)
 {
     must_feature_desc no_p2 = pu_features(8, 0), no_c5 = pu_features(0, 8);
@@ -1204,6 +1305,7 @@ static Suite *suite(void)
     tc = tcase_create("heads");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, heads_name_their_parameters_with_the_prefix);
+    tcase_add_test(tc, simclr_head_projects_and_pairs_the_views);
     tcase_add_test(tc, heads_refuse_what_they_cannot_build_on);
     tcase_add_test(tc, forward_and_loss_report_misuse_on_the_context);
     tcase_add_test(tc, classification_loss_gradient_hard_and_soft);

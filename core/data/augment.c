@@ -19,6 +19,8 @@ void must_aug_defaults(must_aug_opts *o)
     o->brightness = 0.2f;
     o->contrast = 0.2f;
     o->saturation = 0.2f;
+    o->grey = 0.0f;
+    o->blur = 0.0f;
 }
 
 void must_aug_fit(int src_w, int src_h, int size, must_aug_tf *tf)
@@ -251,6 +253,63 @@ void must_aug_photometric(must_map *img, must_rng *r, const must_aug_opts *o)
         G[i] = clamp01((g0 - gray) * fs + gray);
         B[i] = clamp01((b0 - gray) * fs + gray);
     }
+    /* Drawn only when on: see must_aug_defaults. */
+    if (o->grey > 0.0f && must_rng_uniform(r) < o->grey)
+        for (size_t i = 0; i < n; i++)
+            R[i] = G[i] = B[i] = 0.299f * R[i] + 0.587f * G[i] + 0.114f * B[i];
+}
+
+/* One pass of a normalised 1-d kernel k[-rad..rad] along rows (dx = 1) or
+ * columns of every channel, edges clamped, through tmp (one plane). */
+static void blur_pass(must_map *img, const float *k, int rad, int along_rows, float *tmp)
+{
+    const int W = img->width, H = img->height;
+    const size_t n = (size_t)W * H;
+    for (int c = 0; c < img->channels; c++) {
+        float *p = img->data + (size_t)c * n;
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++) {
+                float s = 0.0f;
+                for (int d = -rad; d <= rad; d++) {
+                    int u = along_rows ? x + d : x, v = along_rows ? y : y + d;
+                    u = u < 0 ? 0 : u >= W ? W - 1 : u;
+                    v = v < 0 ? 0 : v >= H ? H - 1 : v;
+                    s += k[d + rad] * p[(size_t)v * W + u];
+                }
+                tmp[(size_t)y * W + x] = s;
+            }
+        memcpy(p, tmp, n * sizeof(float));
+    }
+}
+
+/* SimCLR's Gaussian blur of the output window, with probability o->blur
+ * (drawn only when on): sigma uniform in [0.1, 2] pixels at 224 pixels of
+ * width, scaled to this width; separable, radius ceil(3 sigma). */
+static int blur_maybe(must_map *img, must_rng *r, const must_aug_opts *o, must_err *err)
+{
+    if (!(o->blur > 0.0f))
+        return MUST_OK;
+    float u = must_rng_uniform(r), us = must_rng_uniform(r);
+    if (u >= o->blur || img->width < 2 || img->height < 2)
+        return MUST_OK;
+    float sigma = (0.1f + 1.9f * us) * (float)img->width / 224.0f;
+    int rad = (int)ceilf(3.0f * sigma);
+    if (rad < 1)
+        return MUST_OK; /* narrower than a pixel: nothing to blur */
+    if (rad > 32)
+        rad = 32;
+    float k[65], sum = 0.0f;
+    for (int d = -rad; d <= rad; d++)
+        sum += k[d + rad] = expf(-0.5f * (float)(d * d) / (sigma * sigma));
+    for (int d = 0; d <= 2 * rad; d++)
+        k[d] /= sum;
+    float *tmp = malloc((size_t)img->width * img->height * sizeof(float));
+    if (!tmp)
+        return must_err_set(err, MUST_ENOMEM, "augment: out of memory for a blur");
+    blur_pass(img, k, rad, 1, tmp);
+    blur_pass(img, k, rad, 0, tmp);
+    free(tmp);
+    return MUST_OK;
 }
 
 void must_aug_normalize(must_map *img)
@@ -357,6 +416,8 @@ int must_aug_apply(must_map *img, float scale, int full_w, int full_h, must_labe
         return rc;
     must_map_free(img);
     *img = out;
+    if (o && (rc = blur_maybe(img, r, o, err)))
+        return rc;
     if (tf->flip)
         must_aug_flip_map(img);
     must_aug_normalize(img);

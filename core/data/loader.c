@@ -320,6 +320,7 @@ static int make_batch(must_loader *L, uint64_t job, must_batch *b, must_err *err
                 return rc;
         }
     b->n = n * V;
+    b->views = V;
     return MUST_OK;
 }
 

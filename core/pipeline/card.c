@@ -36,8 +36,9 @@ static json_t *head_json(const pl_model *m, int i)
     for (int c = 0; classes && c < d->nclasses; c++)
         json_array_append_new(classes, json_string(d->classes[c]));
     int kind = must_task_get_ops(m->task[i])->label_kind;
+    const char *kname = kind == MUST_TASK_NO_KIND ? "none" : must_label_kind_name(kind);
     return json_pack("{s:s, s:s, s:s, s:o, s:o}", "name", d->name, "plugin", d->plugin, "kind",
-                     must_label_kind_name(kind), "options", opts, "classes", classes);
+                     kname ? kname : "?", "options", opts, "classes", classes);
 }
 
 char *pl_card_json(const pl_model *m)

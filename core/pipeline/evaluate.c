@@ -18,6 +18,9 @@ static int eval_batches(const must_experiment *e, pl_model *m, int t, must_datas
      * without labels, named by the set. */
     int kind = must_task_get_ops(m->task[t])->label_kind;
     const int *idx;
+    if (kind == MUST_TASK_NO_KIND)
+        return must_err_set(err, MUST_EINVAL, "'%s' reads no labels (self-supervised): there is "
+                            "nothing to evaluate it on", must_task_name(m->task[t]));
     if (!(must_dataset_tasks(ds) & MUST_LABEL_BIT(kind)))
         return must_err_set(err, MUST_EINVAL, "%s (%s) has no %s labels to evaluate '%s' on",
                             must_dataset_name(ds), must_dataset_dir(ds),

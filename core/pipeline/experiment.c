@@ -39,7 +39,7 @@ enum {
 
 #define INIT_HELP                                                                          \
     "backbone weights to start from: random, supervised:<teacher>, multitask, must, "    \
-    "must:<student>, file:<path> (safetensors; torchvision's ResNet names)"
+    "must:<student>, simclr, file:<path> (safetensors; torchvision's ResNet names)"
 
 /* A list member is MUST_EXP_MAX_LIST items followed by its int count. */
 #define COUNT_FOLLOWS(type, list, n)                                                     \
@@ -180,9 +180,31 @@ static const must_conf_key student_keys[] = {
     END,
 };
 
+/* [simclr]: steps and batch left out are [student]'s (finish_simclr); the
+ * crop is the loader's zoom s in [1, scale_max] (a window of 1/s^2 of the
+ * image: SimCLR's smallest crop, 0.08 of it, is s = 3.5). */
+static const must_conf_key simclr_keys[] = {
+    {"task", K_TASK, S(task), "",
+     "its [task.X] section, a plugin that reads no labels (default: [task.simclr])", NULL, 0,
+     0},
+    {"data", K_DATAS, S(data), "",
+     "sets whose images it trains on, labels unread (empty: the [label] sets)", NULL, 0, 0},
+    TRAIN_KEYS(must_exp_student, "400", "16", "0.05"),
+    {"init", K_INIT, S(init), "random", INIT_HELP, NULL, 0, 0},
+    {"scale_max", MUST_CONF_FLOAT, S(aug.scale_max), "3",
+     "largest zoom of the random crop (1: no crop)", NULL, 1, 16},
+    {"jitter", MUST_CONF_FLOAT, S(aug.brightness), "0.4",
+     "brightness, contrast and saturation jitter", NULL, 0, 1},
+    {"grey", MUST_CONF_FLOAT, S(aug.grey), "0.2", "probability of a grey view", NULL, 0, 1},
+    {"blur", MUST_CONF_FLOAT, S(aug.blur), "0.5", "probability of a Gaussian blur", NULL, 0,
+     1},
+    END,
+};
+
 static const must_conf_key compare_keys[] = {
     {"representations", K_REPS, 0, "random, must",
-     "random, supervised:<teacher>, multitask, must, must:<student>, file:<path>", NULL, 0, 0},
+     "random, supervised:<teacher>, multitask, must, must:<student>, simclr, file:<path>", NULL,
+     0, 0},
     {"baseline", K_REP, 0, "",
      "the row deltas are taken against (default: the first supervised:<teacher>, else the "
      "first)",
@@ -220,7 +242,7 @@ typedef struct sectype {
 } sectype;
 
 enum { S_EXP, S_BACKBONE, S_DATA, S_TASK, S_TEACHER, S_LABEL, S_STUDENT, S_VARIANT,
-       S_MULTITASK, S_COMPARE, S_TRANSFER, S_N };
+       S_MULTITASK, S_SIMCLR, S_COMPARE, S_TRANSFER, S_N };
 
 static const sectype sectypes[S_N] = {
     {"experiment", 0, exp_keys, "the whole run"},
@@ -232,6 +254,7 @@ static const sectype sectypes[S_N] = {
     {"student", 0, student_keys, "the MuST student"},
     {"student.", 1, student_keys, "a further MuST student (representation must:NAME)"},
     {"multitask", 0, student_keys, "the supervised multi-task baseline (on the teachers' sets)"},
+    {"simclr", 0, simclr_keys, "SimCLR, the self-supervised baseline (representation simclr)"},
     {"compare", 0, compare_keys, "representations in the transfer table"},
     {"transfer.", 1, transfer_keys, "a downstream task"},
 };
@@ -239,6 +262,7 @@ static const sectype sectypes[S_N] = {
 /* Rows of the largest table (apply_sections keeps a line per row). */
 #define MAX_KEYS 32
 _Static_assert(sizeof student_keys / sizeof student_keys[0] <= MAX_KEYS &&
+                   sizeof simclr_keys / sizeof simclr_keys[0] <= MAX_KEYS &&
                    sizeof transfer_keys / sizeof transfer_keys[0] <= MAX_KEYS &&
                    sizeof teacher_keys / sizeof teacher_keys[0] <= MAX_KEYS,
                "apply_sections' lines[] holds every row");
@@ -340,7 +364,7 @@ static int classify(parser *p)
             return perr(p, s->line, s->name, NULL,
                         "unknown section; sections are [experiment], [backbone], [data.NAME], "
                         "[task.NAME], [teacher.NAME], [label], [student], [student.NAME], "
-                        "[multitask], [compare], [transfer.NAME]");
+                        "[multitask], [simclr], [compare], [transfer.NAME]");
         if (sectypes[t].named && !plain_word(suffix))
             return perr(p, s->line, s->name, NULL, "'%s' is not a plain name ([a-z0-9_-]+)",
                         suffix);
@@ -373,6 +397,7 @@ static void *section_base(parser *p, int i)
     case S_STUDENT: return &e->student;
     case S_VARIANT: return &e->variants[k];
     case S_MULTITASK: return &e->multitask;
+    case S_SIMCLR: return &e->simclr;
     case S_COMPARE: return e;
     case S_TRANSFER: return &e->transfers[k];
     }
@@ -493,6 +518,8 @@ static int set_rep(const parser *p, const char *v, must_exp_rep *r, char *why, s
         r->kind = MUST_REP_RANDOM;
     } else if (strcmp(v, "multitask") == 0) {
         r->kind = MUST_REP_MULTITASK;
+    } else if (strcmp(v, "simclr") == 0) {
+        r->kind = MUST_REP_SIMCLR;
     } else if (strcmp(v, "must") == 0) {
         r->kind = MUST_REP_STUDENT;
         r->student = -1;
@@ -511,7 +538,7 @@ static int set_rep(const parser *p, const char *v, must_exp_rep *r, char *why, s
     } else {
         return must_conf_refuse(why, whylen,
                                 "'%s' is not a representation: random, supervised:<teacher>, "
-                                "multitask, must, must:<student> or file:<path>",
+                                "multitask, must, must:<student>, simclr or file:<path>",
                                 v);
     }
     return MUST_OK;
@@ -653,8 +680,9 @@ static int defaults(parser *p, int type, void *base)
 {
     must_exp_train *tr = type == S_TEACHER    ? &((must_exp_teacher *)base)->train
                          : type == S_TRANSFER ? &((must_exp_transfer *)base)->train
-                         : weighted(type)     ? &((must_exp_student *)base)->train
-                                              : NULL;
+                         : weighted(type) || type == S_SIMCLR
+                             ? &((must_exp_student *)base)->train
+                             : NULL;
     if (tr)
         must_optim_config_default(&tr->optim, MUST_OPTIM_SGD);
     must_conf_hooks h = hooks_for(p, type);
@@ -670,6 +698,10 @@ static int fill_defaults(parser *p)
     if ((rc = defaults(p, S_EXP, e)) || (rc = defaults(p, S_BACKBONE, &e->backbone)) ||
         (rc = defaults(p, S_LABEL, &e->label)) || (rc = defaults(p, S_STUDENT, &e->student)) ||
         (rc = defaults(p, S_MULTITASK, &e->multitask)) || (rc = defaults(p, S_COMPARE, e)))
+        return rc;
+    /* [simclr]'s own: the student defaults, then SimCLR's augmentation. */
+    must_aug_defaults(&e->simclr.aug);
+    if ((rc = defaults(p, S_SIMCLR, &e->simclr)))
         return rc;
     for (int i = 0; i < p->ini.nsec; i++) {
         int t = p->type[i];
@@ -699,8 +731,9 @@ static int fill_defaults(parser *p)
  * see [experiment]'s values; [compare] last, as it names teachers. */
 static int apply_sections(parser *p)
 {
-    static const int order[] = {S_EXP, S_BACKBONE, S_DATA, S_TASK, S_TEACHER, S_LABEL,
-                                S_STUDENT, S_VARIANT, S_MULTITASK, S_TRANSFER, S_COMPARE};
+    static const int order[] = {S_EXP,     S_BACKBONE,  S_DATA,   S_TASK,     S_TEACHER,
+                                S_LABEL,   S_STUDENT,   S_VARIANT, S_MULTITASK, S_SIMCLR,
+                                S_TRANSFER, S_COMPARE};
     for (int oi = 0; oi < (int)(sizeof order / sizeof order[0]); oi++)
         for (int i = 0; i < p->ini.nsec; i++) {
             int t = p->type[i], lines[MAX_KEYS] = {0}, rc;
@@ -708,6 +741,10 @@ static int apply_sections(parser *p)
                 continue;
             if (t == S_MULTITASK)
                 p->e->multitask.enabled = 1;
+            if (t == S_SIMCLR) {
+                p->e->simclr.enabled = 1;
+                p->e->simclr.line = p->ini.sec[i].line;
+            }
             p->cur = i;
             must_conf_hooks h = hooks_for(p, t);
             if ((rc = must_conf_apply(sectypes[t].keys, section_base(p, i), &p->ini, i, &h, lines,
@@ -848,6 +885,11 @@ static int finish_teachers(parser *p)
             return perr(p, t->line, sec, "task", "required");
         if (t->data < 0)
             return perr(p, t->line, sec, "data", "required");
+        if (e->tasks[t->task].kind == MUST_TASK_NO_KIND)
+            return perr(p, key_line(p, sec, "task", t->line), sec, "task",
+                        "task '%s' reads no labels (self-supervised): it trains only in "
+                        "[simclr], it cannot teach",
+                        e->tasks[t->task].name);
         for (int j = 0; j < i; j++)
             if (e->tasks[e->teachers[j].task].kind == e->tasks[t->task].kind)
                 return perr(p, t->line, sec, "task",
@@ -907,6 +949,41 @@ static int finish_student(parser *p, int k)
     return finish_train(p, &s->train, sec, s->line);
 }
 
+/* [simclr]: its task (a plugin that reads no labels), the sets whose
+ * images it takes, [student]'s steps and batch where it gives none, and
+ * SimCLR's augmentation: crops that only zoom in, one jitter for
+ * brightness, contrast and saturation. */
+static int finish_simclr(parser *p)
+{
+    must_experiment *e = p->e;
+    must_exp_student *s = &e->simclr;
+    if (!s->enabled)
+        return MUST_OK;
+    if (s->task < 0 && (s->task = must_exp_find_task(e, "simclr")) < 0)
+        return perr(p, s->line, "simclr", "task",
+                    "no [task.simclr] section (give one, empty or with the simclr plugin's "
+                    "keys temperature, hidden, dim; or name another with task = ...)");
+    if (e->tasks[s->task].kind != MUST_TASK_NO_KIND)
+        return perr(p, key_line(p, "simclr", "task", s->line), "simclr", "task",
+                    "task '%s' reads %s labels; [simclr] trains a task that reads none",
+                    e->tasks[s->task].name, must_label_kind_name(e->tasks[s->task].kind));
+    if (s->ndata == 0) {
+        for (int i = 0; i < e->label.ndata; i++)
+            s->data[i] = e->label.data[i];
+        s->ndata = e->label.ndata;
+    }
+    if (s->ndata == 0)
+        return perr(p, s->line, "simclr", "data",
+                    "no sets to train on: give data = ..., or [label] data");
+    if (key_line(p, "simclr", "steps", -1) < 0)
+        s->train.steps = e->student.train.steps;
+    if (key_line(p, "simclr", "batch", -1) < 0)
+        s->train.batch = e->student.train.batch;
+    s->aug.scale_min = 1.0f;
+    s->aug.contrast = s->aug.saturation = s->aug.brightness;
+    return finish_train(p, &s->train, "simclr", s->line);
+}
+
 static int finish_transfers(parser *p)
 {
     must_experiment *e = p->e;
@@ -918,6 +995,11 @@ static int finish_transfers(parser *p)
             return perr(p, t->line, sec, "task", "required");
         if (t->data < 0)
             return perr(p, t->line, sec, "data", "required");
+        if (e->tasks[t->task].kind == MUST_TASK_NO_KIND)
+            return perr(p, key_line(p, sec, "task", t->line), sec, "task",
+                        "task '%s' reads no labels (self-supervised): a downstream task needs "
+                        "labels to score",
+                        e->tasks[t->task].name);
         if (!t->nlr || !t->nsteps)
             return perr(p, t->line, sec, t->nlr ? "sweep_steps" : "lrs", "the sweep is empty");
         t->train.steps = t->steps[t->nsteps - 1];
@@ -947,6 +1029,9 @@ static int finish_compare(parser *p)
         if (e->reps[i].kind == MUST_REP_MULTITASK && !e->multitask.enabled)
             return perr(p, 0, "compare", "representations",
                         "'multitask' needs a [multitask] section");
+        if (e->reps[i].kind == MUST_REP_SIMCLR && !e->simclr.enabled)
+            return perr(p, 0, "compare", "representations",
+                        "'simclr' needs a [simclr] section");
         if (e->baseline < 0 && e->reps[i].kind == MUST_REP_TEACHER)
             e->baseline = i;
     }
@@ -958,9 +1043,12 @@ static int finish_compare(parser *p)
 /* ------------------------------------------------------------------------ */
 /* init = ...: what each model starts from, and no model that needs itself. */
 
-/* Nodes: teachers 0..nt-1, then [student], the variants, [multitask]. */
+/* Nodes: teachers 0..nt-1, then [student], the variants, [multitask],
+ * [simclr]. */
 static int init_node(const must_experiment *e, const must_exp_rep *r)
 {
+    if (r->kind == MUST_REP_SIMCLR)
+        return e->nteachers + 2 + e->nvariants;
     if (r->kind == MUST_REP_TEACHER)
         return r->teacher;
     if (r->kind == MUST_REP_STUDENT)
@@ -985,6 +1073,10 @@ static const must_exp_rep *node_init(const must_experiment *e, int n, char *sec,
         snprintf(sec, len, "multitask");
         return &e->multitask.init;
     }
+    if (n == nt + 2 + e->nvariants) {
+        snprintf(sec, len, "simclr");
+        return &e->simclr.init;
+    }
     snprintf(sec, len, "student.%s", e->variants[n - nt - 1].name);
     return &e->variants[n - nt - 1].init;
 }
@@ -999,8 +1091,8 @@ static int node_deps(const must_experiment *e, int n, int *out)
     int src = init_node(e, node_init(e, n, sec, sizeof sec));
     if (src >= 0)
         out[k++] = src;
-    if (n < nt)
-        return k;
+    if (n < nt || n == nt + 2 + e->nvariants)
+        return k; /* a teacher, or [simclr]: no teachers */
     /* A student section's hash reads its tasks' teachers' hashes, and a
      * MuST student's labels need every labelling teacher. */
     const must_exp_student *st = n == nt                    ? &e->student
@@ -1037,7 +1129,7 @@ static int init_cycle(const must_experiment *e, int n, char *state, int *path, i
 static int finish_inits(parser *p)
 {
     const must_experiment *e = p->e;
-    int nn = e->nteachers + 2 + e->nvariants, rc = MUST_OK;
+    int nn = e->nteachers + 3 + e->nvariants, rc = MUST_OK;
     char *state = calloc((size_t)nn, 1);
     int *path = calloc((size_t)nn + 1, sizeof *path);
     if (!state || !path)
@@ -1048,6 +1140,10 @@ static int finish_inits(parser *p)
         int line = key_line(p, sec, "init", 0);
         if (r->kind == MUST_REP_MULTITASK && !e->multitask.enabled) {
             rc = perr(p, line, sec, "init", "'multitask' needs a [multitask] section");
+            break;
+        }
+        if (r->kind == MUST_REP_SIMCLR && !e->simclr.enabled) {
+            rc = perr(p, line, sec, "init", "'simclr' needs a [simclr] section");
             break;
         }
         int len = 0;
@@ -1089,7 +1185,7 @@ static int build(parser *p)
     for (int k = -2; k < p->e->nvariants; k++)
         if ((rc = finish_student(p, k)))
             return rc;
-    if ((rc = finish_transfers(p)))
+    if ((rc = finish_simclr(p)) || (rc = finish_transfers(p)))
         return rc;
     if ((rc = finish_compare(p)) || (rc = finish_inits(p)))
         return rc;
@@ -1184,6 +1280,7 @@ void must_exp_free(must_experiment *e)
         free(e->variants[i].init.path);
     free(e->student.init.path);
     free(e->multitask.init.path);
+    free(e->simclr.init.path);
     free(e->data);
     free(e->tasks);
     free(e->teachers);
@@ -1223,6 +1320,8 @@ const must_exp_student *must_exp_rep_student(const must_experiment *e, const mus
 {
     if (rep->kind == MUST_REP_MULTITASK)
         return &e->multitask;
+    if (rep->kind == MUST_REP_SIMCLR)
+        return &e->simclr;
     if (rep->kind != MUST_REP_STUDENT)
         return NULL;
     return rep->student >= 0 ? &e->variants[rep->student] : &e->student;

@@ -90,12 +90,13 @@ static uint64_t file_hash(const run_state *r, const char *path)
 static void hash_init_files(run_state *r)
 {
     const must_experiment *e = r->e;
-    int n = e->nteachers + e->nvariants + 2;
+    int n = e->nteachers + e->nvariants + 3;
     if (!(r->fh_path = calloc((size_t)n, sizeof *r->fh_path)) ||
         !(r->fh_hash = calloc((size_t)n, sizeof *r->fh_hash)))
         return;
-    for (int i = -2; i < e->nteachers + e->nvariants; i++) {
-        const must_exp_rep *init = i == -2            ? &e->student.init
+    for (int i = -3; i < e->nteachers + e->nvariants; i++) {
+        const must_exp_rep *init = i == -3            ? &e->simclr.init
+                                   : i == -2          ? &e->student.init
                                    : i == -1          ? &e->multitask.init
                                    : i < e->nteachers ? &e->teachers[i].init
                                                       : &e->variants[i - e->nteachers].init;
@@ -124,6 +125,7 @@ static uint64_t hash_init(const run_state *r, uint64_t h, const must_exp_rep *in
         break;
     case MUST_REP_STUDENT:
     case MUST_REP_MULTITASK:
+    case MUST_REP_SIMCLR:
         src = run_hash_multi(r, must_exp_rep_student(e, init));
         break;
     case MUST_REP_FILE:
@@ -143,6 +145,8 @@ static void hash_teachers_under(run_state *r, uint64_t c, const must_exp_rep *in
     const must_experiment *e = r->e;
     if (init->kind == MUST_REP_TEACHER) {
         hash_teacher(r, c, init->teacher, done);
+    } else if (init->kind == MUST_REP_SIMCLR) {
+        hash_teachers_under(r, c, &e->simclr.init, done);
     } else if (init->kind == MUST_REP_STUDENT || init->kind == MUST_REP_MULTITASK) {
         const must_exp_student *st = must_exp_rep_student(e, init);
         for (int j = 0; j < st->nteachers; j++)
@@ -227,6 +231,8 @@ void run_multi_dirname(const must_experiment *e, const must_exp_student *s, char
 {
     if (s == &e->multitask)
         snprintf(buf, len, "multitask");
+    else if (s == &e->simclr)
+        snprintf(buf, len, "simclr");
     else if (s->name[0])
         snprintf(buf, len, "student-%s", s->name);
     else
@@ -243,10 +249,35 @@ int run_multi_takes(const must_exp_student *s, const must_experiment *e, int li)
     return 0;
 }
 
+/* [simclr]: its task's options, SimCLR's augmentation and the sets whose
+ * images it reads (their data hashes: no labels). */
+static uint64_t hash_simclr(const run_state *r, uint64_t h)
+{
+    const must_experiment *e = r->e;
+    const must_exp_student *s = &e->simclr;
+    const must_aug_opts *a = &s->aug;
+    char buf[256];
+    h = hash_task(h, &e->tasks[s->task], 0);
+    snprintf(buf, sizeof buf, "views=2 scale=%.9g..%.9g flip=%d jitter=%.9g,%.9g,%.9g grey=%.9g "
+             "blur=%.9g",
+             (double)a->scale_min, (double)a->scale_max, a->hflip, (double)a->brightness,
+             (double)a->contrast, (double)a->saturation, (double)a->grey, (double)a->blur);
+    h = pl_hash(h, buf);
+    for (int i = 0; i < s->ndata; i++) {
+        snprintf(buf, sizeof buf, "%016" PRIx64, r->data_hash[s->data[i]]);
+        h = pl_hash(h, buf);
+    }
+    return h;
+}
+
 uint64_t run_hash_multi(const run_state *r, const must_exp_student *s)
 {
     const must_experiment *e = r->e;
     int baseline = s == &e->multitask;
+    if (s == &e->simclr) {
+        uint64_t h = hash_train(pl_hash(run_hash_common(e), "simclr"), &s->train);
+        return hash_init(r, hash_simclr(r, h), &s->init);
+    }
     char name[MUST_EXP_NAME_MAX + 16];
     run_multi_dirname(e, s, name, sizeof name);
     uint64_t h = pl_hash(run_hash_common(e), name);

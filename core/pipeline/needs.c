@@ -17,6 +17,12 @@
 static void need_multi(run_state *r, const must_exp_student *s)
 {
     const must_experiment *e = r->e;
+    if (s == &e->simclr) {
+        r->need_simclr = 1;
+        for (int i = 0; i < s->ndata; i++)
+            r->need_data[s->data[i]] = 1;
+        return; /* images alone: no teachers, no labels */
+    }
     for (int i = 0; i < s->nteachers; i++)
         r->need_data[e->teachers[s->teachers[i]].data] = 1;
     for (int i = 0; i < s->nextra; i++)
@@ -48,7 +54,8 @@ static int need_init(run_state *r, const must_exp_rep *init)
         r->need_data[e->teachers[init->teacher].data] = 1;
         return 1;
     }
-    if (init->kind == MUST_REP_STUDENT || init->kind == MUST_REP_MULTITASK) {
+    if (init->kind == MUST_REP_STUDENT || init->kind == MUST_REP_MULTITASK ||
+        init->kind == MUST_REP_SIMCLR) {
         const must_exp_student *st = must_exp_rep_student(e, init);
         if (!run_needs_multi(r, st)) {
             need_multi(r, st);
@@ -74,6 +81,8 @@ static void need_inits(run_state *r)
                 changed |= need_init(r, &e->variants[v].init);
         if (r->need_multitask && e->multitask.enabled)
             changed |= need_init(r, &e->multitask.init);
+        if (r->need_simclr && e->simclr.enabled)
+            changed |= need_init(r, &e->simclr.init);
     }
 }
 
@@ -93,13 +102,15 @@ int run_needs_compute(run_state *r, must_err *err)
         memset(r->need_variant, 1, (size_t)e->nvariants);
         r->need_student = 1;
         r->need_multitask = e->multitask.enabled;
+        r->need_simclr = e->simclr.enabled;
         return MUST_OK;
     }
     for (int ti = 0; ti < e->ntransfers; ti++)
         r->need_data[e->transfers[ti].data] = 1;
     for (int ri = 0; ri < e->nreps; ri++) {
         const must_exp_rep *rep = &e->reps[ri];
-        if (rep->kind == MUST_REP_STUDENT || rep->kind == MUST_REP_MULTITASK)
+        if (rep->kind == MUST_REP_STUDENT || rep->kind == MUST_REP_MULTITASK ||
+            rep->kind == MUST_REP_SIMCLR)
             need_multi(r, must_exp_rep_student(e, rep));
     }
     /* Every teacher needed, by a row or by the labels, reads its set. */
@@ -118,6 +129,8 @@ int run_needs_multi(const run_state *r, const must_exp_student *s)
     const must_experiment *e = r->e;
     if (s == &e->multitask)
         return r->need_multitask && e->multitask.enabled;
+    if (s == &e->simclr)
+        return r->need_simclr && e->simclr.enabled;
     if (s == &e->student)
         return r->need_student;
     return r->need_variant[s - e->variants];
@@ -131,8 +144,8 @@ static int check_multi(const run_state *r, const must_exp_student *s, must_err *
     const must_experiment *e = r->e;
     char name[MUST_EXP_NAME_MAX + 16];
     run_multi_dirname(e, s, name, sizeof name);
-    if (!run_needs_multi(r, s))
-        return MUST_OK;
+    if (!run_needs_multi(r, s) || s == &e->simclr)
+        return MUST_OK; /* [simclr]'s task and sets are checked as the file is read */
     if (s->nteachers == 0)
         return must_err_set(err, MUST_EINVAL, "%s: [%s] has no tasks: the experiment has no "
                                               "[teacher.X] sections", e->file, name);

@@ -219,6 +219,12 @@ typedef struct pl_train_opts {
     int (*at_milestone)(void *user, long step, pl_model *m, must_err *err);
     void *user;
     const pl_out *out;          /* events (may be NULL) */
+    /* Self-supervised training ([simclr]): views = 2 puts each image in its
+     * batch twice (train->batch images, 2 * batch rows); aug (NULL: the
+     * loader's defaults) augments them; images_only reads no labels. */
+    int views;
+    const must_aug_opts *aug;
+    int images_only;
 } pl_train_opts;
 
 /* Trains m (resuming from dir/resume.safetensors when there is one) and

@@ -261,6 +261,8 @@ int must_run_students(must_run *r, must_err *err)
     }
     if (e->multitask.enabled)
         left |= !run_done_at(r, run_hash_multi(r, &e->multitask), "multitask", NULL, NULL);
+    if (e->simclr.enabled)
+        left |= !run_done_at(r, run_hash_multi(r, &e->simclr), "simclr", NULL, NULL);
     if (!left)
         pl_say(&r->events, "[student] every student is trained already, with these settings: %s",
                r->out);

@@ -22,6 +22,7 @@ static int rep_peek(run_state *r, int ri, uint64_t *h)
         *h = r->teacher_hash[rep->teacher];
         return run_done_at(r, *h, "teachers", e->teachers[rep->teacher].name, NULL);
     case MUST_REP_MULTITASK:
+    case MUST_REP_SIMCLR:
     case MUST_REP_STUDENT: {
         const must_exp_student *st = must_exp_rep_student(e, rep);
         char nm[MUST_EXP_NAME_MAX + 16];
@@ -97,16 +98,20 @@ static void plan_walk(run_state *r, plan_acc *acc)
         double work = set_images(r, e->label.data[li]) * e->label.nteachers / 3.0;
         plan_unit(r, acc, RUN_U_LABEL, done, work, "label", nm);
     }
-    /* [student], every [student.NAME], then [multitask] when given. */
-    for (int i = -1; i <= e->nvariants; i++) {
-        const must_exp_student *st = i < 0 ? &e->student
-                                     : i < e->nvariants ? &e->variants[i] : &e->multitask;
+    /* [student], every [student.NAME], then [multitask] and [simclr] when
+     * given (a [simclr] step reads each image twice). */
+    for (int i = -1; i <= e->nvariants + 1; i++) {
+        const must_exp_student *st = i < 0               ? &e->student
+                                     : i < e->nvariants  ? &e->variants[i]
+                                     : i == e->nvariants ? &e->multitask
+                                                         : &e->simclr;
         if (!run_needs_multi(r, st))
             continue;
         char nm[MUST_EXP_NAME_MAX + 16];
         run_multi_dirname(e, st, nm, sizeof nm);
         int done = run_done_at(r, run_hash_multi(r, st), nm, NULL, NULL);
-        plan_unit(r, acc, RUN_U_STUDENT, done, train_work(&st->train), nm, NULL);
+        plan_unit(r, acc, RUN_U_STUDENT, done,
+                  train_work(&st->train) * (st == &e->simclr ? 2 : 1), nm, NULL);
     }
     for (int ri = 0; ri < e->nreps; ri++) {
         uint64_t rh = 0;

@@ -13,6 +13,7 @@
 #include "must/io.h"
 #include "must/kinds.h"
 #include "must/predict.h"
+#include "must/task.h"
 
 /* The heads asked for, by index; one per label kind (the dataset format
  * has one store per kind). */
@@ -37,12 +38,21 @@ static int pick_heads(job *j, const char *const *tasks, int ntasks, must_err *er
         if (i < 0)
             return must_err_set(err, MUST_ENOTFOUND, "the model has no head '%s'", tasks[k]);
         int kind = must_predictor_task_kind(p, i);
+        if (kind == MUST_TASK_NO_KIND) {
+            /* A self-supervised head (simclr) makes no labels. */
+            if (ntasks)
+                return must_err_set(err, MUST_EINVAL, "head '%s' makes no labels (its task "
+                                    "reads none)", tasks[k]);
+            continue;
+        }
         if (kinds & MUST_LABEL_BIT(kind))
             return must_err_set(err, MUST_EINVAL, "two heads of kind %s: pick one with --task",
                                 must_label_kind_name(kind));
         kinds |= MUST_LABEL_BIT(kind);
         j->head[j->nhead++] = i;
     }
+    if (j->nhead == 0)
+        return must_err_set(err, MUST_EINVAL, "no head of the model makes labels");
     return MUST_OK;
 }
 

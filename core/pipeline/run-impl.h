@@ -43,7 +43,7 @@ struct must_run {
     /* What a whole run needs (needs.c): per teacher, per [label] set, per
      * student section, per [data.X]. */
     unsigned char *need_teacher, *need_label, *need_variant, *need_data;
-    unsigned char need_student, need_multitask;
+    unsigned char need_student, need_multitask, need_simclr;
     int readonly;               /* render nothing (must_run_set_readonly) */
     pl_clock clock;             /* a whole run's work (must_run_stage) */
     int lock_fd;                /* RUN/.lock held (lock.c); -1: not locked */

@@ -300,6 +300,15 @@ static int trainer_loader(trainer *t, must_err *err)
         lo.sampler.rank = t->rank;
         lo.sampler.world = t->dp;
     }
+    /* Self-supervised training: images only, each twice in its batch. */
+    if (o->views == 2) {
+        lo.views = 2;
+        lo.batch *= 2;
+    }
+    if (o->aug)
+        lo.aug = *o->aug;
+    if (o->images_only)
+        lo.tasks = MUST_LOADER_IMAGES_ONLY;
     int rc = must_loader_new(o->sets, o->nsets, &lo, &t->L, err);
     if (rc)
         return rc;

@@ -28,6 +28,7 @@ int run_rep_source(run_state *r, const must_exp_rep *rep, char **path, uint64_t 
         *h = r->teacher_hash[rep->teacher];
         break;
     case MUST_REP_MULTITASK:
+    case MUST_REP_SIMCLR:
     case MUST_REP_STUDENT: {
         const must_exp_student *st = must_exp_rep_student(e, rep);
         char nm[MUST_EXP_NAME_MAX + 16];
@@ -98,8 +99,9 @@ int run_check_inits(run_state *r, must_err *err)
         if (r->need_teacher[t])
             rc = check_init_file(r, &e->teachers[t].init, sec, err);
     }
-    for (int v = -1; v <= e->nvariants && !rc; v++) {
-        const must_exp_student *s = v < 0                ? &e->student
+    for (int v = -2; v <= e->nvariants && !rc; v++) {
+        const must_exp_student *s = v == -2              ? &e->simclr
+                                    : v < 0              ? &e->student
                                     : v == e->nvariants ? &e->multitask
                                                         : &e->variants[v];
         run_multi_dirname(e, s, sec, sizeof sec);
@@ -228,11 +230,26 @@ typedef struct multi_inputs {
     double w[PL_MAX_TASKS], s0[PL_MAX_TASKS];
 } multi_inputs;
 
+/* [simclr]: its one head and the sets whose images it reads. */
+static int simclr_gather(run_state *r, const must_exp_student *s, multi_inputs *in,
+                         must_err *err)
+{
+    int rc = MUST_OK;
+    in->heads[0].spec = &r->e->tasks[s->task];
+    in->heads[0].classes_from = NULL;
+    in->w[0] = 1.0;
+    for (int i = 0; i < s->ndata && !rc && in->nsets < 64; i++)
+        rc = run_dataset(r, s->data[i], &in->sets[in->nsets++], err);
+    return rc;
+}
+
 static int multi_gather(run_state *r, const must_exp_student *s, multi_inputs *in,
                         must_err *err)
 {
     const must_experiment *e = r->e;
     int baseline = s == &e->multitask, rc = MUST_OK;
+    if (s == &e->simclr)
+        return simclr_gather(r, s, in, err);
     for (int i = 0; i < s->nteachers && !rc; i++) {
         int t = s->teachers[i];
         must_dataset *ds;
@@ -270,6 +287,11 @@ static void multi_say(run_state *r, const must_exp_student *s, const char *name,
                       const multi_inputs *in)
 {
     char line[2048];
+    if (s == &r->e->simclr) {
+        pl_say(&r->events, "[simclr] task %s over %d set%s, two views per image",
+               in->heads[0].spec->name, in->nsets, in->nsets == 1 ? "" : "s");
+        return;
+    }
     size_t u = (size_t)snprintf(line, sizeof line, "[%s] %d tasks over %d sets; loss weights%s:",
                                 name, s->nteachers, in->nsets,
                                 s->weighting == MUST_WEIGHT_UNCERTAINTY
@@ -304,7 +326,8 @@ int run_multi(run_state *r, const must_exp_student *s, must_err *err)
         goto out;
     multi_say(r, s, name, &in);
     pl_model m;
-    if ((rc = pl_model_new(e, in.heads, s->nteachers, &m, err)))
+    int simclr = s == &e->simclr;
+    if ((rc = pl_model_new(e, in.heads, simclr ? 1 : s->nteachers, &m, err)))
         goto out;
     if ((rc = init_model(r, &s->init, &m, name, err))) {
         pl_model_free(&m);
@@ -318,7 +341,10 @@ int run_multi(run_state *r, const must_exp_student *s, must_err *err)
     o.log_var0 = s->weighting == MUST_WEIGHT_UNCERTAINTY ? in.s0 : NULL;
     o.sets = in.sets;
     o.nsets = in.nsets;
-    o.sampling = s->sampling;
+    o.sampling = simclr ? MUST_SAMPLE_UNION : s->sampling;
+    o.views = simclr ? 2 : 1;
+    o.aug = simclr ? &s->aug : NULL;
+    o.images_only = simclr;
     o.seed = pl_hash(e->seed + 2, name);
     o.out = &r->events;
     rc = pl_train(e, &m, &o, err);
@@ -341,5 +367,7 @@ int run_students(run_state *r, int needed_only, must_err *err)
             rc = run_multi(r, &e->variants[i], err);
     if (!rc && e->multitask.enabled && (!needed_only || run_needs_multi(r, &e->multitask)))
         rc = run_multi(r, &e->multitask, err);
+    if (!rc && e->simclr.enabled && (!needed_only || run_needs_multi(r, &e->simclr)))
+        rc = run_multi(r, &e->simclr, err);
     return rc;
 }

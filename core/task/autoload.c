@@ -16,7 +16,9 @@ static int resolve(const char *name, must_err *err)
     const must_task_ops *o = must_plugin_ops(p);
     if (!o->codec)
         rc = must_err_set(err, MUST_EINVAL, "plugin file %s reads %s labels and defines no kind "
-                          "of its own", must_plugin_file(p), must_label_kind_name(o->label_kind));
+                          "of its own", must_plugin_file(p),
+                          o->label_kind == MUST_TASK_NO_KIND ? "no"
+                                                             : must_label_kind_name(o->label_kind));
     /* A plugin that defines a kind is pinned (plugin.c): it stays loaded. */
     must_plugin_unload(p);
     return rc;

@@ -80,6 +80,8 @@ static const must_host host = {
     .png_write = must_png_write,
     .aug_resample_nearest = must_aug_resample_nearest,
     .aug_flip_map = must_aug_flip_map,
+
+    .nt_xent = must_op_nt_xent,
 };
 
 const must_host *must_host_table(void)

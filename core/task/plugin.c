@@ -176,11 +176,20 @@ static int check_ops(const char *file, const char *fname, const must_task_ops *o
                             "plugin file %s: a codec comes with label_kind MUST_TASK_OWN_KIND "
                             "(the kind it defines is called '%s'), not %d",
                             file, fname, o->label_kind);
-    if (!o->codec && (o->label_kind < 0 || o->label_kind >= MUST_LABEL_NKINDS))
+    if (!o->codec && o->label_kind != MUST_TASK_NO_KIND &&
+        (o->label_kind < 0 || o->label_kind >= MUST_LABEL_NKINDS))
         return must_err_set(err, MUST_EINVAL,
                             "plugin file %s: label_kind %d is not a built-in label kind (0..%d); "
-                            "a kind of the plugin's own is MUST_TASK_OWN_KIND with a codec",
+                            "a kind of the plugin's own is MUST_TASK_OWN_KIND with a codec, a "
+                            "task that reads no labels MUST_TASK_NO_KIND",
                             file, o->label_kind, MUST_LABEL_NKINDS - 1);
+    if (o->label_kind == MUST_TASK_NO_KIND &&
+        (o->pseudo_label || o->eval_begin || o->eval_add_labels || o->draw))
+        return must_err_set(err, MUST_EINVAL,
+                            "plugin file %s: a task that reads no labels (MUST_TASK_NO_KIND) "
+                            "neither labels, evaluates nor draws (pseudo_label, eval_* and draw "
+                            "are NULL)",
+                            file);
     for (int i = 0; i < NREQUIRED; i++)
         if (!slot_set(o, required[i].off))
             return must_err_set(err, MUST_EINVAL,

@@ -41,9 +41,15 @@ typedef struct must_aug_opts {
     float brightness;           /* factors drawn from [1 - x, 1 + x]; 0: none */
     float contrast;
     float saturation;
+    float grey;                 /* probability of turning the image grey (its luma); 0: never */
+    float blur;                 /* probability of a Gaussian blur of the output window, sigma
+                                 * uniform in [0.1, 2] / 224 of its width (SimCLR's range at 224
+                                 * pixels); 0: never */
 } must_aug_opts;
 
-/* Scale 0.8..1.25, flips, brightness/contrast/saturation 0.2. */
+/* Scale 0.8..1.25, flips, brightness/contrast/saturation 0.2, no greyscale,
+ * no blur.  Greyscale and blur draw from the stream only when they are on,
+ * so that options without them give the transforms they always gave. */
 MUST_API void must_aug_defaults(must_aug_opts *o);
 
 typedef struct must_aug_tf {
@@ -79,7 +85,8 @@ MUST_API void must_aug_flip_normals(must_map *m); /* flips and negates x (channe
 MUST_API void must_aug_flip_boxes(must_boxes *b, int width);
 
 /* Brightness, contrast (around the image mean), saturation (around each
- * pixel's gray), in that order, clamped to [0, 1]. */
+ * pixel's gray), in that order, clamped to [0, 1]; then greyscale with
+ * probability o->grey. */
 MUST_API void must_aug_photometric(must_map *img, must_rng *r, const must_aug_opts *o);
 /* (x - mean) / std per channel. */
 MUST_API void must_aug_normalize(must_map *img);

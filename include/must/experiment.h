@@ -15,6 +15,7 @@
 
 #include <stdint.h>
 
+#include "must/augment.h"
 #include "must/error.h"
 #include "must/export.h"
 #include "must/model.h"
@@ -73,7 +74,8 @@ enum must_rep_kind {
     MUST_REP_TEACHER = 1,    /* "supervised:<teacher>" */
     MUST_REP_MULTITASK = 2,  /* "multitask" */
     MUST_REP_STUDENT = 3,    /* "must", "must:<student>" */
-    MUST_REP_FILE = 4        /* "file:<path>" */
+    MUST_REP_FILE = 4,       /* "file:<path>" */
+    MUST_REP_SIMCLR = 5      /* "simclr": the [simclr] section's model */
 };
 typedef struct must_exp_rep {
     char label[MUST_EXP_NAME_MAX * 2 + 16]; /* as written: "supervised:cls" */
@@ -120,6 +122,9 @@ typedef struct must_exp_student {
                                       * copies make the union (empty: all of them) */
     int ndata;
     must_exp_rep init;   /* backbone weights to start from (MUST_REP_RANDOM: none) */
+    /* [simclr] only (it reuses this struct: no teachers, no labels). */
+    int task;            /* its [task.X]: a plugin that reads no labels ([simclr] only) */
+    must_aug_opts aug;   /* SimCLR's augmentation of each of the two views */
 } must_exp_student;
 
 /* [label]: which sets get pseudo labels from which teachers. */
@@ -174,6 +179,10 @@ typedef struct must_experiment {
      * each cell's mean and standard deviation over them.  0: one run. */
     long seeds[MUST_EXP_MAX_LIST];
     int nseeds;
+    /* [simclr]: the self-supervised baseline (representation `simclr`),
+     * trained on the images of `data` (default: [label]'s sets) alone, two
+     * augmented views per image; enabled when the section is present. */
+    must_exp_student simclr;
 } must_experiment;
 
 /* Reads and checks an experiment.  Loads each task's plugin to check its
@@ -193,7 +202,8 @@ MUST_API int must_exp_find_data(const must_experiment *e, const char *name);
 MUST_API int must_exp_find_task(const must_experiment *e, const char *name);
 MUST_API int must_exp_find_teacher(const must_experiment *e, const char *name);
 
-/* A representation's student section: [student] or a [student.NAME]. */
+/* A representation's section: [student], a [student.NAME], [multitask] or
+ * [simclr]; NULL for the other kinds. */
 MUST_API const must_exp_student *must_exp_rep_student(const must_experiment *e,
                                                       const must_exp_rep *rep);
 

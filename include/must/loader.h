@@ -38,6 +38,10 @@
 extern "C" {
 #endif
 
+/* must_loader_opts.tasks for images without labels (a self-supervised
+ * objective's): a bit no label kind has. */
+#define MUST_LOADER_IMAGES_ONLY (1u << 31)
+
 typedef struct must_loader_opts {
     int size;               /* S: the square training resolution */
     int batch;              /* B */
@@ -47,7 +51,8 @@ typedef struct must_loader_opts {
     must_sampler_opts sampler;
     int augment;            /* 1: random training augmentation; 0: fit only (evaluation) */
     must_aug_opts aug;
-    unsigned tasks;         /* kinds to load; 0 = every kind some set carries */
+    unsigned tasks;         /* kinds to load; 0 = every kind some set carries;
+                             * MUST_LOADER_IMAGES_ONLY: none (images alone) */
     uint64_t first_epoch;   /* resume here */
     uint64_t epochs;        /* 0 = endless */
     int drop_last;          /* drop each epoch's last partial batch */
@@ -85,6 +90,8 @@ typedef struct must_batch {
      * batch_new, filled by collate), NULL for the built-in kinds' indices
      * and kinds not collated. */
     void *ext[MUST_LABEL_MAX_KINDS];
+    int views;              /* the loader's views: 2 when rows k and n/2 + k are two
+                             * augmentations of one image (must_loader_opts.views) */
 } must_batch;
 
 typedef struct must_loader must_loader;

@@ -45,7 +45,7 @@ enum must_stage {
     MUST_STAGE_ALL = -1,     /* everything, report included */
     MUST_STAGE_TEACHERS = 0, /* every [teacher.X] */
     MUST_STAGE_LABEL,        /* pseudo labels of every [label] set */
-    MUST_STAGE_STUDENT,      /* [student], every [student.X], [multitask] */
+    MUST_STAGE_STUDENT,      /* [student], every [student.X], [multitask], [simclr] */
     MUST_STAGE_TRANSFER,     /* every representation on every [transfer.X] */
     MUST_STAGE_REPORT,       /* report.md, results.json and .csv, the figures */
     MUST_NSTAGES
@@ -128,7 +128,7 @@ MUST_API int must_run_stage(must_run *r, int stage, must_err *err);
 
 /* One unit: teacher t (index into e->teachers), the pseudo labels of every
  * [label] set (training their teachers first when needed), the students
- * (every [student.X] and [multitask] too; pseudo labels first). */
+ * (every [student.X], [multitask] and [simclr] too; pseudo labels first). */
 MUST_API int must_run_teacher(must_run *r, int t, must_err *err);
 MUST_API int must_run_label(must_run *r, must_err *err);
 MUST_API int must_run_students(must_run *r, must_err *err);

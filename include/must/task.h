@@ -234,6 +234,14 @@ typedef struct must_task_ops {
 
 /* label_kind of a plugin that defines its own kind (`codec`). */
 #define MUST_TASK_OWN_KIND (-1)
+/* label_kind of a self-supervised task, one that reads no labels: its loss
+ * counts every example of the batch (SimCLR's NT-Xent, whose "label" is
+ * the image's other view in the same batch).  Such a task trains only in
+ * a section made for it ([simclr]); it cannot teach, be transferred to or
+ * evaluated, so pseudo_label, eval_* and codec stay NULL.  Added in ABI 2
+ * after its first release: a host that predates it refuses the plugin,
+ * naming the value. */
+#define MUST_TASK_NO_KIND (-2)
 
 /* Bytes of the members ABI 2 defines: a plugin's struct_size may be larger
  * (a newer header of the same ABI: the loader ignores what it does not
@@ -324,6 +332,9 @@ typedef struct must_host {
     int (*aug_resample_nearest)(const must_map *src, const must_aug_tf *tf, float fill,
                                 must_map *dst, must_err *err);
     void (*aug_flip_map)(must_map *m);
+
+    /* Appended in ABI 2 (test with MUST_HOST_HAS before calling). */
+    must_tensor *(*nt_xent)(must_ctx *, must_tensor *z, float tau, float eps);
 } must_host;
 
 /* Bytes of the host members ABI 1 defines. */
