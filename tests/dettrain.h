@@ -88,8 +88,8 @@ static inline int dt_make_rects(const char *dir, int ntrain, int nval, int S, ui
                                 must_err *err)
 {
     must_dataset_spec spec = {.name = "rects", .tasks = MUST_LABEL_BIT(MUST_LABEL_DETECTION)};
-    spec.task[MUST_LABEL_DETECTION] = (must_task_spec){3, dt_classes, MUST_SOURCE_SUPERVISED,
-                                                       NULL, NULL};
+    spec.task[MUST_LABEL_DETECTION] = (must_task_spec){
+        .nclasses = 3, .classes = dt_classes, .source = MUST_SOURCE_SUPERVISED};
     must_dataset_writer *w;
     int rc = must_dataset_writer_new(dir, &spec, &w, err);
     if (rc)

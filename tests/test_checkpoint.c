@@ -389,7 +389,7 @@ START_TEST(checkpoint_round_trip)
     must_rng_seed(&r, 77);
     must_rng_u64(&r);
     const char *cfg = "[train]\nlr = 0.1\nsteps = 100\n";
-    must_ckpt_save_opts so = {NULL, &r, cfg, 1234};
+    must_ckpt_save_opts so = {.rng = &r, .config = cfg, .step = 1234};
     must_params *sets_a[2] = {a.bb, a.head}, *sets_b[2] = {b.bb, b.head};
     char *p = tmp_path("ckpt.safetensors");
     must_err e = {0};
@@ -574,7 +574,7 @@ START_TEST(bad_saves_refused)
     ck_assert_int_eq(must_ckpt_save(p, &r, 1, NULL, &e), MUST_EINVAL);
     ck_assert_ptr_nonnull(strstr(e.msg, "reserved"));
     /* A config that is not UTF-8 text. */
-    must_ckpt_save_opts so = {NULL, NULL, "bad \xff byte", -1};
+    must_ckpt_save_opts so = {.config = "bad \xff byte", .step = -1};
     ck_assert_int_eq(must_ckpt_save(p, &a.bb, 1, &so, &e), MUST_EINVAL);
     ck_assert_ptr_nonnull(strstr(e.msg, "must.config"));
     must_params_free(r);
@@ -615,7 +615,7 @@ static void resume_case(const must_optim_config *oc)
     char *p = tmp_path("resume.safetensors");
     for (int s = 0; s < 10; s++) {
         if (s == 4) {
-            must_ckpt_save_opts so = {oa, &ra, "[x]\n", s};
+            must_ckpt_save_opts so = {.optim = oa, .rng = &ra, .config = "[x]\n", .step = s};
             ck_assert_msg(must_ckpt_save(p, sa, 2, &so, &e) == MUST_OK, "%s", e.msg);
             must_ckpt_report rep;
             must_ckpt_load_opts lo = {MUST_CKPT_STRICT, ob, &rb};

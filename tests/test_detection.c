@@ -1040,8 +1040,9 @@ static int pseudo_after(void *user, const must_task_ops *ops, void *head, must_b
 {
     pseudo_check *pc = user;
     must_dataset_spec spec = {.name = "rects-pseudo", .tasks = MUST_LABEL_BIT(MUST_LABEL_DETECTION)};
-    spec.task[MUST_LABEL_DETECTION] = (must_task_spec){3, dt_classes, MUST_SOURCE_PSEUDO,
-                                                       "teacher.safetensors", "score >= 0.5"};
+    spec.task[MUST_LABEL_DETECTION] = (must_task_spec){
+        .nclasses = 3, .classes = dt_classes, .source = MUST_SOURCE_PSEUDO,
+        .teacher = "teacher.safetensors", .threshold = "score >= 0.5"};
     must_dataset_writer *w;
     int rc = must_dataset_writer_new(pc->dir, &spec, &w, err);
     if (rc)

@@ -363,7 +363,7 @@ static void on_event(void *user, const must_event *ev)
 START_TEST(events_lines_and_progress)
 {
     seen s = {0};
-    pl_out o = {on_event, &s};
+    pl_out o = {.fn = on_event, .user = &s};
     pl_say(&o, "[%s] %d", "unit", 7);
     ck_assert_int_eq(s.lines, 1);
     ck_assert_str_eq(s.last_line, "[unit] 7");
@@ -390,7 +390,7 @@ START_TEST(events_lines_and_progress)
     ck_assert_int_eq(s.ends, 1);
     /* No sink: nothing happens, nothing crashes. */
     pl_say(NULL, "dropped");
-    pl_out none = {NULL, NULL};
+    pl_out none = {0};
     pl_progress_start(&p, &none, "teacher x", 10, 0, 1.0);
     pl_progress_step(&p, 1, "", 1);
     pl_progress_end(&p);
