@@ -596,6 +596,72 @@ static must_tensor *random_input(must_ctx *ctx, int n, int h, int w, uint64_t se
     return x;
 }
 
+/* Inference (eval mode, gradients off) folds each batch norm into its
+ * convolution's output chunks (mconv_bn_act, must_conv2d_bn_act): every
+ * level must come out with the bits of the unfused ops (eval mode,
+ * gradients on), for a bottleneck network with FPN batch norm, BN running
+ * statistics away from 0 and 1, maps large enough to be cut into chunks
+ * and small enough to share one, at 1 and 2 threads. */
+static void all_levels(must_backbone *bb, int threads, int grad, const must_tensor *in,
+                       float *out, size_t *n)
+{
+    must_ctx *ctx = must_ctx_new(threads);
+    must_ctx_set_training(ctx, 0);
+    must_ctx_set_grad(ctx, grad);
+    must_tensor *x = must_tensor_new4(ctx, in->shape[0], 3, in->shape[2], in->shape[3]);
+    memcpy(x->data, in->data, in->numel * sizeof(float));
+    must_feature_desc d;
+    must_backbone_features(bb, &d);
+    must_tensor *lv[MUST_NLEVELS];
+    int rc = must_backbone_forward(bb, ctx, x, d.present, lv);
+    ck_assert_msg(rc == MUST_OK, "%s", must_ctx_error(ctx)->msg);
+    *n = 0;
+    for (int l = 0; l < MUST_NLEVELS; l++) {
+        memcpy(out + *n, lv[l]->data, lv[l]->numel * sizeof(float));
+        *n += lv[l]->numel;
+    }
+    must_ctx_free(ctx);
+}
+
+START_TEST(inference_folds_batch_norm_with_the_same_bits)
+{
+    must_backbone *bb = tiny(50, 1, 3);
+    must_params *p = must_backbone_params(bb);
+    must_rng r;
+    must_rng_seed(&r, 11);
+    for (int i = 0; i < must_params_count(p); i++) {
+        must_tensor *t = must_params_get(p, i);
+        size_t len = strlen(t->name);
+        int is_mean = len > 12 && strcmp(t->name + len - 12, "running_mean") == 0;
+        int is_var = len > 11 && strcmp(t->name + len - 11, "running_var") == 0;
+        int is_bn = len > 5 && (strstr(t->name, "bn") || strstr(t->name, "downsample.1") ||
+                                strstr(t->name, "norm"));
+        for (size_t k = 0; k < t->numel && (is_mean || is_var || is_bn); k++) {
+            float u = must_rng_uniform(&r);
+            t->data[k] = is_mean ? u - 0.5f : is_var ? 0.5f + u : t->data[k] * (0.5f + u);
+        }
+    }
+    must_ctx *ictx = must_ctx_new(1);
+    must_tensor *in = random_input(ictx, 3, 72, 56, 9);
+    size_t cap = 4u << 20, n0, n1;
+    float *a = malloc(cap * sizeof(float)), *b = malloc(cap * sizeof(float));
+    all_levels(bb, 1, 1, in, a, &n0);
+    ck_assert_uint_lt(n0, cap);
+    for (int threads = 1; threads <= 2; threads++) {
+        all_levels(bb, threads, 0, in, b, &n1);
+        ck_assert_uint_eq(n0, n1);
+        size_t diff = 0;
+        for (size_t i = 0; i < n0; i++)
+            diff += memcmp(&a[i], &b[i], sizeof(float)) != 0;
+        ck_assert_msg(diff == 0, "%d threads: %zu of %zu values differ", threads, diff, n0);
+    }
+    free(a);
+    free(b);
+    must_ctx_free(ictx);
+    must_backbone_free(bb);
+}
+END_TEST
+
 START_TEST(forward_shapes_every_level)
 {
     must_ctx *ctx = must_ctx_new(1);
@@ -1153,6 +1219,7 @@ int main(void)
     TCase *fw = tcase_create("forward");
     tcase_add_test(fw, bn_act_matches_unfused_ops);
     tcase_add_test(fw, forward_shapes_every_level);
+    tcase_add_test(fw, inference_folds_batch_norm_with_the_same_bits);
     tcase_add_test(fw, forward_computes_only_what_is_asked);
     tcase_add_test(fw, forward_errors);
     tcase_add_test(fw, whole_network_gradient_basic);

@@ -85,6 +85,15 @@ static inline int must_any_null2(const void *a, const void *b) { return !a || !b
 void *must_ctx_dup(must_ctx *ctx, const void *src, size_t bytes);
 
 /* Shape mismatch error naming the op and both shapes. */
+/* Inference's convolution + batch norm + residual + ReLU in one op
+ * (core/model's mconv_bn_act; gradients must be off): y = act(conv(x) * k[o]
+ * + shift[o] (+ res)), each output chunk finished while it is in cache; the
+ * same bits as must_op_conv2d followed by the model's bn_act in evaluation
+ * mode.  No tape node. */
+must_tensor *must_conv2d_bn_act(must_ctx *ctx, must_tensor *x, must_tensor *w, must_tensor *b,
+                                int stride, int pad, const float *k, const float *shift,
+                                must_tensor *res, int relu);
+
 must_tensor *must_shape_fail(must_ctx *ctx, const char *op, const must_tensor *a,
                              const must_tensor *b);
 

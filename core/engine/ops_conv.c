@@ -526,10 +526,48 @@ static void col2im_chans(const conv_geom *g, float *dcol, size_t j0, size_t n, i
     }
 }
 
+/* What inference does to each output after the GEMM and the bias: batch
+ * norm folded to v * k[o] + b[o], a residual added, a ReLU
+ * (must_conv2d_bn_act), on each chunk while it is in cache, instead of one
+ * more pass over the whole output.  NULL: nothing. */
+typedef struct conv_epi {
+    const float *k, *b; /* per output channel */
+    const float *res;   /* NULL, or shaped like the output */
+    int relu;
+} conv_epi;
+
+/* y[i] = act(y[i] * k + b (+ r[i])) in place, with the arithmetic of the
+ * batch norm it replaces (core/model/model_ops.c, norm_plane), so that the
+ * fused and the unfused inference give the same bits. */
+static void epi_span(float *y, const float *r, size_t n, float k, float b, int relu)
+{
+    if (r && relu) {
+#pragma omp simd
+        for (size_t i = 0; i < n; i++) {
+            float v = y[i] * k + b + r[i];
+            y[i] = v > 0.0f ? v : 0.0f;
+        }
+    } else if (r) {
+#pragma omp simd
+        for (size_t i = 0; i < n; i++)
+            y[i] = y[i] * k + b + r[i];
+    } else if (relu) {
+#pragma omp simd
+        for (size_t i = 0; i < n; i++) {
+            float v = y[i] * k + b;
+            y[i] = v > 0.0f ? v : 0.0f;
+        }
+    } else {
+#pragma omp simd
+        for (size_t i = 0; i < n; i++)
+            y[i] = y[i] * k + b;
+    }
+}
+
 /* y[b, o, p] = yc[o, j - j0] + bias[o] for output channels [o0, o1) and the
- * chunk's columns j = b*P + p. */
+ * chunk's columns j = b*P + p, then the epilogue ep (may be NULL). */
 static void scatter_out(const conv_geom *g, const float *yc, size_t j0, size_t n, int o0, int o1,
-                        const float *bias, float *y)
+                        const float *bias, const conv_epi *ep, float *y)
 {
     const size_t j1 = j0 + n;
     for (int o = o0; o < o1; o++) {
@@ -544,6 +582,9 @@ static void scatter_out(const conv_geom *g, const float *yc, size_t j0, size_t n
 #pragma omp simd
             for (size_t i = 0; i < len; i++)
                 dst[i] = sp[i] + bo;
+            if (ep)
+                epi_span(dst, ep->res ? ep->res + (dst - y) : NULL, len, ep->k[o], ep->b[o],
+                         ep->relu);
             j += len;
         }
     }
@@ -588,7 +629,7 @@ static void add_bias(const float *bias, int o0, int o1, size_t n, float *y, size
 /* ---- forward ---- */
 
 static int conv_forward(must_ctx *ctx, const conv_geom *g, const float *x, const float *w,
-                        const float *bias, float *y)
+                        const float *bias, const conv_epi *ep, float *y)
 {
     const int nt = (size_t)g->K * g->J < PAR_MIN ? 1 : must_ctx_threads(ctx);
     const chunks ch = chunk_plan(g);
@@ -627,10 +668,15 @@ static int conv_forward(must_ctx *ctx, const conv_geom *g, const float *x, const
                                yb, (int)g->P);
                     if (bias)
                         add_bias(bias, 0, g->O, n, yb, g->P);
+                    for (int o = 0; ep && o < g->O; o++) {
+                        size_t at = (size_t)(yb - y) + (size_t)o * g->P;
+                        epi_span(y + at, ep->res ? ep->res + at : NULL, n, ep->k[o], ep->b[o],
+                                 ep->relu);
+                    }
                 } else {
                     must_sgemm(NULL, 0, 0, g->O, (int)n, g->K, 1.0f, w, g->K, cp, (int)ldc, 0.0f,
                                yc, (int)n);
-                    scatter_out(g, yc, j0, n, 0, g->O, bias, y);
+                    scatter_out(g, yc, j0, n, 0, g->O, bias, ep, y);
                 }
             }
         }
@@ -660,7 +706,7 @@ static int conv_forward(must_ctx *ctx, const conv_geom *g, const float *x, const
         }
 #pragma omp for schedule(static)
         for (int o = 0; o < g->O; o++)
-            scatter_out(g, yc, 0, J, o, o + 1, bias, y);
+            scatter_out(g, yc, 0, J, o, o + 1, bias, ep, y);
     }
     return 0;
 }
@@ -830,37 +876,50 @@ static void conv2d_bw(must_ctx *ctx, must_node *nd)
     }
 }
 
-must_tensor *must_op_conv2d(must_ctx *ctx, must_tensor *x, must_tensor *w, must_tensor *b,
-                            int stride, int pad, int dil)
+/* The checks both convolutions make; 0, or -1 with the context's error. */
+static int conv_check(must_ctx *ctx, const char *op, must_tensor *x, must_tensor *w,
+                      must_tensor *b, int stride, int pad, int dil)
 {
-    if (!x || !w)
-        return NULL;
-    if (x->ndim != 4 || w->ndim != 4 || w->shape[1] != x->shape[1])
-        return must_shape_fail(ctx, "conv2d", x, w);
-    if (b && (b->ndim != 1 || b->shape[0] != w->shape[0]))
-        return must_shape_fail(ctx, "conv2d (bias)", w, b);
+    if (x->ndim != 4 || w->ndim != 4 || w->shape[1] != x->shape[1]) {
+        must_shape_fail(ctx, op, x, w);
+        return -1;
+    }
+    if (b && (b->ndim != 1 || b->shape[0] != w->shape[0])) {
+        must_shape_fail(ctx, "conv2d (bias)", w, b);
+        return -1;
+    }
     if (stride < 1 || pad < 0 || dil < 1) {
         must_ctx_fail(ctx, MUST_EINVAL,
-                      "conv2d: stride %d, padding %d, dilation %d "
+                      "%s: stride %d, padding %d, dilation %d "
                       "(need stride >= 1, padding >= 0, dilation >= 1)",
-                      stride, pad, dil);
-        return NULL;
+                      op, stride, pad, dil);
+        return -1;
     }
     if (x->shape[2] + 2 * pad < dil * (w->shape[2] - 1) + 1 ||
         x->shape[3] + 2 * pad < dil * (w->shape[3] - 1) + 1) {
         char sx[64], sw[64];
         must_ctx_fail(ctx, MUST_ESHAPE,
-                      "conv2d: input %s is smaller than the dilated kernel of %s "
+                      "%s: input %s is smaller than the dilated kernel of %s "
                       "(padding %d, dilation %d)",
-                      must_shape_str(x, sx, sizeof sx), must_shape_str(w, sw, sizeof sw), pad,
-                      dil);
-        return NULL;
+                      op, must_shape_str(x, sx, sizeof sx), must_shape_str(w, sw, sizeof sw),
+                      pad, dil);
+        return -1;
     }
+    return 0;
+}
+
+must_tensor *must_op_conv2d(must_ctx *ctx, must_tensor *x, must_tensor *w, must_tensor *b,
+                            int stride, int pad, int dil)
+{
+    if (!x || !w)
+        return NULL;
+    if (conv_check(ctx, "conv2d", x, w, b, stride, pad, dil))
+        return NULL;
     conv_geom g;
     geom_from(&g, x, w, stride, pad, dil);
     must_tensor *y = must_tensor_new4(ctx, g.B, g.O, g.Ho, g.Wo); // (B, O, Ho, Wo)
     if (!y || small_table(ctx, &g) != 0 ||
-        conv_forward(ctx, &g, x->data, w->data, b ? b->data : NULL, y->data) != 0)
+        conv_forward(ctx, &g, x->data, w->data, b ? b->data : NULL, NULL, y->data) != 0)
         return NULL;
     must_tensor *in[3] = {x, w, b};
     must_node *nd = must_tape_record(ctx, "conv2d", conv2d_bw, y, b ? 3 : 2, in);
@@ -869,5 +928,30 @@ must_tensor *must_op_conv2d(must_ctx *ctx, must_tensor *x, must_tensor *w, must_
         nd->iarg[1] = pad;
         nd->iarg[2] = dil;
     }
+    return y;
+}
+
+must_tensor *must_conv2d_bn_act(must_ctx *ctx, must_tensor *x, must_tensor *w, must_tensor *b,
+                                int stride, int pad, const float *k, const float *shift,
+                                must_tensor *res, int relu)
+{
+    if (!x || !w)
+        return NULL;
+    if (must_ctx_grad(ctx)) {
+        must_ctx_fail(ctx, MUST_EINVAL, "conv2d_bn_act: inference only (gradients are on)");
+        return NULL;
+    }
+    if (conv_check(ctx, "conv2d_bn_act", x, w, b, stride, pad, 1))
+        return NULL;
+    conv_geom g;
+    geom_from(&g, x, w, stride, pad, 1);
+    if (res && (res->ndim != 4 || res->shape[0] != g.B || res->shape[1] != g.O ||
+                res->shape[2] != g.Ho || res->shape[3] != g.Wo))
+        return must_shape_fail(ctx, "conv2d_bn_act (residual)", x, res);
+    const conv_epi ep = {k, shift, res ? res->data : NULL, relu};
+    must_tensor *y = must_tensor_new4(ctx, g.B, g.O, g.Ho, g.Wo);
+    if (!y || small_table(ctx, &g) != 0 ||
+        conv_forward(ctx, &g, x->data, w->data, b ? b->data : NULL, &ep, y->data) != 0)
+        return NULL;
     return y;
 }

@@ -309,15 +309,13 @@ double must_backbone_flops(const must_backbone *bb, int h, int w, unsigned want,
 static must_tensor *block_fwd(must_ctx *ctx, const mblock *b, must_tensor *x, float mom,
                               float eps)
 {
-    must_tensor *skip = b->has_down ? mop_bn_act(ctx, mconv_fwd(ctx, &b->down, x), &b->down_bn,
-                                                 NULL, 0, mom, eps)
-                                    : x;
+    must_tensor *skip =
+        b->has_down ? mconv_bn_act(ctx, &b->down, x, &b->down_bn, NULL, 0, mom, eps) : x;
     must_tensor *y = x;
     for (int i = 0; i < b->nconv; i++) {
         int last = i + 1 == b->nconv;
         /* The last BN takes the shortcut and the block's ReLU with it. */
-        y = mop_bn_act(ctx, mconv_fwd(ctx, &b->conv[i], y), &b->bn[i], last ? skip : NULL, 1,
-                       mom, eps);
+        y = mconv_bn_act(ctx, &b->conv[i], y, &b->bn[i], last ? skip : NULL, 1, mom, eps);
     }
     return y;
 }
@@ -353,8 +351,7 @@ int must_backbone_forward(must_backbone *bb, must_ctx *ctx, must_tensor *x, unsi
     if (last < 0)
         return MUST_OK;
     must_tensor *c[4] = {NULL};
-    must_tensor *y = mop_bn_act(ctx, mconv_fwd(ctx, &bb->stem, x), &bb->stem_bn, NULL, 1, mom,
-                                eps);
+    must_tensor *y = mconv_bn_act(ctx, &bb->stem, x, &bb->stem_bn, NULL, 1, mom, eps);
     if (bb->cfg.stem_pool)
         y = must_op_maxpool(ctx, y, 3, 2, 1);
     for (int s = 0; s <= last; s++) {

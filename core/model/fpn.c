@@ -86,9 +86,8 @@ int mfpn_forward(const mfpn *f, must_ctx *ctx, must_tensor *const *c, unsigned w
         if (!need[l])
             continue;
         must_tensor *src = l <= 5 ? inner[l] : l == 6 ? p[5] : must_op_relu(ctx, p[6]);
-        p[l] = mconv_fwd(ctx, &f->output[l], src);
-        if (f->bn)
-            p[l] = mop_bn_act(ctx, p[l], &f->norm[l], NULL, 0, momentum, eps);
+        p[l] = f->bn ? mconv_bn_act(ctx, &f->output[l], src, &f->norm[l], NULL, 0, momentum, eps)
+                     : mconv_fwd(ctx, &f->output[l], src);
     }
     for (int l = 3; l <= 7; l++)
         out[MUST_P2 + l - 2] = p[l];

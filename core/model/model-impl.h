@@ -33,6 +33,11 @@ must_tensor *mconv_fwd(must_ctx *ctx, const mconv *c, must_tensor *x);
  * as x, or NULL), then a ReLU when relu.  One op on the tape. */
 must_tensor *mop_bn_act(must_ctx *ctx, must_tensor *x, const mbn *bn, must_tensor *res,
                         int relu, float momentum, float eps);
+/* mop_bn_act(mconv_fwd(c, x), ...): in inference (eval mode, gradients off)
+ * one op, the batch norm folded into the convolution's output chunks
+ * (must_conv2d_bn_act), with the same bits; otherwise the two ops. */
+must_tensor *mconv_bn_act(must_ctx *ctx, const mconv *c, must_tensor *x, const mbn *bn,
+                          must_tensor *res, int relu, float momentum, float eps);
 /* The sum of the n maps (N, C, h_i, w_i), each resized bilinearly
  * (align_corners = false, PyTorch's values) to oh x ow, added in order. */
 must_tensor *mop_resize_sum(must_ctx *ctx, int n, must_tensor *const *xs, int oh, int ow);

@@ -376,6 +376,27 @@ must_tensor *mop_bn_act(must_ctx *ctx, must_tensor *x, const mbn *bn, must_tenso
     return y;
 }
 
+must_tensor *mconv_bn_act(must_ctx *ctx, const mconv *c, must_tensor *x, const mbn *bn,
+                          must_tensor *res, int relu, float momentum, float eps)
+{
+    const int C = c->w ? c->w->shape[0] : 0;
+    if (must_ctx_training(ctx) || must_ctx_grad(ctx) || !bn->gamma ||
+        (int)bn->gamma->numel != C)
+        return mop_bn_act(ctx, mconv_fwd(ctx, c, x), bn, res, relu, momentum, eps);
+    float *k = must_ctx_alloc(ctx, (size_t)C * sizeof(float));
+    float *b = must_ctx_alloc(ctx, (size_t)C * sizeof(float));
+    if (!k || !b)
+        return NULL;
+    /* mop_bn_act's evaluation constants, computed the same way. */
+    for (int o = 0; o < C; o++) {
+        double mu = bn->mean->data[o], var = bn->var->data[o];
+        const float inv = (float)(1.0 / sqrt(var + eps));
+        k[o] = bn->gamma->data[o] * inv;
+        b[o] = bn->beta->data[o] - (float)mu * k[o];
+    }
+    return must_conv2d_bn_act(ctx, x, c->w, c->b, c->stride, c->pad, k, b, res, relu);
+}
+
 /* ---- the sum of bilinear resizes (P2 fusion) --------------------------- */
 
 /* For each output index, the two source indices and the weight of the

@@ -224,7 +224,7 @@ static must_tensor *pixhead_fwd(must_ctx *ctx, const pixhead *h, must_tensor *x,
                                 float mom, float eps)
 {
     for (int i = 0; i < 3; i++)
-        x = mop_bn_act(ctx, mconv_fwd(ctx, &h->conv[i], x), &h->bn[i], NULL, 1, mom, eps);
+        x = mconv_bn_act(ctx, &h->conv[i], x, &h->bn[i], NULL, 1, mom, eps);
     return must_op_resize_bilinear(ctx, mconv_fwd(ctx, &h->out, x), oh, ow);
 }
 
