@@ -85,6 +85,36 @@ static inline int must_any_null2(const void *a, const void *b) { return !a || !b
 void *must_ctx_dup(must_ctx *ctx, const void *src, size_t bytes);
 
 /* Shape mismatch error naming the op and both shapes. */
+/* y[i] = act(x[i] * k + b (+ r[i])) over n values (x may be y; the ReLU
+ * a select: NaN -> 0, as the engine's relu): batch norm with its constants
+ * folded.  The model's bn_act and must_conv2d_bn_act both use it, so that
+ * the fused inference gives the unfused op's bits. */
+static inline void must_affine_act(const float *x, const float *r, float *y, size_t n, float k,
+                                   float b, int relu)
+{
+    if (r && relu) {
+#pragma omp simd
+        for (size_t i = 0; i < n; i++) {
+            float v = x[i] * k + b + r[i];
+            y[i] = v > 0.0f ? v : 0.0f;
+        }
+    } else if (r) {
+#pragma omp simd
+        for (size_t i = 0; i < n; i++)
+            y[i] = x[i] * k + b + r[i];
+    } else if (relu) {
+#pragma omp simd
+        for (size_t i = 0; i < n; i++) {
+            float v = x[i] * k + b;
+            y[i] = v > 0.0f ? v : 0.0f;
+        }
+    } else {
+#pragma omp simd
+        for (size_t i = 0; i < n; i++)
+            y[i] = x[i] * k + b;
+    }
+}
+
 /* Inference's convolution + batch norm + residual + ReLU in one op
  * (core/model's mconv_bn_act; gradients must be off): y = act(conv(x) * k[o]
  * + shift[o] (+ res)), each output chunk finished while it is in cache; the

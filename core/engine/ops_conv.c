@@ -536,34 +536,6 @@ typedef struct conv_epi {
     int relu;
 } conv_epi;
 
-/* y[i] = act(y[i] * k + b (+ r[i])) in place, with the arithmetic of the
- * batch norm it replaces (core/model/model_ops.c, norm_plane), so that the
- * fused and the unfused inference give the same bits. */
-static void epi_span(float *y, const float *r, size_t n, float k, float b, int relu)
-{
-    if (r && relu) {
-#pragma omp simd
-        for (size_t i = 0; i < n; i++) {
-            float v = y[i] * k + b + r[i];
-            y[i] = v > 0.0f ? v : 0.0f;
-        }
-    } else if (r) {
-#pragma omp simd
-        for (size_t i = 0; i < n; i++)
-            y[i] = y[i] * k + b + r[i];
-    } else if (relu) {
-#pragma omp simd
-        for (size_t i = 0; i < n; i++) {
-            float v = y[i] * k + b;
-            y[i] = v > 0.0f ? v : 0.0f;
-        }
-    } else {
-#pragma omp simd
-        for (size_t i = 0; i < n; i++)
-            y[i] = y[i] * k + b;
-    }
-}
-
 /* y[b, o, p] = yc[o, j - j0] + bias[o] for output channels [o0, o1) and the
  * chunk's columns j = b*P + p, then the epilogue ep (may be NULL). */
 static void scatter_out(const conv_geom *g, const float *yc, size_t j0, size_t n, int o0, int o1,
@@ -583,8 +555,8 @@ static void scatter_out(const conv_geom *g, const float *yc, size_t j0, size_t n
             for (size_t i = 0; i < len; i++)
                 dst[i] = sp[i] + bo;
             if (ep)
-                epi_span(dst, ep->res ? ep->res + (dst - y) : NULL, len, ep->k[o], ep->b[o],
-                         ep->relu);
+                must_affine_act(dst, ep->res ? ep->res + (dst - y) : NULL, dst, len, ep->k[o],
+                                ep->b[o], ep->relu);
             j += len;
         }
     }
@@ -670,8 +642,8 @@ static int conv_forward(must_ctx *ctx, const conv_geom *g, const float *x, const
                         add_bias(bias, 0, g->O, n, yb, g->P);
                     for (int o = 0; ep && o < g->O; o++) {
                         size_t at = (size_t)(yb - y) + (size_t)o * g->P;
-                        epi_span(y + at, ep->res ? ep->res + at : NULL, n, ep->k[o], ep->b[o],
-                                 ep->relu);
+                        must_affine_act(y + at, ep->res ? ep->res + at : NULL, y + at, n,
+                                        ep->k[o], ep->b[o], ep->relu);
                     }
                 } else {
                     must_sgemm(NULL, 0, 0, g->O, (int)n, g->K, 1.0f, w, g->K, cp, (int)ldc, 0.0f,

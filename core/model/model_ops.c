@@ -118,34 +118,6 @@ static void grad_moments(const float *restrict dy, const float *restrict y,
     }
 }
 
-/* y = act(k x + b (+ r)) over one plane (ReLU as a select: NaN -> 0, as
- * the engine's relu). */
-static void norm_plane(const float *restrict x, const float *restrict r, float *restrict y,
-                       size_t n, float k, float b, int relu)
-{
-    if (r && relu) {
-#pragma omp simd
-        for (size_t i = 0; i < n; i++) {
-            float v = x[i] * k + b + r[i];
-            y[i] = v > 0.0f ? v : 0.0f;
-        }
-    } else if (r) {
-#pragma omp simd
-        for (size_t i = 0; i < n; i++)
-            y[i] = x[i] * k + b + r[i];
-    } else if (relu) {
-#pragma omp simd
-        for (size_t i = 0; i < n; i++) {
-            float v = x[i] * k + b;
-            y[i] = v > 0.0f ? v : 0.0f;
-        }
-    } else {
-#pragma omp simd
-        for (size_t i = 0; i < n; i++)
-            y[i] = x[i] * k + b;
-    }
-}
-
 /* dx += k (g' - a - (x - mean) b); dres += g' (either may be NULL). */
 static void grad_plane(const float *restrict g, const float *restrict y,
                        const float *restrict x, float *restrict dx, float *restrict dres,
@@ -292,6 +264,18 @@ static void bnact_bw(must_ctx *ctx, must_node *nd)
     }
 }
 
+/* Batch norm with mean mu and variance var as y = k x + b; returns
+ * 1 / sqrt(var + eps).  Shared by bn_act and its folded inference, so both
+ * have the same constants. */
+static float bn_fold(double mu, double var, float gamma, float beta, float eps, float *k,
+                     float *b)
+{
+    const float inv = (float)(1.0 / sqrt(var + eps));
+    *k = gamma * inv;
+    *b = beta - (float)mu * *k;
+    return inv;
+}
+
 must_tensor *mop_bn_act(must_ctx *ctx, must_tensor *x, const mbn *bn, must_tensor *res,
                         int relu, float momentum, float eps)
 {
@@ -355,13 +339,13 @@ must_tensor *mop_bn_act(must_ctx *ctx, must_tensor *x, const mbn *bn, must_tenso
             mu = rm[c];
             var = rv[c];
         }
-        const float inv = (float)(1.0 / sqrt(var + eps));
+        float k, b;
+        const float inv = bn_fold(mu, var, gm[c], bt[c], eps, &k, &b);
         mean[c] = (float)mu;
         invstd[c] = inv;
-        const float k = gm[c] * inv, b = bt[c] - (float)mu * k;
         for (int n = 0; n < N; n++) {
             size_t o = ((size_t)n * C + c) * HW;
-            norm_plane(x->data + o, res ? res->data + o : NULL, y->data + o, HW, k, b, relu);
+            must_affine_act(x->data + o, res ? res->data + o : NULL, y->data + o, HW, k, b, relu);
         }
     }
     s->mean = mean;
@@ -387,13 +371,9 @@ must_tensor *mconv_bn_act(must_ctx *ctx, const mconv *c, must_tensor *x, const m
     float *b = must_ctx_alloc(ctx, (size_t)C * sizeof(float));
     if (!k || !b)
         return NULL;
-    /* mop_bn_act's evaluation constants, computed the same way. */
-    for (int o = 0; o < C; o++) {
-        double mu = bn->mean->data[o], var = bn->var->data[o];
-        const float inv = (float)(1.0 / sqrt(var + eps));
-        k[o] = bn->gamma->data[o] * inv;
-        b[o] = bn->beta->data[o] - (float)mu * k[o];
-    }
+    for (int o = 0; o < C; o++) /* mop_bn_act's evaluation constants */
+        bn_fold(bn->mean->data[o], bn->var->data[o], bn->gamma->data[o], bn->beta->data[o], eps,
+                &k[o], &b[o]);
     return must_conv2d_bn_act(ctx, x, c->w, c->b, c->stride, c->pad, k, b, res, relu);
 }
 

@@ -287,11 +287,8 @@ int run_draw_curves(run_state *r, const run_result *res, run_curves *out, must_e
         snprintf(name, sizeof name, "teacher-%s", e->teachers[t].name);
         rc = unit_curve(r, unit, name, title, out, err);
     }
-    for (int i = -1; i <= e->nvariants + 1 && !rc; i++) {
-        const must_exp_student *st = i < 0               ? &e->student
-                                     : i < e->nvariants  ? &e->variants[i]
-                                     : i == e->nvariants ? &e->multitask
-                                                         : &e->simclr;
+    for (int i = 0; i < run_nmulti(e) && !rc; i++) {
+        const must_exp_student *st = run_multi_at(e, i);
         char nm[MUST_EXP_NAME_MAX + 16], title[200];
         run_multi_dirname(e, st, nm, sizeof nm);
         snprintf(title, sizeof title, "%s: training loss", nm);

@@ -1014,6 +1014,17 @@ static int finish_transfers(parser *p)
     return MUST_OK;
 }
 
+/* What a representation needs that the file lacks ("'multitask' needs a
+ * [multitask] section"), or NULL. */
+static const char *rep_missing(const must_experiment *e, const must_exp_rep *r)
+{
+    if (r->kind == MUST_REP_MULTITASK && !e->multitask.enabled)
+        return "'multitask' needs a [multitask] section";
+    if (r->kind == MUST_REP_SIMCLR && !e->simclr.enabled)
+        return "'simclr' needs a [simclr] section";
+    return NULL;
+}
+
 /* [compare]: the baseline among the representations, and what they need. */
 static int finish_compare(parser *p)
 {
@@ -1026,12 +1037,9 @@ static int finish_compare(parser *p)
         return perr(p, p->baseline_line, "compare", "baseline",
                     "'%s' is not among the representations", p->baseline);
     for (int i = 0; i < e->nreps; i++) {
-        if (e->reps[i].kind == MUST_REP_MULTITASK && !e->multitask.enabled)
-            return perr(p, 0, "compare", "representations",
-                        "'multitask' needs a [multitask] section");
-        if (e->reps[i].kind == MUST_REP_SIMCLR && !e->simclr.enabled)
-            return perr(p, 0, "compare", "representations",
-                        "'simclr' needs a [simclr] section");
+        const char *missing = rep_missing(e, &e->reps[i]);
+        if (missing)
+            return perr(p, 0, "compare", "representations", "%s", missing);
         if (e->baseline < 0 && e->reps[i].kind == MUST_REP_TEACHER)
             e->baseline = i;
     }
@@ -1044,11 +1052,16 @@ static int finish_compare(parser *p)
 /* init = ...: what each model starts from, and no model that needs itself. */
 
 /* Nodes: teachers 0..nt-1, then [student], the variants, [multitask],
- * [simclr]. */
+ * [simclr] (the last node). */
+static int simclr_node(const must_experiment *e)
+{
+    return e->nteachers + 2 + e->nvariants;
+}
+
 static int init_node(const must_experiment *e, const must_exp_rep *r)
 {
     if (r->kind == MUST_REP_SIMCLR)
-        return e->nteachers + 2 + e->nvariants;
+        return simclr_node(e);
     if (r->kind == MUST_REP_TEACHER)
         return r->teacher;
     if (r->kind == MUST_REP_STUDENT)
@@ -1073,7 +1086,7 @@ static const must_exp_rep *node_init(const must_experiment *e, int n, char *sec,
         snprintf(sec, len, "multitask");
         return &e->multitask.init;
     }
-    if (n == nt + 2 + e->nvariants) {
+    if (n == simclr_node(e)) {
         snprintf(sec, len, "simclr");
         return &e->simclr.init;
     }
@@ -1091,7 +1104,7 @@ static int node_deps(const must_experiment *e, int n, int *out)
     int src = init_node(e, node_init(e, n, sec, sizeof sec));
     if (src >= 0)
         out[k++] = src;
-    if (n < nt || n == nt + 2 + e->nvariants)
+    if (n < nt || n == simclr_node(e))
         return k; /* a teacher, or [simclr]: no teachers */
     /* A student section's hash reads its tasks' teachers' hashes, and a
      * MuST student's labels need every labelling teacher. */
@@ -1129,7 +1142,7 @@ static int init_cycle(const must_experiment *e, int n, char *state, int *path, i
 static int finish_inits(parser *p)
 {
     const must_experiment *e = p->e;
-    int nn = e->nteachers + 3 + e->nvariants, rc = MUST_OK;
+    int nn = simclr_node(e) + 1, rc = MUST_OK;
     char *state = calloc((size_t)nn, 1);
     int *path = calloc((size_t)nn + 1, sizeof *path);
     if (!state || !path)
@@ -1138,12 +1151,9 @@ static int finish_inits(parser *p)
         char sec[MUST_EXP_NAME_MAX + 16];
         const must_exp_rep *r = node_init(e, n, sec, sizeof sec);
         int line = key_line(p, sec, "init", 0);
-        if (r->kind == MUST_REP_MULTITASK && !e->multitask.enabled) {
-            rc = perr(p, line, sec, "init", "'multitask' needs a [multitask] section");
-            break;
-        }
-        if (r->kind == MUST_REP_SIMCLR && !e->simclr.enabled) {
-            rc = perr(p, line, sec, "init", "'simclr' needs a [simclr] section");
+        const char *missing = rep_missing(e, r);
+        if (missing) {
+            rc = perr(p, line, sec, "init", "%s", missing);
             break;
         }
         int len = 0;

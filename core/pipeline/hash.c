@@ -226,6 +226,21 @@ uint64_t run_hash_label(const run_state *r, int li, const must_exp_student *only
     return h;
 }
 
+int run_nmulti(const must_experiment *e) { return e->nvariants + 3; }
+
+const must_exp_student *run_multi_at(const must_experiment *e, int i)
+{
+    return i == 0                  ? &e->student
+           : i <= e->nvariants     ? &e->variants[i - 1]
+           : i == e->nvariants + 1 ? &e->multitask
+                                   : &e->simclr;
+}
+
+int run_multi_given(const must_experiment *e, const must_exp_student *s)
+{
+    return s == &e->multitask || s == &e->simclr ? s->enabled : 1;
+}
+
 void run_multi_dirname(const must_experiment *e, const must_exp_student *s, char *buf,
                        size_t len)
 {

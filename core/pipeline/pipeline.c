@@ -253,16 +253,13 @@ int must_run_students(must_run *r, must_err *err)
     int rc = run_lock(r, err);
     if (rc)
         return rc;
-    int left = !run_done_at(r, run_hash_multi(r, &e->student), "student", NULL, NULL);
-    for (int i = 0; i < e->nvariants; i++) {
+    int left = 0;
+    for (int i = 0; i < run_nmulti(e); i++) {
+        const must_exp_student *s = run_multi_at(e, i);
         char nm[MUST_EXP_NAME_MAX + 16];
-        run_multi_dirname(e, &e->variants[i], nm, sizeof nm);
-        left |= !run_done_at(r, run_hash_multi(r, &e->variants[i]), nm, NULL, NULL);
+        run_multi_dirname(e, s, nm, sizeof nm);
+        left |= run_multi_given(e, s) && !run_done_at(r, run_hash_multi(r, s), nm, NULL, NULL);
     }
-    if (e->multitask.enabled)
-        left |= !run_done_at(r, run_hash_multi(r, &e->multitask), "multitask", NULL, NULL);
-    if (e->simclr.enabled)
-        left |= !run_done_at(r, run_hash_multi(r, &e->simclr), "simclr", NULL, NULL);
     if (!left)
         pl_say(&r->events, "[student] every student is trained already, with these settings: %s",
                r->out);

@@ -100,11 +100,8 @@ static void plan_walk(run_state *r, plan_acc *acc)
     }
     /* [student], every [student.NAME], then [multitask] and [simclr] when
      * given (a [simclr] step reads each image twice). */
-    for (int i = -1; i <= e->nvariants + 1; i++) {
-        const must_exp_student *st = i < 0               ? &e->student
-                                     : i < e->nvariants  ? &e->variants[i]
-                                     : i == e->nvariants ? &e->multitask
-                                                         : &e->simclr;
+    for (int i = 0; i < run_nmulti(e); i++) {
+        const must_exp_student *st = run_multi_at(e, i);
         if (!run_needs_multi(r, st))
             continue;
         char nm[MUST_EXP_NAME_MAX + 16];

@@ -134,8 +134,14 @@ void run_hash_inputs(run_state *r);
 /* Label unit li's hash, of the pseudo labels of the teachers in `only`
  * (NULL: all of them, the unit's own hash). */
 uint64_t run_hash_label(const run_state *r, int li, const must_exp_student *only);
-/* A student section's directory (student, student-NAME, multitask), whether
+/* A student section's directory (student, student-NAME, multitask, simclr), whether
  * its union takes [label] set li, and its hash. */
+/* The student sections in the order they train: [student], every
+ * [student.NAME], [multitask], [simclr]; i in [0, run_nmulti(e)).  The last
+ * two exist only when their section is in the file (run_multi_given). */
+int run_nmulti(const must_experiment *e);
+const must_exp_student *run_multi_at(const must_experiment *e, int i);
+int run_multi_given(const must_experiment *e, const must_exp_student *s);
 void run_multi_dirname(const must_experiment *e, const must_exp_student *s, char *buf,
                        size_t len);
 int run_multi_takes(const must_exp_student *s, const must_experiment *e, int li);
@@ -206,8 +212,8 @@ int run_label(run_state *r, int li, must_err *err);
 /* Every [label] set (needed_only: those a whole run needs). */
 int run_labels(run_state *r, int needed_only, must_err *err);
 int run_multi(run_state *r, const must_exp_student *s, must_err *err);
-/* [student], every [student.X], [multitask] (needed_only: those a whole
- * run needs). */
+/* [student], every [student.X], [multitask], [simclr] (needed_only: those
+ * a whole run needs). */
 int run_students(run_state *r, int needed_only, must_err *err);
 
 /* ---- transfer.c --------------------------------------------------------- */

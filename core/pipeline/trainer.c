@@ -596,7 +596,7 @@ static int trainer_loop(trainer *t, must_err *err)
                                           o->stage);
         if ((rc = train_step(t, step, b, &so, err)))
             return rc;
-        images += (long)b->n * t->dp;
+        images += (long)(b->views == 2 ? b->n / 2 : b->n) * t->dp; /* images, not views */
         if ((rc = record_step(t, step, &so, images / (pl_now() - t_last + 1e-9), &pr, err)))
             return rc;
         if (mi < o->nmilestones && o->milestones[mi] == step + 1) {

@@ -99,11 +99,8 @@ int run_check_inits(run_state *r, must_err *err)
         if (r->need_teacher[t])
             rc = check_init_file(r, &e->teachers[t].init, sec, err);
     }
-    for (int v = -2; v <= e->nvariants && !rc; v++) {
-        const must_exp_student *s = v == -2              ? &e->simclr
-                                    : v < 0              ? &e->student
-                                    : v == e->nvariants ? &e->multitask
-                                                        : &e->variants[v];
+    for (int i = 0; i < run_nmulti(e) && !rc; i++) {
+        const must_exp_student *s = run_multi_at(e, i);
         run_multi_dirname(e, s, sec, sizeof sec);
         if (run_needs_multi(r, s))
             rc = check_init_file(r, &s->init, sec, err);
@@ -360,14 +357,10 @@ int run_students(run_state *r, int needed_only, must_err *err)
 {
     const must_experiment *e = r->e;
     int rc = MUST_OK;
-    if (!needed_only || run_needs_multi(r, &e->student))
-        rc = run_multi(r, &e->student, err);
-    for (int i = 0; i < e->nvariants && !rc; i++)
-        if (!needed_only || run_needs_multi(r, &e->variants[i]))
-            rc = run_multi(r, &e->variants[i], err);
-    if (!rc && e->multitask.enabled && (!needed_only || run_needs_multi(r, &e->multitask)))
-        rc = run_multi(r, &e->multitask, err);
-    if (!rc && e->simclr.enabled && (!needed_only || run_needs_multi(r, &e->simclr)))
-        rc = run_multi(r, &e->simclr, err);
+    for (int i = 0; i < run_nmulti(e) && !rc; i++) {
+        const must_exp_student *s = run_multi_at(e, i);
+        if (run_multi_given(e, s) && (!needed_only || run_needs_multi(r, s)))
+            rc = run_multi(r, s, err);
+    }
     return rc;
 }

@@ -67,12 +67,9 @@ static int head_new(const must_host *h, const void *config, const must_task_env 
     }
     if ((rc = h->params_alloc(c->p, err)))
         goto fail;
-    /* PyTorch's nn.Linear: weight and bias uniform in +-1/sqrt(fan_in). */
     must_rng r;
     h->rng_seed(&r, env->seed);
-    float bound = 1.0f / sqrtf((float)cin);
-    h->init_uniform(c->w, &r, -bound, bound);
-    h->init_uniform(c->b, &r, -bound, bound);
+    plugin_init_linear(h, &r, c->w, c->b);
     *out = c;
     return MUST_OK;
 fail:

@@ -5,6 +5,7 @@
 #ifndef MUST_PLUGIN_UTIL_H
 #define MUST_PLUGIN_UTIL_H
 
+#include <math.h>
 #include <string.h>
 
 #include "must/task.h"
@@ -15,6 +16,16 @@
 static inline int plugin_counts(const must_batch *b, const float *example_mask, int i, int kind)
 {
     return (!example_mask || example_mask[i] != 0.0f) && (b->has[i] & MUST_LABEL_BIT(kind));
+}
+
+/* PyTorch's nn.Linear initialisation: weight (out, in), then bias, uniform
+ * in +-1/sqrt(in), drawn from r in that order. */
+static inline void plugin_init_linear(const must_host *h, must_rng *r, must_tensor *w,
+                                      must_tensor *b)
+{
+    float bound = 1.0f / sqrtf((float)w->shape[1]);
+    h->init_uniform(w, r, -bound, bound);
+    h->init_uniform(b, r, -bound, bound);
 }
 
 /* A distinct colour for class k (the visualizers' palette): a few

@@ -15,12 +15,12 @@
  * configured temperature on the l2-normalised rows (must_op_nt_xent). */
 #include "config.h"
 
-#include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "must/task.h"
+#include "../common/plugin-util.h"
 
 static const must_host *H;
 
@@ -71,14 +71,10 @@ static int head_new(const must_host *h, const void *config, const must_task_env 
     }
     if ((rc = h->params_alloc(c->p, err)))
         goto fail;
-    /* PyTorch's nn.Linear: weight and bias uniform in +-1/sqrt(fan_in). */
     must_rng r;
     h->rng_seed(&r, env->seed);
-    float u0 = 1.0f / sqrtf((float)cin), u1 = 1.0f / sqrtf((float)hid);
-    h->init_uniform(c->w0, &r, -u0, u0);
-    h->init_uniform(c->b0, &r, -u0, u0);
-    h->init_uniform(c->w1, &r, -u1, u1);
-    h->init_uniform(c->b1, &r, -u1, u1);
+    plugin_init_linear(h, &r, c->w0, c->b0);
+    plugin_init_linear(h, &r, c->w1, c->b1);
     *out = c;
     return MUST_OK;
 fail:
@@ -153,7 +149,7 @@ static const must_task_ops simclr_ops = {
     .abi_version = MUST_TASK_ABI_VERSION,
     .struct_size = sizeof(must_task_ops),
     .name = "simclr",
-    .version = "1.0.0",
+    .version = PACKAGE_VERSION,
     .summary = "SimCLR: projection MLP on pooled C5, NT-Xent between two views (no labels)",
     .label_kind = MUST_TASK_NO_KIND,
     .options = options,
